@@ -1,0 +1,587 @@
+/* hermes: the command-line host. Uses the public API only. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hermes/hermes.h>
+#include "cli_server.h"
+
+/* Exit statuses (documented in docs/cli.md and `hermes --help`). */
+enum {
+    EXIT_OK = 0,          /* finished: end_time reached, or stopped by a client/host */
+    EXIT_RUN_ERROR = 1,   /* a module failed during the run */
+    EXIT_USAGE = 2,       /* bad command line */
+    EXIT_CONFIG = 3,      /* configuration invalid */
+    EXIT_STARTUP = 4,     /* could not start: modules, shared memory, server */
+    EXIT_SIGINT = 130,
+    EXIT_SIGTERM = 143
+};
+
+static struct {
+    bool json;
+    hermes_log_level_t level;
+    pthread_mutex_t mu;
+} logcfg = {false, HERMES_LOG_INFO, PTHREAD_MUTEX_INITIALIZER};
+
+static const char *level_name(hermes_log_level_t l)
+{
+    switch (l) {
+    case HERMES_LOG_ERROR: return "error";
+    case HERMES_LOG_WARN: return "warn";
+    case HERMES_LOG_INFO: return "info";
+    case HERMES_LOG_DEBUG: return "debug";
+    default: return "none";
+    }
+}
+
+static void timestamp(char *buf, size_t cap)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
+}
+
+static void json_string(FILE *f, const char *s, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* Re-emit "k=v k2="quoted value"" pairs as JSON members. */
+static void kv_to_json(FILE *f, const char *msg)
+{
+    const char *p = msg;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *eq = strchr(p, '=');
+        const char *sp = strchr(p, ' ');
+        if (!eq || (sp && sp < eq)) {  /* free text: keep as "msg" */
+            fputs(",\"msg\":", f);
+            json_string(f, p, strlen(p));
+            return;
+        }
+        fputc(',', f);
+        json_string(f, p, (size_t)(eq - p));
+        fputc(':', f);
+        p = eq + 1;
+        char val[1024];
+        size_t n = 0;
+        if (*p == '"') {
+            p++;
+            while (*p && *p != '"' && n < sizeof val - 1) {
+                if (*p == '\\' && p[1])
+                    p++;
+                val[n++] = *p++;
+            }
+            if (*p == '"')
+                p++;
+        } else {
+            while (*p && *p != ' ' && n < sizeof val - 1)
+                val[n++] = *p++;
+        }
+        json_string(f, val, n);
+    }
+}
+
+static void log_line(hermes_log_level_t level, const char *component, const char *msg)
+{
+    if (level > logcfg.level)
+        return;
+    char ts[40];
+    timestamp(ts, sizeof ts);
+    pthread_mutex_lock(&logcfg.mu);
+    if (logcfg.json) {
+        fprintf(stderr, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":", ts, level_name(level));
+        json_string(stderr, component, strlen(component));
+        kv_to_json(stderr, msg);
+        fputs("}\n", stderr);
+    } else {
+        fprintf(stderr, "ts=%s level=%s component=%s %s\n", ts, level_name(level), component, msg);
+    }
+    fflush(stderr);
+    pthread_mutex_unlock(&logcfg.mu);
+}
+
+__attribute__((format(printf, 2, 3))) static void logf_(hermes_log_level_t level, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_line(level, "cli", msg);
+}
+
+static void lib_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
+{
+    (void)ctx;
+    log_line(level, component, msg);
+}
+
+/* Quote a value for a key=value line (always quoted: values here are free text). */
+static const char *q(const char *s, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[n++] = '"';
+    for (; *s && n + 3 < cap; s++) {
+        if (*s == '"' || *s == '\\')
+            buf[n++] = '\\';
+        buf[n++] = *s == '\n' ? ' ' : *s;
+    }
+    buf[n++] = '"';
+    buf[n] = '\0';
+    return buf;
+}
+
+/* ---- usage ---------------------------------------------------------------- */
+
+static const char usage_main[] =
+    "usage: hermes <command> [options]\n"
+    "\n"
+    "Hermes runs simulation modules in lockstep over a shared-memory backplane.\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG        run a simulation (and its WebSocket server when enabled)\n"
+    "  validate CONFIG   check a configuration and report the first error\n"
+    "  signals CONFIG    list every signal: qualified name, type, unit, writable\n"
+    "  clean             remove shared-memory segments left by dead runs\n"
+    "  version           print the version\n"
+    "\n"
+    "`hermes <command> --help` describes each command.\n";
+
+static const char usage_run[] =
+    "usage: hermes run CONFIG [options]\n"
+    "\n"
+    "options:\n"
+    "  --no-server            do not start the WebSocket server even if enabled\n"
+    "  --port N               server port (0: any free port)\n"
+    "  --host ADDR            server bind address (default 127.0.0.1)\n"
+    "  --mode MODE            override execution.mode: afap | realtime | single_frame\n"
+    "  --end-time SECONDS     override execution.end_time\n"
+    "  --paused               start paused (a client or host resumes)\n"
+    "  --run-name NAME        shared-memory run name (default: generated)\n"
+    "  --quiet                only warnings and errors\n"
+    "  --verbose              debug lines too\n"
+    "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
+    "  -h, --help             this help\n"
+    "\n"
+    "Logs go to stderr. Ctrl+C (SIGINT) or SIGTERM stops the run cleanly; a second\n"
+    "signal exits at once.\n"
+    "\n"
+    "exit status: 0 finished (end_time reached or stopped by a client), 1 a module\n"
+    "failed, 2 bad command line, 3 invalid configuration, 4 could not start,\n"
+    "130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
+
+static const char usage_validate[] =
+    "usage: hermes validate CONFIG\n"
+    "\n"
+    "Loads and checks CONFIG without running anything. Prints 'ok' and the module\n"
+    "and signal counts, or the error as FILE:LINE:COL: FIELD: message.\n"
+    "exit status: 0 valid, 3 invalid, 2 bad command line.\n";
+
+static const char usage_signals[] =
+    "usage: hermes signals CONFIG\n"
+    "\n"
+    "Lists the signals CONFIG declares: qualified name, type, unit, writable.\n"
+    "The run adds read-only timing signals of module 'hermes' (frame_time, rtf,\n"
+    "overruns, lateness, wall_time, step_time.<module>).\n"
+    "exit status: 0, 3 invalid configuration, 2 bad command line.\n";
+
+static const char usage_clean[] =
+    "usage: hermes clean [--dry-run]\n"
+    "\n"
+    "Lists shared-memory segments named hermes-* in /dev/shm whose owning process\n"
+    "is gone, and removes them (unless --dry-run). Live runs are never touched.\n";
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
+
+/* ---- validate / signals ------------------------------------------------------ */
+
+static int load_config(const char *path, hermes_config_t **cfg)
+{
+    hermes_error_t err;
+    int rc = hermes_config_load(cfg, path, &err);
+    if (rc) {
+        fprintf(stderr, "hermes: %s\n", err.message);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static int cmd_validate(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(usage_validate, stdout);
+        return 0;
+    }
+    if (argc != 2) {
+        fputs(usage_validate, stderr);
+        return EXIT_USAGE;
+    }
+    hermes_config_t *cfg;
+    int rc = load_config(argv[1], &cfg);
+    if (rc)
+        return rc;
+    uint32_t nsig = 0, n = hermes_config_module_count(cfg);
+    for (uint32_t i = 0; i < n; i++) {
+        hermes_module_info_t mi;
+        hermes_config_module(cfg, i, &mi);
+        nsig += mi.signal_count;
+    }
+    printf("ok: %s: %u modules, %u signals, %u wires\n", argv[1], n, nsig, hermes_config_wire_count(cfg));
+    hermes_config_destroy(cfg);
+    return 0;
+}
+
+static int cmd_signals(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(usage_signals, stdout);
+        return 0;
+    }
+    if (argc != 2) {
+        fputs(usage_signals, stderr);
+        return EXIT_USAGE;
+    }
+    hermes_config_t *cfg;
+    int rc = load_config(argv[1], &cfg);
+    if (rc)
+        return rc;
+    printf("%-40s %-5s %-10s %s\n", "SIGNAL", "TYPE", "UNIT", "WRITABLE");
+    uint32_t n = hermes_config_module_count(cfg);
+    for (uint32_t i = 0; i < n; i++) {
+        hermes_module_info_t mi;
+        hermes_config_module(cfg, i, &mi);
+        for (uint32_t j = 0; j < mi.signal_count; j++) {
+            hermes_signal_spec_t sp;
+            hermes_config_signal(cfg, i, j, &sp);
+            char qn[HERMES_MAX_NAME + 2];
+            snprintf(qn, sizeof qn, "%s.%s", sp.module, sp.name);
+            printf("%-40s %-5s %-10s %s\n", qn, hermes_type_name(sp.type ? sp.type : HERMES_TYPE_F64),
+                   sp.unit && *sp.unit ? sp.unit : "-", sp.writable ? "yes" : "no");
+        }
+    }
+    hermes_config_destroy(cfg);
+    return 0;
+}
+
+/* ---- run ---------------------------------------------------------------------- */
+
+struct monitor {
+    hermes_scheduler_t *s;
+    sigset_t            sigs;
+    atomic_bool         done;
+    atomic_int          signal;     /* first signal received */
+    bool                progress;   /* periodic progress lines (afap) */
+    double              rate_hz;
+};
+
+static void *monitor_main(void *arg)
+{
+    struct monitor *m = arg;
+    struct timespec tick = {1, 0};
+    uint64_t last_frame = hermes_scheduler_frame(m->s);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (!atomic_load(&m->done)) {
+        int sig = sigtimedwait(&m->sigs, NULL, &tick);
+        if (sig > 0) {
+            if (atomic_load(&m->signal)) {
+                logf_(HERMES_LOG_ERROR, "event=forced_exit signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                _exit(sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM);
+            }
+            atomic_store(&m->signal, sig);
+            logf_(HERMES_LOG_INFO, "event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            hermes_scheduler_stop(m->s);
+            continue;
+        }
+        if (!m->progress || atomic_load(&m->done))
+            continue;
+        struct timespec t1;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        t0 = t1;
+        uint64_t frame = hermes_scheduler_frame(m->s);
+        if (hermes_scheduler_state(m->s) != HERMES_STATE_RUNNING) {
+            last_frame = frame;
+            continue;
+        }
+        double fps = wall > 0 ? (double)(frame - last_frame) / wall : 0;
+        last_frame = frame;
+        hermes_timing_t t;
+        hermes_scheduler_timing(m->s, &t);
+        logf_(HERMES_LOG_INFO, "event=progress frame=%llu sim_time=%.3f frames_per_s=%.0f rtf=%.2f overruns=%llu",
+              (unsigned long long)frame, (double)frame / m->rate_hz, fps, fps / m->rate_hz,
+              (unsigned long long)t.overruns);
+    }
+    return NULL;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT };
+    static const struct option opts[] = {
+        {"no-server", no_argument, NULL, O_NO_SERVER}, {"port", required_argument, NULL, O_PORT},
+        {"host", required_argument, NULL, O_HOST},     {"mode", required_argument, NULL, O_MODE},
+        {"end-time", required_argument, NULL, O_END},  {"paused", no_argument, NULL, O_PAUSED},
+        {"run-name", required_argument, NULL, O_RUN_NAME}, {"quiet", no_argument, NULL, O_QUIET},
+        {"verbose", no_argument, NULL, O_VERBOSE},     {"log-format", required_argument, NULL, O_LOGFMT},
+        {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
+    };
+    bool no_server = false, paused = false, have_end = false;
+    long port = -1;
+    const char *host = NULL, *mode = NULL, *run_name = NULL;
+    double end_time = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_NO_SERVER: no_server = true; break;
+        case O_PORT: {
+            char *end;
+            port = strtol(optarg, &end, 10);
+            if (*end || end == optarg || port < 0 || port > 65535) {
+                fprintf(stderr, "hermes run: --port needs an integer 0..65535, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case O_HOST: host = optarg; break;
+        case O_MODE: mode = optarg; break;
+        case O_END:
+            if (parse_double(optarg, &end_time) || end_time <= 0) {
+                fprintf(stderr, "hermes run: --end-time needs a positive number of seconds, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            have_end = true;
+            break;
+        case O_PAUSED: paused = true; break;
+        case O_RUN_NAME: run_name = optarg; break;
+        case O_QUIET: logcfg.level = HERMES_LOG_WARN; break;
+        case O_VERBOSE: logcfg.level = HERMES_LOG_DEBUG; break;
+        case O_LOGFMT:
+            if (!strcmp(optarg, "json"))
+                logcfg.json = true;
+            else if (!strcmp(optarg, "text"))
+                logcfg.json = false;
+            else {
+                fprintf(stderr, "hermes run: --log-format must be text or json, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'h': fputs(usage_run, stdout); return 0;
+        default: fputs(usage_run, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n%s", usage_run);
+        return EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    hermes_log_set(lib_log, NULL, logcfg.level);
+
+    char qb[1200];
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    if (hermes_config_load(&cfg, path, &err) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", path, q(err.message, qb, sizeof qb));
+        return EXIT_CONFIG;
+    }
+    hermes_execution_t ex;
+    hermes_config_execution(cfg, &ex);
+    if (mode) {
+        if (!strcmp(mode, "afap")) ex.mode = HERMES_MODE_AFAP;
+        else if (!strcmp(mode, "realtime")) ex.mode = HERMES_MODE_REALTIME;
+        else if (!strcmp(mode, "single_frame")) ex.mode = HERMES_MODE_SINGLE_FRAME;
+        else {
+            fprintf(stderr, "hermes run: --mode must be afap, realtime or single_frame, got '%s'\n", mode);
+            hermes_config_destroy(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    if (have_end) {
+        ex.end_time = end_time;
+        ex.has_end_time = true;
+    }
+    hermes_config_set_execution(cfg, &ex);
+    hermes_server_settings_t srv_settings;
+    hermes_config_server(cfg, &srv_settings);
+    if (host)
+        srv_settings.host = host;
+    if (port >= 0)
+        srv_settings.port = (uint16_t)port;
+    bool serve = srv_settings.enabled && !no_server;
+
+    /* Signals are handled by the monitor thread; block them everywhere first
+     * so every thread the library starts inherits the mask. */
+    struct monitor mon = {0};
+    sigemptyset(&mon.sigs);
+    sigaddset(&mon.sigs, SIGINT);
+    sigaddset(&mon.sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mon.sigs, NULL);
+
+    int status = EXIT_OK;
+    struct cli_server *srv = NULL;
+    hermes_scheduler_t *s = NULL;
+    hermes_scheduler_options_t opt;
+    hermes_scheduler_options_init(&opt);
+    opt.run_name = run_name;
+    opt.start_paused = paused;
+    if (hermes_scheduler_create(&s, cfg, &opt) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=start_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
+        hermes_config_destroy(cfg);
+        return EXIT_STARTUP;
+    }
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s",
+          path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
+          hermes_mode_name(ex.mode), ex.rate_hz, ex.has_end_time ? "" : "none",
+          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "");
+    if (hermes_scheduler_stage(s) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
+        status = EXIT_STARTUP;
+        goto out;
+    }
+    if (serve) {
+        char e[512];
+        if (cli_server_start(&srv, s, &srv_settings, e, sizeof e) != 0) {
+            logf_(HERMES_LOG_ERROR, "event=server_failed host=%s port=%u error=%s", srv_settings.host,
+                  srv_settings.port, q(e, qb, sizeof qb));
+            status = EXIT_STARTUP;
+            goto out;
+        }
+    }
+
+    mon.s = s;
+    mon.progress = ex.mode == HERMES_MODE_AFAP && logcfg.level >= HERMES_LOG_INFO;
+    mon.rate_hz = ex.rate_hz;
+    pthread_t mon_thread;
+    if (pthread_create(&mon_thread, NULL, monitor_main, &mon) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=start_failed error=\"cannot create the monitor thread\"");
+        status = EXIT_STARTUP;
+        goto out;
+    }
+    struct timespec w0, w1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    int rc = hermes_scheduler_run(s);
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    atomic_store(&mon.done, true);
+    pthread_join(mon_thread, NULL);
+
+    double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
+    hermes_timing_t t;
+    hermes_scheduler_timing(s, &t);
+    uint64_t frames = hermes_scheduler_frame(s);
+    double sim = (double)hermes_backplane_time_ns(bp) * 1e-9;
+    if (rc != 0) {
+        logf_(HERMES_LOG_ERROR, "event=run_failed frame=%llu error=%s", (unsigned long long)frames,
+              q(hermes_scheduler_error(s), qb, sizeof qb));
+        status = EXIT_RUN_ERROR;
+    } else if (atomic_load(&mon.signal)) {
+        status = atomic_load(&mon.signal) == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+    }
+    logf_(HERMES_LOG_INFO,
+          "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
+          rc ? "error" : atomic_load(&mon.signal) ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
+          wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+out:
+    cli_server_stop(srv);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+    return status;
+}
+
+static void print_sweep(void *ctx, const char *name, int owner_pid, bool removed)
+{
+    (void)ctx;
+    printf("%s %s (owner pid %d gone)\n", removed ? "removed" : "stale", name, owner_pid);
+}
+
+static int cmd_clean(int argc, char **argv)
+{
+    if (wants_help(argc, argv)) {
+        fputs(usage_clean, stdout);
+        return 0;
+    }
+    bool dry = argc == 2 && !strcmp(argv[1], "--dry-run");
+    if (argc > 2 || (argc == 2 && !dry)) {
+        fputs(usage_clean, stderr);
+        return EXIT_USAGE;
+    }
+    int n = hermes_backplane_sweep(!dry, print_sweep, NULL);
+    if (n < 0) {
+        fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
+        return EXIT_STARTUP;
+    }
+    printf("%d stale segment%s %s\n", n, n == 1 ? "" : "s", dry ? "found" : "removed");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("hermes %s (library %s)\n", HERMES_VERSION_STRING, hermes_version_string());
+        return 0;
+    }
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "validate"))
+        return cmd_validate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "signals"))
+        return cmd_signals(argc - 1, argv + 1);
+    if (!strcmp(cmd, "clean"))
+        return cmd_clean(argc - 1, argv + 1);
+    fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);
+    return EXIT_USAGE;
+}

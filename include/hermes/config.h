@@ -1,0 +1,161 @@
+/** @file config.h  Simulation configuration: YAML loading, validation, building from code.
+ *
+ * A hermes_config_t describes modules and their signals, wiring, execution
+ * settings and the optional server section. Load it from YAML with
+ * hermes_config_load(), or build it in code with hermes_config_create() and
+ * the add/set calls, then hermes_config_validate() before handing it to a
+ * scheduler. Every rule that the YAML loader enforces after parsing (unique
+ * names, schedule, wires, rates) is enforced by validate, so both paths give
+ * the same errors.
+ *
+ * Threading: a config is a plain value: use it from one thread at a time.
+ * Once validated and given to a scheduler it is only read, and may then be
+ * read from several threads.
+ * Ownership: strings passed in are copied; strings returned are borrowed from
+ * the config and live until it is destroyed or changed. */
+#ifndef HERMES_CONFIG_H
+#define HERMES_CONFIG_H
+
+#include <stdbool.h>
+#include "common.h"
+#include "error.h"
+#include "backplane.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hermes_config hermes_config_t;
+struct hermes_inproc_module;
+
+typedef enum hermes_module_type {
+    HERMES_MODULE_NONE      = 0,
+    HERMES_MODULE_PROCESS   = 1,  /**< separate executable, stepped through the backplane */
+    HERMES_MODULE_INPROC    = 2,  /**< shared object (or host callbacks) stepped in the scheduler thread */
+    HERMES_MODULE_INJECTION = 3   /**< holds its declared signals, no dynamics */
+} hermes_module_type_t;
+
+typedef enum hermes_mode {
+    HERMES_MODE_AFAP         = 0, /**< as fast as possible */
+    HERMES_MODE_REALTIME     = 1, /**< paced on CLOCK_MONOTONIC with absolute deadlines */
+    HERMES_MODE_SINGLE_FRAME = 2  /**< advances only on step requests */
+} hermes_mode_t;
+
+/** Defaults applied when a field is absent. */
+#define HERMES_DEFAULT_RATE_HZ       100.0
+#define HERMES_DEFAULT_TELEMETRY_HZ  60.0
+#define HERMES_DEFAULT_PORT          8765
+#define HERMES_DEFAULT_HOST          "127.0.0.1"
+#define HERMES_DEFAULT_STEP_TIMEOUT  5.0   /**< seconds a process module may take for one command */
+
+/** Reserved module name of the timing-health signals; configs may not use it. */
+#define HERMES_HEALTH_MODULE "hermes"
+
+/** Read-only view of one module. */
+typedef struct hermes_module_info {
+    const char          *name;
+    hermes_module_type_t type;
+    const char          *path;         /**< resolved executable (process) or library (inproc); NULL otherwise */
+    const char          *config_path;  /**< resolved module config, or NULL */
+    uint32_t             arg_count;
+    const char *const   *args;
+    uint32_t             signal_count;
+} hermes_module_info_t;
+
+/** Read-only view of one wire. */
+typedef struct hermes_wire_info {
+    const char *src;     /**< qualified source signal */
+    const char *dst;     /**< qualified writable destination */
+    double      gain;
+    double      offset;
+} hermes_wire_info_t;
+
+/** Execution section. */
+typedef struct hermes_execution {
+    hermes_mode_t mode;
+    double        rate_hz;        /**< > 0, finite */
+    double        end_time;       /**< seconds; valid only when has_end_time */
+    bool          has_end_time;
+    double        step_timeout;   /**< seconds, > 0 */
+} hermes_execution_t;
+
+/** Server section (the server itself is in server.h). */
+typedef struct hermes_server_settings {
+    bool        enabled;
+    const char *host;          /**< default "127.0.0.1" */
+    uint16_t    port;          /**< default 8765; 0 = ephemeral */
+    double      telemetry_hz;  /**< default 60 */
+} hermes_server_settings_t;
+
+/**
+ * Load and validate a YAML file. Relative module paths resolve against the
+ * file's directory. On failure *out is NULL and @p err (optional) holds the
+ * file, line, column, field and message; hermes_last_error() holds the same
+ * message.
+ * @return 0, HERMES_ECONFIG, HERMES_ENOENT (file missing), HERMES_ENOMEM.
+ */
+HERMES_API int hermes_config_load(hermes_config_t **out, const char *path, hermes_error_t *err);
+
+/** Same as hermes_config_load() for text in memory; @p name is used in messages,
+ *  @p base_dir resolves relative paths (NULL: current directory). */
+HERMES_API int hermes_config_parse(hermes_config_t **out, const char *text, size_t len,
+                                   const char *name, const char *base_dir, hermes_error_t *err);
+
+/** Empty config (afap at 100 Hz, no end time, server disabled) to fill in code. */
+HERMES_API int hermes_config_create(hermes_config_t **out);
+HERMES_API void hermes_config_destroy(hermes_config_t *cfg);
+
+/** Add a module. @p path is the executable (process) or library (inproc), else NULL.
+ *  @return 0, HERMES_EINVAL, HERMES_EEXIST, HERMES_ENOMEM. */
+HERMES_API int hermes_config_add_module(hermes_config_t *cfg, const char *name,
+                                        hermes_module_type_t type, const char *path);
+/** Give an inproc module host callbacks instead of a library (the table must outlive the scheduler). */
+HERMES_API int hermes_config_set_module_callbacks(hermes_config_t *cfg, const char *module,
+                                                  const struct hermes_inproc_module *table);
+/** Set the command-line arguments of a process module (copied; NULL/0 clears).
+ *  @return 0, HERMES_EINVAL (not a process module), HERMES_ENOENT, HERMES_ENOMEM. */
+HERMES_API int hermes_config_set_module_args(hermes_config_t *cfg, const char *module,
+                                             const char *const *args, uint32_t count);
+/** Set the module's own config file (`config:`), resolved against the current
+ *  directory; NULL clears. Must exist at validate time.
+ *  @return 0, HERMES_EINVAL, HERMES_ENOENT, HERMES_ENOMEM. */
+HERMES_API int hermes_config_set_module_config(hermes_config_t *cfg, const char *module,
+                                               const char *path);
+/** Append a signal to @p module. @return 0, HERMES_ENOENT, HERMES_EINVAL, HERMES_EEXIST, HERMES_ENOMEM. */
+HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module, const char *name,
+                                        hermes_type_t type, const char *unit, bool writable, double initial);
+/** Append a wire dst = src * gain + offset. Checked by validate. */
+HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, const char *dst,
+                                      double gain, double offset);
+/** Replace the execution section (schedule excluded). */
+HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_execution_t *exec);
+/** Set the schedule (module names); NULL/0 means file order. */
+HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count);
+/** Replace the server section (host copied; NULL host means default). */
+HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv);
+
+/** Check every cross-field rule (see the file comment). @return 0 or HERMES_ECONFIG with @p err filled. */
+HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t *err);
+
+HERMES_API uint32_t hermes_config_module_count(const hermes_config_t *cfg);
+HERMES_API int hermes_config_module(const hermes_config_t *cfg, uint32_t i, hermes_module_info_t *out);
+/** Signal @p j of module @p i as a backplane spec (strings borrowed). */
+HERMES_API int hermes_config_signal(const hermes_config_t *cfg, uint32_t i, uint32_t j,
+                                    hermes_signal_spec_t *out);
+HERMES_API uint32_t hermes_config_wire_count(const hermes_config_t *cfg);
+HERMES_API int hermes_config_wire(const hermes_config_t *cfg, uint32_t i, hermes_wire_info_t *out);
+/** Schedule: module indices in step order (default: file order). */
+HERMES_API uint32_t hermes_config_schedule_count(const hermes_config_t *cfg);
+HERMES_API int hermes_config_schedule_at(const hermes_config_t *cfg, uint32_t k, uint32_t *module_index);
+HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execution_t *out);
+HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out);
+/** Path of the file it was loaded from, or NULL. */
+HERMES_API const char *hermes_config_path(const hermes_config_t *cfg);
+
+HERMES_API const char *hermes_mode_name(hermes_mode_t mode);
+HERMES_API const char *hermes_module_type_name(hermes_module_type_t type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

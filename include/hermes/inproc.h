@@ -1,0 +1,75 @@
+/** @file inproc.h  ABI of in-process modules (shared objects loaded with dlopen).
+ *
+ * A module library exports one function, HERMES_INPROC_ENTRY_SYMBOL, that
+ * returns a static table of callbacks. Hermes refuses a table whose
+ * abi_version differs from HERMES_INPROC_ABI_VERSION. A C host can also hand
+ * the same table directly to a config (hermes_config_set_module_callbacks()).
+ *
+ * Threading: all callbacks run on the scheduler thread, one module at a time,
+ * in schedule order. They must not call scheduler control functions.
+ * Ownership: @ref hermes_inproc_env_t and everything it points to belong to
+ * Hermes and stay valid from init until terminate returns. */
+#ifndef HERMES_INPROC_H
+#define HERMES_INPROC_H
+
+#include <stdint.h>
+#include <string.h>
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HERMES_INPROC_ABI_VERSION 1u
+#define HERMES_INPROC_ENTRY_SYMBOL "hermes_inproc_entry"
+
+/** What a module gets at init. */
+typedef struct hermes_inproc_env {
+    const char         *module_name;
+    const char         *config_path;  /**< resolved `config:` path, or NULL */
+    uint32_t            signal_count;
+    const char *const  *signal_names; /**< local names, declaration order */
+    double *const      *slots;        /**< direct pointers to the live f64 slots, same order */
+    char               *errbuf;       /**< write a message here when a callback fails */
+    size_t              errbuf_size;
+} hermes_inproc_env_t;
+
+/** Callback table. Each callback returns 0 on success; anything else stops the
+ *  run with an error naming the module and the text left in env->errbuf. */
+typedef struct hermes_inproc_module {
+    uint32_t abi_version;   /**< HERMES_INPROC_ABI_VERSION */
+    uint32_t reserved;
+    /** Allocate state; store it in *state. Called once. */
+    int  (*init)(void **state, const hermes_inproc_env_t *env);
+    /** Called before the first frame and after every reset (signals hold their initial values). */
+    int  (*stage)(void *state);
+    /** Advance one frame of @p dt seconds; @p frame is the frame being computed (0 for the first). */
+    int  (*step)(void *state, uint64_t frame, double dt);
+    /** Return to initial conditions (signals are restored by Hermes afterwards). */
+    int  (*reset)(void *state);
+    /** Free state. Called once, also after a failed run; may be NULL. */
+    void (*terminate)(void *state);
+} hermes_inproc_module_t;
+
+/** Type of the exported entry point. */
+typedef const hermes_inproc_module_t *(*hermes_inproc_entry_fn)(void);
+
+/** Find the slot of a local signal name in @p env, or NULL (setup-time helper). */
+static inline double *hermes_inproc_slot(const hermes_inproc_env_t *env, const char *local_name)
+{
+    for (uint32_t i = 0; i < env->signal_count; i++)
+        if (strcmp(env->signal_names[i], local_name) == 0)
+            return env->slots[i];
+    return NULL;
+}
+
+/** Export helper for module libraries: HERMES_INPROC_EXPORT(my_table) */
+#define HERMES_INPROC_EXPORT(table)                                                   \
+    __attribute__((visibility("default"))) const hermes_inproc_module_t *hermes_inproc_entry(void); \
+    __attribute__((visibility("default"))) const hermes_inproc_module_t *hermes_inproc_entry(void) \
+    { return &(table); }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,160 @@
+/** @file scheduler.h  Lockstep scheduler: stages and steps modules over a backplane.
+ *
+ * One frame: every module in schedule order steps and completes before the
+ * next starts; then every wire applies dst = src * gain + offset in config
+ * order; then frame and time advance and the frame is published to snapshot
+ * readers. Time is frame * 1e9 / rate_hz nanoseconds (computed, never
+ * accumulated).
+ *
+ * States: after create the scheduler is IDLE; stage() makes it PAUSED at
+ * frame 0. run() blocks the calling thread (the "scheduler thread") until
+ * end_time, stop() or an error; it starts RUNNING in afap/realtime (PAUSED if
+ * options.start_paused, always PAUSED in single_frame). reset() re-stages
+ * every module, restores initial values, returns to frame 0 and leaves the
+ * run PAUSED until resume().
+ *
+ * Threading: pause, resume, reset, step, stop, set and state are safe from
+ * any thread. While a thread is inside run() they are queued and take effect
+ * at the next frame boundary, never mid-frame (while paused, at once). With
+ * no thread inside run(), step() and reset() execute in the calling thread.
+ * The listener runs on the thread that applied the change (normally the
+ * scheduler thread) with no scheduler lock held; it must not block and must
+ * not destroy the scheduler. create/stage/destroy: one thread, not from the
+ * listener. */
+#ifndef HERMES_SCHEDULER_H
+#define HERMES_SCHEDULER_H
+
+#include <stdbool.h>
+#include "common.h"
+#include "error.h"
+#include "backplane.h"
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hermes_scheduler hermes_scheduler_t;
+
+typedef enum hermes_state {
+    HERMES_STATE_IDLE    = 0,  /**< created, not staged */
+    HERMES_STATE_PAUSED  = 1,
+    HERMES_STATE_RUNNING = 2,
+    HERMES_STATE_STOPPED = 3,  /**< end_time reached or stop() */
+    HERMES_STATE_ERROR   = 4   /**< a module failed; see hermes_scheduler_error() */
+} hermes_state_t;
+
+/** State-change notifications (the server's "event" messages). */
+typedef enum hermes_event {
+    HERMES_EVENT_NONE    = 0,
+    HERMES_EVENT_RUNNING = 1,
+    HERMES_EVENT_PAUSED  = 2,
+    HERMES_EVENT_RESET   = 3,
+    HERMES_EVENT_STOPPED = 4,
+    HERMES_EVENT_ERROR   = 5
+} hermes_event_t;
+
+/** @p detail: error text for HERMES_EVENT_ERROR, else NULL. Borrowed for the call. */
+typedef void (*hermes_listener_fn)(void *ctx, hermes_event_t event, uint64_t frame, const char *detail);
+
+typedef struct hermes_scheduler_options {
+    uint32_t    size;          /**< stamped by hermes_scheduler_options_init() */
+    const char *run_name;      /**< backplane run name; NULL: generated */
+    bool        start_paused;  /**< run() begins PAUSED in afap/realtime too */
+} hermes_scheduler_options_t;
+
+static inline void hermes_scheduler_options_init(hermes_scheduler_options_t *o)
+{
+    const hermes_scheduler_options_t zero = {0, NULL, false};
+    *o = zero;
+    o->size = (uint32_t)sizeof *o;
+}
+
+/** Timing health, also published as read-only signals of module "hermes". */
+typedef struct hermes_timing {
+    uint64_t frames;          /**< frames computed since stage */
+    double   frame_time;      /**< wall seconds of the last (sampled) frame */
+    double   lateness;        /**< realtime: seconds the last frame started after its deadline */
+    uint64_t overruns;        /**< realtime: frames that finished after their deadline */
+    double   rtf;             /**< real-time factor: sim seconds per wall second while running */
+    double   wall_time;       /**< wall seconds spent running */
+} hermes_timing_t;
+
+/**
+ * Create a scheduler for a validated config: creates the backplane (config
+ * signals plus the "hermes" health signals), loads inproc libraries and
+ * calls every module's init. The config must outlive the scheduler.
+ * @return 0, HERMES_EINVAL, HERMES_ECONFIG, HERMES_EABI (inproc ABI
+ *         mismatch), HERMES_EMODULE (init failed, library missing),
+ *         HERMES_EEXIST, HERMES_ENOMEM, HERMES_ESYS.
+ */
+HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_config_t *cfg,
+                                       const hermes_scheduler_options_t *opt);
+
+/** Terminate modules, destroy the backplane, free everything. NULL is fine.
+ *  Context: not while another thread is inside run() (stop() and join first). */
+HERMES_API void hermes_scheduler_destroy(hermes_scheduler_t *s);
+
+/** Backplane of the run (borrowed; lives as long as the scheduler). */
+HERMES_API hermes_backplane_t *hermes_scheduler_backplane(hermes_scheduler_t *s);
+/** Config the scheduler was made from (borrowed). */
+HERMES_API const hermes_config_t *hermes_scheduler_config(const hermes_scheduler_t *s);
+
+/** Register the state listener (one; NULL removes). Call before run(). */
+HERMES_API int hermes_scheduler_set_listener(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx);
+
+/** Stage every module, apply wires once, publish frame 0. IDLE -> PAUSED.
+ *  @return 0, HERMES_ESTATE, HERMES_EMODULE. */
+HERMES_API int hermes_scheduler_stage(hermes_scheduler_t *s);
+
+/**
+ * Run until end_time, stop() or an error. Blocks the calling thread.
+ * @return 0 when stopped or end_time reached, HERMES_EMODULE (or another
+ *         code) after an error (message in hermes_scheduler_error() and
+ *         hermes_last_error()), HERMES_ESTATE when not staged or already running.
+ */
+HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s);
+
+/** Request pause/resume. Idempotent (no event when already in that state).
+ *  @return 0 or HERMES_ESTATE (not staged, stopped, error). Context: any thread. */
+HERMES_API int hermes_scheduler_pause(hermes_scheduler_t *s);
+HERMES_API int hermes_scheduler_resume(hermes_scheduler_t *s);
+/** Request a reset (see file comment). Context: any thread. */
+HERMES_API int hermes_scheduler_reset(hermes_scheduler_t *s);
+/**
+ * Advance @p count >= 1 frames while paused. With run() active elsewhere the
+ * request is queued and this returns at once; @p target_frame (optional)
+ * receives the frame number the run will show when the steps are done.
+ * Without run() the frames run in the calling thread before returning.
+ * @return 0, HERMES_EINVAL (count 0), HERMES_ESTATE (not paused), HERMES_EMODULE.
+ * Context: any thread.
+ */
+HERMES_API int hermes_scheduler_step(hermes_scheduler_t *s, uint64_t count, uint64_t *target_frame);
+/** Ask run() to return; state STOPPED. Idempotent. Context: any thread (not a signal handler). */
+HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
+
+/**
+ * Write a writable signal from outside its module; applied at the next frame
+ * boundary (at once while paused, and then republished so readers see it).
+ * @return 0, HERMES_ENOENT, HERMES_EREADONLY, HERMES_ETYPE, HERMES_ESTATE,
+ *         HERMES_ENOMEM (queue full). Context: any thread.
+ */
+HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value);
+
+/** Current state. Context: any thread. */
+HERMES_API hermes_state_t hermes_scheduler_state(const hermes_scheduler_t *s);
+/** Frame number the scheduler has completed (same as the backplane's published frame). */
+HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s);
+/** Copy of the timing health. Context: any thread. */
+HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timing_t *out);
+/** Error message of the failed run, or "" (borrowed; valid until destroy). */
+HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s);
+
+HERMES_API const char *hermes_state_name(hermes_state_t state);
+/** "running", "paused", "reset", "stopped", "error". */
+HERMES_API const char *hermes_event_name(hermes_event_t event);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

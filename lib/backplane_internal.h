@@ -1,0 +1,82 @@
+/* Shared-memory layout of the backplane. Private: the module-side code and
+ * the scheduler include it; hosts use backplane.h. Everything here crosses a
+ * process boundary: fixed-width types, explicit sizes, magic and version. */
+#ifndef HERMES_LIB_BACKPLANE_INTERNAL_H
+#define HERMES_LIB_BACKPLANE_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include "hermes/backplane.h"
+
+#define HERMES_SHM_MAGIC   0x424D5248u /* "HRMB" little-endian */
+#define HERMES_SHM_VERSION 1u  /* bump on any layout change */
+
+/* Offsets are from the start of the mapping; every region is 64-byte aligned. */
+struct hermes_shm_header {
+    uint32_t magic;
+    uint32_t layout_version;
+    uint64_t total_size;
+    uint32_t signal_count;
+    uint32_t module_count;
+    uint64_t dir_offset;
+    uint64_t ctrl_offset;
+    uint64_t live_offset;
+    uint64_t pub_offset;       /* two copies of count slots, each 64-byte aligned */
+    int32_t  owner_pid;
+    uint32_t tag;
+    char     run_name[64];
+    /* Double-buffered publication: publish n (n = 1, 2, ...) writes copy
+     * n & 1 and then stores seq = n. Readers use copy seq & 1 and accept it
+     * only if seq did not move while they copied. Own cache line. */
+    _Alignas(64) _Atomic uint64_t seq;
+    _Atomic uint64_t frame;    /* latest published frame */
+    _Atomic uint64_t time_ns;  /* latest published sim time */
+    uint64_t buf_frame[2];     /* frame and time of each copy */
+    uint64_t buf_time[2];
+};
+
+struct hermes_shm_signal {
+    char     name[HERMES_MAX_NAME + 1];  /* qualified */
+    char     unit[HERMES_MAX_UNIT + 1];
+    double   initial;
+    uint32_t module_index;
+    uint16_t local_offset;              /* index of the local name in name[] */
+    uint8_t  type;
+    uint8_t  writable;
+    uint8_t  pad[16];
+};                                      /* 192 bytes */
+
+/* Per-module control block for the process-module handshake. The field set
+ * is owned by lib/process.c; the scheduler reserves the space. */
+#define HERMES_SHM_CTRL_SIZE 512u
+struct hermes_shm_ctrl {
+    char    name[HERMES_MAX_MODULE_NAME + 1];
+    uint8_t reserved[HERMES_SHM_CTRL_SIZE - (HERMES_MAX_MODULE_NAME + 1)];
+};
+
+_Static_assert(sizeof(struct hermes_shm_header) % 64 == 0, "header is whole cache lines");
+_Static_assert(sizeof(struct hermes_shm_signal) == 192, "directory entry size is part of the layout");
+_Static_assert(sizeof(struct hermes_shm_ctrl) == HERMES_SHM_CTRL_SIZE, "control block size");
+
+struct hermes_backplane {
+    struct hermes_shm_header *hdr;
+    struct hermes_shm_signal *dir;
+    uint8_t  *ctrl;
+    double   *live;
+    double   *pub[2];
+    size_t    size;
+    uint32_t  count;
+    uint32_t  tag;
+    int       owner;
+    char      name[64];
+    /* sorted index of names for find(): indices into dir */
+    uint32_t *sorted;
+};
+
+/* Control block of module @p i (NULL if out of range). */
+static inline void *hermes__bp_ctrl(hermes_backplane_t *bp, uint32_t i)
+{
+    return i < bp->hdr->module_count ? bp->ctrl + (size_t)i * HERMES_SHM_CTRL_SIZE : NULL;
+}
+
+#endif

@@ -1,0 +1,45 @@
+/* The scheduler's view of a module, whatever its type. Each type (injection,
+ * inproc, process) fills the function pointers; a NULL step means "no
+ * dynamics". Private. */
+#ifndef HERMES_LIB_MODULE_INTERNAL_H
+#define HERMES_LIB_MODULE_INTERNAL_H
+
+#include <stdint.h>
+#include "hermes/backplane.h"
+#include "hermes/config.h"
+
+#define HERMES_MODULE_ERRBUF 512
+
+struct hermes__module {
+    const char          *name;          /* borrowed from the config */
+    hermes_module_type_t type;
+    uint32_t             config_index;
+    uint32_t             first_signal;  /* backplane index of its first signal */
+    uint32_t             signal_count;
+    double              *step_time;     /* live slot of hermes.step_time.<name> */
+
+    /* Hot path: called straight from the frame loop. */
+    int  (*step)(void *state, uint64_t frame, double dt);
+    void *state;
+
+    int  (*stage)(struct hermes__module *m);
+    int  (*reset)(struct hermes__module *m);
+    void (*terminate)(struct hermes__module *m);  /* frees what the type allocated */
+    void *impl;                                   /* type-specific data */
+
+    struct hermes_scheduler *sched;               /* owner, for hermes__scheduler_post_failure() */
+    char errbuf[HERMES_MODULE_ERRBUF];
+};
+
+struct hermes_scheduler;
+
+/* Constructors: fill @p m (name, indices already set) or return an error code
+ * with hermes__fail(). */
+int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
+int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
+
+/* Fail the run from any thread (e.g. a supervisor noticing a dead child):
+ * the scheduler thread stops at its next wake-up or frame boundary with
+ * @p msg as the error, even while paused. Thread-safe; first message wins. */
+void hermes__scheduler_post_failure(struct hermes_scheduler *s, const char *msg);
+#endif
