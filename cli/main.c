@@ -91,7 +91,8 @@ static void kv_to_json(FILE *f, const char *msg)
         p = eq + 1;
         char val[1024];
         size_t n = 0;
-        if (*p == '"') {
+        bool quoted = *p == '"';
+        if (quoted) {
             p++;
             while (*p && *p != '"' && n < sizeof val - 1) {
                 if (*p == '\\' && p[1])
@@ -104,7 +105,14 @@ static void kv_to_json(FILE *f, const char *msg)
             while (*p && *p != ' ' && n < sizeof val - 1)
                 val[n++] = *p++;
         }
-        json_string(f, val, n);
+        val[n] = '\0';
+        /* Plain numbers stay numbers; everything else is a string. */
+        char *end = NULL;
+        double num = n && !quoted ? strtod(val, &end) : 0;
+        if (end && !*end && isfinite(num) && strchr("-0123456789", val[0]))
+            fputs(val, f);
+        else
+            json_string(f, val, n);
     }
 }
 

@@ -109,7 +109,9 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg);
  *  @return 0, HERMES_EINVAL, HERMES_EEXIST, HERMES_ENOMEM. */
 HERMES_API int hermes_config_add_module(hermes_config_t *cfg, const char *name,
                                         hermes_module_type_t type, const char *path);
-/** Give an inproc module host callbacks instead of a library (the table must outlive the scheduler). */
+/** Give an inproc module host callbacks instead of a library (the table must outlive the scheduler;
+ *  NULL clears). @return 0, HERMES_EINVAL (not an inproc module), HERMES_ENOENT, HERMES_EABI
+ *  (table->abi_version is not HERMES_INPROC_ABI_VERSION). */
 HERMES_API int hermes_config_set_module_callbacks(hermes_config_t *cfg, const char *module,
                                                   const struct hermes_inproc_module *table);
 /** Set the command-line arguments of a process module (copied; NULL/0 clears).

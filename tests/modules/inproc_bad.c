@@ -1,12 +1,15 @@
 /* Deliberately broken inproc libraries for the scheduler tests, selected at
  * build time: -DBAD_ABI (wrong ABI version), -DNO_ENTRY (no entry point),
- * -DINIT_FAIL (init reports an error). */
+ * -DINIT_FAIL (init reports an error), -DSTEP_FAIL (step fails at frame 10). */
 #include <hermes/inproc.h>
 #include <stdio.h>
+
+static char *errbuf;
 
 static int init(void **state, const hermes_inproc_env_t *env)
 {
     *state = NULL;
+    errbuf = env->errbuf;
 #ifdef INIT_FAIL
     snprintf(env->errbuf, env->errbuf_size, "calibration table missing");
     return -1;
@@ -19,8 +22,15 @@ static int init(void **state, const hermes_inproc_env_t *env)
 static int step(void *state, uint64_t frame, double dt)
 {
     (void)state;
-    (void)frame;
     (void)dt;
+#ifdef STEP_FAIL
+    if (frame == 10) {
+        snprintf(errbuf, 64, "actuator saturated");
+        return -1;
+    }
+#else
+    (void)frame;
+#endif
     return 0;
 }
 

@@ -1,0 +1,27 @@
+# Sourced by demo.sh and test.sh: installs the Debian 12 packages Hermes needs.
+# Uses sudo only when not root; does nothing when everything is present.
+
+HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson-dev
+                   libcyaml-dev libyaml-dev libcmocka-dev python3 python3-websockets)
+
+hermes_install_deps() {
+    local missing=()
+    local p
+    for p in "${HERMES_BUILD_DEPS[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# meson setup only once; later runs let ninja reconfigure by itself.
+hermes_setup() {
+    local dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@"
+    fi
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Deliberately not executable (mode 0644): config tests expect an error.
+exit 0
