@@ -91,6 +91,8 @@ struct hermes_scheduler {
     struct req      queue[QUEUE_CAP];
     uint32_t        qhead, qlen;
     bool            in_run;
+    pthread_t       run_thread;       /* valid while in_run */
+    bool            stop_self;        /* stop() called on the scheduler thread itself */
     bool            staged;
     bool            async_failed;     /* REQ_FAIL seen: error already in s->error */
 
@@ -622,8 +624,14 @@ static void drain(hermes_scheduler_t *s)
         q.ctl->done = true;
         pthread_cond_broadcast(&s->cv_done);
     }
+    bool stop_self = s->stop_self;
+    s->stop_self = false;
     atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&s->mu);
+    if (stop_self && get_state(s) != HERMES_STATE_STOPPED && get_state(s) != HERMES_STATE_ERROR) {
+        set_state(s, HERMES_STATE_STOPPED);
+        emit(s, HERMES_EVENT_STOPPED, NULL);
+    }
     /* Between frames (paused, or at a boundary): make set values visible now. */
     if (changed && get_state(s) != HERMES_STATE_RUNNING)
         publish(s);
@@ -676,7 +684,19 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         return hermes__fail(HERMES_ESTATE, "the scheduler is not staged");
     }
     int rc;
-    if (s->in_run) {
+    if (s->in_run && pthread_equal(pthread_self(), s->run_thread)) {
+        /* From a module callback or the listener: waiting would deadlock.
+         * Only stop is accepted, applied after the current frame. */
+        if (type == REQ_STOP) {
+            s->stop_self = true;
+            atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
+            rc = 0;
+        } else {
+            rc = hermes__fail(HERMES_ESTATE, "control calls other than stop cannot be made from the scheduler "
+                                             "thread (module callback or listener)");
+        }
+        pthread_mutex_unlock(&s->mu);
+    } else if (s->in_run) {
         rc = post_ctl(s, &r);
         pthread_mutex_unlock(&s->mu);
     } else if (s->async_failed && get_state(s) != HERMES_STATE_ERROR) {
@@ -830,6 +850,7 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
                                            "(state %s)", hermes_state_name(st0));
     }
     s->in_run = true;
+    s->run_thread = pthread_self();
     pthread_mutex_unlock(&s->mu);
 
     if (s->mode != HERMES_MODE_SINGLE_FRAME && !s->start_paused && st0 == HERMES_STATE_PAUSED &&

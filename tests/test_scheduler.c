@@ -567,6 +567,40 @@ static void test_scheduler_inproc_library_checks(void **state)
     }
 }
 
+static struct {
+    hermes_scheduler_t *s;
+    int pause_rc, stop_rc;
+} reentrant;
+
+static void reentrant_listener(void *ctx, hermes_event_t ev, uint64_t frame, const char *detail)
+{
+    (void)ctx;
+    (void)frame;
+    (void)detail;
+    if (ev == HERMES_EVENT_RUNNING) {
+        reentrant.pause_rc = hermes_scheduler_pause(reentrant.s);   /* would wait for itself */
+        reentrant.stop_rc = hermes_scheduler_stop(reentrant.s);
+    }
+}
+
+static void test_scheduler_listener_cannot_deadlock(void **state)
+{
+    (void)state;
+    char name[96];
+    hermes_config_t *cfg = chain_config(HERMES_MODE_AFAP, 100, 0);   /* no end time */
+    hermes_scheduler_t *s = make_sched(cfg, name, sizeof name);
+    reentrant.s = s;
+    reentrant.pause_rc = reentrant.stop_rc = 1;
+    assert_hermes_ok(hermes_scheduler_set_listener(s, reentrant_listener, NULL));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));   /* returns: the listener's stop applied */
+    assert_int_equal(reentrant.pause_rc, HERMES_ESTATE);
+    assert_int_equal(reentrant.stop_rc, 0);
+    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_STOPPED);
+    assert_true(hermes_scheduler_frame(s) <= 1);
+    finish(s, cfg, name);
+}
+
 /* ---- the demo: two afap runs give bit-identical traces -------------------- */
 
 static uint64_t demo_trace(double *final_altitude)
@@ -634,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_health_signals),
         cmocka_unit_test(test_scheduler_rejects_invalid_config),
         cmocka_unit_test(test_scheduler_inproc_library_checks),
+        cmocka_unit_test(test_scheduler_listener_cannot_deadlock),
         cmocka_unit_test(test_scheduler_demo_is_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

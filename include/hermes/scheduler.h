@@ -19,7 +19,9 @@
  * no thread inside run(), step() and reset() execute in the calling thread.
  * The listener runs on the thread that applied the change (normally the
  * scheduler thread) with no scheduler lock held; it must not block and must
- * not destroy the scheduler. create/stage/destroy: one thread, not from the
+ * not destroy the scheduler. From the scheduler thread itself (a module
+ * callback or the listener) only stop() is accepted; the other control
+ * calls return HERMES_ESTATE instead of deadlocking. create/stage/destroy: one thread, not from the
  * listener. */
 #ifndef HERMES_SCHEDULER_H
 #define HERMES_SCHEDULER_H
