@@ -324,6 +324,8 @@ static void *monitor_main(void *arg)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (!atomic_load(&m->done)) {
         int sig = sigtimedwait(&m->sigs, NULL, &tick);
+        if (sig == SIGUSR1)   /* main thread: the run is over */
+            break;
         if (sig > 0) {
             if (atomic_load(&m->signal)) {
                 logf_(HERMES_LOG_ERROR, "event=forced_exit signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -468,6 +470,7 @@ static int cmd_run(int argc, char **argv)
     sigemptyset(&mon.sigs);
     sigaddset(&mon.sigs, SIGINT);
     sigaddset(&mon.sigs, SIGTERM);
+    sigaddset(&mon.sigs, SIGUSR1);  /* wakes the monitor when the run ends */
     pthread_sigmask(SIG_BLOCK, &mon.sigs, NULL);
 
     int status = EXIT_OK;
@@ -516,6 +519,7 @@ static int cmd_run(int argc, char **argv)
     int rc = hermes_scheduler_run(s);
     clock_gettime(CLOCK_MONOTONIC, &w1);
     atomic_store(&mon.done, true);
+    pthread_kill(mon_thread, SIGUSR1);
     pthread_join(mon_thread, NULL);
 
     double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
@@ -543,8 +547,9 @@ out:
 
 static void print_sweep(void *ctx, const char *name, int owner_pid, bool removed)
 {
-    (void)ctx;
-    printf("%s %s (owner pid %d gone)\n", removed ? "removed" : "stale", name, owner_pid);
+    const bool *dry = ctx;
+    printf("%s %s (owner pid %d is gone)\n", *dry ? "stale" : removed ? "removed" : "could not remove", name,
+           owner_pid);
 }
 
 static int cmd_clean(int argc, char **argv)
@@ -558,7 +563,7 @@ static int cmd_clean(int argc, char **argv)
         fputs(usage_clean, stderr);
         return EXIT_USAGE;
     }
-    int n = hermes_backplane_sweep(!dry, print_sweep, NULL);
+    int n = hermes_backplane_sweep(!dry, print_sweep, &dry);
     if (n < 0) {
         fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
         return EXIT_STARTUP;

@@ -9,7 +9,7 @@
 #include "hermes/backplane.h"
 
 #define HERMES_SHM_MAGIC   0x424D5248u /* "HRMB" little-endian */
-#define HERMES_SHM_VERSION 1u  /* bump on any layout change */
+#define HERMES_SHM_VERSION 2u  /* bump on any layout change */
 
 /* Offsets are from the start of the mapping; every region is 64-byte aligned. */
 struct hermes_shm_header {
@@ -46,17 +46,41 @@ struct hermes_shm_signal {
     uint8_t  pad[16];
 };                                      /* 192 bytes */
 
-/* Per-module control block for the process-module handshake. The field set
- * is owned by lib/process.c; the scheduler reserves the space. */
+/* Per-module control block for the process-module handshake (lib/process.c,
+ * lib/module.c, lib/process_wake.h). Two single-writer cache lines: the
+ * orchestrator writes the command line, the module writes the reply line.
+ * Each line starts with its own futex word, so every module has a dedicated
+ * wake-up pair and no module can consume another's command. */
 #define HERMES_SHM_CTRL_SIZE 512u
 struct hermes_shm_ctrl {
-    char    name[HERMES_MAX_MODULE_NAME + 1];
-    uint8_t reserved[HERMES_SHM_CTRL_SIZE - (HERMES_MAX_MODULE_NAME + 1)];
+    char name[HERMES_MAX_MODULE_NAME + 1];        /* 0: written once by the creator */
+    /* One direction of the handshake: a futex word bumped by the poster. */
+    struct hermes_shm_wake {
+        _Atomic uint32_t seq;       /* futex word; bit 31 of the reply word = child died */
+        _Atomic uint32_t sleeping;  /* waiter is (about to be) blocked in FUTEX_WAIT */
+        _Atomic int32_t  cpu;       /* CPU of the last poster, for the spin heuristic */
+        uint32_t         spin_ns;   /* waiter's spin budget before blocking (0: block) */
+    } go;                           /* 64: orchestrator -> module */
+    uint32_t cmd;                   /* 80: HERMES_CMD_* of command go.seq */
+    uint32_t protocol;              /* orchestrator's process protocol version */
+    uint64_t frame;                 /* frame of the command */
+    double   dt;                    /* seconds */
+    int32_t  orch_pid;              /* orchestrator process */
+    uint32_t pad0[5];
+    _Alignas(64) struct hermes_shm_wake done;     /* 128: module -> orchestrator; seq = go.seq answered */
+    int32_t  status;                /* 144: 0 or the module's error code for that command */
+    uint32_t mod_protocol;          /* protocol the module speaks (set with the hello reply) */
+    int32_t  mod_pid;
+    uint32_t pad1[9];
+    char     msg[256];              /* 192: module's message for a failed command */
+    uint8_t  reserved[HERMES_SHM_CTRL_SIZE - 448];
 };
 
 _Static_assert(sizeof(struct hermes_shm_header) % 64 == 0, "header is whole cache lines");
 _Static_assert(sizeof(struct hermes_shm_signal) == 192, "directory entry size is part of the layout");
 _Static_assert(sizeof(struct hermes_shm_ctrl) == HERMES_SHM_CTRL_SIZE, "control block size");
+_Static_assert(offsetof(struct hermes_shm_ctrl, done) == 128 && offsetof(struct hermes_shm_ctrl, msg) == 192,
+               "control block layout");
 
 struct hermes_backplane {
     struct hermes_shm_header *hdr;

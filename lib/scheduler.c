@@ -447,6 +447,9 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
         hermes_config_schedule_at(cfg, k, &mi);
         s->sched[k] = &s->mods[mi];
     }
+    /* Segments of runs whose owner died (SIGKILL, power loss) are removed
+     * here, so they never pile up in /dev/shm. */
+    (void)hermes_backplane_sweep(true, NULL, NULL);
     if ((rc = build_backplane(s, opt)) != 0 || (rc = build_wires(s)) != 0 || (rc = open_modules(s)) != 0)
         goto fail;
     set_state(s, HERMES_STATE_IDLE);

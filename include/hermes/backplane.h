@@ -213,6 +213,26 @@ HERMES_API int hermes_backplane_snapshot_plan(const hermes_backplane_t *bp, cons
 /** Name prefix of every segment the library creates ("hermes-"). */
 #define HERMES_SEGMENT_PREFIX "hermes-"
 
+/** Called by hermes_backplane_sweep() once per stale segment. @p name is the
+ *  run name (no '/'), borrowed for the call; @p removed tells whether it was
+ *  unlinked (false in a dry run or when unlinking failed). */
+typedef void (*hermes_sweep_fn)(void *ctx, const char *name, int owner_pid, bool removed);
+
+/**
+ * Find stale segments: `/dev/shm/hermes-*` whose owner process no longer
+ * exists (kill(owner, 0) fails with ESRCH). The owner is the header's
+ * owner_pid, or for a segment without a valid header the pid in a generated
+ * name "hermes-<pid>-..."; segments of live owners, of other users and
+ * without a known owner are never touched. With @p remove, stale segments
+ * are unlinked (processes that still map one keep their mapping).
+ * Used by `hermes clean` and at scheduler start-up.
+ * @param cb   optional, called for every stale segment
+ * @return the number of stale segments found (>= 0), or HERMES_ESYS when
+ *         /dev/shm cannot be read.
+ * Context: any thread.
+ */
+HERMES_API int hermes_backplane_sweep(bool remove, hermes_sweep_fn cb, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif
