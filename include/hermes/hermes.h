@@ -10,5 +10,8 @@
 #include "config.h"
 #include "inproc.h"
 #include "scheduler.h"
+#include "module.h"
+#include "encoder.h"
+#include "server.h"
 
 #endif

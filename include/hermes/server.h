@@ -1,0 +1,194 @@
+/** @file server.h  WebSocket server streaming backplane signals to clients.
+ *
+ * The server publishes one backplane over WebSocket (protocol "hermes", also
+ * selected by clients that name no subprotocol): a JSON schema on connect,
+ * JSON commands and acks, state events broadcast to every client, and binary
+ * telemetry frames (see encoder.h) at a fixed telemetry rate, per-client
+ * subscriptions. docs/protocol.md is the complete protocol.
+ *
+ * Commands that change the run (pause, resume, reset, step, set) go through a
+ * control table, so any host can serve its own loop; the scheduler provides
+ * one through hermes_server_control_from_scheduler(). State events come from
+ * the host through hermes_server_post_event() (the scheduler adapter installs
+ * the scheduler listener to do it).
+ *
+ * Slow clients: each client holds at most one unsent telemetry frame. When a
+ * new frame is due while the previous one is still unsent, the stale one is
+ * dropped and counted (the "stats" command reports it; a log line says so), so
+ * a client that stops reading never delays others or grows server memory.
+ * JSON replies to one client are capped (256 messages / 1 MiB unsent); beyond
+ * that the client is closed with code 1008.
+ *
+ * Threading: the server runs its own service thread (all socket I/O, the
+ * telemetry tick and encoding) plus one control thread that calls the control
+ * table, so a control call that waits for a frame boundary never stalls
+ * telemetry. Use a handle from one thread at a time, except
+ * hermes_server_post_event() and hermes_server_stop(), safe from any thread.
+ * hermes_server_post_event() never blocks on the network (a short mutex, no
+ * I/O under it). Control callbacks run on the control thread and must not
+ * call hermes_server_stop() or destroy the server.
+ * Side effect: creating a server makes libwebsockets ignore SIGPIPE
+ * process-wide (signal(SIGPIPE, SIG_IGN)), and sets the process-global
+ * libwebsockets log level, routing its errors to the Hermes log hook. */
+#ifndef HERMES_SERVER_H
+#define HERMES_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include "common.h"
+#include "error.h"
+#include "backplane.h"
+#include "config.h"
+#include "scheduler.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct hermes_server hermes_server_t;
+
+/** Version of the JSON protocol, sent as "protocol" in the schema. */
+#define HERMES_PROTOCOL_VERSION 1
+/** WebSocket subprotocol name. */
+#define HERMES_WS_PROTOCOL "hermes"
+/** Default largest accepted client message. */
+#define HERMES_SERVER_DEFAULT_MAX_MESSAGE 65536u
+/** Default connection limit. */
+#define HERMES_SERVER_DEFAULT_MAX_CLIENTS 1024u
+
+/**
+ * Control table: how the server acts on the run. Each callback returns 0 or a
+ * negative HERMES_E* code (a message left in hermes_last_error() by the callee
+ * is forwarded to the client). NULL callbacks answer the command with an error.
+ * All callbacks run on the server's control thread, one at a time; they may
+ * block (for example until the next frame boundary).
+ */
+typedef struct hermes_server_control {
+    uint32_t size;  /**< stamped by hermes_server_control_init() */
+    void    *ctx;   /**< first argument of every callback */
+    int (*pause)(void *ctx);
+    int (*resume)(void *ctx);
+    int (*reset)(void *ctx);
+    /** Advance @p count >= 1 frames; only while paused (HERMES_ESTATE otherwise).
+     *  @p target_frame: frame number shown once the steps are done. */
+    int (*step)(void *ctx, uint64_t count, uint64_t *target_frame);
+    /** Write a writable signal at the next frame boundary (already checked
+     *  against the signal's writable flag and type by the server). */
+    int (*set)(void *ctx, hermes_signal_t sig, double value);
+    /** Current state (for the schema); NULL: reported as "unknown". */
+    hermes_state_t (*state)(void *ctx);
+    /** Optional: called by hermes_server_create() (from the creating thread) so
+     *  the host can route its state events to hermes_server_post_event(). */
+    int (*attach)(void *ctx, hermes_server_t *srv);
+    /** Optional: called once when the server stops; after it returns, the host
+     *  must not call hermes_server_post_event() any more. */
+    void (*detach)(void *ctx, hermes_server_t *srv);
+} hermes_server_control_t;
+
+static inline void hermes_server_control_init(hermes_server_control_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->size = (uint32_t)sizeof *c;
+}
+
+/** Server options. Zero or NULL means the default. Strings are copied. */
+typedef struct hermes_server_config {
+    uint32_t    size;              /**< stamped by hermes_server_config_init() */
+    const char *bind_addr;         /**< NULL: "127.0.0.1". IPv4/IPv6 literal, "localhost" or an interface name;
+                                        a non-loopback address is logged as a warning (no authentication). */
+    uint16_t    port;              /**< 0: any free port; read it with hermes_server_port() */
+    uint32_t    max_clients;       /**< 0: HERMES_SERVER_DEFAULT_MAX_CLIENTS; more are refused at the handshake */
+    double      telemetry_hz;      /**< 0: 60; the tick rate of telemetry frames, (0, 1000] */
+    uint32_t    max_message;       /**< 0: HERMES_SERVER_DEFAULT_MAX_MESSAGE bytes per client message */
+    const hermes_config_t *sim_config; /**< optional: wiring, mode and rate_hz for the schema; must outlive the server */
+} hermes_server_config_t;
+
+static inline void hermes_server_config_init(hermes_server_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = (uint32_t)sizeof *cfg;
+}
+
+/** Per-server counters (see hermes_server_stats()). */
+typedef struct hermes_server_stats {
+    uint32_t clients;           /**< connected now */
+    uint64_t connections;       /**< accepted since create */
+    uint64_t frames_sent;       /**< telemetry frames written, all clients */
+    uint64_t frames_dropped;    /**< stale frames replaced before they could be sent */
+    uint64_t ticks;             /**< telemetry ticks */
+} hermes_server_stats_t;
+
+/**
+ * Create a server publishing @p bp and bind its listening socket (so the port
+ * is known at once). Does not start it. If @p control has attach, it is called
+ * last; if it fails, create fails (and detach is not called).
+ * @param[out] out      new server, or NULL on failure  @nonnull
+ * @param[in]  bp       backplane to publish; must outlive the server  @nonnull
+ * @param[in]  cfg      see hermes_server_config_init()  @nonnull
+ * @param[in]  control  copied; NULL: a read-only server (subscribe and stats only)
+ * @return 0, HERMES_EINVAL (bad option, config not initialised),
+ *         HERMES_EADDRINUSE (port taken), HERMES_ENET (cannot bind that address),
+ *         HERMES_ENOMEM, or the code returned by control->attach.
+ * @since 0.1
+ * Context: any thread.
+ */
+HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp,
+                                    const hermes_server_config_t *cfg,
+                                    const hermes_server_control_t *control);
+
+/**
+ * Start the service and control threads.
+ * @return 0, HERMES_ESTATE (already started or stopped), HERMES_ESYS (thread creation failed).
+ */
+HERMES_API int hermes_server_start(hermes_server_t *srv);
+
+/**
+ * Stop: deliver events already posted, send every client a close frame with
+ * code 1001 ("going away") and wait up to about one second for the closes,
+ * join both threads and release all connections. Calls control->detach. May be
+ * called twice, and on a server that was never started.
+ * @return 0, HERMES_EINVAL (NULL), HERMES_ESTATE (called from a server callback).
+ * Context: any thread except the server's own (control callbacks).
+ */
+HERMES_API int hermes_server_stop(hermes_server_t *srv);
+
+/** Stop if needed, then free everything. NULL is fine. Context: as hermes_server_stop(). */
+HERMES_API void hermes_server_destroy(hermes_server_t *srv);
+
+/** Port actually bound (useful with port 0). */
+HERMES_API uint16_t hermes_server_port(const hermes_server_t *srv);
+
+/** Run id sent in the schema (the backplane's run name; borrowed, lives with @p srv). */
+HERMES_API const char *hermes_server_run_id(const hermes_server_t *srv);
+
+/**
+ * Broadcast a state event to every client ({"type":"event","event":...}).
+ * @p detail (optional) is the error text of HERMES_EVENT_ERROR. Copied.
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (server stopped; nothing sent).
+ * Context: any thread, including the scheduler listener; never blocks on I/O.
+ */
+HERMES_API int hermes_server_post_event(hermes_server_t *srv, hermes_event_t event, uint64_t frame,
+                                        const char *detail);
+
+/** Snapshot of the counters. @return 0 or HERMES_EINVAL. Context: any thread. */
+HERMES_API int hermes_server_stats(const hermes_server_t *srv, hermes_server_stats_t *out);
+
+/** Explanation of the last failed call on @p srv (borrowed; valid until the next call on it). */
+HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
+
+/**
+ * Fill @p out with a control table driving scheduler @p s: pause, resume,
+ * reset, step, set and state map to the scheduler calls, and attach installs
+ * the scheduler's listener (its one slot) to forward every state event to the
+ * server; detach removes it. Use it before hermes_scheduler_run() starts, and
+ * stop the server only after run() has returned.
+ * @return 0 or HERMES_EINVAL.
+ * Context: any thread.
+ */
+HERMES_API int hermes_server_control_from_scheduler(hermes_scheduler_t *s, hermes_server_control_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,263 @@
+/* Telemetry encoder. The payload is gathered by hermes_backplane_snapshot()
+ * straight into the caller's buffer, so encoding costs one seqlock-protected
+ * gather plus a 24-byte header; only a misaligned buffer (or a big-endian
+ * host) takes a detour through a scratch array. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hermes/encoder.h"
+#include "util.h"
+
+struct hermes_encoder {
+    const hermes_backplane_t *bp;
+    uint32_t                  count;
+    uint32_t                 *idx;
+    double                   *scratch;  /* for misaligned output buffers */
+};
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define HOST_LE 0
+#else
+#define HOST_LE 1
+#endif
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_f64(unsigned char *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put_u64(p, v);
+}
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t v = get_u64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
+
+static int make(hermes_encoder_t **out, const hermes_backplane_t *bp, uint32_t *idx, uint32_t n)
+{
+    hermes_encoder_t *e = calloc(1, sizeof *e);
+    double *scratch = calloc(n ? n : 1, sizeof *scratch);
+    if (!e || !scratch) {
+        free(e);
+        free(scratch);
+        free(idx);
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    e->bp = bp;
+    e->count = n;
+    e->idx = idx;
+    e->scratch = scratch;
+    *out = e;
+    return 0;
+}
+
+/* Add slot @p k unless already present; keeps first positions. */
+static void add(uint32_t *idx, uint32_t *n, bool *seen, uint32_t k)
+{
+    if (!seen[k]) {
+        seen[k] = true;
+        idx[(*n)++] = k;
+    }
+}
+
+static int expand_one(const hermes_backplane_t *bp, const char *pat, uint32_t *idx, uint32_t *n, bool *seen)
+{
+    size_t len = strlen(pat);
+    if (len == 0)
+        return hermes__fail(HERMES_EINVAL, "empty signal pattern");
+    const char *star = strchr(pat, '*');
+    uint32_t total = hermes_backplane_count(bp);
+    if (!star) {
+        hermes_signal_t sig;
+        if (hermes_backplane_find(bp, pat, &sig) != 0)
+            return hermes__fail(HERMES_ENOENT, "unknown signal '%s'", pat);
+        add(idx, n, seen, sig.index);
+        return 0;
+    }
+    if (len == 1) {
+        for (uint32_t k = 0; k < total; k++)
+            add(idx, n, seen, k);
+        if (total == 0)
+            return hermes__fail(HERMES_ENOENT, "pattern '*' matches no signal (the backplane is empty)");
+        return 0;
+    }
+    /* "prefix.*": the star must be last, after a dot, and the only one. */
+    if (star != pat + len - 1 || len < 3 || pat[len - 2] != '.')
+        return hermes__fail(HERMES_EINVAL, "unsupported pattern '%s' (use '*', 'module.*' or 'module.signal')", pat);
+    size_t plen = len - 1;  /* prefix including the dot */
+    uint32_t matched = 0;
+    for (uint32_t k = 0; k < total; k++) {
+        hermes_signal_info_t info;
+        if (hermes_backplane_info(bp, k, &info) != 0)
+            continue;
+        if (strncmp(info.name, pat, plen) == 0) {
+            add(idx, n, seen, k);
+            matched++;
+        }
+    }
+    if (!matched)
+        return hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal", pat);
+    return 0;
+}
+
+HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backplane_t *bp,
+                                     const char *const *patterns, size_t npatterns)
+{
+    if (!out)
+        return hermes__fail(HERMES_EINVAL, "hermes_encoder_create: out is NULL");
+    *out = NULL;
+    if (!bp || (npatterns && !patterns))
+        return hermes__fail(HERMES_EINVAL, "hermes_encoder_create: NULL argument");
+    uint32_t total = hermes_backplane_count(bp);
+    uint32_t *idx = malloc((total ? total : 1) * sizeof *idx);
+    bool *seen = calloc(total ? total : 1, sizeof *seen);
+    if (!idx || !seen) {
+        free(idx);
+        free(seen);
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    uint32_t n = 0;
+    for (size_t i = 0; i < npatterns; i++) {
+        int rc = patterns[i] ? expand_one(bp, patterns[i], idx, &n, seen)
+                             : hermes__fail(HERMES_EINVAL, "pattern %zu is NULL", i);
+        if (rc) {
+            free(idx);
+            free(seen);
+            return rc;
+        }
+    }
+    free(seen);
+    return make(out, bp, idx, n);
+}
+
+HERMES_API int hermes_encoder_create_indices(hermes_encoder_t **out, const hermes_backplane_t *bp,
+                                             const uint32_t *indices, size_t n)
+{
+    if (!out)
+        return hermes__fail(HERMES_EINVAL, "hermes_encoder_create_indices: out is NULL");
+    *out = NULL;
+    if (!bp || (n && !indices))
+        return hermes__fail(HERMES_EINVAL, "hermes_encoder_create_indices: NULL argument");
+    uint32_t total = hermes_backplane_count(bp);
+    if (n > UINT32_MAX)
+        return hermes__fail(HERMES_EINVAL, "too many indices");
+    for (size_t i = 0; i < n; i++)
+        if (indices[i] >= total)
+            return hermes__fail(HERMES_EINVAL, "index %u out of range (%u signals)", indices[i], total);
+    uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    if (n)
+        memcpy(idx, indices, n * sizeof *idx);
+    return make(out, bp, idx, (uint32_t)n);
+}
+
+HERMES_API void hermes_encoder_destroy(hermes_encoder_t *enc)
+{
+    if (!enc)
+        return;
+    free(enc->idx);
+    free(enc->scratch);
+    free(enc);
+}
+
+HERMES_API uint32_t hermes_encoder_count(const hermes_encoder_t *enc) { return enc ? enc->count : 0; }
+
+HERMES_API const uint32_t *hermes_encoder_indices(const hermes_encoder_t *enc) { return enc ? enc->idx : NULL; }
+
+HERMES_API const char *hermes_encoder_signal_name(const hermes_encoder_t *enc, uint32_t i)
+{
+    hermes_signal_info_t info;
+    if (!enc || i >= enc->count || hermes_backplane_info(enc->bp, enc->idx[i], &info) != 0)
+        return NULL;
+    return info.name;
+}
+
+HERMES_API size_t hermes_encoder_frame_size(const hermes_encoder_t *enc)
+{
+    return enc ? HERMES_TELEMETRY_FRAME_SIZE(enc->count) : 0;
+}
+
+HERMES_API int hermes_encoder_encode(hermes_encoder_t *enc, void *buf, size_t cap, size_t *len, uint64_t *frame)
+{
+    if (!enc || !buf)
+        return hermes__fail(HERMES_EINVAL, "hermes_encoder_encode: NULL argument");
+    size_t need = HERMES_TELEMETRY_FRAME_SIZE(enc->count);
+    if (cap < need)
+        return hermes__fail(HERMES_EINVAL, "buffer of %zu bytes is smaller than the %zu-byte frame", cap, need);
+    unsigned char *p = buf;
+    unsigned char *values = p + HERMES_TELEMETRY_HEADER_SIZE;
+    bool direct = HOST_LE && ((uintptr_t)values % _Alignof(double)) == 0;
+    uint64_t f = 0, t = 0;
+    int rc = hermes_backplane_snapshot(enc->bp, enc->idx, enc->count, direct ? (double *)(void *)values : enc->scratch,
+                                       &f, &t);
+    if (rc)
+        return rc;
+    if (!direct)
+        for (uint32_t i = 0; i < enc->count; i++)
+            put_f64(values + 8u * i, enc->scratch[i]);
+    put_u32(p, HERMES_TELEMETRY_MAGIC);
+    put_u64(p + 4, f);
+    put_f64(p + 12, (double)t * 1e-9);
+    put_u32(p + 20, enc->count);
+    if (len)
+        *len = need;
+    if (frame)
+        *frame = f;
+    return 0;
+}
+
+HERMES_API int hermes_telemetry_decode_header(const void *buf, size_t len, hermes_telemetry_header_t *out)
+{
+    if (!buf || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_telemetry_decode_header: NULL argument");
+    if (len < HERMES_TELEMETRY_HEADER_SIZE)
+        return hermes__fail(HERMES_EINVAL, "frame of %zu bytes is shorter than the 24-byte header", len);
+    const unsigned char *p = buf;
+    out->magic = get_u32(p);
+    out->frame = get_u64(p + 4);
+    out->time = get_f64(p + 12);
+    out->count = get_u32(p + 20);
+    if (out->magic != HERMES_TELEMETRY_MAGIC)
+        return hermes__fail(HERMES_EINVAL, "bad magic 0x%08x", out->magic);
+    if (len != HERMES_TELEMETRY_FRAME_SIZE(out->count))
+        return hermes__fail(HERMES_EINVAL, "frame of %zu bytes does not hold %u values", len, out->count);
+    return 0;
+}
+
+HERMES_API double hermes_telemetry_value(const void *buf, uint32_t i)
+{
+    return get_f64((const unsigned char *)buf + HERMES_TELEMETRY_HEADER_SIZE + 8u * (size_t)i);
+}
