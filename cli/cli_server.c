@@ -1,10 +1,20 @@
 /* The CLI's glue between a running scheduler and the WebSocket server: the
  * scheduler control adapter (which takes the scheduler's listener slot, so
- * state events reach every client) plus the server settings of the config. */
+ * state events reach every client) plus the server settings of the config.
+ *
+ * The HERMES_AUTH_TOKEN environment variable, when set and not empty,
+ * replaces server.auth_token. The override lives here, in the command, not in
+ * the library's config loader: a library that reads the environment behind
+ * its host's back would surprise embedders, and hermes_config_load() stays a
+ * pure function of the file. An empty variable is ignored (it cannot remove a
+ * token the file sets). */
 #include "cli_server.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#define CLI_AUTH_TOKEN_ENV "HERMES_AUTH_TOKEN"
 
 struct cli_server {
     hermes_server_t *srv;
@@ -28,12 +38,27 @@ int cli_server_start(struct cli_server **out, hermes_scheduler_t *s, const herme
         sc.port = settings->port;
         sc.telemetry_hz = settings->telemetry_hz;
         sc.sim_config = hermes_scheduler_config(s);
+        const char *env = getenv(CLI_AUTH_TOKEN_ENV);
+        sc.auth_token = env && *env ? env : settings->auth_token;
+        sc.observers = settings->observers;
+        sc.allowed_origins = settings->allowed_origins;
+        sc.allowed_origin_count = settings->allowed_origin_count;
+        sc.max_clients = settings->max_clients;
+        sc.max_message = settings->max_message_size;
+        sc.commands_per_second = settings->commands_per_second;
+        sc.max_patterns = settings->max_patterns;
+        sc.max_json_depth = settings->max_json_depth;
         rc = hermes_server_create(&cs->srv, hermes_scheduler_backplane(s), &sc, &ctl);
     }
     if (rc == 0)
         rc = hermes_server_start(cs->srv);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", hermes_last_error());
+        /* Server errors name the setting, never the token's value. */
+        if (rc == HERMES_EINVAL && strncmp(hermes_last_error(), "auth_token", 10) == 0 && getenv(CLI_AUTH_TOKEN_ENV) &&
+            *getenv(CLI_AUTH_TOKEN_ENV))
+            snprintf(err, errlen, "%s: %s", CLI_AUTH_TOKEN_ENV, hermes_last_error());
+        else
+            snprintf(err, errlen, "%s", hermes_last_error());
         hermes_server_destroy(cs->srv);
         free(cs);
         return rc;

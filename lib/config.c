@@ -14,6 +14,7 @@
  *   4. hermes_config_validate(): every cross-field rule, shared with configs
  *      built in code. */
 #include "config_internal.h"
+#include "server_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -83,6 +84,11 @@ struct hermes_config {
     char              *host;
     uint16_t           port;
     double             telemetry_hz;
+    char              *auth_token;  /* NULL: none; wiped on free */
+    bool               observers;
+    char             **origins;
+    uint32_t           norigins;
+    uint32_t           max_clients, max_message, cps, max_patterns, max_depth;  /* 0: server default */
     char              *path;        /* realpath of the loaded file, or NULL */
     char              *label;       /* file name used in messages, or NULL */
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
@@ -418,6 +424,13 @@ static void module_free(struct cfg_module *m)
     free(m->sig);
 }
 
+static void free_token(char *t)
+{
+    if (t)
+        explicit_bzero(t, strlen(t));
+    free(t);
+}
+
 HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
 {
     if (!cfg)
@@ -432,6 +445,8 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     free(cfg->wire);
     free_strv(cfg->sched, cfg->nsched);
     free(cfg->host);
+    free_token(cfg->auth_token);
+    free_strv(cfg->origins, cfg->norigins);
     free(cfg->path);
     free(cfg->label);
     free(cfg->errfile);
@@ -729,6 +744,32 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
     return 0;
 }
 
+/* Ranges of the server limits; 0 (the server default) is always accepted here. */
+static const struct limit {
+    const char *key;
+    size_t      off;
+    uint32_t    min, max;
+    uint32_t    def;
+} limits[] = {
+    {"max_clients", offsetof(hermes_server_settings_t, max_clients), 1, HERMES__MAX_CLIENTS_MAX,
+     HERMES_SERVER_DEFAULT_MAX_CLIENTS},
+    {"max_message_size", offsetof(hermes_server_settings_t, max_message_size), HERMES__MAX_MESSAGE_MIN,
+     HERMES__MAX_MESSAGE_MAX, HERMES_SERVER_DEFAULT_MAX_MESSAGE},
+    {"commands_per_second", offsetof(hermes_server_settings_t, commands_per_second), 1, HERMES__CPS_MAX,
+     HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND},
+    {"max_patterns", offsetof(hermes_server_settings_t, max_patterns), 1, HERMES__MAX_PATTERNS_MAX,
+     HERMES_SERVER_DEFAULT_MAX_PATTERNS},
+    {"max_json_depth", offsetof(hermes_server_settings_t, max_json_depth), HERMES__JSON_DEPTH_MIN,
+     HERMES__JSON_DEPTH_MAX, HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH},
+};
+
+static uint32_t limit_get(const hermes_server_settings_t *srv, const struct limit *l)
+{
+    uint32_t v;
+    memcpy(&v, (const char *)srv + l->off, sizeof v);
+    return v;
+}
+
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv)
 {
     if (!cfg || !srv)
@@ -738,14 +779,47 @@ HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_serve
                             srv->telemetry_hz);
     if (srv->host && !*srv->host)
         return hermes__fail(HERMES_EINVAL, "server.host: must not be empty");
+    const char *why;
+    if (srv->auth_token && (why = hermes__token_problem(srv->auth_token)) != NULL)
+        return hermes__fail(HERMES_EINVAL, "server.auth_token: %s", why);
+    if (srv->allowed_origin_count && !srv->allowed_origins)
+        return hermes__fail(HERMES_EINVAL, "server.allowed_origins: NULL with a count of %u",
+                            srv->allowed_origin_count);
+    for (uint32_t i = 0; i < srv->allowed_origin_count; i++)
+        if ((why = hermes__origin_problem(srv->allowed_origins[i])) != NULL)
+            return hermes__fail(HERMES_EINVAL, "server.allowed_origins[%u]: %s", i, why);
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
+        uint32_t v = limit_get(srv, &limits[i]);
+        if (v != 0 && (v < limits[i].min || v > limits[i].max))
+            return hermes__fail(HERMES_EINVAL, "server.%s: must be %u to %u, or 0 for the default (got %u)",
+                                limits[i].key, limits[i].min, limits[i].max, v);
+    }
     char *host = hermes__strdup(srv->host ? srv->host : HERMES_DEFAULT_HOST);
-    if (!host)
+    char *token = srv->auth_token ? hermes__strdup(srv->auth_token) : NULL;
+    char **origins = NULL;
+    uint32_t norigins = 0;
+    if (!host || (srv->auth_token && !token) ||
+        copy_strv(&origins, &norigins, srv->allowed_origins, srv->allowed_origin_count) != 0) {
+        free(host);
+        free_token(token);
         return nomem();
+    }
     free(cfg->host);
     cfg->host = host;
+    free_token(cfg->auth_token);
+    cfg->auth_token = token;
+    free_strv(cfg->origins, cfg->norigins);
+    cfg->origins = origins;
+    cfg->norigins = norigins;
     cfg->srv_enabled = srv->enabled;
     cfg->port = srv->port;
     cfg->telemetry_hz = srv->telemetry_hz;
+    cfg->observers = srv->observers;
+    cfg->max_clients = srv->max_clients;
+    cfg->max_message = srv->max_message_size;
+    cfg->cps = srv->commands_per_second;
+    cfg->max_patterns = srv->max_patterns;
+    cfg->max_depth = srv->max_json_depth;
     return 0;
 }
 
@@ -1052,6 +1126,15 @@ HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_se
     out->host = cfg->host;
     out->port = cfg->port;
     out->telemetry_hz = cfg->telemetry_hz;
+    out->auth_token = cfg->auth_token;
+    out->observers = cfg->observers;
+    out->allowed_origins = (const char *const *)cfg->origins;
+    out->allowed_origin_count = cfg->norigins;
+    out->max_clients = cfg->max_clients;
+    out->max_message_size = cfg->max_message;
+    out->commands_per_second = cfg->cps;
+    out->max_patterns = cfg->max_patterns;
+    out->max_json_depth = cfg->max_depth;
     return 0;
 }
 
@@ -1381,10 +1464,19 @@ struct yexec {
 };
 
 struct yserver {
-    char *enabled;
-    char *host;
-    char *port;
-    char *telemetry_hz;
+    char    *enabled;
+    char    *host;
+    char    *port;
+    char    *telemetry_hz;
+    char    *auth_token;
+    char    *observers;
+    char   **allowed_origins;
+    unsigned allowed_origins_count;
+    char    *max_clients;
+    char    *max_message_size;
+    char    *commands_per_second;
+    char    *max_patterns;
+    char    *max_json_depth;
 };
 
 struct ytop {
@@ -1468,6 +1560,15 @@ static const cyaml_schema_field_t server_fields[] = {
     STR_OPT("host", struct yserver, host),
     STR_OPT("port", struct yserver, port),
     STR_OPT("telemetry_hz", struct yserver, telemetry_hz),
+    STR_OPT("auth_token", struct yserver, auth_token),
+    STR_OPT("observers", struct yserver, observers),
+    CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yserver, allowed_origins,
+                         &string_entry, 0, CYAML_UNLIMITED),
+    STR_OPT("max_clients", struct yserver, max_clients),
+    STR_OPT("max_message_size", struct yserver, max_message_size),
+    STR_OPT("commands_per_second", struct yserver, commands_per_second),
+    STR_OPT("max_patterns", struct yserver, max_patterns),
+    STR_OPT("max_json_depth", struct yserver, max_json_depth),
     CYAML_FIELD_END,
 };
 
@@ -1723,6 +1824,60 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     return 0;
 }
 
+/* Whole-string unsigned decimal within [min, max]. */
+static int get_limit(hermes_config_t *cfg, hermes_error_t *err, const struct limit *l, const char *s, uint32_t *out)
+{
+    char field[64];
+    snprintf(field, sizeof field, "server.%s", l->key);
+    bool ok = *s != '\0' && strlen(s) <= 10;
+    for (const char *p = s; *p; p++)
+        ok = ok && is_digit(*p);
+    unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+    if (!ok || v < l->min || v > l->max)
+        return field_fail(cfg, err, HERMES_ECONFIG, field,
+                          "invalid value '%s' (an integer from %u to %u; omit the key for the default %u)", s, l->min,
+                          l->max, l->def);
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struct yserver *ys)
+{
+    int rc;
+    const struct cfg_pos *tp = pos_find(cfg, "server.auth_token");
+    if (ys->auth_token && !(tp && tp->is_null)) {  /* `auth_token: null` means none, as when absent */
+        const char *why = hermes__token_problem(ys->auth_token);
+        if (why)  /* never quote the token */
+            return field_fail(cfg, err, HERMES_ECONFIG, "server.auth_token", "%s", why);
+        free_token(cfg->auth_token);
+        if (!(cfg->auth_token = hermes__strdup(ys->auth_token)))
+            return nomem();
+    }
+    if (ys->observers && (rc = get_bool(cfg, err, "server.observers", ys->observers, &cfg->observers)) != 0)
+        return rc;
+    char field[64];
+    for (unsigned i = 0; i < ys->allowed_origins_count; i++) {
+        const char *why = hermes__origin_problem(ys->allowed_origins[i]);
+        if (why) {
+            snprintf(field, sizeof field, "server.allowed_origins[%u]", i);
+            return field_fail(cfg, err, HERMES_ECONFIG, field, "'%s' %s", ys->allowed_origins[i], why);
+        }
+    }
+    free_strv(cfg->origins, cfg->norigins);
+    cfg->origins = NULL;
+    cfg->norigins = 0;
+    if ((rc = copy_strv(&cfg->origins, &cfg->norigins, (const char *const *)ys->allowed_origins,
+                        ys->allowed_origins_count)) != 0)
+        return rc;
+    const char *vals[] = {ys->max_clients, ys->max_message_size, ys->commands_per_second, ys->max_patterns,
+                          ys->max_json_depth};
+    uint32_t *dst[] = {&cfg->max_clients, &cfg->max_message, &cfg->cps, &cfg->max_patterns, &cfg->max_depth};
+    for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
+        if (vals[i] && (rc = get_limit(cfg, err, &limits[i], vals[i], dst[i])) != 0)
+            return rc;
+    return 0;
+}
+
 static int convert(hermes_config_t *cfg, hermes_error_t *err, const struct ytop *y, char **names, uint32_t n,
                    const char *base)
 {
@@ -1794,6 +1949,8 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, const struct ytop 
         }
         if (ys->telemetry_hz &&
             (rc = get_number(cfg, err, "server.telemetry_hz", ys->telemetry_hz, &cfg->telemetry_hz)) != 0)
+            return rc;
+        if ((rc = convert_access(cfg, err, ys)) != 0)
             return rc;
     }
     return 0;

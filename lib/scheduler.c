@@ -538,6 +538,7 @@ static hermes_event_t apply_ctl(hermes_scheduler_t *s, struct ctl_req *r)
         }
         if (st != HERMES_STATE_PAUSED)
             goto bad_state;
+        s->steps_pending = 0;   /* pause also cancels the rest of a long step request */
         return HERMES_EVENT_NONE;
     case REQ_RESUME:
         if (s->mode == HERMES_MODE_SINGLE_FRAME) {

@@ -12,8 +12,16 @@
  * Telemetry fan-out: clients with identical subscriptions share one stream,
  * encoded once per tick into a buffer with LWS_PRE headroom; each client keeps
  * only a "pending" flag, so a slow client holds at most one unsent frame and
- * a stale one is dropped and counted when the next is due. */
+ * a stale one is dropped and counted when the next is due.
+ * Access control (docs/protocol.md, "Access control and limits"): the Origin
+ * and token checks and the client limit run at LWS_CALLBACK_HTTP_CONFIRM_UPGRADE,
+ * where a refusal can still be an HTTP status (403, 401, 503); they run again
+ * at FILTER_PROTOCOL_CONNECTION, which records the client's role in its
+ * session memory (the same memory ESTABLISHED then gets). Per-message limits
+ * (rate, JSON depth, pattern count) are applied on the service thread as each
+ * complete message arrives. */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -32,6 +40,7 @@
 #include "hermes/encoder.h"
 #include "hermes/server.h"
 #include "hermes/version.h"
+#include "server_internal.h"
 #include "util.h"
 
 #define TX_MAX_MSGS      256u
@@ -41,6 +50,10 @@
 #define EV_RING          64u
 #define CLOSE_GRACE_US   (1000 * 1000)
 #define DROP_LOG_US      (5 * 1000 * 1000)
+#define ABUSE_US         (3 * 1000 * 1000)  /* refusals this long without a pause: disconnect */
+#define ABUSE_PAUSE_US   (1000 * 1000)      /* a pause this long ends an abuse episode */
+
+enum role { ROLE_NONE = 0, ROLE_OBSERVER = 1, ROLE_CONTROLLER = 2 };
 
 struct txmsg {
     struct txmsg *next;
@@ -61,6 +74,8 @@ struct stream {
 struct backlog {
     struct backlog *next;
     size_t          len;
+    bool            refused;  /* over the rate limit: answered with an error in turn */
+    bool            error;    /* text is an error to send in turn (binary or oversized message) */
     char            text[];
 };
 
@@ -70,6 +85,12 @@ struct client {
     uint64_t       id;
     char           addr[80];
     bool           inited, closing, killed;
+    uint8_t        role;         /* set at FILTER_PROTOCOL_CONNECTION, kept by ESTABLISHED */
+    uint16_t       close_code;   /* when closing: 0 means 1001 "server stopping" */
+    const char    *close_why;
+    /* rate limit: token bucket, plus the current run of refusals */
+    double         tokens;
+    lws_usec_t     refill_at, abuse_since, last_refusal;
     /* receive */
     unsigned char *rx;
     size_t         rx_len, rx_cap, rx_total;
@@ -119,6 +140,12 @@ struct hermes_server {
     char                    bind_addr[128];
     uint16_t                port;
     uint32_t                max_clients, max_message;
+    uint32_t                cps, max_patterns, max_depth;
+    char                    token[HERMES_SERVER_TOKEN_MAX + 1];
+    size_t                  token_len;
+    bool                    has_token, observers, any_origin, detached;
+    char                  **origins;
+    uint32_t                norigins;
     double                  telemetry_hz;
     const hermes_config_t  *sim_config;
     char                    run_id[72];
@@ -207,7 +234,8 @@ static void kill_client(struct client *c, const char *why)
                 (unsigned long long)c->id, c->addr, why);
     c->closing = c->killed = true;
     c->pending = false;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    if (c->wsi)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 /* Queue @p len bytes of JSON text for @p c. */
@@ -234,7 +262,8 @@ static void queue_text(struct client *c, const char *text, size_t len)
     c->tx_tail = m;
     c->tx_count++;
     c->tx_bytes += len;
-    lws_callback_on_writable(c->wsi);
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
 }
 
 /* Dump @p j (reference stolen) into a malloc'd string. */
@@ -417,6 +446,36 @@ HERMES_API int hermes_server_post_event(hermes_server_t *s, hermes_event_t event
 
 /* ---- control thread -------------------------------------------------------- */
 
+/* Call the control table for @p j (control thread; the calling thread of a
+ * detached server) and queue the result for the service thread. */
+static void run_job(hermes_server_t *s, struct job *j)
+{
+    hermes__clear_error();
+    const hermes_server_control_t *c = &s->ctl;
+    int rc = HERMES_EINVAL;
+    switch (j->kind) {
+    case JOB_PAUSE: rc = c->pause ? c->pause(c->ctx) : HERMES_ESTATE; break;
+    case JOB_RESUME: rc = c->resume ? c->resume(c->ctx) : HERMES_ESTATE; break;
+    case JOB_RESET: rc = c->reset ? c->reset(c->ctx) : HERMES_ESTATE; break;
+    case JOB_STEP: rc = c->step ? c->step(c->ctx, j->count, &j->target) : HERMES_ESTATE; break;
+    case JOB_SET: rc = c->set ? c->set(c->ctx, j->sig, j->value) : HERMES_ESTATE; break;
+    }
+    j->rc = rc;
+    if (rc) {
+        const char *m = hermes_last_error();
+        snprintf(j->msg, sizeof j->msg, "%s", m[0] ? m : hermes_strerror(rc));
+    }
+    j->state = c->state ? c->state(c->ctx) : HERMES_STATE_IDLE;
+    j->next = NULL;
+    pthread_mutex_lock(&s->mu_job);
+    if (s->done_tail)
+        s->done_tail->next = j;
+    else
+        s->done_head = j;
+    s->done_tail = j;
+    pthread_mutex_unlock(&s->mu_job);
+}
+
 static void *ctl_main(void *arg)
 {
     hermes_server_t *s = arg;
@@ -433,31 +492,7 @@ static void *ctl_main(void *arg)
         if (!s->jq_head)
             s->jq_tail = NULL;
         pthread_mutex_unlock(&s->mu_job);
-
-        hermes__clear_error();
-        const hermes_server_control_t *c = &s->ctl;
-        int rc = HERMES_EINVAL;
-        switch (j->kind) {
-        case JOB_PAUSE: rc = c->pause ? c->pause(c->ctx) : HERMES_ESTATE; break;
-        case JOB_RESUME: rc = c->resume ? c->resume(c->ctx) : HERMES_ESTATE; break;
-        case JOB_RESET: rc = c->reset ? c->reset(c->ctx) : HERMES_ESTATE; break;
-        case JOB_STEP: rc = c->step ? c->step(c->ctx, j->count, &j->target) : HERMES_ESTATE; break;
-        case JOB_SET: rc = c->set ? c->set(c->ctx, j->sig, j->value) : HERMES_ESTATE; break;
-        }
-        j->rc = rc;
-        if (rc) {
-            const char *m = hermes_last_error();
-            snprintf(j->msg, sizeof j->msg, "%s", m[0] ? m : hermes_strerror(rc));
-        }
-        j->state = c->state ? c->state(c->ctx) : HERMES_STATE_IDLE;
-        j->next = NULL;
-        pthread_mutex_lock(&s->mu_job);
-        if (s->done_tail)
-            s->done_tail->next = j;
-        else
-            s->done_head = j;
-        s->done_tail = j;
-        pthread_mutex_unlock(&s->mu_job);
+        run_job(s, j);
         wake(s);
     }
     return NULL;
@@ -540,6 +575,12 @@ static void do_subscribe(hermes_server_t *s, struct client *c, json_t *params, j
         rate = json_number_value(r);
     }
     size_t n = json_array_size(sigs);
+    if (n > s->max_patterns) {
+        send_error(c, "subscribe", id,
+                   "params.signals has %zu patterns, more than this server's limit of %u "
+                   "(use 'module.*' or '*' to cover many signals)", n, s->max_patterns);
+        return;
+    }
     const char **pats = calloc(n ? n : 1, sizeof *pats);
     if (!pats) {
         send_error(c, "subscribe", id, "out of memory");
@@ -683,9 +724,40 @@ static void do_set(hermes_server_t *s, struct client *c, json_t *params, json_t 
     submit(s, c, j);
 }
 
+/* Whether @p text nests '[' / '{' deeper than @p max (outside strings). Run
+ * before parsing so a deep message costs one linear scan, not a deep tree. */
+static bool too_deep(const char *text, size_t len, uint32_t max)
+{
+    uint32_t depth = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (ch == '\\')
+                esc = true;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if (ch == '[' || ch == '{') {
+            if (++depth > max)
+                return true;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
 /* Parse and act on one complete text message. */
 static void handle_text(hermes_server_t *s, struct client *c, const char *text, size_t len)
 {
+    if (too_deep(text, len, s->max_depth)) {
+        send_error(c, NULL, NULL, "JSON nested deeper than %u levels; this message was ignored", s->max_depth);
+        return;
+    }
     json_error_t err;
     json_t *cmd = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (!cmd) {
@@ -727,6 +799,9 @@ static void handle_text(hermes_server_t *s, struct client *c, const char *text, 
                !strcmp(action, "step") || !strcmp(action, "set")) {
         if (!s->has_ctl) {
             send_error(c, action, id, "this server is read-only: it accepts no '%s' commands", action);
+        } else if (c->role != ROLE_CONTROLLER) {
+            send_error(c, action, id,
+                       "this connection is an observer (read-only): '%s' needs the server's auth token", action);
         } else if (!strcmp(action, "step")) {
             do_step(s, c, params, id);
         } else if (!strcmp(action, "set")) {
@@ -757,27 +832,76 @@ static void backlog_free(struct client *c)
     c->bl_count = c->bl_bytes = 0;
 }
 
-/* A complete message: handle now, or keep it behind a control call in flight
- * so replies keep the order of the commands. */
-static void on_message(hermes_server_t *s, struct client *c, const char *text, size_t len)
+static void rate_error(hermes_server_t *s, struct client *c)
 {
-    if (!c->busy) {
-        handle_text(s, c, text, len);
+    send_error(c, NULL, NULL, "rate limit: more than %u commands per second; this one was ignored", s->cps);
+}
+
+/* Close @p c politely once its queued replies are out (WRITEABLE sends the
+ * close frame with @p code and @p why). */
+static void close_client(struct client *c, uint16_t code, const char *why)
+{
+    if (c->closing)
         return;
+    c->closing = true;
+    c->close_code = code;
+    c->close_why = why;
+    c->pending = false;
+    if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+/* Token bucket of s->cps per second, burst s->cps. A refusal is answered with
+ * an error; refusals that keep coming for ABUSE_US with no ABUSE_PAUSE_US
+ * break close the connection (1008). Returns whether the message may run. */
+static bool rate_take(hermes_server_t *s, struct client *c)
+{
+    lws_usec_t now = lws_now_usecs();
+    if (now > c->refill_at) {
+        c->tokens += (double)(now - c->refill_at) * s->cps / 1e6;
+        if (c->tokens > s->cps)
+            c->tokens = s->cps;
+        c->refill_at = now;
     }
+    if (c->tokens >= 1.0) {
+        c->tokens -= 1.0;
+        return true;
+    }
+    if (!c->abuse_since || now - c->last_refusal >= ABUSE_PAUSE_US)
+        c->abuse_since = now;
+    c->last_refusal = now;
+    if (now - c->abuse_since >= ABUSE_US && !c->closing) {
+        hermes__log(HERMES_LOG_WARN, "server", "event=client_dropped id=%llu addr=%s reason=rate_limit limit=%u",
+                    (unsigned long long)c->id, c->addr, s->cps);
+        close_client(c, LWS_CLOSE_STATUS_POLICY_VIOLATION, "command rate limit exceeded");
+    }
+    return false;
+}
+
+/* A complete message: handle now, or keep it behind a control call in flight
+ * so replies keep the order of the commands. Over the rate limit, the error
+ * takes the message's place in that order. */
+/* Queue behind the control call in flight: a command (@p refused: over the
+ * rate limit) or, with @p error, an error text to send in its turn. */
+static void backlog_push(struct client *c, const char *text, size_t len, bool refused, bool error)
+{
     if (c->bl_count >= BACKLOG_MAX || c->bl_bytes + len > BACKLOG_BYTES) {
         send_error(c, NULL, NULL, "too many commands waiting for the simulation (limit %u); this one was ignored",
                    BACKLOG_MAX);
         return;
     }
-    struct backlog *b = malloc(sizeof *b + len);
+    struct backlog *b = malloc(sizeof *b + len + 1);
     if (!b) {
         send_error(c, NULL, NULL, "out of memory");
         return;
     }
     b->next = NULL;
     b->len = len;
-    memcpy(b->text, text, len);
+    b->refused = refused;
+    b->error = error;
+    if (len)
+        memcpy(b->text, text, len);
+    b->text[len] = '\0';
     if (c->bl_tail)
         c->bl_tail->next = b;
     else
@@ -785,6 +909,33 @@ static void on_message(hermes_server_t *s, struct client *c, const char *text, s
     c->bl_tail = b;
     c->bl_count++;
     c->bl_bytes += len;
+}
+
+/* A complete message: handle now, or keep it behind a control call in flight
+ * so replies keep the order of the commands. Over the rate limit, the error
+ * takes the message's place in that order. */
+static void on_message(hermes_server_t *s, struct client *c, const char *text, size_t len)
+{
+    if (c->closing)
+        return;
+    bool ok = rate_take(s, c);
+    if (!c->busy) {
+        if (ok)
+            handle_text(s, c, text, len);
+        else
+            rate_error(s, c);
+        return;
+    }
+    backlog_push(c, text, ok ? len : 0, !ok, false);
+}
+
+/* An error about a message that is not a command keeps its place too. */
+static void reply_error_in_turn(struct client *c, const char *msg)
+{
+    if (c->busy)
+        backlog_push(c, msg, strlen(msg), false, true);
+    else
+        send_error(c, NULL, NULL, "%s", msg);
 }
 
 static void run_backlog(hermes_server_t *s, struct client *c)
@@ -796,7 +947,12 @@ static void run_backlog(hermes_server_t *s, struct client *c)
             c->bl_tail = NULL;
         c->bl_count--;
         c->bl_bytes -= b->len;
-        handle_text(s, c, b->text, b->len);
+        if (b->refused)
+            rate_error(s, c);
+        else if (b->error)
+            send_error(c, NULL, NULL, "%s", b->text);
+        else
+            handle_text(s, c, b->text, b->len);
         free(b);
     }
 }
@@ -953,23 +1109,35 @@ static void peer_addr(struct lws *wsi, char *buf, size_t cap)
     snprintf(buf, cap, "%s:%u", host, port);
 }
 
-static void on_established(hermes_server_t *s, struct client *c, struct lws *wsi)
+static const char *role_name(uint8_t role) { return role == ROLE_CONTROLLER ? "controller" : "observer"; }
+
+static void client_init(hermes_server_t *s, struct client *c, struct lws *wsi, uint8_t role)
 {
     memset(c, 0, sizeof *c);
     c->wsi = wsi;
     c->id = ++s->next_id;
     c->inited = true;
-    peer_addr(wsi, c->addr, sizeof c->addr);
+    /* ROLE_NONE (no FILTER seen) fails safe: read-only. */
+    c->role = role == ROLE_CONTROLLER ? ROLE_CONTROLLER : ROLE_OBSERVER;
+    c->tokens = s->cps;
+    c->refill_at = lws_now_usecs();
     c->next = s->clients;
     if (s->clients)
         s->clients->prev = c;
     s->clients = c;
     s->nclients++;
+}
+
+static void on_established(hermes_server_t *s, struct client *c, struct lws *wsi)
+{
+    client_init(s, c, wsi, c->role);
+    peer_addr(wsi, c->addr, sizeof c->addr);
     atomic_store_explicit(&s->st_clients, s->nclients, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->st_conn, 1, memory_order_relaxed);
-    hermes__log(HERMES_LOG_INFO, "server", "event=client_connected id=%llu addr=%s clients=%u",
-                (unsigned long long)c->id, c->addr, s->nclients);
+    hermes__log(HERMES_LOG_INFO, "server", "event=client_connected id=%llu addr=%s role=%s clients=%u",
+                (unsigned long long)c->id, c->addr, role_name(c->role), s->nclients);
     json_object_set_new(s->schema, "client_id", json_integer((json_int_t)c->id));
+    json_object_set_new(s->schema, "role", json_string(role_name(c->role)));
     json_object_set_new(s->schema, "state", json_string(state_name(s)));
     json_object_set_new(s->schema, "frame", json_integer((json_int_t)hermes_backplane_frame(s->bp)));
     send_json(c, json_incref(s->schema));
@@ -1040,12 +1208,21 @@ static void on_receive(hermes_server_t *s, struct client *c, struct lws *wsi, co
         return;
     size_t total = c->rx_total;
     c->rx_total = 0;
-    if (c->rx_binary) {
-        send_error(c, NULL, NULL, "binary messages are not accepted (got %zu bytes); send commands as JSON text", total);
+    if ((c->rx_binary || c->rx_discard) && !c->closing && !rate_take(s, c)) {
+        rate_error(s, c);
+    } else if (c->closing) {
+        /* closing (rate abuse or server stop): ignore */
+    } else if (c->rx_binary) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "binary messages are not accepted (got %zu bytes); send commands as JSON text", total);
+        reply_error_in_turn(c, msg);
     } else if (c->rx_discard) {
         hermes__log(HERMES_LOG_WARN, "server", "event=message_too_large id=%llu bytes=%zu limit=%u",
                     (unsigned long long)c->id, total, s->max_message);
-        send_error(c, NULL, NULL, "message of %zu bytes exceeds the %u-byte limit; it was ignored", total, s->max_message);
+        char msg[160];
+        snprintf(msg, sizeof msg, "message of %zu bytes exceeds the %u-byte limit; it was ignored", total,
+                 s->max_message);
+        reply_error_in_turn(c, msg);
     } else {
         on_message(s, c, (const char *)c->rx, c->rx_len);
     }
@@ -1078,8 +1255,9 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
         return 0;
     }
     if (c->closing) {
-        static const char why[] = "server stopping";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)(uintptr_t)why, sizeof why - 1);
+        const char *why = c->close_code ? c->close_why : "server stopping";
+        lws_close_reason(wsi, c->close_code ? (enum lws_close_status)c->close_code : LWS_CLOSE_STATUS_GOINGAWAY,
+                         (unsigned char *)(uintptr_t)why, strlen(why));
         return -1;
     }
     if (c->pending && c->stream && c->stream->valid) {
@@ -1092,6 +1270,230 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
     return 0;
 }
 
+/* ---- access control ---------------------------------------------------------- */
+
+const char *hermes__token_problem(const char *t)
+{
+    if (!t)
+        return "is missing";
+    size_t n = strlen(t);
+    if (n < HERMES_SERVER_TOKEN_MIN || n > HERMES_SERVER_TOKEN_MAX)
+        return "must be 16 to 256 characters long (for example the output of `openssl rand -hex 32`)";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)t[i];
+        if (!(isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~'))
+            return "may contain only A-Z a-z 0-9 - . _ ~ (so it is safe in headers and URLs)";
+    }
+    return NULL;
+}
+
+const char *hermes__origin_problem(const char *o)
+{
+    static const char shape[] = "must be \"*\" or an origin like \"https://host:port\" (scheme://host[:port], no path)";
+    if (!o || !*o)
+        return "must not be empty";
+    if (strcmp(o, "*") == 0)
+        return NULL;
+    const char *sep = strstr(o, "://");
+    if (!sep || sep == o || !isalpha((unsigned char)o[0]))
+        return shape;
+    for (const char *p = o; p < sep; p++)
+        if (!(isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.'))
+            return shape;
+    const char *h = sep + 3;
+    size_t n = strlen(h);
+    if (n && h[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return shape;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '@')
+            return shape;
+    }
+    return NULL;
+}
+
+/* Compare over the whole fixed-size buffer, whatever the lengths, with no
+ * early exit: the time does not depend on where the first difference is. */
+static bool token_matches(const hermes_server_t *s, const char *p, size_t plen)
+{
+    unsigned char a[HERMES_SERVER_TOKEN_MAX], b[HERMES_SERVER_TOKEN_MAX];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    memcpy(a, s->token, s->token_len);
+    memcpy(b, p, plen < sizeof b ? plen : sizeof b);
+    volatile unsigned char d = (unsigned char)(plen != s->token_len);
+    for (size_t i = 0; i < sizeof a; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    explicit_bzero(a, sizeof a);
+    explicit_bzero(b, sizeof b);
+    return d == 0;
+}
+
+/* Host name part of a Host header value ("h", "h:p", "[v6]:p"), unbracketed. */
+static void host_name(const char *host, char *out, size_t cap)
+{
+    const char *b = host, *e;
+    if (*b == '[') {
+        b++;
+        e = strchr(b, ']');
+        if (!e)
+            e = b + strlen(b);
+    } else {
+        e = strrchr(b, ':');
+        if (!e || strchr(b, ':') != e)  /* no port, or a bare IPv6 literal */
+            e = b + strlen(b);
+    }
+    size_t n = (size_t)(e - b) < cap - 1 ? (size_t)(e - b) : cap - 1;
+    memcpy(out, b, n);
+    out[n] = '\0';
+}
+
+/* Is @p name this server's own address for this connection: the local
+ * address the client reached (or "localhost" when that is loopback)? A DNS
+ * name other than localhost is not: an attacker's name can be rebound to us. */
+static bool own_host(struct lws *wsi, const char *name)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int fd = lws_get_socket_fd(wsi);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &sl) != 0)
+        return false;
+    char local[INET6_ADDRSTRLEN] = "";
+    bool loop = false;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, local, sizeof local);
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], local, sizeof local);
+            loop = a->sin6_addr.s6_addr[12] == 127;
+        } else {
+            inet_ntop(AF_INET6, &a->sin6_addr, local, sizeof local);
+            loop = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
+        }
+    }
+    if (local[0] && strcasecmp(name, local) == 0)
+        return true;
+    return loop && strcasecmp(name, "localhost") == 0;
+}
+
+/* A browser page's Origin is acceptable when it is listed (or "*" is), or
+ * when it is the server's own origin: its host:port is the request's Host
+ * header and that names this server by address (or localhost). */
+static bool origin_allowed(const hermes_server_t *s, struct lws *wsi, const char *origin)
+{
+    if (s->any_origin)
+        return true;
+    for (uint32_t i = 0; i < s->norigins; i++)
+        if (strcasecmp(origin, s->origins[i]) == 0)
+            return true;
+    const char *sep = strstr(origin, "://");
+    char host[256], name[256];
+    if (!sep || lws_hdr_total_length(wsi, WSI_TOKEN_HOST) >= (int)sizeof host ||
+        lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) <= 0)
+        return false;
+    if (strcasecmp(sep + 3, host) != 0)
+        return false;
+    host_name(host, name, sizeof name);
+    return own_host(wsi, name);
+}
+
+enum verdict { V_CONTROLLER, V_OBSERVER, V_BAD_ORIGIN, V_UNAUTHORIZED };
+
+/* Decide from the handshake headers. Never logs or copies the token beyond
+ * the stack buffers, which are wiped. */
+static enum verdict check_access(const hermes_server_t *s, struct lws *wsi)
+{
+    char buf[HERMES_SERVER_TOKEN_MAX + 64];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+    if (n > 0) {
+        if (n >= (int)sizeof buf || lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) < 0 ||
+            !origin_allowed(s, wsi, buf))
+            return V_BAD_ORIGIN;
+    }
+    if (!s->has_token)
+        return V_CONTROLLER;
+    const char *tok = NULL;
+    size_t tlen = 0;
+    bool bad = false;
+    /* Authorization: Bearer T (a header with another scheme is not ours). */
+    n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n > 0) {
+        if (n >= (int)sizeof buf || lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) < 0) {
+            bad = true;  /* far too long to be the token */
+        } else if (strncasecmp(buf, "Bearer ", 7) == 0) {
+            const char *p = buf + 7;
+            while (*p == ' ' || *p == '\t')
+                p++;
+            size_t l = strlen(p);
+            while (l && (p[l - 1] == ' ' || p[l - 1] == '\t'))
+                l--;
+            tok = p;
+            tlen = l;
+        }
+    }
+    /* ?token=T, already URL-decoded by lws (an argument too long for the
+     * buffer is not found: no escalation, just no token). */
+    char qbuf[HERMES_SERVER_TOKEN_MAX + 64];
+    qbuf[0] = '\0';
+    if (!tok && !bad) {
+        const char *q = lws_get_urlarg_by_name(wsi, "token=", qbuf, sizeof qbuf);
+        if (q) {
+            tok = q;
+            tlen = strlen(q);
+        }
+    }
+    enum verdict v;
+    if (bad)
+        v = V_UNAUTHORIZED;
+    else if (tok)
+        v = token_matches(s, tok, tlen) ? V_CONTROLLER : V_UNAUTHORIZED;
+    else
+        v = s->observers ? V_OBSERVER : V_UNAUTHORIZED;
+    explicit_bzero(buf, sizeof buf);
+    explicit_bzero(qbuf, sizeof qbuf);
+    return v;
+}
+
+/* HTTP refusal at the upgrade: status and a plain reason in the body. */
+static int refuse(struct lws *wsi, unsigned code, const char *reason, const char *why)
+{
+    char addr[80];
+    peer_addr(wsi, addr, sizeof addr);
+    hermes__log(HERMES_LOG_WARN, "server", "event=client_refused reason=%s addr=%s status=%u", reason, addr, code);
+    if (lws_return_http_status(wsi, code, why))
+        return -1;
+    return 1;
+}
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: >0 refused with an HTTP status, 0 go on. */
+static int confirm_upgrade(hermes_server_t *s, struct lws *wsi)
+{
+    if (s->closing_all)
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "stopping", "server stopping");
+    switch (check_access(s, wsi)) {
+    case V_BAD_ORIGIN:
+        return refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin",
+                      "origin not allowed (add it to server.allowed_origins)");
+    case V_UNAUTHORIZED:
+        return refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
+                      "missing or wrong token (Authorization: Bearer TOKEN, or ?token=TOKEN)");
+    case V_OBSERVER:
+    case V_CONTROLLER:
+        break;
+    }
+    if (s->nclients >= s->max_clients) {
+        char why[96];
+        snprintf(why, sizeof why, "too many clients: this server accepts at most %u", s->max_clients);
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "max_clients", why);
+    }
+    return 0;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct lws_context *ctx = lws_get_context(wsi);
@@ -1100,14 +1502,27 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (!s)
         return lws_callback_http_dummy(wsi, reason, user, in, len);
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(s, wsi);
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+        /* Checked again (an upgrade path that skipped CONFIRM_UPGRADE would
+         * still be refused, as a plain hang-up) and the role recorded. */
         if (s->closing_all)
             return 1;
+        enum verdict v = check_access(s, wsi);
+        if (v == V_BAD_ORIGIN || v == V_UNAUTHORIZED) {
+            hermes__log(HERMES_LOG_WARN, "server", "event=client_refused reason=%s",
+                        v == V_BAD_ORIGIN ? "origin" : "unauthorized");
+            return 1;
+        }
         if (s->nclients >= s->max_clients) {
             hermes__log(HERMES_LOG_WARN, "server", "event=client_refused reason=max_clients limit=%u", s->max_clients);
             return 1;
         }
+        if (c)
+            c->role = v == V_CONTROLLER ? ROLE_CONTROLLER : ROLE_OBSERVER;
         return 0;
+    }
     case LWS_CALLBACK_ESTABLISHED:
         if (s->closing_all)
             return -1;
@@ -1277,8 +1692,8 @@ static int bind_error(hermes_server_t *s)
                  e ? strerror(e) : fam ? "bind failed" : "no such address or interface");
 }
 
-HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
-                                    const hermes_server_control_t *control)
+static int create(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
+                  const hermes_server_control_t *control, bool detached)
 {
     if (!out)
         return hermes__fail(HERMES_EINVAL, "hermes_server_create: out is NULL");
@@ -1295,13 +1710,40 @@ HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *b
     double hz = c.telemetry_hz == 0 ? HERMES_DEFAULT_TELEMETRY_HZ : c.telemetry_hz;
     if (!isfinite(hz) || hz < 0 || hz > 1000)
         return hermes__fail(HERMES_EINVAL, "telemetry_hz must be in (0, 1000], got %g", c.telemetry_hz);
-    if (c.max_message != 0 && c.max_message < 256)
-        return hermes__fail(HERMES_EINVAL, "max_message must be at least 256 bytes, got %u", c.max_message);
+    if (c.max_message != 0 && (c.max_message < HERMES__MAX_MESSAGE_MIN || c.max_message > HERMES__MAX_MESSAGE_MAX))
+        return hermes__fail(HERMES_EINVAL, "max_message must be %u to %u bytes, got %u", HERMES__MAX_MESSAGE_MIN,
+                            HERMES__MAX_MESSAGE_MAX, c.max_message);
+    if (c.max_clients > HERMES__MAX_CLIENTS_MAX)
+        return hermes__fail(HERMES_EINVAL, "max_clients must be at most %u, got %u", HERMES__MAX_CLIENTS_MAX,
+                            c.max_clients);
+    if (c.commands_per_second > HERMES__CPS_MAX)
+        return hermes__fail(HERMES_EINVAL, "commands_per_second must be at most %u, got %u", HERMES__CPS_MAX,
+                            c.commands_per_second);
+    if (c.max_patterns > HERMES__MAX_PATTERNS_MAX)
+        return hermes__fail(HERMES_EINVAL, "max_patterns must be at most %u, got %u", HERMES__MAX_PATTERNS_MAX,
+                            c.max_patterns);
+    if (c.max_json_depth != 0 && (c.max_json_depth < HERMES__JSON_DEPTH_MIN || c.max_json_depth > HERMES__JSON_DEPTH_MAX))
+        return hermes__fail(HERMES_EINVAL, "max_json_depth must be %u to %u, got %u", HERMES__JSON_DEPTH_MIN,
+                            HERMES__JSON_DEPTH_MAX, c.max_json_depth);
+    const char *why;
+    bool has_token = c.auth_token && c.auth_token[0];
+    if (has_token && (why = hermes__token_problem(c.auth_token)) != NULL)
+        return hermes__fail(HERMES_EINVAL, "auth_token %s", why);
+    if (c.allowed_origin_count && !c.allowed_origins)
+        return hermes__fail(HERMES_EINVAL, "allowed_origins is NULL but allowed_origin_count is %u",
+                            c.allowed_origin_count);
+    for (uint32_t i = 0; i < c.allowed_origin_count; i++)
+        if ((why = hermes__origin_problem(c.allowed_origins[i])) != NULL)
+            return hermes__fail(HERMES_EINVAL, "allowed_origins[%u] %s", i, why);
 
     hermes_server_t *s = calloc(1, sizeof *s);
     if (!s)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     s->bp = bp;
+    s->detached = detached;
+    pthread_mutex_init(&s->mu_ev, NULL);
+    pthread_mutex_init(&s->mu_job, NULL);
+    pthread_cond_init(&s->cv_job, NULL);
     if (control) {
         memcpy(&s->ctl, control, control->size < sizeof s->ctl ? control->size : sizeof s->ctl);
         s->ctl.size = (uint32_t)sizeof s->ctl;
@@ -1311,25 +1753,62 @@ HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *b
     if (strcmp(addr, "localhost") == 0)
         addr = "127.0.0.1";  /* lws 4.1.6 does not resolve it */
     if (hermes__strlcpy(s->bind_addr, addr, sizeof s->bind_addr) != 0) {
-        free(s);
+        hermes_server_destroy(s);
         return hermes__fail(HERMES_EINVAL, "bind address too long");
     }
     s->port = c.port;
     s->max_clients = c.max_clients ? c.max_clients : HERMES_SERVER_DEFAULT_MAX_CLIENTS;
     s->max_message = c.max_message ? c.max_message : HERMES_SERVER_DEFAULT_MAX_MESSAGE;
+    s->cps = c.commands_per_second ? c.commands_per_second : HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND;
+    s->max_patterns = c.max_patterns ? c.max_patterns : HERMES_SERVER_DEFAULT_MAX_PATTERNS;
+    s->max_depth = c.max_json_depth ? c.max_json_depth : HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH;
+    if (has_token) {
+        s->token_len = strlen(c.auth_token);
+        memcpy(s->token, c.auth_token, s->token_len + 1);
+        s->has_token = true;
+    }
+    s->observers = c.observers;
+    if (c.allowed_origin_count) {
+        s->origins = calloc(c.allowed_origin_count, sizeof *s->origins);
+        if (!s->origins) {
+            hermes_server_destroy(s);
+            return hermes__fail(HERMES_ENOMEM, "out of memory");
+        }
+        for (uint32_t i = 0; i < c.allowed_origin_count; i++) {
+            const char *o = c.allowed_origins[i];
+            size_t n = strlen(o);
+            if (n > 1 && o[n - 1] == '/')
+                n--;  /* browsers send origins without the slash */
+            if (!(s->origins[i] = strndup(o, n))) {
+                hermes_server_destroy(s);
+                return hermes__fail(HERMES_ENOMEM, "out of memory");
+            }
+            s->norigins = i + 1;
+            if (strcmp(o, "*") == 0)
+                s->any_origin = true;
+        }
+    }
     s->telemetry_hz = hz;
     s->period = (lws_usec_t)llround(1e6 / hz);
     s->sim_config = c.sim_config;
     hermes__strlcpy(s->run_id, hermes_backplane_name(bp), sizeof s->run_id);
-    pthread_mutex_init(&s->mu_ev, NULL);
-    pthread_mutex_init(&s->mu_job, NULL);
-    pthread_cond_init(&s->cv_job, NULL);
 
     int rc = 0;
     s->schema = build_schema(s);
     if (!s->schema) {
         rc = sfail(s, HERMES_ENOMEM, "out of memory building the schema");
         goto fail;
+    }
+    if (s->observers && !s->has_token)
+        hermes__log(HERMES_LOG_WARN, "server", "event=config_warning note=\"observers has no effect without auth_token: every client has full control\"");
+    if (detached) {
+        if (s->has_ctl && s->ctl.attach && (rc = s->ctl.attach(s->ctl.ctx, s)) != 0) {
+            sfail(s, rc, "control attach failed: %s", hermes_last_error());
+            goto fail;
+        }
+        s->attached = true;
+        *out = s;
+        return 0;
     }
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
@@ -1366,17 +1845,18 @@ HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *b
     }
     s->port = (uint16_t)lport;
     s->ctx_alive = true;
-    if (!is_loopback(s->bind_addr))
+    if (!is_loopback(s->bind_addr) && !s->has_token)
         hermes__log(HERMES_LOG_WARN, "server",
-                    "event=bind_warning addr=%s port=%u note=\"non-loopback address: anyone who can reach it can control the run\"",
+                    "event=bind_warning addr=%s port=%u note=\"non-loopback address without auth_token: anyone who can reach it can control the run\"",
                     s->bind_addr, s->port);
     if (s->has_ctl && s->ctl.attach && (rc = s->ctl.attach(s->ctl.ctx, s)) != 0) {
         sfail(s, rc, "control attach failed: %s", hermes_last_error());
         goto fail;
     }
     s->attached = true;
-    hermes__log(HERMES_LOG_INFO, "server", "event=listening addr=%s port=%u telemetry_hz=%g run=%s", s->bind_addr, s->port,
-                s->telemetry_hz, s->run_id);
+    hermes__log(HERMES_LOG_INFO, "server", "event=listening addr=%s port=%u telemetry_hz=%g run=%s auth=%s observers=%s",
+                s->bind_addr, s->port, s->telemetry_hz, s->run_id, s->has_token ? "token" : "none",
+                s->has_token && s->observers ? "yes" : "no");
     *out = s;
     return 0;
 fail:
@@ -1388,10 +1868,24 @@ fail:
     }
 }
 
+HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
+                                    const hermes_server_control_t *control)
+{
+    return create(out, bp, cfg, control, false);
+}
+
+int hermes__server_create_detached(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
+                                   const hermes_server_control_t *control)
+{
+    return create(out, bp, cfg, control, true);
+}
+
 HERMES_API int hermes_server_start(hermes_server_t *s)
 {
     if (!s)
         return hermes__fail(HERMES_EINVAL, "server is NULL");
+    if (s->detached)
+        return sfail(s, HERMES_ESTATE, "a detached server cannot be started");
     if (s->started || s->stopped)
         return sfail(s, HERMES_ESTATE, "the server was already started");
     int e = pthread_create(&s->ctl_thr, NULL, ctl_main, s);
@@ -1476,6 +1970,10 @@ HERMES_API void hermes_server_destroy(hermes_server_t *s)
         free(st);
     }
     json_decref(s->schema);
+    for (uint32_t i = 0; i < s->norigins; i++)
+        free(s->origins[i]);
+    free(s->origins);
+    explicit_bzero(s->token, sizeof s->token);
     pthread_cond_destroy(&s->cv_job);
     pthread_mutex_destroy(&s->mu_job);
     pthread_mutex_destroy(&s->mu_ev);
@@ -1584,4 +2082,42 @@ HERMES_API int hermes_server_control_from_scheduler(hermes_scheduler_t *s, herme
     out->attach = sc_attach;
     out->detach = sc_detach;
     return 0;
+}
+
+/* ---- socket-free command entry (fuzzing) ------------------------------------ */
+
+int hermes__server_fuzz_command(hermes_server_t *s, const void *data, size_t len, bool observer, hermes__reply_fn fn,
+                                void *ctx)
+{
+    if (!s || !s->detached || (!data && len) || len > s->max_message)
+        return hermes__fail(HERMES_EINVAL, "hermes__server_fuzz_command: bad argument");
+    struct client *c = calloc(1, sizeof *c);
+    if (!c)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    client_init(s, c, NULL, observer ? ROLE_OBSERVER : ROLE_CONTROLLER);
+    snprintf(c->addr, sizeof c->addr, "fuzz");
+    on_message(s, c, len ? data : "", len);
+    /* The control thread's part, inline; process_done also runs the backlog. */
+    for (;;) {
+        pthread_mutex_lock(&s->mu_job);
+        struct job *j = s->jq_head;
+        if (j) {
+            s->jq_head = j->next;
+            if (!s->jq_head)
+                s->jq_tail = NULL;
+        }
+        pthread_mutex_unlock(&s->mu_job);
+        if (!j)
+            break;
+        run_job(s, j);
+        process_done(s);
+    }
+    process_events(s);
+    int n = 0;
+    for (struct txmsg *m = c->tx_head; m; m = m->next, n++)
+        if (fn)
+            fn(ctx, (const char *)m->buf + LWS_PRE, m->len);
+    on_closed(s, c);
+    free(c);
+    return n;
 }

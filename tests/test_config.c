@@ -241,6 +241,43 @@ static const struct bad_case bad_cases[] = {
     /* version */
     {"test_config_rejects_bad_version", "version: \"0.3\"\n" M, "version", "unsupported version '0.3'", 1},
     {"test_config_rejects_version_number", "version: 1\n" M, "version", "unsupported version '1'", 1},
+    /* server access control and limits (line 4 is the key's line under `server:`) */
+    {"test_config_rejects_short_auth_token", M "server:\n  auth_token: abc\n", "server.auth_token",
+     "16 to 256 characters", 5},
+    {"test_config_rejects_auth_token_bad_chars", M "server:\n  auth_token: \"0123456789abcdef 012\"\n",
+     "server.auth_token", "may contain only", 5},
+    {"test_config_rejects_empty_auth_token", M "server:\n  auth_token: \"\"\n", "server.auth_token", "16 to 256", 5},
+    {"test_config_rejects_auth_token_list", M "server:\n  auth_token: [a]\n", "server.auth_token", "wrong type", 5},
+    {"test_config_rejects_bad_observers", M "server:\n  observers: maybe\n", "server.observers",
+     "invalid boolean 'maybe'", 5},
+    {"test_config_rejects_origins_scalar", M "server:\n  allowed_origins: http://a.example\n",
+     "server.allowed_origins", "wrong type", 5},
+    {"test_config_rejects_bad_origin", M "server:\n  allowed_origins:\n    - https://ok.example\n    - evil.example\n",
+     "server.allowed_origins[1]", "'evil.example' must be \"*\" or an origin", 7},
+    {"test_config_rejects_origin_with_path", M "server:\n  allowed_origins: [\"https://a.example/app\"]\n",
+     "server.allowed_origins[0]", "no path", 5},
+    {"test_config_rejects_origin_not_string", M "server:\n  allowed_origins: [{a: b}]\n",
+     "server.allowed_origins[0]", "wrong type", 5},
+    {"test_config_rejects_zero_max_clients", M "server:\n  max_clients: 0\n", "server.max_clients",
+     "invalid value '0' (an integer from 1 to 100000; omit the key for the default 1024)", 5},
+    {"test_config_rejects_bad_max_clients", M "server:\n  max_clients: 3abc\n", "server.max_clients",
+     "invalid value '3abc'", 5},
+    {"test_config_rejects_negative_max_clients", M "server:\n  max_clients: -1\n", "server.max_clients",
+     "invalid value '-1'", 5},
+    {"test_config_rejects_small_max_message_size", M "server:\n  max_message_size: 255\n",
+     "server.max_message_size", "from 256 to 67108864", 5},
+    {"test_config_rejects_float_commands_per_second", M "server:\n  commands_per_second: 2.5\n",
+     "server.commands_per_second", "invalid value '2.5'", 5},
+    {"test_config_rejects_huge_commands_per_second", M "server:\n  commands_per_second: 99999999999\n",
+     "server.commands_per_second", "from 1 to 100000", 5},
+    {"test_config_rejects_zero_max_patterns", M "server:\n  max_patterns: 0\n", "server.max_patterns",
+     "default 1024", 5},
+    {"test_config_rejects_shallow_max_json_depth", M "server:\n  max_json_depth: 2\n", "server.max_json_depth",
+     "from 3 to 1000", 5},
+    {"test_config_rejects_deep_max_json_depth", M "server:\n  max_json_depth: 5000\n", "server.max_json_depth",
+     "from 3 to 1000", 5},
+    {"test_config_rejects_unknown_access_key", M "server:\n  auth_tokens: x\n", "server.auth_tokens",
+     "unknown key 'auth_tokens'", 5},
 };
 
 static void run_bad_case(void **state)
@@ -784,7 +821,7 @@ static void test_config_api_builds_valid_config(void **state)
     assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
     const char *order[] = {"ctl", "inputs", "vehicle"};
     assert_hermes_ok(hermes_config_set_schedule(cfg, order, 3));
-    hermes_server_settings_t srv = {true, NULL, 9000, 10.0};
+    hermes_server_settings_t srv = {.enabled = true, .host = NULL, .port = 9000, .telemetry_hz = 10.0};
     assert_hermes_ok(hermes_config_set_server(cfg, &srv));
     hermes_error_t err;
     assert_hermes_ok(hermes_config_validate(cfg, &err));
@@ -882,7 +919,7 @@ static void test_config_api_rejects_bad_arguments(void **state)
     ex.mode = (hermes_mode_t)9;
     assert_int_equal(hermes_config_set_execution(cfg, &ex), HERMES_EINVAL);
 
-    hermes_server_settings_t srv = {true, "", 1, 10.0};
+    hermes_server_settings_t srv = {.enabled = true, .host = "", .port = 1, .telemetry_hz = 10.0};
     assert_int_equal(hermes_config_set_server(cfg, &srv), HERMES_EINVAL);
     srv.host = "localhost";
     srv.telemetry_hz = 0;
@@ -992,6 +1029,78 @@ static void test_config_names(void **state)
     assert_string_equal(hermes_module_type_name((hermes_module_type_t)77), "unknown");
 }
 
+static void test_config_server_access_keys(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = parse_ok(M "server:\n"
+                                      "  enabled: true\n"
+                                      "  auth_token: 0123456789abcdef-._~XYZ\n"
+                                      "  observers: yes\n"
+                                      "  allowed_origins: [\"http://localhost:3000\", \"https://dash.example.org/\", \"*\"]\n"
+                                      "  max_clients: 8\n"
+                                      "  max_message_size: 4096\n"
+                                      "  commands_per_second: 20\n"
+                                      "  max_patterns: 64\n"
+                                      "  max_json_depth: 3\n");
+    hermes_server_settings_t srv;
+    assert_hermes_ok(hermes_config_server(cfg, &srv));
+    assert_string_equal(srv.auth_token, "0123456789abcdef-._~XYZ");
+    assert_true(srv.observers);
+    assert_int_equal(srv.allowed_origin_count, 3);
+    assert_string_equal(srv.allowed_origins[0], "http://localhost:3000");
+    assert_string_equal(srv.allowed_origins[1], "https://dash.example.org/");
+    assert_string_equal(srv.allowed_origins[2], "*");
+    assert_int_equal(srv.max_clients, 8);
+    assert_int_equal(srv.max_message_size, 4096);
+    assert_int_equal(srv.commands_per_second, 20);
+    assert_int_equal(srv.max_patterns, 64);
+    assert_int_equal(srv.max_json_depth, 3);
+    /* round trip through the API keeps every key */
+    hermes_config_t *c2 = NULL;
+    assert_hermes_ok(hermes_config_create(&c2));
+    assert_hermes_ok(hermes_config_set_server(c2, &srv));
+    hermes_server_settings_t s2;
+    assert_hermes_ok(hermes_config_server(c2, &s2));
+    assert_string_equal(s2.auth_token, srv.auth_token);
+    assert_int_equal(s2.allowed_origin_count, 3);
+    assert_string_equal(s2.allowed_origins[1], "https://dash.example.org/");
+    assert_int_equal(s2.max_json_depth, 3);
+    assert_true(s2.observers);
+    /* bad values through the API: EINVAL naming the key, never the token */
+    hermes_server_settings_t bad = srv;
+    bad.auth_token = "0123456789abcdef!";
+    assert_int_equal(hermes_config_set_server(c2, &bad), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "server.auth_token");
+    assert_null(strstr(hermes_last_error(), "0123456789abcdef!"));
+    bad = srv;
+    bad.max_json_depth = 2;
+    assert_int_equal(hermes_config_set_server(c2, &bad), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "server.max_json_depth");
+    bad = srv;
+    bad.allowed_origin_count = 4;
+    bad.allowed_origins = (const char *const[]){"http://a", "http://b", "ftp://c", "https://d/x"};
+    assert_int_equal(hermes_config_set_server(c2, &bad), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "server.allowed_origins[3]");
+    /* the failed calls changed nothing */
+    assert_hermes_ok(hermes_config_server(c2, &s2));
+    assert_int_equal(s2.max_json_depth, 3);
+    hermes_config_destroy(c2);
+    hermes_config_destroy(cfg);
+
+    /* absent keys: zero (the server's documented defaults); `auth_token: null` is no token */
+    cfg = parse_ok(M "server:\n  auth_token: null\n  allowed_origins: []\n");
+    assert_hermes_ok(hermes_config_server(cfg, &srv));
+    assert_null(srv.auth_token);
+    assert_false(srv.observers);
+    assert_int_equal(srv.allowed_origin_count, 0);
+    assert_int_equal(srv.max_clients, 0);
+    assert_int_equal(srv.max_message_size, 0);
+    assert_int_equal(srv.commands_per_second, 0);
+    assert_int_equal(srv.max_patterns, 0);
+    assert_int_equal(srv.max_json_depth, 0);
+    hermes_config_destroy(cfg);
+}
+
 static void test_config_loaded_config_can_be_extended(void **state)
 {
     (void)state;
@@ -1033,6 +1142,7 @@ int main(void)
         cmocka_unit_test(test_config_api_validate_cross_field_rules),
         cmocka_unit_test(test_config_names),
         cmocka_unit_test(test_config_loaded_config_can_be_extended),
+        cmocka_unit_test(test_config_server_access_keys),
     };
     enum { NFIXED = sizeof fixed / sizeof *fixed, NBAD = sizeof bad_cases / sizeof *bad_cases };
     static struct CMUnitTest tests[NFIXED + NBAD];

@@ -85,6 +85,18 @@ typedef struct hermes_server_settings {
     const char *host;          /**< default "127.0.0.1" */
     uint16_t    port;          /**< default 8765; 0 = ephemeral */
     double      telemetry_hz;  /**< default 60 */
+    /* since 0.2: access control and limits; 0 / NULL = the server's default
+     * (see hermes_server_config_t, which takes them one to one) */
+    const char *auth_token;             /**< NULL: no token. Never logged; the CLI lets the
+                                             HERMES_AUTH_TOKEN environment variable override it */
+    bool        observers;              /**< clients without the token connect read-only */
+    const char *const *allowed_origins; /**< extra browser origins; NULL when count is 0 */
+    uint32_t    allowed_origin_count;
+    uint32_t    max_clients;
+    uint32_t    max_message_size;       /**< bytes */
+    uint32_t    commands_per_second;
+    uint32_t    max_patterns;
+    uint32_t    max_json_depth;
 } hermes_server_settings_t;
 
 /**
@@ -133,7 +145,9 @@ HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, con
 HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_execution_t *exec);
 /** Set the schedule (module names); NULL/0 means file order. */
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count);
-/** Replace the server section (host copied; NULL host means default). */
+/** Replace the server section (strings copied; NULL host means default). Checks the
+ *  token and origin syntax and the limit ranges (HERMES_EINVAL, message names the key,
+ *  never the token). */
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv);
 
 /** Check every cross-field rule (see the file comment). @return 0 or HERMES_ECONFIG with @p err filled. */

@@ -117,7 +117,8 @@ HERMES_API int hermes_scheduler_stage(hermes_scheduler_t *s);
  */
 HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s);
 
-/** Request pause/resume. Idempotent (no event when already in that state).
+/** Request pause/resume. Idempotent (no event when already in that state);
+ *  pause while paused cancels steps still pending from step().
  *  @return 0 or HERMES_ESTATE (not staged, stopped, error). Context: any thread. */
 HERMES_API int hermes_scheduler_pause(hermes_scheduler_t *s);
 HERMES_API int hermes_scheduler_resume(hermes_scheduler_t *s);

@@ -56,6 +56,15 @@ typedef struct hermes_server hermes_server_t;
 #define HERMES_SERVER_DEFAULT_MAX_MESSAGE 65536u
 /** Default connection limit. */
 #define HERMES_SERVER_DEFAULT_MAX_CLIENTS 1024u
+/** Default commands (client messages) per second per client; also the burst size. */
+#define HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND 1000u
+/** Default largest number of patterns in one subscribe. */
+#define HERMES_SERVER_DEFAULT_MAX_PATTERNS 1024u
+/** Default deepest JSON nesting ('[' and '{') accepted in a client message. */
+#define HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH 16u
+/** Token length bounds; tokens use only A-Z a-z 0-9 - . _ ~ (safe in headers and URLs). */
+#define HERMES_SERVER_TOKEN_MIN 16u
+#define HERMES_SERVER_TOKEN_MAX 256u
 
 /**
  * Control table: how the server acts on the run. Each callback returns 0 or a
@@ -96,12 +105,25 @@ static inline void hermes_server_control_init(hermes_server_control_t *c)
 typedef struct hermes_server_config {
     uint32_t    size;              /**< stamped by hermes_server_config_init() */
     const char *bind_addr;         /**< NULL: "127.0.0.1". IPv4/IPv6 literal, "localhost" or an interface name;
-                                        a non-loopback address is logged as a warning (no authentication). */
+                                        a non-loopback address without auth_token is logged as a warning. */
     uint16_t    port;              /**< 0: any free port; read it with hermes_server_port() */
     uint32_t    max_clients;       /**< 0: HERMES_SERVER_DEFAULT_MAX_CLIENTS; more are refused at the handshake */
     double      telemetry_hz;      /**< 0: 60; the tick rate of telemetry frames, (0, 1000] */
     uint32_t    max_message;       /**< 0: HERMES_SERVER_DEFAULT_MAX_MESSAGE bytes per client message */
     const hermes_config_t *sim_config; /**< optional: wiring, mode and rate_hz for the schema; must outlive the server */
+    /* since 0.2: access control and limits (docs/protocol.md, "Access control and limits") */
+    const char *auth_token;        /**< NULL or "": no authentication. Otherwise HERMES_SERVER_TOKEN_MIN..MAX
+                                        characters of A-Z a-z 0-9 - . _ ~ that a client must present at the
+                                        handshake ("Authorization: Bearer T" or "?token=T"), else HTTP 401.
+                                        Copied; never logged. */
+    bool        observers;         /**< with auth_token: clients presenting no token connect read-only
+                                        (schema, subscribe, unsubscribe, stats, telemetry) */
+    const char *const *allowed_origins; /**< browser origins ("https://host:port", "*" = any) allowed besides
+                                        the server's own host:port; copied */
+    uint32_t    allowed_origin_count;
+    uint32_t    commands_per_second; /**< 0: HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND, per client */
+    uint32_t    max_patterns;      /**< 0: HERMES_SERVER_DEFAULT_MAX_PATTERNS per subscribe */
+    uint32_t    max_json_depth;    /**< 0: HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH; at least 3 */
 } hermes_server_config_t;
 
 static inline void hermes_server_config_init(hermes_server_config_t *cfg)
@@ -127,7 +149,7 @@ typedef struct hermes_server_stats {
  * @param[in]  bp       backplane to publish; must outlive the server  @nonnull
  * @param[in]  cfg      see hermes_server_config_init()  @nonnull
  * @param[in]  control  copied; NULL: a read-only server (subscribe and stats only)
- * @return 0, HERMES_EINVAL (bad option, config not initialised),
+ * @return 0, HERMES_EINVAL (bad option such as a malformed auth_token or origin, config not initialised),
  *         HERMES_EADDRINUSE (port taken), HERMES_ENET (cannot bind that address),
  *         HERMES_ENOMEM, or the code returned by control->attach.
  * @since 0.1
