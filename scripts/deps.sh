@@ -1,8 +1,14 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the arrays are used by the caller
 # Sourced by demo.sh and test.sh: installs the Debian 12 packages Hermes needs.
-# Uses sudo only when not root; does nothing when everything is present.
+# Uses sudo only when not root; does nothing when everything is present
+# (only missing packages are installed). Extra packages: hermes_install_deps PKG...
 
 HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson-dev
                    libcyaml-dev libyaml-dev libcmocka-dev python3 python3-websockets)
+# Extra tools of scripts/test.sh only (not needed to build or run the demo):
+# clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage.
+# gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself.
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind)
 
 hermes_install_deps() {
     local missing=()
