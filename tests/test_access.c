@@ -11,28 +11,12 @@
 #include <sys/wait.h>
 
 #include "ws_client.h"
+#include "server_rig.h"
 
 #define TOKEN "s3cr3t-T0ken_for.tests~0123456789abcdef"
 #define WRONG "s3cr3t-T0ken_for.tests~0123456789abcdeX"
 
 /* ---- rig -------------------------------------------------------------------- */
-
-struct rig {
-    hermes_config_t    *cfg;
-    hermes_scheduler_t *sched;
-    hermes_server_t    *srv;
-    pthread_t           thr;
-    bool                thr_started;
-    int                 port;
-    char                name[96];
-};
-
-static void *run_main(void *arg)
-{
-    struct rig *r = arg;
-    hermes_scheduler_run(r->sched);
-    return NULL;
-}
 
 /* @p sc: server options (size stamped by the caller); sim_config is filled in. */
 static void rig_up(struct rig *r, hermes_server_config_t *sc)
@@ -45,33 +29,7 @@ static void rig_up(struct rig *r, hermes_server_config_t *sc)
     assert_hermes_ok(hermes_config_add_signal(r->cfg, "ctrl", "temp", HERMES_TYPE_F64, "", false, 20));
     hermes_execution_t ex = {HERMES_MODE_REALTIME, 100.0, 0, false, 5.0};
     assert_hermes_ok(hermes_config_set_execution(r->cfg, &ex));
-    hermes_scheduler_options_t so;
-    hermes_scheduler_options_init(&so);
-    so.run_name = test_run_name(r->name, sizeof r->name, "acl");
-    so.start_paused = true;
-    assert_hermes_ok(hermes_scheduler_create(&r->sched, r->cfg, &so));
-    assert_hermes_ok(hermes_scheduler_stage(r->sched));
-    sc->sim_config = r->cfg;
-    hermes_server_control_t ctl;
-    assert_hermes_ok(hermes_server_control_from_scheduler(r->sched, &ctl));
-    assert_hermes_ok(hermes_server_create(&r->srv, hermes_scheduler_backplane(r->sched), sc, &ctl));
-    r->port = hermes_server_port(r->srv);
-    assert_true(r->port > 0);
-    assert_hermes_ok(hermes_server_start(r->srv));
-    assert_int_equal(pthread_create(&r->thr, NULL, run_main, r), 0);
-    r->thr_started = true;
-}
-
-static void rig_down(struct rig *r)
-{
-    if (r->thr_started) {
-        hermes_scheduler_stop(r->sched);
-        pthread_join(r->thr, NULL);
-    }
-    hermes_server_destroy(r->srv);
-    hermes_scheduler_destroy(r->sched);
-    hermes_config_destroy(r->cfg);
-    assert_false(shm_exists(r->name));
+    rig_serve(r, "acl", sc, false);
 }
 
 /* ---- raw handshake ------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 
 #include "ws_client.h"
+#include "hermes_child.h"
 
 #if !defined(HERMES_CLI) || !defined(PROC_MODULE)
 #error "HERMES_CLI and PROC_MODULE must be defined by meson"
@@ -31,8 +32,6 @@
 #endif
 #define RATE_WINDOW_S 2.0
 
-static pid_t child = -1;
-static char logpath[256];
 static char run_name[96];
 static char cfgpath[256];
 
@@ -57,70 +56,14 @@ static int start_hermes(const char *config, const char *what)
     static int n;
     snprintf(logpath, sizeof logpath, "%s/faults_%ld_%d.log", HERMES_TEST_BUILDDIR, (long)getpid(), n);
     snprintf(run_name, sizeof run_name, "hermes-faults-%s-%ld-%d", what, (long)getpid(), n++);
-    child = fork();
-    if (child == 0) {
-        int fd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-        if (fd < 0)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execl(HERMES_CLI, HERMES_CLI, "run", config, "--port", "0", "--run-name", run_name, (char *)NULL);
-        _exit(127);
-    }
-    double end = test_now() + 10;
-    while (child > 0 && test_now() < end) {
-        FILE *f = fopen(logpath, "r");
-        char line[2048];
-        int port = -1;
-        while (f && fgets(line, sizeof line, f)) {
-            const char *p = strstr(line, "event=listening");
-            if (p && (p = strstr(p, " port=")))
-                port = atoi(p + 6);
-        }
-        if (f)
-            fclose(f);
-        if (port > 0)
-            return port;
-        if (waitpid(child, NULL, WNOHANG) == child) {
-            child = -1;
-            return -1;
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-/* Exit status of hermes (128 + signal when killed), or -1 after @p seconds. */
-static int wait_hermes(double seconds)
-{
-    double end = test_now() + seconds;
-    while (child > 0 && test_now() < end) {
-        int st;
-        if (waitpid(child, &st, WNOHANG) == child) {
-            child = -1;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(10000);
-    }
-    return -1;
+    const char *args[] = {config, "--port", "0", "--run-name", run_name, NULL};
+    spawn_hermes(args);
+    return wait_listening_port(10);
 }
 
 static bool hermes_alive(void)
 {
     return child > 0 && waitpid(child, NULL, WNOHANG) == 0;
-}
-
-static bool log_contains(const char *needle)
-{
-    FILE *f = fopen(logpath, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
 }
 
 /* Children of this process other than hermes itself (which is reaped by the

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "ws_client.h"
+#include "server_rig.h"
 
 /* ---- the simulated plant ---------------------------------------------------- */
 
@@ -41,23 +42,6 @@ static const hermes_inproc_module_t plant_table = {HERMES_INPROC_ABI_VERSION, 0,
                                                    plant_term};
 
 /* ---- rig: config + scheduler (own thread) + server ---------------------------- */
-
-struct rig {
-    hermes_config_t    *cfg;
-    hermes_scheduler_t *sched;
-    hermes_server_t    *srv;
-    pthread_t           thr;
-    bool                thr_started;
-    int                 port;
-    char                name[96];
-};
-
-static void *run_main(void *arg)
-{
-    struct rig *r = arg;
-    hermes_scheduler_run(r->sched);
-    return NULL;
-}
 
 struct rig_opts {
     double   rate_hz;       /* sim */
@@ -93,38 +77,11 @@ static void rig_up(struct rig *r, const struct rig_opts *o)
     assert_hermes_ok(hermes_config_add_wire(cfg, "ctrl.throttle", "plant.velocity", 2.0, 1.0));
     hermes_execution_t ex = {HERMES_MODE_REALTIME, o->rate_hz ? o->rate_hz : 200.0, 0, false, 5.0};
     assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
-    hermes_scheduler_options_t so;
-    hermes_scheduler_options_init(&so);
-    so.run_name = test_run_name(r->name, sizeof r->name, "srv");
-    so.start_paused = true;
-    assert_hermes_ok(hermes_scheduler_create(&r->sched, cfg, &so));
-    assert_hermes_ok(hermes_scheduler_stage(r->sched));
-
     hermes_server_config_t sc;
     hermes_server_config_init(&sc);
     sc.telemetry_hz = o->telemetry_hz;
     sc.max_clients = o->max_clients;
-    sc.sim_config = cfg;
-    hermes_server_control_t ctl;
-    assert_hermes_ok(hermes_server_control_from_scheduler(r->sched, &ctl));
-    assert_hermes_ok(hermes_server_create(&r->srv, hermes_scheduler_backplane(r->sched), &sc, o->readonly ? NULL : &ctl));
-    r->port = hermes_server_port(r->srv);
-    assert_true(r->port > 0);
-    assert_hermes_ok(hermes_server_start(r->srv));
-    assert_int_equal(pthread_create(&r->thr, NULL, run_main, r), 0);
-    r->thr_started = true;
-}
-
-static void rig_down(struct rig *r)
-{
-    if (r->thr_started) {
-        hermes_scheduler_stop(r->sched);
-        pthread_join(r->thr, NULL);
-    }
-    hermes_server_destroy(r->srv);
-    hermes_scheduler_destroy(r->sched);
-    hermes_config_destroy(r->cfg);
-    assert_false(shm_exists(r->name));
+    rig_serve(r, "srv", &sc, o->readonly);
 }
 
 static const struct rig_opts defaults = {200.0, 60.0, 0, 0, false};

@@ -10,12 +10,7 @@
 
 #include "ws_client.h"
 
-#ifndef HERMES_CLI
-#error "HERMES_CLI must name the hermes executable"
-#endif
-
-static pid_t child = -1;
-static char logpath[256];
+#include "hermes_child.h"
 
 /* Start `hermes run <args>` with stdout+stderr in a log file; returns the
  * server port parsed from the log, or -1 (after up to 10 s). */
@@ -23,74 +18,8 @@ static int start_hermes(const char *const *args, bool expect_server)
 {
     static int n;
     snprintf(logpath, sizeof logpath, "%s/ws_cli_%ld_%d.log", HERMES_TEST_BUILDDIR, (long)getpid(), n++);
-    child = fork();
-    if (child == 0) {
-        int fd = open(logpath, O_CREAT | O_TRUNC | O_WRONLY, 0644);
-        if (fd < 0)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        char *argv[32];
-        int k = 0;
-        argv[k++] = (char *)HERMES_CLI;
-        argv[k++] = (char *)"run";
-        for (int i = 0; args[i] && k < 31; i++)
-            argv[k++] = (char *)args[i];
-        argv[k] = NULL;
-        execv(HERMES_CLI, argv);
-        _exit(127);
-    }
-    if (!expect_server)
-        return 0;
-    double end = test_now() + 10;
-    while (test_now() < end) {
-        FILE *f = fopen(logpath, "r");
-        char line[2048];
-        int port = -1;
-        while (f && fgets(line, sizeof line, f)) {
-            const char *p = strstr(line, "event=listening");
-            if (p && (p = strstr(p, " port=")))
-                port = atoi(p + 6);
-        }
-        if (f)
-            fclose(f);
-        if (port > 0)
-            return port;
-        if (waitpid(child, NULL, WNOHANG) == child) {
-            child = -1;
-            return -1;
-        }
-        usleep(20000);
-    }
-    return -1;
-}
-
-/* Wait for the child to exit; returns its exit status or -1 after @p seconds. */
-static int wait_hermes(double seconds)
-{
-    double end = test_now() + seconds;
-    while (child > 0 && test_now() < end) {
-        int st;
-        if (waitpid(child, &st, WNOHANG) == child) {
-            child = -1;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        usleep(10000);
-    }
-    return -1;
-}
-
-static bool log_contains(const char *needle)
-{
-    FILE *f = fopen(logpath, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
+    spawn_hermes(args);
+    return expect_server ? wait_listening_port(10) : 0;
 }
 
 static int teardown(void **state)
