@@ -14,7 +14,7 @@
  *   4. hermes_config_validate(): every cross-field rule, shared with configs
  *      built in code. */
 #include "config_internal.h"
-#include "server_internal.h"
+#include "access.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -744,56 +744,46 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
     return 0;
 }
 
-/* Ranges of the server limits; 0 (the server default) is always accepted here. */
-static const struct limit {
-    const char *key;
-    size_t      off;
-    uint32_t    min, max;
-    uint32_t    def;
-} limits[] = {
-    {"max_clients", offsetof(hermes_server_settings_t, max_clients), 1, HERMES__MAX_CLIENTS_MAX,
-     HERMES_SERVER_DEFAULT_MAX_CLIENTS},
-    {"max_message_size", offsetof(hermes_server_settings_t, max_message_size), HERMES__MAX_MESSAGE_MIN,
-     HERMES__MAX_MESSAGE_MAX, HERMES_SERVER_DEFAULT_MAX_MESSAGE},
-    {"commands_per_second", offsetof(hermes_server_settings_t, commands_per_second), 1, HERMES__CPS_MAX,
-     HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND},
-    {"max_patterns", offsetof(hermes_server_settings_t, max_patterns), 1, HERMES__MAX_PATTERNS_MAX,
-     HERMES_SERVER_DEFAULT_MAX_PATTERNS},
-    {"max_json_depth", offsetof(hermes_server_settings_t, max_json_depth), HERMES__JSON_DEPTH_MIN,
-     HERMES__JSON_DEPTH_MAX, HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH},
-};
-
-static uint32_t limit_get(const hermes_server_settings_t *srv, const struct limit *l)
+/* The access section of @p cfg in the shape hermes__access_check() takes. */
+static struct hermes__access access_of(const hermes_config_t *cfg)
 {
-    uint32_t v;
-    memcpy(&v, (const char *)srv + l->off, sizeof v);
-    return v;
+    struct hermes__access a = {
+        .telemetry_hz = cfg->telemetry_hz,
+        .auth_token = cfg->auth_token,
+        .allowed_origins = (const char *const *)cfg->origins,
+        .allowed_origin_count = cfg->norigins,
+        .limit = {[HERMES__LIMIT_MAX_CLIENTS] = cfg->max_clients,
+                  [HERMES__LIMIT_MAX_MESSAGE] = cfg->max_message,
+                  [HERMES__LIMIT_COMMANDS_PER_SECOND] = cfg->cps,
+                  [HERMES__LIMIT_MAX_PATTERNS] = cfg->max_patterns,
+                  [HERMES__LIMIT_MAX_JSON_DEPTH] = cfg->max_depth},
+    };
+    return a;
 }
 
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv)
 {
     if (!cfg || !srv)
         return hermes__fail(HERMES_EINVAL, "hermes_config_set_server: cfg or srv is NULL");
-    if (!positive_finite(srv->telemetry_hz))
-        return hermes__fail(HERMES_EINVAL, "server.telemetry_hz: must be a finite number > 0 (got %g)",
-                            srv->telemetry_hz);
+    if (srv->telemetry_hz == 0)
+        return hermes__fail(HERMES_EINVAL, "server.telemetry_hz: must be a number in (0, %g] (got 0)",
+                            HERMES__TELEMETRY_HZ_MAX);
     if (srv->host && !*srv->host)
         return hermes__fail(HERMES_EINVAL, "server.host: must not be empty");
-    const char *why;
-    if (srv->auth_token && (why = hermes__token_problem(srv->auth_token)) != NULL)
-        return hermes__fail(HERMES_EINVAL, "server.auth_token: %s", why);
-    if (srv->allowed_origin_count && !srv->allowed_origins)
-        return hermes__fail(HERMES_EINVAL, "server.allowed_origins: NULL with a count of %u",
-                            srv->allowed_origin_count);
-    for (uint32_t i = 0; i < srv->allowed_origin_count; i++)
-        if ((why = hermes__origin_problem(srv->allowed_origins[i])) != NULL)
-            return hermes__fail(HERMES_EINVAL, "server.allowed_origins[%u]: %s", i, why);
-    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++) {
-        uint32_t v = limit_get(srv, &limits[i]);
-        if (v != 0 && (v < limits[i].min || v > limits[i].max))
-            return hermes__fail(HERMES_EINVAL, "server.%s: must be %u to %u, or 0 for the default (got %u)",
-                                limits[i].key, limits[i].min, limits[i].max, v);
-    }
+    struct hermes__access acc = {
+        .telemetry_hz = srv->telemetry_hz,
+        .auth_token = srv->auth_token,
+        .allowed_origins = srv->allowed_origins,
+        .allowed_origin_count = srv->allowed_origin_count,
+        .limit = {[HERMES__LIMIT_MAX_CLIENTS] = srv->max_clients,
+                  [HERMES__LIMIT_MAX_MESSAGE] = srv->max_message_size,
+                  [HERMES__LIMIT_COMMANDS_PER_SECOND] = srv->commands_per_second,
+                  [HERMES__LIMIT_MAX_PATTERNS] = srv->max_patterns,
+                  [HERMES__LIMIT_MAX_JSON_DEPTH] = srv->max_json_depth},
+    };
+    char afield[64], amsg[192];
+    if (hermes__access_check(&acc, afield, sizeof afield, amsg, sizeof amsg) != 0)
+        return hermes__fail(HERMES_EINVAL, "server.%s: %s", afield, amsg);
     char *host = hermes__strdup(srv->host ? srv->host : HERMES_DEFAULT_HOST);
     char *token = srv->auth_token ? hermes__strdup(srv->auth_token) : NULL;
     char **origins = NULL;
@@ -1024,9 +1014,15 @@ HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t
         return field_fail(cfg, err, HERMES_ECONFIG, field, "%s", why);
     if ((rc = validate_schedule(cfg, err)) != 0)
         return rc;
-    if (!positive_finite(cfg->telemetry_hz))
-        return field_fail(cfg, err, HERMES_ECONFIG, "server.telemetry_hz", "must be a finite number > 0 (got %g)",
-                          cfg->telemetry_hz);
+    if (cfg->telemetry_hz == 0)
+        return field_fail(cfg, err, HERMES_ECONFIG, "server.telemetry_hz", "must be a number in (0, %g] (got 0)",
+                          HERMES__TELEMETRY_HZ_MAX);
+    struct hermes__access acc = access_of(cfg);
+    char afield[64], amsg[192], full[80];
+    if (hermes__access_check(&acc, afield, sizeof afield, amsg, sizeof amsg) != 0) {
+        snprintf(full, sizeof full, "server.%s", afield);
+        return field_fail(cfg, err, HERMES_ECONFIG, full, "%s", amsg);
+    }
     if (!cfg->host || !*cfg->host)
         return field_fail(cfg, err, HERMES_ECONFIG, "server.host", "must not be empty");
     return 0;
@@ -1824,19 +1820,20 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     return 0;
 }
 
-/* Whole-string unsigned decimal within [min, max]. */
-static int get_limit(hermes_config_t *cfg, hermes_error_t *err, const struct limit *l, const char *s, uint32_t *out)
+/* Whole-string positive decimal that fits 32 bits; the range is an access
+ * rule, checked with the others in hermes_config_validate(). */
+static int get_limit(hermes_config_t *cfg, hermes_error_t *err, enum hermes__limit l, const char *s, uint32_t *out)
 {
     char field[64];
-    snprintf(field, sizeof field, "server.%s", l->key);
+    snprintf(field, sizeof field, "server.%s", hermes__limit_rules[l].key);
     bool ok = *s != '\0' && strlen(s) <= 10;
     for (const char *p = s; *p; p++)
         ok = ok && is_digit(*p);
     unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
-    if (!ok || v < l->min || v > l->max)
+    if (!ok || v == 0 || v > UINT32_MAX)  /* in a file, 0 is a mistake: omitting the key gives the default */
         return field_fail(cfg, err, HERMES_ECONFIG, field,
-                          "invalid value '%s' (an integer from %u to %u; omit the key for the default %u)", s, l->min,
-                          l->max, l->def);
+                          "invalid value '%s' (an integer from %u to %u; omit the key for the default %u)", s,
+                          hermes__limit_rules[l].min, hermes__limit_rules[l].max, hermes__limit_rules[l].def);
     *out = (uint32_t)v;
     return 0;
 }
@@ -1846,23 +1843,12 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
     int rc;
     const struct cfg_pos *tp = pos_find(cfg, "server.auth_token");
     if (ys->auth_token && !(tp && tp->is_null)) {  /* `auth_token: null` means none, as when absent */
-        const char *why = hermes__token_problem(ys->auth_token);
-        if (why)  /* never quote the token */
-            return field_fail(cfg, err, HERMES_ECONFIG, "server.auth_token", "%s", why);
         free_token(cfg->auth_token);
         if (!(cfg->auth_token = hermes__strdup(ys->auth_token)))
             return nomem();
     }
     if (ys->observers && (rc = get_bool(cfg, err, "server.observers", ys->observers, &cfg->observers)) != 0)
         return rc;
-    char field[64];
-    for (unsigned i = 0; i < ys->allowed_origins_count; i++) {
-        const char *why = hermes__origin_problem(ys->allowed_origins[i]);
-        if (why) {
-            snprintf(field, sizeof field, "server.allowed_origins[%u]", i);
-            return field_fail(cfg, err, HERMES_ECONFIG, field, "'%s' %s", ys->allowed_origins[i], why);
-        }
-    }
     free_strv(cfg->origins, cfg->norigins);
     cfg->origins = NULL;
     cfg->norigins = 0;
@@ -1873,7 +1859,7 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
                           ys->max_json_depth};
     uint32_t *dst[] = {&cfg->max_clients, &cfg->max_message, &cfg->cps, &cfg->max_patterns, &cfg->max_depth};
     for (size_t i = 0; i < sizeof vals / sizeof *vals; i++)
-        if (vals[i] && (rc = get_limit(cfg, err, &limits[i], vals[i], dst[i])) != 0)
+        if (vals[i] && (rc = get_limit(cfg, err, (enum hermes__limit)i, vals[i], dst[i])) != 0)
             return rc;
     return 0;
 }

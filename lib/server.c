@@ -40,6 +40,7 @@
 #include "hermes/encoder.h"
 #include "hermes/server.h"
 #include "hermes/version.h"
+#include "access.h"
 #include "server_internal.h"
 #include "util.h"
 
@@ -1272,48 +1273,6 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
 
 /* ---- access control ---------------------------------------------------------- */
 
-const char *hermes__token_problem(const char *t)
-{
-    if (!t)
-        return "is missing";
-    size_t n = strlen(t);
-    if (n < HERMES_SERVER_TOKEN_MIN || n > HERMES_SERVER_TOKEN_MAX)
-        return "must be 16 to 256 characters long (for example the output of `openssl rand -hex 32`)";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)t[i];
-        if (!(isalnum(ch) || ch == '-' || ch == '.' || ch == '_' || ch == '~'))
-            return "may contain only A-Z a-z 0-9 - . _ ~ (so it is safe in headers and URLs)";
-    }
-    return NULL;
-}
-
-const char *hermes__origin_problem(const char *o)
-{
-    static const char shape[] = "must be \"*\" or an origin like \"https://host:port\" (scheme://host[:port], no path)";
-    if (!o || !*o)
-        return "must not be empty";
-    if (strcmp(o, "*") == 0)
-        return NULL;
-    const char *sep = strstr(o, "://");
-    if (!sep || sep == o || !isalpha((unsigned char)o[0]))
-        return shape;
-    for (const char *p = o; p < sep; p++)
-        if (!(isalnum((unsigned char)*p) || *p == '+' || *p == '-' || *p == '.'))
-            return shape;
-    const char *h = sep + 3;
-    size_t n = strlen(h);
-    if (n && h[n - 1] == '/')
-        n--;
-    if (n == 0)
-        return shape;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)h[i];
-        if (ch <= ' ' || ch >= 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '@')
-            return shape;
-    }
-    return NULL;
-}
-
 /* Compare over the whole fixed-size buffer, whatever the lengths, with no
  * early exit: the time does not depend on where the first difference is. */
 static bool token_matches(const hermes_server_t *s, const char *p, size_t plen)
@@ -1707,34 +1666,22 @@ static int create(hermes_server_t **out, hermes_backplane_t *bp, const hermes_se
     hermes_server_config_t c;
     hermes_server_config_init(&c);
     memcpy(&c, cfg, cfg->size < sizeof c ? cfg->size : sizeof c);
+    struct hermes__access acc = {
+        .telemetry_hz = c.telemetry_hz,
+        .auth_token = c.auth_token && c.auth_token[0] ? c.auth_token : NULL,  /* "": none (server.h) */
+        .allowed_origins = c.allowed_origins,
+        .allowed_origin_count = c.allowed_origin_count,
+        .limit = {[HERMES__LIMIT_MAX_CLIENTS] = c.max_clients,
+                  [HERMES__LIMIT_MAX_MESSAGE] = c.max_message,
+                  [HERMES__LIMIT_COMMANDS_PER_SECOND] = c.commands_per_second,
+                  [HERMES__LIMIT_MAX_PATTERNS] = c.max_patterns,
+                  [HERMES__LIMIT_MAX_JSON_DEPTH] = c.max_json_depth},
+    };
+    char afield[64], amsg[192];
+    if (hermes__access_check(&acc, afield, sizeof afield, amsg, sizeof amsg) != 0)
+        return hermes__fail(HERMES_EINVAL, "server %s: %s", afield, amsg);
     double hz = c.telemetry_hz == 0 ? HERMES_DEFAULT_TELEMETRY_HZ : c.telemetry_hz;
-    if (!isfinite(hz) || hz < 0 || hz > 1000)
-        return hermes__fail(HERMES_EINVAL, "telemetry_hz must be in (0, 1000], got %g", c.telemetry_hz);
-    if (c.max_message != 0 && (c.max_message < HERMES__MAX_MESSAGE_MIN || c.max_message > HERMES__MAX_MESSAGE_MAX))
-        return hermes__fail(HERMES_EINVAL, "max_message must be %u to %u bytes, got %u", HERMES__MAX_MESSAGE_MIN,
-                            HERMES__MAX_MESSAGE_MAX, c.max_message);
-    if (c.max_clients > HERMES__MAX_CLIENTS_MAX)
-        return hermes__fail(HERMES_EINVAL, "max_clients must be at most %u, got %u", HERMES__MAX_CLIENTS_MAX,
-                            c.max_clients);
-    if (c.commands_per_second > HERMES__CPS_MAX)
-        return hermes__fail(HERMES_EINVAL, "commands_per_second must be at most %u, got %u", HERMES__CPS_MAX,
-                            c.commands_per_second);
-    if (c.max_patterns > HERMES__MAX_PATTERNS_MAX)
-        return hermes__fail(HERMES_EINVAL, "max_patterns must be at most %u, got %u", HERMES__MAX_PATTERNS_MAX,
-                            c.max_patterns);
-    if (c.max_json_depth != 0 && (c.max_json_depth < HERMES__JSON_DEPTH_MIN || c.max_json_depth > HERMES__JSON_DEPTH_MAX))
-        return hermes__fail(HERMES_EINVAL, "max_json_depth must be %u to %u, got %u", HERMES__JSON_DEPTH_MIN,
-                            HERMES__JSON_DEPTH_MAX, c.max_json_depth);
-    const char *why;
     bool has_token = c.auth_token && c.auth_token[0];
-    if (has_token && (why = hermes__token_problem(c.auth_token)) != NULL)
-        return hermes__fail(HERMES_EINVAL, "auth_token %s", why);
-    if (c.allowed_origin_count && !c.allowed_origins)
-        return hermes__fail(HERMES_EINVAL, "allowed_origins is NULL but allowed_origin_count is %u",
-                            c.allowed_origin_count);
-    for (uint32_t i = 0; i < c.allowed_origin_count; i++)
-        if ((why = hermes__origin_problem(c.allowed_origins[i])) != NULL)
-            return hermes__fail(HERMES_EINVAL, "allowed_origins[%u] %s", i, why);
 
     hermes_server_t *s = calloc(1, sizeof *s);
     if (!s)

@@ -1,5 +1,4 @@
-/* Private server entry points: the access-control syntax checks shared with
- * the config loader, and a socket-free way to drive the command handler (the
+/* Private server entry point: a socket-free way to drive the command handler (the
  * libFuzzer harness tests/fuzz/fuzz_command.c). Never installed. */
 #ifndef HERMES_LIB_SERVER_INTERNAL_H
 #define HERMES_LIB_SERVER_INTERNAL_H
@@ -8,21 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hermes/server.h"
-
-/* Accepted ranges of the non-zero limits (0 always means the default). */
-#define HERMES__MAX_CLIENTS_MAX      100000u
-#define HERMES__MAX_MESSAGE_MIN      256u
-#define HERMES__MAX_MESSAGE_MAX      (64u << 20)
-#define HERMES__CPS_MAX              100000u
-#define HERMES__MAX_PATTERNS_MAX     1000000u
-#define HERMES__JSON_DEPTH_MIN       3u     /* {"params":{"signals":[...]}} */
-#define HERMES__JSON_DEPTH_MAX       1000u
-
-/* NULL when @p token is an acceptable auth token, else why not (the message
- * never quotes the token). */
-const char *hermes__token_problem(const char *token);
-/* NULL when @p origin is "*" or scheme://host[:port] (optionally one trailing '/'). */
-const char *hermes__origin_problem(const char *origin);
 
 /* Create a server without any socket or thread: no lws context, control jobs
  * run in the calling thread from hermes__server_fuzz_command(). Same
