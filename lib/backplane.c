@@ -502,10 +502,12 @@ static void copy_gather(const double *pub, double *out, const void *ctx)
 }
 
 /* Reader side of the double-buffered publication: copy from the stable copy
- * and accept the result only if no publish completed meanwhile. */
+ * and accept the result only if no publish completed meanwhile. Also used by
+ * the encoder (backplane_internal.h). */
 __attribute__((no_sanitize("thread")))
-static int read_consistent(const hermes_backplane_t *bp, void (*copy)(const double *, double *, const void *),
-                           const void *ctx, double *out, uint64_t *frame, uint64_t *time_ns)
+int hermes__backplane_read_consistent(const hermes_backplane_t *bp,
+                                      void (*copy)(const double *, double *, const void *), const void *ctx,
+                                      double *out, uint64_t *frame, uint64_t *time_ns)
 {
     struct hermes_shm_header *h = bp->hdr;
     uint64_t deadline = 0;
@@ -544,7 +546,7 @@ HERMES_API int hermes_backplane_snapshot(const hermes_backplane_t *bp, const uin
         if (idx[i] >= bp->count)
             return hermes__fail(HERMES_EINVAL, "snapshot index %u out of range (%u signals)", idx[i], bp->count);
     struct gather g = {idx, n};
-    return read_consistent(bp, copy_gather, &g, out, frame, time_ns);
+    return hermes__backplane_read_consistent(bp, copy_gather, &g, out, frame, time_ns);
 }
 
 struct run {
@@ -620,5 +622,5 @@ HERMES_API int hermes_backplane_snapshot_plan(const hermes_backplane_t *bp, cons
         return hermes__fail(HERMES_EINVAL, "hermes_backplane_snapshot_plan: NULL argument");
     if (p->tag != bp->tag)
         return hermes__fail(HERMES_EINVAL, "snapshot plan was made for another backplane");
-    return read_consistent(bp, copy_runs, p, out, frame, time_ns);
+    return hermes__backplane_read_consistent(bp, copy_runs, p, out, frame, time_ns);
 }

@@ -97,6 +97,17 @@ struct hermes_backplane {
     uint32_t *sorted;
 };
 
+/* Consistent read of the published frame (lib/backplane.c): calls
+ * copy(published, out, ctx) on the last completed copy, repeating it until no
+ * publish overtook the copy, then stores that copy's frame and time (each
+ * optional). copy must only read the published slots and write its own
+ * output (the writer may race with it; a raced result is discarded), and
+ * should be __attribute__((no_sanitize("thread"))).
+ * @return 0 or HERMES_EAGAIN after about 10 ms of overtaken attempts. */
+int hermes__backplane_read_consistent(const hermes_backplane_t *bp,
+                                      void (*copy)(const double *, double *, const void *), const void *ctx,
+                                      double *out, uint64_t *frame, uint64_t *time_ns);
+
 /* Control block of module @p i (NULL if out of range). */
 static inline void *hermes__bp_ctrl(hermes_backplane_t *bp, uint32_t i)
 {

@@ -1,19 +1,41 @@
-/* Telemetry encoder. The payload is gathered by hermes_backplane_snapshot()
- * straight into the caller's buffer, so encoding costs one seqlock-protected
- * gather plus a 24-byte header; only a misaligned buffer (or a big-endian
- * host) takes a detour through a scratch array. */
+/* Telemetry encoder: builds HERT frames from consistent backplane snapshots.
+ *
+ * Telemetry carries every value as the f64 the backplane stores, so encoding
+ * is a gather: at create time the index list is compiled into segments, each
+ * either a run of consecutive slots (one memcpy) or a stretch of scattered
+ * slots (a branch-free gather through its own index list). encode() runs the
+ * segments once inside the backplane's seqlock read, writing straight from
+ * the published copy into the caller's buffer: no bounds checks (indices are
+ * validated once), no per-value branches, no intermediate copy. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hermes/encoder.h"
+#include "backplane_internal.h"
 #include "util.h"
+
+/* Runs of at least this many consecutive slots are copied with memcpy; shorter
+ * ones join the neighbouring gather. Measured with bench_encode (AMD EPYC,
+ * glibc): a memcpy of 8 values costs more than gathering them, from 12 values
+ * on it costs less. */
+#define MIN_RUN 12u
+
+/* One piece of the payload: @ref len values either copied from slots
+ * src .. src+len-1 (run) or gathered through gidx[src .. src+len-1]. */
+struct seg {
+    uint32_t src;
+    uint32_t len;
+    uint32_t gather;
+};
 
 struct hermes_encoder {
     const hermes_backplane_t *bp;
     uint32_t                  count;
-    uint32_t                 *idx;
-    double                   *scratch;  /* for misaligned output buffers */
+    uint32_t                 *idx;    /* payload order, as given */
+    uint32_t                  nsegs;
+    struct seg               *segs;
+    uint32_t                 *gidx;   /* slot indices of the gather segments */
 };
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
@@ -65,20 +87,73 @@ static double get_f64(const unsigned char *p)
     return d;
 }
 
+/* Length of the run of consecutive slots starting at idx[i]. */
+static uint32_t run_at(const uint32_t *idx, uint32_t n, uint32_t i)
+{
+    uint32_t j = i + 1;
+    while (j < n && idx[j] == idx[j - 1] + 1)
+        j++;
+    return j - i;
+}
+
+/* Split idx into segments: runs of MIN_RUN or more slots, gathers between. */
+static int compile(hermes_encoder_t *e)
+{
+    const uint32_t *idx = e->idx;
+    uint32_t n = e->count, nsegs = 0, ngather = 0;
+    bool in_gather = false;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t r = run_at(idx, n, i);
+        if (r >= MIN_RUN) {
+            nsegs++;
+            in_gather = false;
+        } else {
+            nsegs += !in_gather;
+            in_gather = true;
+            ngather += r;
+        }
+        i += r;
+    }
+    e->segs = calloc(nsegs ? nsegs : 1, sizeof *e->segs);
+    e->gidx = malloc((ngather ? ngather : 1) * sizeof *e->gidx);
+    if (!e->segs || !e->gidx)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    uint32_t s = 0, g = 0;
+    in_gather = false;
+    for (uint32_t i = 0; i < n;) {
+        uint32_t r = run_at(idx, n, i);
+        if (r >= MIN_RUN) {
+            e->segs[s++] = (struct seg){idx[i], r, 0};
+            in_gather = false;
+        } else {
+            if (!in_gather)
+                e->segs[s++] = (struct seg){g, 0, 1};
+            in_gather = true;
+            memcpy(e->gidx + g, idx + i, r * sizeof *idx);
+            e->segs[s - 1].len += r;
+            g += r;
+        }
+        i += r;
+    }
+    e->nsegs = s;
+    return 0;
+}
+
 static int make(hermes_encoder_t **out, const hermes_backplane_t *bp, uint32_t *idx, uint32_t n)
 {
     hermes_encoder_t *e = calloc(1, sizeof *e);
-    double *scratch = calloc(n ? n : 1, sizeof *scratch);
-    if (!e || !scratch) {
-        free(e);
-        free(scratch);
+    if (!e) {
         free(idx);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
     e->bp = bp;
     e->count = n;
     e->idx = idx;
-    e->scratch = scratch;
+    int rc = compile(e);
+    if (rc) {
+        hermes_encoder_destroy(e);
+        return rc;
+    }
     *out = e;
     return 0;
 }
@@ -189,7 +264,8 @@ HERMES_API void hermes_encoder_destroy(hermes_encoder_t *enc)
     if (!enc)
         return;
     free(enc->idx);
-    free(enc->scratch);
+    free(enc->segs);
+    free(enc->gidx);
     free(enc);
 }
 
@@ -210,6 +286,50 @@ HERMES_API size_t hermes_encoder_frame_size(const hermes_encoder_t *enc)
     return enc ? HERMES_TELEMETRY_FRAME_SIZE(enc->count) : 0;
 }
 
+struct encode_ctx {
+    const hermes_encoder_t *enc;
+    unsigned char          *dst;  /* first value; any alignment */
+};
+
+/* The copy step of the seqlock read: every segment once, in payload order.
+ * Values are stored through memcpy so any destination alignment works (one
+ * plain 8-byte store each on the usual hosts). */
+__attribute__((no_sanitize("thread")))
+static void copy_segments(const double *pub, double *unused, const void *arg)
+{
+    (void)unused;
+    const struct encode_ctx *c = arg;
+    const struct seg *seg = c->enc->segs, *end = seg + c->enc->nsegs;
+    const uint32_t *gidx = c->enc->gidx;
+    unsigned char *dst = c->dst;
+    for (; seg < end; seg++) {
+        size_t len = seg->len;
+        if (!seg->gather) {
+            memcpy(dst, pub + seg->src, len * sizeof(double));
+        } else {
+            /* Four values per iteration: a one-value loop runs at half
+             * speed wherever the compiler places it across a 64-byte line
+             * (AMD Zen), four amortise that and pair the stores. */
+            const uint32_t *ix = gidx + seg->src;
+            size_t j = 0;
+            for (; j + 4 <= len; j += 4) {
+                uint64_t v0, v1, v2, v3;
+                memcpy(&v0, &pub[ix[j]], 8);
+                memcpy(&v1, &pub[ix[j + 1]], 8);
+                memcpy(&v2, &pub[ix[j + 2]], 8);
+                memcpy(&v3, &pub[ix[j + 3]], 8);
+                memcpy(dst + 8 * j, &v0, 8);
+                memcpy(dst + 8 * j + 8, &v1, 8);
+                memcpy(dst + 8 * j + 16, &v2, 8);
+                memcpy(dst + 8 * j + 24, &v3, 8);
+            }
+            for (; j < len; j++)
+                memcpy(dst + 8 * j, &pub[ix[j]], 8);
+        }
+        dst += 8 * len;
+    }
+}
+
 HERMES_API int hermes_encoder_encode(hermes_encoder_t *enc, void *buf, size_t cap, size_t *len, uint64_t *frame)
 {
     if (!enc || !buf)
@@ -218,16 +338,17 @@ HERMES_API int hermes_encoder_encode(hermes_encoder_t *enc, void *buf, size_t ca
     if (cap < need)
         return hermes__fail(HERMES_EINVAL, "buffer of %zu bytes is smaller than the %zu-byte frame", cap, need);
     unsigned char *p = buf;
-    unsigned char *values = p + HERMES_TELEMETRY_HEADER_SIZE;
-    bool direct = HOST_LE && ((uintptr_t)values % _Alignof(double)) == 0;
+    struct encode_ctx c = {enc, p + HERMES_TELEMETRY_HEADER_SIZE};
     uint64_t f = 0, t = 0;
-    int rc = hermes_backplane_snapshot(enc->bp, enc->idx, enc->count, direct ? (double *)(void *)values : enc->scratch,
-                                       &f, &t);
+    int rc = hermes__backplane_read_consistent(enc->bp, copy_segments, &c, NULL, &f, &t);
     if (rc)
         return rc;
-    if (!direct)
-        for (uint32_t i = 0; i < enc->count; i++)
-            put_f64(values + 8u * i, enc->scratch[i]);
+    if (!HOST_LE)
+        for (uint32_t i = 0; i < enc->count; i++) {
+            double d;
+            memcpy(&d, c.dst + 8u * i, sizeof d);
+            put_f64(c.dst + 8u * i, d);
+        }
     put_u32(p, HERMES_TELEMETRY_MAGIC);
     put_u64(p + 4, f);
     put_f64(p + 12, (double)t * 1e-9);

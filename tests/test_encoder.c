@@ -1,6 +1,8 @@
-/* Telemetry encoder: binary layout, pattern expansion, errors, consistency. */
+/* Telemetry encoder: binary layout, pattern expansion, errors, every type and
+ * edge value, byte-for-byte agreement with a reference encoding, consistency. */
 #include "test_util.h"
 
+#include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -271,6 +273,216 @@ static void test_encoder_decode_rejects(void **state)
     assert_hermes_rc(hermes_telemetry_decode_header(NULL, 40, &h), HERMES_EINVAL);
 }
 
+/* Backplane of @p n signals of the types f64, f32, i64, i32, bool in turn,
+ * each holding a distinct value that fits its type. */
+static hermes_backplane_t *typed_backplane(char *name, size_t cap, uint32_t n)
+{
+    static const hermes_type_t types[] = {HERMES_TYPE_F64, HERMES_TYPE_F32, HERMES_TYPE_I64, HERMES_TYPE_I32,
+                                          HERMES_TYPE_BOOL};
+    hermes_signal_spec_t *specs = calloc(n, sizeof *specs);
+    char (*names)[16] = calloc(n, sizeof *names);
+    assert_non_null(specs);
+    assert_non_null(names);
+    for (uint32_t i = 0; i < n; i++) {
+        hermes_type_t t = types[i % 5];
+        snprintf(names[i], sizeof names[i], "s%u", i);
+        double v = t == HERMES_TYPE_BOOL ? (double)(i / 5 % 2)
+                   : t == HERMES_TYPE_F64 ? (double)i * 1.25 + 0.1
+                   : t == HERMES_TYPE_F32 ? (double)i * 0.5
+                                          : -(double)i;
+        specs[i] = (hermes_signal_spec_t){i < n / 2 ? "a" : "b", names[i], t, "", false, v};
+    }
+    hermes_backplane_config_t bc;
+    hermes_backplane_config_init(&bc);
+    bc.run_name = test_run_name(name, cap, "enctyp");
+    bc.signals = specs;
+    bc.signal_count = n;
+    hermes_backplane_t *bp = NULL;
+    assert_hermes_ok(hermes_backplane_create(&bp, &bc));
+    free(specs);
+    free(names);
+    return bp;
+}
+
+static void write_value(hermes_backplane_t *bp, uint32_t index, double v)
+{
+    hermes_signal_info_t in;
+    assert_hermes_ok(hermes_backplane_info(bp, index, &in));
+    assert_hermes_ok(hermes_backplane_write(bp, in.id, v));
+}
+
+static uint64_t bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* Every type with its edge values (non-finite, signed zero, subnormal,
+ * integer range ends, bool) comes back bit for bit. */
+static void test_encoder_every_type_and_edge_value(void **state)
+{
+    (void)state;
+    char name[96];
+    hermes_backplane_t *bp = typed_backplane(name, sizeof name, 25);
+    /* slot i has type (f64, f32, i64, i32, bool)[i % 5] */
+    const double want[25] = {
+        NAN, FLT_MAX, -9223372036854775808.0, -2147483648.0, 0,
+        INFINITY, -FLT_MAX, 9223372036854774784.0 /* largest double below 2^63 */, 2147483647.0, 1,
+        -INFINITY, FLT_MIN, 9007199254740993.0 /* 2^53 + 1 rounds to 2^53 */, -1, 0,
+        -0.0, 1e-45 /* f32 subnormal range */, -9007199254740992.0, 0, 1,
+        DBL_MIN / 4 /* subnormal */, -0.0, 0, -0.0, 0,
+    };
+    for (uint32_t i = 0; i < 25; i++)
+        write_value(bp, i, want[i]);
+    hermes_backplane_publish(bp, 42, 1500000000u);
+    const char *p[] = {"*"};
+    hermes_encoder_t *e = NULL;
+    assert_hermes_ok(hermes_encoder_create(&e, bp, p, 1));
+    _Alignas(8) unsigned char buf[24 + 8 * 25 + 8];
+    for (size_t off = 0; off < 8; off += 3) {  /* aligned and not */
+        size_t len = 0;
+        uint64_t frame = 0;
+        assert_hermes_ok(hermes_encoder_encode(e, buf + off, sizeof buf - off, &len, &frame));
+        assert_int_equal(len, 24 + 8 * 25);
+        assert_int_equal(frame, 42);
+        hermes_telemetry_header_t h;
+        assert_hermes_ok(hermes_telemetry_decode_header(buf + off, len, &h));
+        assert_int_equal(h.frame, 42);
+        assert_true(h.time == 1.5);
+        assert_int_equal(h.count, 25);
+        for (uint32_t i = 0; i < 25; i++) {
+            double got = hermes_telemetry_value(buf + off, i);
+            if (bits(got) != bits(want[i]) && !(isnan(got) && isnan(want[i])))
+                fail_msg("value %u: got %.17g (0x%016llx), want %.17g", i, got, (unsigned long long)bits(got),
+                         want[i]);
+        }
+    }
+    hermes_encoder_destroy(e);
+    hermes_backplane_destroy(bp);
+}
+
+/* Straightforward reference encoding: one snapshot, then every field written
+ * byte by byte in little-endian order. */
+static void reference_encode(const hermes_backplane_t *bp, const uint32_t *idx, uint32_t n, unsigned char *out)
+{
+    double *vals = malloc((n ? n : 1) * sizeof *vals);
+    assert_non_null(vals);
+    uint64_t frame = 0, t = 0;
+    assert_hermes_ok(hermes_backplane_snapshot(bp, idx, n, vals, &frame, &t));
+    uint64_t fields[3] = {HERMES_TELEMETRY_MAGIC, frame, bits((double)t * 1e-9)};
+    for (int i = 0; i < 4; i++)
+        out[i] = (unsigned char)(fields[0] >> (8 * i));
+    for (int i = 0; i < 8; i++) {
+        out[4 + i] = (unsigned char)(fields[1] >> (8 * i));
+        out[12 + i] = (unsigned char)(fields[2] >> (8 * i));
+    }
+    for (int i = 0; i < 4; i++)
+        out[20 + i] = (unsigned char)(n >> (8 * i));
+    for (uint32_t k = 0; k < n; k++)
+        for (int i = 0; i < 8; i++)
+            out[24 + 8 * k + i] = (unsigned char)(bits(vals[k]) >> (8 * i));
+    free(vals);
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+static uint32_t rnd(uint32_t bound)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state % bound);
+}
+
+/* Fill idx with one of several shapes of index set; returns the count. */
+static uint32_t random_indices(uint32_t *idx, uint32_t total, unsigned shape)
+{
+    uint32_t n = 0;
+    switch (shape % 7) {
+    case 0: /* one signal */
+        idx[n++] = rnd(total);
+        break;
+    case 1: /* all signals in order */
+        for (uint32_t i = 0; i < total; i++)
+            idx[n++] = i;
+        break;
+    case 2: { /* all signals shuffled */
+        for (uint32_t i = 0; i < total; i++)
+            idx[n++] = i;
+        for (uint32_t i = total - 1; i > 0; i--) {
+            uint32_t j = rnd(i + 1), t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        break;
+    }
+    case 3: /* sorted subset with gaps */
+        for (uint32_t i = 0; i < total; i++)
+            if (rnd(3) == 0)
+                idx[n++] = i;
+        break;
+    case 4: /* runs of 1..40 consecutive slots at random places (around the memcpy threshold) */
+    case 5: {
+        uint32_t want = 1 + rnd(2 * total);
+        while (n < want) {
+            uint32_t len = 1 + rnd(40), start = rnd(total);
+            for (uint32_t k = 0; k < len && start + k < total && n < want; k++)
+                idx[n++] = start + k;
+        }
+        break;
+    }
+    default: /* random picks, duplicates allowed */
+        n = 1 + rnd(2 * total);
+        for (uint32_t i = 0; i < n; i++)
+            idx[i] = rnd(total);
+        break;
+    }
+    return n;
+}
+
+/* The encoder's output equals the reference encoding byte for byte for many
+ * random index sets, at every buffer alignment. */
+static void test_encoder_matches_reference_encoding(void **state)
+{
+    (void)state;
+    char name[96];
+    enum { TOTAL = 301 };
+    hermes_backplane_t *bp = typed_backplane(name, sizeof name, TOTAL);
+    write_value(bp, 0, NAN);
+    write_value(bp, 5, -INFINITY);
+    write_value(bp, 10, -0.0);
+    hermes_backplane_publish(bp, 123456789012345u, 987654321u);
+    uint32_t *idx = malloc(2 * TOTAL * sizeof *idx);
+    unsigned char *got = malloc(24 + 16 * TOTAL + 8), *want = malloc(24 + 16 * TOTAL);
+    assert_non_null(idx);
+    assert_non_null(got);
+    assert_non_null(want);
+    for (unsigned iter = 0; iter < 1400; iter++) {
+        uint32_t n = random_indices(idx, TOTAL, iter);
+        hermes_encoder_t *e = NULL;
+        assert_hermes_ok(hermes_encoder_create_indices(&e, bp, idx, n));
+        assert_int_equal(hermes_encoder_count(e), n);
+        assert_memory_equal(hermes_encoder_indices(e), idx, n * sizeof *idx);
+        size_t off = iter % 8, len = 0;
+        memset(got, 0xAB, 24 + 16 * TOTAL + 8);
+        assert_hermes_ok(hermes_encoder_encode(e, got + off, HERMES_TELEMETRY_FRAME_SIZE(n), &len, NULL));
+        assert_int_equal(len, HERMES_TELEMETRY_FRAME_SIZE(n));
+        reference_encode(bp, idx, n, want);
+        if (memcmp(got + off, want, len) != 0)
+            fail_msg("iteration %u (shape %u, %u values, offset %zu): encoder output differs", iter, iter % 7, n,
+                     off);
+        /* nothing written outside the frame */
+        for (size_t k = 0; k < off; k++)
+            assert_int_equal(got[k], 0xAB);
+        assert_int_equal(got[off + len], 0xAB);
+        hermes_encoder_destroy(e);
+    }
+    free(idx);
+    free(got);
+    free(want);
+    hermes_backplane_destroy(bp);
+}
+
 /* A writer publishes frames in which every value equals the frame number; a
  * torn frame would show two different numbers or disagree with the header. */
 struct torn {
@@ -318,10 +530,24 @@ static void test_encoder_never_torn(void **state)
     bc.signal_count = N;
     struct torn t = {NULL, 0, 0};
     assert_hermes_ok(hermes_backplane_create(&t.bp, &bc));
+    /* "*" is one run; the second encoder mixes long runs, short runs and
+     * scattered slots, so both copy paths run against the writer. */
     const char *p[] = {"*"};
-    hermes_encoder_t *e = NULL;
-    assert_hermes_ok(hermes_encoder_create(&e, t.bp, p, 1));
-    size_t cap = hermes_encoder_frame_size(e);
+    hermes_encoder_t *encs[2] = {NULL, NULL};
+    assert_hermes_ok(hermes_encoder_create(&encs[0], t.bp, p, 1));
+    uint32_t *mix = malloc(N * sizeof *mix);
+    assert_non_null(mix);
+    uint32_t nmix = 0;
+    for (uint32_t i = 0; i < 500; i++)           /* a long run */
+        mix[nmix++] = 1000 + i;
+    for (uint32_t i = 0; i < 300; i++)           /* scattered */
+        mix[nmix++] = (i * 7919u) % N;
+    for (uint32_t i = 0; i < 200; i += 20)       /* short runs of 5 */
+        for (uint32_t k = 0; k < 5; k++)
+            mix[nmix++] = i + k;
+    assert_hermes_ok(hermes_encoder_create_indices(&encs[1], t.bp, mix, nmix));
+    free(mix);
+    size_t cap = hermes_encoder_frame_size(encs[0]);
     unsigned char *buf = aligned_alloc(64, (cap + 63) / 64 * 64);
     pthread_t th;
     pthread_create(&th, NULL, writer, &t);
@@ -329,14 +555,18 @@ static void test_encoder_never_torn(void **state)
     uint64_t last = 0;
     bool monotonic = true;
     double t0 = test_now();
+    uint64_t last_mix = 0;
     while (test_now() - t0 < 0.5) {
-        int rc = hermes_encoder_encode(e, buf, cap, NULL, NULL);
+        unsigned which = (ok + bad + again) & 1;
+        hermes_encoder_t *e = encs[which];
+        size_t len = 0;
+        int rc = hermes_encoder_encode(e, buf, cap, &len, NULL);
         if (rc == HERMES_EAGAIN) {
             again++;
             continue;
         }
         hermes_telemetry_header_t h;
-        if (rc || hermes_telemetry_decode_header(buf, cap, &h) != 0) {
+        if (rc || hermes_telemetry_decode_header(buf, len, &h) != 0 || h.count != hermes_encoder_count(e)) {
             bad++;
             continue;
         }
@@ -345,15 +575,17 @@ static void test_encoder_never_torn(void **state)
                 bad++;
                 break;
             }
-        if (h.frame < last)
+        uint64_t *prev = which ? &last_mix : &last;
+        if (h.frame < *prev)
             monotonic = false;
-        last = h.frame;
+        *prev = h.frame;
         ok++;
     }
     atomic_store(&t.stop, 1);
     pthread_join(th, NULL);
     free(buf);
-    hermes_encoder_destroy(e);
+    hermes_encoder_destroy(encs[0]);
+    hermes_encoder_destroy(encs[1]);
     hermes_backplane_destroy(t.bp);
     free(specs);
     free(names);
@@ -377,6 +609,8 @@ int main(void)
         cmocka_unit_test(test_encoder_bad_arguments),
         cmocka_unit_test(test_encoder_misaligned_buffer),
         cmocka_unit_test(test_encoder_decode_rejects),
+        cmocka_unit_test(test_encoder_every_type_and_edge_value),
+        cmocka_unit_test(test_encoder_matches_reference_encoding),
         cmocka_unit_test(test_encoder_never_torn),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
