@@ -37,6 +37,9 @@
 #ifndef HERMES_OPTIMIZATION
 #define HERMES_OPTIMIZATION "?"
 #endif
+#ifndef HERMES_COMPILER
+#define HERMES_COMPILER __VERSION__
+#endif
 #ifndef HERMES_C_ARGS
 #define HERMES_C_ARGS ""
 #endif
@@ -221,7 +224,7 @@ static int run(uint32_t n, enum order o, bool mixed)
 int main(void)
 {
     printf("bench_encode: build type %s, optimization -O%s, compiler %s, NDEBUG %s, c_args '%s'\n",
-           HERMES_BUILD_TYPE, HERMES_OPTIMIZATION, __VERSION__,
+           HERMES_BUILD_TYPE, HERMES_OPTIMIZATION, HERMES_COMPILER,
 #ifdef NDEBUG
            "on",
 #else
