@@ -91,6 +91,7 @@ HERMES_API size_t hermes_encoder_frame_size(const hermes_encoder_t *enc);
 /**
  * Encode the latest published frame into @p buf.
  * @param[out] buf  at least hermes_encoder_frame_size() bytes; any alignment
+ * @param[in]  cap  bytes available at @p buf
  * @param[out] len  optional: bytes written
  * @param[out] frame optional: frame number encoded
  * @return 0, HERMES_EINVAL (NULL argument or @p cap too small) or HERMES_EAGAIN
