@@ -108,17 +108,9 @@ void hermes__client_offer(struct client *c, const struct hermes__frame *f)
 
 void hermes__client_submit(struct client *c, struct hermes__job *j)
 {
-    hermes_server_t *s = c->srv;
     j->client_id = c->id;
     c->busy = true;
-    pthread_mutex_lock(&s->mu_job);
-    if (s->jq_tail)
-        s->jq_tail->next = j;
-    else
-        s->jq_head = j;
-    s->jq_tail = j;
-    pthread_cond_signal(&s->cv_job);
-    pthread_mutex_unlock(&s->mu_job);
+    hermes__server_submit(c->srv, j);
 }
 
 void hermes__server_broadcast(hermes_server_t *s, const struct hermes__protocol *p, const char *text, size_t len)

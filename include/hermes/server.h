@@ -298,7 +298,9 @@ HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
  * reset, step, set and state map to the scheduler calls, and attach installs
  * the scheduler's listener (its one slot) to forward every state event to the
  * server; detach removes it. Use it before hermes_scheduler_run() starts, and
- * stop the server only after run() has returned.
+ * stop the server only after run() has returned (a server stopped while run()
+ * is active cannot remove the listener: it is left installed but silent, and
+ * its small relay block is not freed).
  * @return 0 or HERMES_EINVAL.
  * Context: any thread.
  */
