@@ -25,6 +25,7 @@ enum hermes__role { HERMES__ROLE_NONE = 0, HERMES__ROLE_OBSERVER = 1, HERMES__RO
 struct txmsg {
     struct txmsg *next;
     size_t        len;
+    bool          binary;
     unsigned char buf[];  /* LWS_PRE + len */
 };
 
