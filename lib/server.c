@@ -416,7 +416,11 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     *out = NULL;
     if ((!src && !bp) || !cfg)
         return hermes__fail(HERMES_EINVAL, "hermes_server_create: NULL argument");
-    if (src && !source_ok(src))
+    hermes_server_source_t sc;  /* the host's table, read up to its size */
+    memset(&sc, 0, sizeof sc);
+    if (src)
+        memcpy(&sc, src, src->size < sizeof sc ? src->size : sizeof sc);
+    if (src && !source_ok(&sc))
         return hermes__fail(HERMES_EINVAL, "telemetry source not initialised or missing a required callback "
                                            "(see hermes_server_source_t)");
     if (cfg->size == 0)
@@ -449,7 +453,7 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     pthread_mutex_init(&s->mu_job, NULL);
     pthread_cond_init(&s->cv_job, NULL);
     if (src)
-        memcpy(&s->src, src, src->size < sizeof s->src ? src->size : sizeof s->src);
+        s->src = sc;
     else
         hermes__live_source(&s->live, bp, c.sim_config, &s->src);
     if (control) {

@@ -11,7 +11,7 @@
  * (hermes_server_create()) or any hermes_server_source_t
  * (hermes_server_create_source(), e.g. a recording played back).
  *
- * Commands that change the run (pause, resume, reset, step, set) go through a
+ * Commands that change the run (pause, resume, reset, step, set, seek) go through a
  * control table, so any host can serve its own loop; the scheduler provides
  * one through hermes_server_control_from_scheduler(). State events come from
  * the host through hermes_server_post_event() (the scheduler adapter installs
@@ -29,7 +29,8 @@
  * telemetry tick and encoding) plus one control thread that calls the control
  * table, so a control call that waits for a frame boundary never stalls
  * telemetry. Use a handle from one thread at a time, except
- * hermes_server_post_event() and hermes_server_stop(), safe from any thread.
+ * hermes_server_post_event(), hermes_server_stats(), hermes_server_port() and
+ * hermes_server_stop(), safe from any thread.
  * hermes_server_post_event() never blocks on the network (a short mutex, no
  * I/O under it). Control callbacks run on the control thread and must not
  * call hermes_server_stop() or destroy the server.
