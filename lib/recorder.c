@@ -48,6 +48,8 @@ struct hermes_recorder {
     _Atomic int     writer_idle, producer_waiting, stopping;
     _Atomic int     failed;             /* 0 or HERMES_E* */
     char            errmsg[768];
+    char            h5msg[256];         /* writer: HDF5 message of the first failing call */
+    int             h5errno;
     pthread_mutex_t mu;
     pthread_cond_t  cv_data, cv_space;
     pthread_t       writer;
@@ -81,7 +83,29 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *ctx)
     return 0;
 }
 
-void hermes__h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+static void no_atexit(void)
+{
+    /* HDF5's exit handler crashes on a file whose close failed (disk full):
+     * Hermes closes what it opens itself. Must precede every other HDF5 call. */
+    H5dont_atexit();
+}
+
+void hermes__h5_quiet(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, no_atexit);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+/* Writer: remember the HDF5 message and errno of the first failing call,
+ * before later calls clear the thread's error stack. */
+static void note(hermes_recorder_t *r)
+{
+    if (!r->h5msg[0]) {
+        r->h5errno = errno;
+        hermes__h5_message(r->h5msg, sizeof r->h5msg);
+    }
+}
 
 void hermes__h5_message(char *buf, size_t cap)
 {
@@ -299,7 +323,10 @@ static char *read_text(const char *path)
 static void writer_fail(hermes_recorder_t *r, const char *what, int err)
 {
     char h5[256];
-    hermes__h5_message(h5, sizeof h5);
+    note(r);
+    hermes__strlcpy(h5, r->h5msg, sizeof h5);
+    if (r->h5errno)
+        err = r->h5errno;
     pthread_mutex_lock(&r->mu);
     if (!atomic_load(&r->failed)) {
         snprintf(r->errmsg, sizeof r->errmsg,
@@ -327,8 +354,10 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
     const hsize_t total = r->rows + n;
     hsize_t ddims[2] = {total, r->n};
     if (H5Dset_extent(r->d_data, ddims) < 0 || extend(r->d_frame, total) || extend(r->d_time, total) ||
-        extend(r->d_tick, total))
+        extend(r->d_tick, total)) {
+        note(r);
         return -1;
+    }
     /* Memory: the ring as a 2-D array [cap, words] of 8-byte cells. */
     hsize_t mdims[2] = {r->cap, r->words};
     hid_t ms = H5Screate_simple(2, mdims, NULL);
@@ -340,8 +369,10 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
         hid_t fs = H5Dget_space(r->d_data);
         hsize_t fstart[2] = {r->rows, 0};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, mcount, NULL);
-        if (H5Dwrite(r->d_data, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, r->ring) < 0)
+        if (H5Dwrite(r->d_data, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, r->ring) < 0) {
+            note(r);
             rc = -1;
+        }
         H5Sclose(fs);
     }
     /* header columns: tick, frame, time */
@@ -353,8 +384,10 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
         hid_t fs = H5Dget_space(ds[c]);
         hsize_t fstart = r->rows, fcount = n;
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &fstart, NULL, &fcount, NULL);
-        if (H5Dwrite(ds[c], mt[c], ms, fs, H5P_DEFAULT, r->ring) < 0)
+        if (H5Dwrite(ds[c], mt[c], ms, fs, H5P_DEFAULT, r->ring) < 0) {
+            note(r);
             rc = -1;
+        }
         H5Sclose(fs);
     }
     H5Sclose(ms);
@@ -363,16 +396,20 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
     return rc;
 }
 
-static int append_table(hid_t d, hid_t type, uint64_t *count, const void *row)
+static int append_table(hermes_recorder_t *r, hid_t d, hid_t type, uint64_t *count, const void *row)
 {
     hsize_t total = *count + 1;
-    if (H5Dset_extent(d, &total) < 0)
+    if (H5Dset_extent(d, &total) < 0) {
+        note(r);
         return -1;
+    }
     hid_t fs = H5Dget_space(d);
     hsize_t start = *count, one = 1;
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL);
     hid_t ms = H5Screate_simple(1, &one, NULL);
     herr_t rc = H5Dwrite(d, type, ms, fs, H5P_DEFAULT, row);
+    if (rc < 0)
+        note(r);
     H5Sclose(ms);
     H5Sclose(fs);
     if (rc < 0)
@@ -391,8 +428,8 @@ static int write_queue(hermes_recorder_t *r)
     pthread_mutex_unlock(&r->qmu);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = q[i].is_event ? append_table(r->d_events, r->t_event, &r->nevents, &q[i].u.ev)
-                           : append_table(r->d_journal, r->t_journal, &r->njournal, &q[i].u.jr);
+        rc = q[i].is_event ? append_table(r, r->d_events, r->t_event, &r->nevents, &q[i].u.ev)
+                           : append_table(r, r->d_journal, r->t_journal, &r->njournal, &q[i].u.jr);
     free(q);
     return rc;
 }

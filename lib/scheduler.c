@@ -167,13 +167,14 @@ static int call_frame_hook(hermes_scheduler_t *s, hermes_frame_kind_t kind)
     return 0;
 }
 
+/* @p frame: the frame the run showed when the command took effect (before a reset). */
 static void call_cmd_hook(hermes_scheduler_t *s, hermes_command_kind_t kind, uint32_t index, double value,
-                          uint64_t count)
+                          uint64_t count, uint64_t frame)
 {
     if (!s->cmd_hook)
         return;
     hermes_run_command_t c = {kind, {index, s->bp->tag}, value, count};
-    s->cmd_hook(s->cmd_ctx, &c, s->frame, s->ticks);
+    s->cmd_hook(s->cmd_ctx, &c, frame, s->ticks);
 }
 
 static void set_state(hermes_scheduler_t *s, hermes_state_t st)
@@ -636,14 +637,14 @@ bad_state:
     return HERMES_EVENT_NONE;
 }
 
-static void journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r)
+static void journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r, uint64_t frame)
 {
     static const hermes_command_kind_t kinds[] = {
         [REQ_PAUSE] = HERMES_COMMAND_PAUSE, [REQ_RESUME] = HERMES_COMMAND_RESUME, [REQ_RESET] = HERMES_COMMAND_RESET,
         [REQ_STEP] = HERMES_COMMAND_STEP,   [REQ_STOP] = HERMES_COMMAND_STOP,
     };
     if (r->type != REQ_SET && r->type != REQ_FAIL)
-        call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0);
+        call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0, frame);
 }
 
 /* Drain the FIFO (scheduler thread); values set while not running are
@@ -659,7 +660,7 @@ static void drain(hermes_scheduler_t *s)
         if (q.type == REQ_SET) {
             s->live[q.index] = q.value;
             changed = true;
-            call_cmd_hook(s, HERMES_COMMAND_SET, q.index, q.value, 0);
+            call_cmd_hook(s, HERMES_COMMAND_SET, q.index, q.value, 0, s->frame);
             continue;
         }
         if (q.type == REQ_FAIL) {
@@ -667,9 +668,10 @@ static void drain(hermes_scheduler_t *s)
             continue;
         }
         pthread_mutex_unlock(&s->mu);
+        uint64_t f0 = s->frame;
         hermes_event_t ev = apply_ctl(s, q.ctl);
         if (q.ctl->result == 0)
-            journal_ctl(s, q.ctl);
+            journal_ctl(s, q.ctl, f0);
         if (ev != HERMES_EVENT_NONE)
             emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
         if (q.type == REQ_RESET)
@@ -758,10 +760,11 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         return fail_run(s, HERMES_EMODULE);
     } else {
         /* No scheduler thread: apply here, still one at a time. */
+        uint64_t f0 = s->frame;
         hermes_event_t ev = apply_ctl(s, &r);
         rc = r.result;
         if (rc == 0)
-            journal_ctl(s, &r);
+            journal_ctl(s, &r, f0);
         int frc = 0;
         if (rc == 0 && type == REQ_STEP)
             frc = run_steps_sync(s);
@@ -828,7 +831,7 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
         }
     } else {
         s->live[sig.index] = value;
-        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, value, 0);
+        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, value, 0, s->frame);
         if (s->staged)
             publish(s);
     }
@@ -853,7 +856,7 @@ HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_co
             return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g",
                                 hermes_type_name((hermes_type_t)d->type), d->name, cmd->value);
         s->live[sig.index] = cmd->value;
-        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0);
+        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0, s->frame);
         if (get_state(s) != HERMES_STATE_RUNNING)
             publish(s);
         return 0;
@@ -867,9 +870,10 @@ HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_co
         return hermes__fail(HERMES_EINVAL, "hermes_scheduler_apply: bad command kind %d or step count",
                             (int)cmd->kind);
     struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}};
+    uint64_t f0 = s->frame;
     hermes_event_t ev = apply_ctl(s, &r);
     if (r.result == 0)
-        journal_ctl(s, &r);
+        journal_ctl(s, &r, f0);
     if (ev != HERMES_EVENT_NONE)
         emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
     return r.result ? hermes__fail(r.result, "%s", r.msg) : 0;
