@@ -100,15 +100,21 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
         o->log(HERMES_LOG_ERROR, "event=rerun_failed file=%s error=\"%s\"", o->rerun_path, hermes_last_error());
         return 4;
     }
+    /* A rerun runs as fast as possible, ends where the recorded run was set
+     * to end (execution.end_time or --end-time then) and starts as it did (a
+     * single_frame run only ever advanced by steps: paused). */
+    const char *mode = hermes_recording_attr(o->rerun_rec, "mode");
+    *start_paused = hermes_recording_start_paused(o->rerun_rec) || (mode && !strcmp(mode, "single_frame"));
+    ex->mode = HERMES_MODE_AFAP;
+    double end = NAN;
+    hermes_recording_attr_number(o->rerun_rec, "end_time", &end);
+    ex->has_end_time = !isnan(end);
+    ex->end_time = ex->has_end_time ? end : 0;
+    hermes_config_set_execution(cfg, ex);
     if (hermes_recording_check_config(o->rerun_rec, cfg) != 0) {
         o->log(HERMES_LOG_ERROR, "event=rerun_refused file=%s error=\"%s\"", o->rerun_path, hermes_last_error());
         return 3;
     }
-    /* A rerun runs as fast as possible and starts as the recorded run did
-     * (a single_frame run only ever advanced by steps: paused). */
-    const char *mode = hermes_recording_attr(o->rerun_rec, "mode");
-    *start_paused = hermes_recording_start_paused(o->rerun_rec) || (mode && !strcmp(mode, "single_frame"));
-    ex->mode = HERMES_MODE_AFAP;
     o->log(HERMES_LOG_INFO, "event=rerun file=%s journal_entries=%llu frames=%llu complete=%s", o->rerun_path,
            (unsigned long long)hermes_recording_journal_count(o->rerun_rec),
            (unsigned long long)hermes_recording_rows(o->rerun_rec),

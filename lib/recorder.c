@@ -112,6 +112,9 @@ void hermes__h5_message(char *buf, size_t cap)
     char first[256] = "";
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, first);
     snprintf(buf, cap, "%s", first[0] ? first : "unknown HDF5 error");
+    for (char *p = buf; *p; p++)   /* HDF5 messages may span lines */
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
     H5Eclear2(H5E_DEFAULT);
 }
 

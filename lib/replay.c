@@ -550,12 +550,12 @@ struct hermes_rerun {
     uint64_t            n, next;
     uint64_t            final_tick;   /* stop here once the journal is done */
     uint64_t            step_until;   /* tick a pending step reaches */
+    uint64_t            end_frame;    /* the scheduler stops by itself here (UINT64_MAX: no end_time) */
 };
 
 static int boundary(void *ctx, hermes_scheduler_t *s, uint64_t frame, uint64_t tick)
 {
     hermes_rerun_t *rr = ctx;
-    (void)frame;
     while (rr->next < rr->n && rr->entries[rr->next].e.tick <= tick) {
         struct rerun_entry *en = &rr->entries[rr->next];
         if (en->e.tick < tick)
@@ -582,7 +582,9 @@ static int boundary(void *ctx, hermes_scheduler_t *s, uint64_t frame, uint64_t t
     if (st == HERMES_STATE_STOPPED || st == HERMES_STATE_ERROR)
         return 0;
     bool stuck = st == HERMES_STATE_PAUSED && tick >= rr->step_until;
-    if (rr->next == rr->n && (tick >= rr->final_tick || stuck)) {
+    /* At end_time the scheduler stops by itself, as the recorded run did. */
+    bool ends = frame >= rr->end_frame && (st == HERMES_STATE_RUNNING || tick < rr->step_until);
+    if (rr->next == rr->n && !ends && (tick >= rr->final_tick || stuck)) {
         hermes_run_command_t stop = {HERMES_COMMAND_STOP, {0, 0}, 0.0, 0};
         return hermes_scheduler_apply(s, &stop);
     }
@@ -640,6 +642,9 @@ HERMES_API int hermes_rerun_create(hermes_rerun_t **out, hermes_recording_t *rec
         }
         rr->final_tick = t;
     }
+    hermes_execution_t ex;
+    hermes_config_execution(hermes_scheduler_config(s), &ex);
+    rr->end_frame = ex.has_end_time ? (uint64_t)ceil(ex.end_time * ex.rate_hz - 1e-9) : UINT64_MAX;
     if ((rc = hermes_scheduler_set_boundary_hook(s, boundary, rr)) != 0) {
         free(rr->entries);
         free(rr);
