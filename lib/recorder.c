@@ -41,9 +41,10 @@ struct hermes_recorder {
     double                  flush_ns;
 
     /* ring */
-    uint64_t       *ring;
-    uint32_t        words;              /* per slot */
+    uint64_t       *hdr;                /* per slot: tick, frame, time (f64 bits) */
+    double         *vals;               /* per slot: n values */
     uint64_t        cap;                /* slots */
+    uint64_t        wake_fill;          /* frames buffered before the producer wakes the writer */
     _Atomic uint64_t head, tail;
     _Atomic int     writer_idle, producer_waiting, stopping;
     _Atomic int     failed;             /* 0 or HERMES_E* */
@@ -68,7 +69,7 @@ struct hermes_recorder {
     hsize_t  chunk_frames;
 
     /* stats */
-    _Atomic uint64_t st_rows, st_stalls, st_flushes;
+    _Atomic uint64_t st_rows, st_stalls, st_flushes, st_busy_ns;
     bool closed;
 };
 
@@ -361,23 +362,24 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
         note(r);
         return -1;
     }
-    /* Memory: the ring as a 2-D array [cap, words] of 8-byte cells. */
-    hsize_t mdims[2] = {r->cap, r->words};
-    hid_t ms = H5Screate_simple(2, mdims, NULL);
     int rc = 0;
-    /* data */
+    /* data: n contiguous rows of the value ring */
     if (r->n) {
-        hsize_t mstart[2] = {pos, HDR_WORDS}, mcount[2] = {n, r->n};
-        H5Sselect_hyperslab(ms, H5S_SELECT_SET, mstart, NULL, mcount, NULL);
+        hsize_t mcount[2] = {n, r->n};
+        hid_t dms = H5Screate_simple(2, mcount, NULL);
         hid_t fs = H5Dget_space(r->d_data);
         hsize_t fstart[2] = {r->rows, 0};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, fstart, NULL, mcount, NULL);
-        if (H5Dwrite(r->d_data, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, r->ring) < 0) {
+        if (H5Dwrite(r->d_data, H5T_NATIVE_DOUBLE, dms, fs, H5P_DEFAULT, r->vals + pos * r->n) < 0) {
             note(r);
             rc = -1;
         }
         H5Sclose(fs);
+        H5Sclose(dms);
     }
+    /* Header ring as a 2-D array [cap, 3] of 8-byte cells. */
+    hsize_t mdims[2] = {r->cap, HDR_WORDS};
+    hid_t ms = H5Screate_simple(2, mdims, NULL);
     /* header columns: tick, frame, time */
     const hid_t ds[3] = {r->d_tick, r->d_frame, r->d_time};
     const hid_t mt[3] = {H5T_NATIVE_UINT64, H5T_NATIVE_UINT64, H5T_NATIVE_DOUBLE};
@@ -387,7 +389,7 @@ static int write_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n)
         hid_t fs = H5Dget_space(ds[c]);
         hsize_t fstart = r->rows, fcount = n;
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, &fstart, NULL, &fcount, NULL);
-        if (H5Dwrite(ds[c], mt[c], ms, fs, H5P_DEFAULT, r->ring) < 0) {
+        if (H5Dwrite(ds[c], mt[c], ms, fs, H5P_DEFAULT, r->hdr) < 0) {
             note(r);
             rc = -1;
         }
@@ -456,10 +458,12 @@ static void *writer_main(void *arg)
             if (n > to_edge)
                 n = to_edge;
             errno = 0;
+            uint64_t b0 = hermes__now_ns();
             if (write_rows(r, pos, n) != 0) {
                 writer_fail(r, "cannot write frames", errno);
                 break;
             }
+            atomic_fetch_add(&r->st_busy_ns, hermes__now_ns() - b0);
             atomic_store(&r->tail, t + n);
             atomic_fetch_add(&r->st_rows, n);
             dirty = true;
@@ -484,10 +488,12 @@ static void *writer_main(void *arg)
         if (now >= next_flush) {
             if (dirty) {
                 errno = 0;
+                uint64_t b0 = hermes__now_ns();
                 if (H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0) {
                     writer_fail(r, "cannot flush", errno);
                     break;
                 }
+                atomic_fetch_add(&r->st_busy_ns, hermes__now_ns() - b0);
                 atomic_fetch_add(&r->st_flushes, 1);
                 dirty = false;
             }
@@ -544,9 +550,9 @@ static int frame_hook(void *ctx, uint64_t frame, uint64_t tick, hermes_frame_kin
         if ((f = atomic_load(&r->failed)) != 0)
             return hermes__fail(f, "%s", r->errmsg);
     }
-    uint64_t *slot = r->ring + (h % r->cap) * r->words;
+    uint64_t *slot = r->hdr + (h % r->cap) * HDR_WORDS;
     uint64_t fr = 0, tns = 0;
-    if (hermes_backplane_snapshot_plan(r->bp, r->plan, (double *)(slot + HDR_WORDS), &fr, &tns) != 0)
+    if (hermes_backplane_snapshot_plan(r->bp, r->plan, r->vals + (h % r->cap) * r->n, &fr, &tns) != 0)
         return hermes__fail(HERMES_ESYS, "recording to '%s': cannot read frame %llu", r->path,
                             (unsigned long long)frame);
     double secs = (double)tns / 1e9;
@@ -554,7 +560,11 @@ static int frame_hook(void *ctx, uint64_t frame, uint64_t tick, hermes_frame_kin
     slot[1] = fr;
     memcpy(&slot[2], &secs, sizeof secs);
     atomic_store(&r->head, h + 1);
-    if (atomic_load(&r->writer_idle)) {
+    /* Wake an idle writer only for a batch worth writing (it also wakes by
+     * itself every 50 ms): one wake-up per frame would cost the scheduler a
+     * syscall and the CPU a context switch at every frame. */
+    uint64_t fill = h + 1 - atomic_load_explicit(&r->tail, memory_order_relaxed);
+    if (fill >= r->wake_fill && atomic_load(&r->writer_idle)) {
         pthread_mutex_lock(&r->mu);
         pthread_cond_signal(&r->cv_data);
         pthread_mutex_unlock(&r->mu);
@@ -753,9 +763,11 @@ static int build_file(hermes_recorder_t *r, const hermes_recorder_config_t *cfg,
         return create_fail(r, HERMES_ESYS, "cannot write the signal tables");
     }
 
-    /* The storage: [rows, n] f64, chunks of chunk_frames x up to 256 signals. */
-    hsize_t cs = r->n < 256 ? (r->n ? r->n : 1) : 256;
-    hsize_t cf = 65536 / cs;
+    /* The storage: [rows, n] f64 in chunks of whole rows (chunk_frames rows,
+     * about 1 MiB): a block of frames in the ring is then one contiguous piece
+     * of memory per chunk, which HDF5 writes without gathering it. */
+    hsize_t cs = r->n ? r->n : 1;
+    hsize_t cf = 131072 / cs;
     hsize_t p2 = 16;
     while (p2 * 2 <= cf && p2 < 4096)
         p2 *= 2;
@@ -771,9 +783,10 @@ static int build_file(hermes_recorder_t *r, const hermes_recorder_config_t *cfg,
     r->d_data = H5Dcreate2(r->file, REC_DATA, H5T_IEEE_F64LE, sp, H5P_DEFAULT, dcpl, dapl);
     H5Pclose(dapl);
     H5Pclose(dcpl);
-    r->d_frame = make_series(r->file, REC_FRAME, H5T_STD_U64LE, p2);
-    r->d_time = make_series(r->file, REC_TIME, H5T_IEEE_F64LE, p2);
-    r->d_tick = make_series(r->file, REC_TICK, H5T_STD_U64LE, p2);
+    hsize_t sc = p2 < 1024 ? 1024 : p2;
+    r->d_frame = make_series(r->file, REC_FRAME, H5T_STD_U64LE, sc);
+    r->d_time = make_series(r->file, REC_TIME, H5T_IEEE_F64LE, sc);
+    r->d_tick = make_series(r->file, REC_TICK, H5T_STD_U64LE, sc);
     r->t_event = hermes__rec_event_type();
     r->t_journal = hermes__rec_journal_type();
     r->d_events = make_series(r->file, REC_EVENTS, r->t_event, 64);
@@ -930,16 +943,19 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     if (rc)
         goto fail;
 
-    r->words = HDR_WORDS + r->n;
-    uint64_t cap = cfg->ring_frames ? cfg->ring_frames : RING_BYTES / ((uint64_t)r->words * 8u);
+    uint64_t cap = cfg->ring_frames ? cfg->ring_frames : RING_BYTES / ((uint64_t)(HDR_WORDS + r->n) * 8u);
     if (!cfg->ring_frames) {
         if (cap < 2 * r->chunk_frames)
             cap = 2 * r->chunk_frames;
         cap = cap < 64 ? 64 : cap > 65536 ? 65536 : cap;
     }
     r->cap = cap;
-    r->ring = malloc(cap * r->words * sizeof *r->ring);
-    if (!r->ring) {
+    r->wake_fill = r->chunk_frames < cap / 4 ? r->chunk_frames : cap / 4;
+    if (r->wake_fill < 1)
+        r->wake_fill = 1;
+    r->hdr = malloc(cap * HDR_WORDS * sizeof *r->hdr);
+    r->vals = malloc(cap * (r->n ? r->n : 1) * sizeof *r->vals);
+    if (!r->hdr || !r->vals) {
         rc = hermes__fail(HERMES_ENOMEM, "recording: cannot allocate a ring of %llu frames",
                           (unsigned long long)cap);
         goto fail;
@@ -1014,8 +1030,10 @@ HERMES_API int hermes_recorder_close(hermes_recorder_t *r, const char *end_reaso
         r->writer_started = false;
     }
     int failed = atomic_load(&r->failed);
+    uint64_t b0 = hermes__now_ns();
     if (!failed && H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0)
         writer_fail(r, "cannot flush", errno);
+    atomic_fetch_add(&r->st_busy_ns, hermes__now_ns() - b0);
     failed = atomic_load(&r->failed);
     close_h5(r);
     if (failed)
@@ -1034,7 +1052,8 @@ HERMES_API void hermes_recorder_destroy(hermes_recorder_t *r)
     if (!r->closed)
         (void)hermes_recorder_close(r, NULL);
     hermes_snapshot_plan_destroy(r->plan);
-    free(r->ring);
+    free(r->hdr);
+    free(r->vals);
     free(r->q);
     free(r->path);
     pthread_cond_destroy(&r->cv_data);
@@ -1063,6 +1082,7 @@ HERMES_API int hermes_recorder_stats(const hermes_recorder_t *r, hermes_recorder
     out->bytes = out->rows * r->n * 8u;
     out->stalls = atomic_load(&m->st_stalls);
     out->flushes = atomic_load(&m->st_flushes);
+    out->writer_seconds = (double)atomic_load(&m->st_busy_ns) * 1e-9;
     out->signals = r->n;
     out->every = r->every;
     return 0;

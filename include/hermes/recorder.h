@@ -80,6 +80,7 @@ typedef struct hermes_recorder_stats {
     uint64_t bytes;       /**< signal data written (rows * signals * 8) */
     uint64_t stalls;      /**< times the scheduler thread waited for ring space */
     uint64_t flushes;     /**< HDF5 flushes done */
+    double   writer_seconds; /**< wall time the writer spent writing and flushing (not waiting for frames) */
     uint32_t signals;     /**< recorded signals per frame */
     uint32_t every;       /**< decimation in effect */
 } hermes_recorder_stats_t;
