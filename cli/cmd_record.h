@@ -42,5 +42,6 @@ int cli_record_finish(struct cli_record *o, int status, const char *end_reason);
 void cli_record_cleanup(struct cli_record *o);
 
 int cmd_export(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 
 #endif

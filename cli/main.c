@@ -180,6 +180,7 @@ static const char usage_main[] =
     "  signals CONFIG    list every signal: qualified name, type, unit, writable\n"
     "  clean             remove shared-memory segments left by dead runs\n"
     "  export FILE.h5    write a recording as CSV\n"
+    "  replay FILE.h5    serve a recording over the WebSocket protocol\n"
     "  version           print the version\n"
     "\n"
     "`hermes <command> --help` describes each command.\n";
@@ -623,6 +624,8 @@ int main(int argc, char **argv)
         return cmd_clean(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
     fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_USAGE;
 }

@@ -138,3 +138,43 @@ HERMES_API int hermes_rerun_create(hermes_rerun_t **out, hermes_recording_t *rec
 
 HERMES_API uint64_t hermes_rerun_applied(const hermes_rerun_t *rr) { (void)rr; return 0; }
 HERMES_API void hermes_rerun_destroy(hermes_rerun_t *rr) { (void)rr; }
+
+HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *rec,
+                                    const hermes_replay_config_t *cfg)
+{
+    (void)rec;
+    (void)cfg;
+    if (out)
+        *out = NULL;
+    return NOT_BUILT;
+}
+
+HERMES_API int hermes_replay_source(hermes_replay_t *rp, hermes_server_source_t *out)
+{
+    (void)rp;
+    (void)out;
+    return NOT_BUILT;
+}
+
+HERMES_API int hermes_replay_control(hermes_replay_t *rp, hermes_server_control_t *out)
+{
+    (void)rp;
+    (void)out;
+    return NOT_BUILT;
+}
+
+HERMES_API int hermes_replay_start(hermes_replay_t *rp)
+{
+    (void)rp;
+    return NOT_BUILT;
+}
+
+HERMES_API uint64_t hermes_replay_row(hermes_replay_t *rp, uint64_t *frame)
+{
+    (void)rp;
+    if (frame)
+        *frame = 0;
+    return 0;
+}
+
+HERMES_API void hermes_replay_destroy(hermes_replay_t *rp) { (void)rp; }

@@ -3,6 +3,7 @@
 #define HERMES_LIB_RECORDING_INTERNAL_H
 
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Root-level objects; a module may not use one of these names. */
@@ -62,6 +63,24 @@ struct rec_journal_row {
     double   value;
     uint64_t count;
 };
+
+/* An opened recording (replay.c); replay_serve.c reads it too. */
+struct hermes_recording {
+    char    *path;
+    hid_t    file, d_data, d_frame, d_time;
+    uint32_t n;
+    struct rec_signal_row     *sigs;
+    struct hermes_recording_signal *views;
+    uint64_t rows;
+    struct rec_journal_row    *journal;
+    uint64_t njournal;
+    bool     complete;
+    double   rate_hz;
+    char    *attr_buf;
+};
+
+/* Read a whole table into a new array (caller frees). Returns 0 or -1. */
+int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n);
 
 /* Compound types (fixed-length strings) of the tables; caller closes. */
 hid_t hermes__rec_signal_type(void);

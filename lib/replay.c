@@ -11,21 +11,8 @@
 #include "recording_internal.h"
 #include "util.h"
 
-struct hermes_recording {
-    char    *path;
-    hid_t    file, d_data, d_frame, d_time;
-    uint32_t n;
-    struct rec_signal_row  *sigs;
-    hermes_recording_signal_t *views;
-    uint64_t rows;
-    struct rec_journal_row *journal;
-    uint64_t njournal;
-    bool     complete;
-    double   rate_hz;
-    char    *attr_buf;
-};
 
-static int read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n)
+int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n)
 {
     *rows = NULL;
     *n = 0;
@@ -111,8 +98,8 @@ HERMES_API int hermes_recording_open(hermes_recording_t **out, const char *path)
 
     hid_t ts = hermes__rec_signal_type(), tj = hermes__rec_journal_type();
     uint64_t n = 0;
-    int rc = read_table(rec->file, REC_SIGNALS, ts, sizeof *rec->sigs, (void **)&rec->sigs, &n) |
-             read_table(rec->file, REC_JOURNAL, tj, sizeof *rec->journal, (void **)&rec->journal, &rec->njournal);
+    int rc = hermes__rec_read_table(rec->file, REC_SIGNALS, ts, sizeof *rec->sigs, (void **)&rec->sigs, &n) |
+             hermes__rec_read_table(rec->file, REC_JOURNAL, tj, sizeof *rec->journal, (void **)&rec->journal, &rec->njournal);
     H5Tclose(ts);
     H5Tclose(tj);
     if (rc)
@@ -427,9 +414,9 @@ HERMES_API int hermes_recording_check_config(const hermes_recording_t *rec, cons
     struct rec_wire_row *wires = NULL;
     struct rec_signal_row *sigs = NULL;
     uint64_t nm = 0, nw = 0, ns = 0;
-    int rc = read_table(r->file, REC_MODULES, tm, sizeof *mods, (void **)&mods, &nm) |
-             read_table(r->file, REC_WIRES, tw, sizeof *wires, (void **)&wires, &nw) |
-             read_table(r->file, REC_CONFIG_SIGNALS, ts, sizeof *sigs, (void **)&sigs, &ns);
+    int rc = hermes__rec_read_table(r->file, REC_MODULES, tm, sizeof *mods, (void **)&mods, &nm) |
+             hermes__rec_read_table(r->file, REC_WIRES, tw, sizeof *wires, (void **)&wires, &nw) |
+             hermes__rec_read_table(r->file, REC_CONFIG_SIGNALS, ts, sizeof *sigs, (void **)&sigs, &ns);
     H5Tclose(tm);
     H5Tclose(tw);
     H5Tclose(ts);

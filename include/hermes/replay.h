@@ -13,10 +13,18 @@
  * hook. With deterministic modules the rerun's data are bit-identical to the
  * recording's.
  *
+ * A hermes_replay_t plays a recording back through the WebSocket server
+ * (server.h): it fills a telemetry source (the schema comes from the file,
+ * telemetry frames from the recorded rows) and a control table (pause,
+ * resume, step, reset, seek; set is refused: a recording is read-only), and
+ * advances through the rows at the recorded simulation-time pace times
+ * speed.
+ *
  * Needs libhdf5 at build time (meson option -Drecording); without it every
  * open/create fails with HERMES_ESTATE and a message saying how to enable it.
  *
- * Threading: a recording handle is used by one thread at a time. A rerun's
+ * Threading: a recording handle is used by one thread at a time (a replay
+ * serialises its own uses internally). A rerun's
  * hook runs on the scheduler thread; create and destroy it while no thread is
  * inside hermes_scheduler_run(). The recording must outlive the rerun.
  * Ownership: strings returned are borrowed from the handle and live until it
@@ -26,11 +34,13 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include "common.h"
 #include "error.h"
 #include "backplane.h"
 #include "config.h"
 #include "scheduler.h"
+#include "server.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +151,48 @@ HERMES_API int hermes_rerun_create(hermes_rerun_t **out, hermes_recording_t *rec
 HERMES_API uint64_t hermes_rerun_applied(const hermes_rerun_t *rr);
 /** Remove the hook and free. NULL is fine. Not while run() is active. */
 HERMES_API void hermes_rerun_destroy(hermes_rerun_t *rr);
+
+/* ---- playing a recording back over the WebSocket protocol ---------------------- */
+
+typedef struct hermes_replay hermes_replay_t;
+
+typedef struct hermes_replay_config {
+    uint32_t size;          /**< stamped by hermes_replay_config_init() */
+    double   speed;         /**< playback speed: sim seconds per wall second; 0: 1.0 */
+    bool     loop;          /**< start again from the first row at the end (else stop there) */
+    bool     start_paused;  /**< begin paused at the first row */
+} hermes_replay_config_t;
+
+static inline void hermes_replay_config_init(hermes_replay_config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->size = (uint32_t)sizeof *c;
+}
+
+/**
+ * Prepare playback of @p rec (which must outlive the replay; it is then used
+ * by the replay's threads only). The playback clock starts at
+ * hermes_replay_start().
+ * @return 0, HERMES_EINVAL (NULL, bad speed, config not initialised, a
+ *         recording without rows), HERMES_ESTATE (recording not built), HERMES_ESYS, HERMES_ENOMEM.
+ */
+HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *rec,
+                                    const hermes_replay_config_t *cfg);
+/** Fill @p out with the telemetry source to give hermes_server_create_source(). */
+HERMES_API int hermes_replay_source(hermes_replay_t *rp, hermes_server_source_t *out);
+/**
+ * Fill @p out with the control table: pause, resume, step, reset and seek
+ * act on the playback and post the protocol's events; set answers
+ * HERMES_EREADONLY ("a recording played back is read-only"); state reports
+ * running, paused or stopped (at the end without loop).
+ */
+HERMES_API int hermes_replay_control(hermes_replay_t *rp, hermes_server_control_t *out);
+/** Start the playback clock (running unless start_paused). @return 0, HERMES_ESTATE (started twice), HERMES_ESYS. */
+HERMES_API int hermes_replay_start(hermes_replay_t *rp);
+/** Row shown now (0-based) and its frame number. Context: any thread. */
+HERMES_API uint64_t hermes_replay_row(hermes_replay_t *rp, uint64_t *frame);
+/** Stop the playback thread and free. Destroy the server first. NULL is fine. */
+HERMES_API void hermes_replay_destroy(hermes_replay_t *rp);
 
 #ifdef __cplusplus
 }
