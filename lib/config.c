@@ -28,6 +28,7 @@ static void module_free(struct cfg_module *m)
         free(m->sig[j].unit);
     }
     free(m->sig);
+    hermes__names_free(&m->sigidx);
 }
 
 HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
@@ -37,6 +38,7 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     for (uint32_t i = 0; i < cfg->nmod; i++)
         module_free(&cfg->mod[i]);
     free(cfg->mod);
+    hermes__names_free(&cfg->modidx);
     for (uint32_t i = 0; i < cfg->nwire; i++) {
         free(cfg->wire[i].src);
         free(cfg->wire[i].dst);
@@ -52,6 +54,8 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     for (uint32_t i = 0; i < cfg->npos; i++)
         free(cfg->pos[i].path);
     free(cfg->pos);
+    hermes__names_free(&cfg->posidx);
+    free(cfg->text);
     free(cfg);
 }
 
@@ -83,18 +87,14 @@ HERMES_API int hermes_config_create(hermes_config_t **out)
 
 int hermes__config_find_module(const hermes_config_t *cfg, const char *name, size_t len)
 {
-    for (uint32_t i = 0; i < cfg->nmod; i++)
-        if (strncmp(cfg->mod[i].name, name, len) == 0 && cfg->mod[i].name[len] == '\0')
-            return (int)i;
-    return -1;
+    uint32_t i;
+    return hermes__names_get(&cfg->modidx, name, len, &i) == 0 ? (int)i : -1;
 }
 
 int hermes__config_find_signal(const struct cfg_module *m, const char *name)
 {
-    for (uint32_t j = 0; j < m->nsig; j++)
-        if (strcmp(m->sig[j].name, name) == 0)
-            return (int)j;
-    return -1;
+    uint32_t j;
+    return hermes__names_get(&m->sigidx, name, strlen(name), &j) == 0 ? (int)j : -1;
 }
 
 /* ------------------------------------------------------------------------ */

@@ -22,10 +22,13 @@ int hermes__config_add_module(hermes_config_t *cfg, const char *name, hermes_mod
     struct cfg_module *m = &cfg->mod[cfg->nmod];
     memset(m, 0, sizeof *m);
     m->name = hermes__strdup(name);
-    if (!m->name) {
+    int put = m->name ? hermes__names_put(&cfg->modidx, m->name, strlen(m->name), cfg->nmod, NULL) : -1;
+    if (put < 0) {
+        free(m->name);
         free(path);
         return hermes__config_nomem();
     }
+    cfg->nmoddup += (uint32_t)put;
     m->type = type;
     m->path = path;
     cfg->nmod++;
@@ -33,19 +36,25 @@ int hermes__config_add_module(hermes_config_t *cfg, const char *name, hermes_mod
     return 0;
 }
 
-int hermes__config_add_signal(struct cfg_module *m, const char *name, hermes_type_t type, const char *unit,
-                              bool writable, double initial)
+int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t type, char *unit, bool writable,
+                              double initial)
 {
-    if (hermes__grow((void **)&m->sig, &m->capsig, m->nsig + 1, sizeof *m->sig) != 0)
-        return hermes__config_nomem();
-    struct cfg_signal *s = &m->sig[m->nsig];
-    s->name = hermes__strdup(name);
-    s->unit = unit && *unit ? hermes__strdup(unit) : NULL;
-    if (!s->name || (unit && *unit && !s->unit)) {
-        free(s->name);
-        free(s->unit);
+    int put = -1;
+    if (name && hermes__grow((void **)&m->sig, &m->capsig, m->nsig + 1, sizeof *m->sig) == 0)
+        put = hermes__names_put(&m->sigidx, name, strlen(name), m->nsig, NULL);
+    if (put < 0) {
+        free(name);
+        free(unit);
         return hermes__config_nomem();
     }
+    if (unit && !*unit) {
+        free(unit);
+        unit = NULL;
+    }
+    m->ndup += (uint32_t)put;
+    struct cfg_signal *s = &m->sig[m->nsig];
+    s->name = name;
+    s->unit = unit;
     s->type = type == HERMES_TYPE_NONE ? HERMES_TYPE_F64 : type;
     s->writable = writable;
     s->initial = initial;
@@ -212,7 +221,10 @@ HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module
         return hermes__fail(HERMES_EINVAL, "modules.%s.signals: signal '%s': %s", module, name, why);
     if (hermes__config_find_signal(m, name) >= 0)
         return hermes__fail(HERMES_EEXIST, "modules.%s.signals: duplicate signal name '%s'", module, name);
-    if ((rc = hermes__config_add_signal(m, name, type, unit, writable, initial)) != 0)
+    char *uc = unit ? hermes__strdup(unit) : NULL;
+    if (unit && !uc)
+        return hermes__config_nomem();
+    if ((rc = hermes__config_add_signal(m, hermes__strdup(name), type, uc, writable, initial)) != 0)
         return rc;
     hermes__config_changed(cfg);
     return 0;

@@ -209,7 +209,7 @@ static int validate_signals(const hermes_config_t *cfg, const struct cfg_module 
         const struct cfg_signal *s = &m->sig[j];
         if ((why = hermes__config_signal_name_problem(m->name, s->name)) != NULL)
             return signal_fail(cfg, err, m, j, "name", "invalid signal name '%s': %s", s->name, why);
-        int k = hermes__config_find_signal(m, s->name);
+        int k = m->ndup ? hermes__config_find_signal(m, s->name) : (int)j;
         if (k >= 0 && (uint32_t)k != j)
             return signal_fail(cfg, err, m, j, "name", "duplicate signal name '%s' in module '%s' (also signals[%d])",
                                s->name, m->name, k);
@@ -233,7 +233,7 @@ static int validate_module(const hermes_config_t *cfg, uint32_t i, hermes_error_
     const char *why = hermes__config_module_name_problem(m->name);
     if (why)
         return hermes__config_key_fail(cfg, err, field, "invalid module name '%s': %s", m->name, why);
-    int k = hermes__config_find_module(cfg, m->name, strlen(m->name));
+    int k = cfg->nmoddup ? hermes__config_find_module(cfg, m->name, strlen(m->name)) : (int)i;
     if (k >= 0 && (uint32_t)k != i)
         return hermes__config_key_fail(cfg, err, field, "duplicate module name '%s'", m->name);
     if (!hermes__config_module_type_valid(m->type))

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,25 @@ static const cyaml_schema_field_t server_fields[] = {
     CYAML_FIELD_END,
 };
 
+/* libcyaml grows a sequence one entry at a time (realloc to n + 1 entries),
+ * so loading n signals would move or remap the whole array n times. Grow the
+ * block geometrically instead; every block stays a plain malloc block (the
+ * loader takes strings out of libcyaml's data and frees them with free()). */
+static void *cyaml_mem_amortized(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (!ptr)
+        return malloc(size);
+    size_t have = malloc_usable_size(ptr);
+    if (size <= have)
+        return ptr;
+    return realloc(ptr, size < have * 2 ? have * 2 : size);
+}
+
 struct logbuf {
     char   buf[4096];
     size_t len;
@@ -264,8 +284,9 @@ static const char *signal_field(char *buf, size_t cap, const char *module, unsig
     return buf;
 }
 
+/* Takes the name and unit strings from libcyaml's data (NULLs them there). */
 static int convert_signal(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, unsigned j,
-                          const struct ysignal *ys)
+                          struct ysignal *ys)
 {
     char field[512];
     bool writable = false;
@@ -290,10 +311,12 @@ static int convert_signal(hermes_config_t *cfg, hermes_error_t *err, struct cfg_
                                              signal_field(field, sizeof field, m->name, j, "initial"),
                                              "invalid number '%s'", ys->initial);
     }
-    return hermes__config_add_signal(m, ys->name, t, ys->unit, writable, initial);
+    char *name = ys->name, *unit = ys->unit;
+    ys->name = ys->unit = NULL;
+    return hermes__config_add_signal(m, name, t, unit, writable, initial);
 }
 
-static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char *name, const struct ymodule *ym,
+static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char *name, struct ymodule *ym,
                           const char *base)
 {
     char field[512];
@@ -338,6 +361,9 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (hermes__copy_strv(&m->args, (const char *const *)ym->args, ym->args_count) != 0)
         return hermes__config_nomem();
     m->arg_count = ym->args_count;
+    if (hermes__grow((void **)&m->sig, &m->capsig, ym->signals_count, sizeof *m->sig) != 0 ||
+        hermes__names_reserve(&m->sigidx, ym->signals_count) != 0)
+        return hermes__config_nomem();
     for (unsigned j = 0; j < ym->signals_count; j++)
         if ((rc = convert_signal(cfg, err, m, j, &ym->signals[j])) != 0)
             return rc;
@@ -394,7 +420,7 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
     return 0;
 }
 
-static int convert(hermes_config_t *cfg, hermes_error_t *err, const struct ytop *y, char **names, uint32_t n,
+static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, char **names, uint32_t n,
                    const char *base)
 {
     int rc;
@@ -488,15 +514,20 @@ static int fill_err(hermes_error_t *err, int rc, const char *file)
     return rc;
 }
 
-static int load_text(hermes_config_t **out, const char *text, size_t len, const char *label, const char *errfile,
+/* Load @p text (malloc'd; the config keeps it for positions, so it is freed
+ * with the config, also on failure). */
+static int load_text(hermes_config_t **out, char *text, size_t len, const char *label, const char *errfile,
                      const char *base, char *realfile, hermes_error_t *err)
 {
     hermes_config_t *cfg = NULL;
     int rc = hermes_config_create(&cfg);
     if (rc) {
+        free(text);
         free(realfile);
         return rc;
     }
+    cfg->text = text;
+    cfg->text_len = len;
     cfg->path = realfile;
     cfg->label = hermes__strdup(label);
     cfg->errfile = hermes__strdup(errfile);
@@ -551,7 +582,7 @@ static int load_text(hermes_config_t **out, const char *text, size_t len, const 
     memset(&ccfg, 0, sizeof ccfg);
     ccfg.log_fn = cyaml_capture;
     ccfg.log_ctx = lb;
-    ccfg.mem_fn = cyaml_mem;
+    ccfg.mem_fn = cyaml_mem_amortized;
     ccfg.log_level = CYAML_LOG_WARNING;
     ccfg.flags = CYAML_CFG_DEFAULT;
     cyaml_err_t cerr = cyaml_load_data((const uint8_t *)text, len, &ccfg, &top_value, (void **)&data, NULL);
@@ -600,7 +631,14 @@ HERMES_API int hermes_config_parse(hermes_config_t **out, const char *text, size
     }
     if (!base)
         return fill_err(err, hermes__config_nomem(), name);
-    int rc = load_text(out, text, len, name ? name : "<config>", name ? name : "", base, NULL, err);
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        free(base);
+        return fill_err(err, hermes__config_nomem(), name);
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = load_text(out, copy, len, name ? name : "<config>", name ? name : "", base, NULL, err);
     free(base);
     return fill_err(err, rc, name);
 }
@@ -668,8 +706,13 @@ HERMES_API int hermes_config_load(hermes_config_t **out, const char *path, herme
         *slash = '\0';
     if (!real)
         real = hermes__resolve_path(NULL, path);
-    int rc = real ? load_text(out, text, len, path, path, base, real, err) : hermes__config_nomem();
+    int rc;
+    if (real) {
+        rc = load_text(out, text, len, path, path, base, real, err);
+    } else {
+        free(text);
+        rc = hermes__config_nomem();
+    }
     free(base);
-    free(text);
     return fill_err(err, rc, path);
 }
