@@ -91,8 +91,7 @@ static int push_frame(struct prepass *pp, bool is_map)
     f->idx = 0;
     f->kbuf_len = 0;
     f->nkeys = 0;
-    if (f->kidx.count)
-        hermes__names_free(&f->kidx);
+    hermes__names_free(&f->kidx);
     if (!is_map)
         pp->seq_depth++;
     return 0;
@@ -140,13 +139,11 @@ static int add_key(struct pframe *f, const char *key, uint32_t len, int line)
     f->keys[f->nkeys] = (struct pkey){f->kbuf_len, len, line};
     f->kbuf_len = need;
     f->nkeys++;
-    if (f->nkeys > LINEAR_KEYS) {
-        if (f->kbuf != old || f->nkeys == LINEAR_KEYS + 1)
-            return index_keys(f);  /* the index points into kbuf: rebuild it when kbuf moved */
-        return hermes__names_put(&f->kidx, f->kbuf + f->keys[f->nkeys - 1].off, len, f->nkeys - 1, NULL) < 0 ? -1
-                                                                                                            : 0;
-    }
-    return 0;
+    if (f->nkeys <= LINEAR_KEYS)
+        return 0;
+    if (f->kbuf != old || f->nkeys == LINEAR_KEYS + 1)
+        return index_keys(f);  /* the index points into kbuf: rebuild it when kbuf moved */
+    return hermes__names_put(&f->kidx, f->kbuf + f->keys[f->nkeys - 1].off, len, f->nkeys - 1, NULL) < 0 ? -1 : 0;
 }
 
 /* A mapping key: check it, remember it and its position. */
