@@ -73,11 +73,29 @@ int cli_record_option(struct cli_record *o, const char *name, const char *arg)
 
 int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execution_t *ex, bool *start_paused)
 {
-    if ((o->signals || o->every || o->rate_hz > 0) && !o->record_path) {
+    /* The config's record: section gives the defaults; the options win. */
+    hermes_record_settings_t rs;
+    hermes_config_record(cfg, &rs);
+    bool cli_rate = o->every || o->rate_hz > 0;
+    if (!o->record_path && rs.file)
+        o->record_path = rs.file;
+    if (!cli_rate) {
+        o->every = rs.every;
+        o->rate_hz = rs.rate_hz;
+    }
+    if (!o->signals && rs.signal_count) {
+        o->patterns = calloc(rs.signal_count, sizeof *o->patterns);
+        if (!o->patterns)
+            return 4;
+        for (uint32_t i = 0; i < rs.signal_count; i++)
+            if ((o->patterns[o->npatterns] = strdup(rs.signals[i])) != NULL)
+                o->npatterns++;
+    }
+    if ((o->signals || cli_rate) && !o->record_path) {
         fprintf(stderr, "hermes run: --record-signals, --record-every and --record-rate need --record FILE\n");
         return 2;
     }
-    if (o->every && o->rate_hz > 0) {
+    if (cli_rate && o->every && o->rate_hz > 0) {
         fprintf(stderr, "hermes run: give --record-every or --record-rate, not both\n");
         return 2;
     }
@@ -88,7 +106,7 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
                o->record_path ? "--record" : "--rerun", hermes_last_error());
         return 2;
     }
-    if (split_patterns(o) != 0)
+    if (o->signals && split_patterns(o) != 0)
         return 4;
     if (!o->rerun_path)
         return 0;

@@ -48,6 +48,8 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     free(cfg->host);
     hermes__config_free_token(cfg->auth_token);
     hermes__free_strv(cfg->origins, cfg->norigins);
+    free(cfg->rec_file);
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
     free(cfg->path);
     free(cfg->label);
     free(cfg->errfile);
@@ -180,6 +182,20 @@ HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execut
     if (!cfg || !out)
         return hermes__fail(HERMES_EINVAL, "hermes_config_execution: cfg or out is NULL");
     *out = cfg->exec;
+    return 0;
+}
+
+HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_settings_t *out)
+{
+    if (!cfg || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_record: cfg or out is NULL");
+    memset(out, 0, sizeof *out);
+    out->enabled = cfg->rec_enabled;
+    out->file = cfg->rec_file;
+    out->signals = (const char *const *)cfg->rec_signals;
+    out->signal_count = cfg->rec_nsignals;
+    out->every = cfg->rec_every;
+    out->rate_hz = cfg->rec_rate;
     return 0;
 }
 

@@ -268,6 +268,31 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
     return 0;
 }
 
+/* Checked with validate's own rule, like the server section. */
+HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_record_settings_t *rec)
+{
+    if (!cfg || !rec)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_record: cfg or rec is NULL");
+    char field[80], why[192];
+    if (hermes__config_record_problem(rec, field, sizeof field, why, sizeof why) != NULL)
+        return hermes__fail(HERMES_EINVAL, "%s: %s", field, why);
+    char *file = rec->file ? hermes__strdup(rec->file) : NULL;
+    char **sigs = NULL;
+    if ((rec->file && !file) || hermes__copy_strv(&sigs, rec->signals, rec->signal_count) != 0) {
+        free(file);
+        return hermes__config_nomem();
+    }
+    free(cfg->rec_file);
+    cfg->rec_file = file;
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
+    cfg->rec_signals = sigs;
+    cfg->rec_nsignals = rec->signal_count;
+    cfg->rec_enabled = rec->enabled;
+    cfg->rec_every = rec->every;
+    cfg->rec_rate = rec->rate_hz;
+    return 0;
+}
+
 /* Checks the whole section with validate's own rule, so a validated config
  * stays validated. */
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv)

@@ -83,6 +83,11 @@ struct hermes_config {
     char             **origins;
     uint32_t           norigins;
     uint32_t           max_clients, max_message, cps, max_patterns, max_depth;  /* 0: server default */
+    bool               rec_enabled;   /* record section (hermes_record_settings_t) */
+    char              *rec_file;
+    char             **rec_signals;
+    uint32_t           rec_nsignals, rec_every;
+    double             rec_rate;
     char              *path;        /* realpath of the loaded file, or NULL */
     char              *label;       /* file name used in messages, or NULL */
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
@@ -155,6 +160,10 @@ const char *hermes__config_exec_problem(const hermes_execution_t *e, const char 
 /* Server section: telemetry rate, host, access and limits. Writes the full
  * key ("server.max_clients") to @p field. */
 const char *hermes__config_server_problem(const hermes_server_settings_t *srv, char *field, size_t fcap, char *buf,
+                                          size_t cap);
+
+/* Record section; writes the full key ("record.every") to @p field. */
+const char *hermes__config_record_problem(const hermes_record_settings_t *rec, char *field, size_t fcap, char *buf,
                                           size_t cap);
 
 /* ------------------------------------------------------------------------ */

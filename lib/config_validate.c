@@ -388,7 +388,42 @@ static int validate(const hermes_config_t *cfg, hermes_error_t *err)
         srv.host = "";
     if ((why = hermes__config_server_problem(&srv, sfield, sizeof sfield, buf, sizeof buf)) != NULL)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, sfield, "%s", why);
+    hermes_record_settings_t rec;
+    hermes_config_record(cfg, &rec);
+    if ((why = hermes__config_record_problem(&rec, sfield, sizeof sfield, buf, sizeof buf)) != NULL)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, sfield, "%s", why);
     return 0;
+}
+
+const char *hermes__config_record_problem(const hermes_record_settings_t *rec, char *field, size_t fcap, char *buf,
+                                          size_t cap)
+{
+    if (rec->file && !rec->file[0]) {
+        snprintf(field, fcap, "record.file");
+        return "must not be empty (omit it to record only with --record)";
+    }
+    if (rec->every && rec->rate_hz != 0) {
+        snprintf(field, fcap, "record.rate_hz");
+        return "give record.every or record.rate_hz, not both";
+    }
+    if (rec->rate_hz < 0 || !isfinite(rec->rate_hz)) {
+        snprintf(field, fcap, "record.rate_hz");
+        snprintf(buf, cap, "must be a positive number of Hz, got %g", rec->rate_hz);
+        return buf;
+    }
+    for (uint32_t i = 0; i < rec->signal_count; i++) {
+        const char *p = rec->signals ? rec->signals[i] : NULL;
+        size_t n = p ? strlen(p) : 0;
+        const char *star = p ? strchr(p, '*') : NULL;
+        bool ok = n > 0 && (!star || n == 1 || (star == p + n - 1 && n >= 3 && p[n - 2] == '.'));
+        if (!ok) {
+            snprintf(field, fcap, "record.signals[%u]", i);
+            snprintf(buf, cap, "unsupported pattern '%s' (use *, module.* or an exact module.signal name)",
+                     p ? p : "(null)");
+            return buf;
+        }
+    }
+    return NULL;
 }
 
 HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t *err)

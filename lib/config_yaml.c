@@ -81,7 +81,16 @@ struct yserver {
     char    *max_json_depth;
 };
 
+struct yrecord {
+    char    *file;
+    char   **signals;
+    unsigned signals_count;
+    char    *every;
+    char    *rate_hz;
+};
+
 struct ytop {
+    struct yrecord *record;
     char           *version;
     struct ymodule *modules;
     struct ywire   *wiring;
@@ -131,6 +140,15 @@ static const cyaml_schema_field_t wire_fields[] = {
 };
 static const cyaml_schema_value_t wire_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct ywire, wire_fields),
+};
+
+static const cyaml_schema_field_t record_fields[] = {
+    STR_OPT("file", struct yrecord, file),
+    CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yrecord, signals, &string_entry,
+                         0, CYAML_UNLIMITED),
+    STR_OPT("every", struct yrecord, every),
+    STR_OPT("rate_hz", struct yrecord, rate_hz),
+    CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t exec_fields[] = {
@@ -420,6 +438,42 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
     return 0;
 }
 
+/* record: section (its cross-field rules are checked by validate). */
+static int convert_record(hermes_config_t *cfg, hermes_error_t *err, const struct yrecord *yr)
+{
+    cfg->rec_enabled = true;
+    if (yr->file) {
+        free(cfg->rec_file);
+        if (!(cfg->rec_file = hermes__strdup(yr->file)))
+            return hermes__config_nomem();
+    }
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
+    cfg->rec_signals = NULL;
+    cfg->rec_nsignals = 0;
+    if (hermes__copy_strv(&cfg->rec_signals, (const char *const *)yr->signals, yr->signals_count) != 0)
+        return hermes__config_nomem();
+    cfg->rec_nsignals = yr->signals_count;
+    if (yr->every) {
+        const char *s = yr->every;
+        bool ok = strlen(s) <= 10 && all_digits(s);
+        unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+        if (!ok || v == 0 || v > 1000000000ull)
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "record.every",
+                                             "invalid value '%s' (an integer from 1 to 1000000000: record one "
+                                             "frame in N)", s);
+        cfg->rec_every = (uint32_t)v;
+    }
+    int rc;
+    if (yr->rate_hz) {
+        if ((rc = get_number(cfg, err, "record.rate_hz", yr->rate_hz, &cfg->rec_rate)) != 0)
+            return rc;
+        if (!(cfg->rec_rate > 0))
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "record.rate_hz",
+                                             "invalid value '%s' (a positive number of Hz)", yr->rate_hz);
+    }
+    return 0;
+}
+
 static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, char **names, uint32_t n,
                    const char *base)
 {
@@ -497,6 +551,8 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, ch
         if ((rc = convert_access(cfg, err, ys)) != 0)
             return rc;
     }
+    if (y->record && (rc = convert_record(cfg, err, y->record)) != 0)
+        return rc;
     return 0;
 }
 
@@ -575,6 +631,8 @@ static int load_text(hermes_config_t **out, char *text, size_t len, const char *
                                 exec_fields),
         CYAML_FIELD_MAPPING_PTR("server", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ytop, server,
                                 server_fields),
+        CYAML_FIELD_MAPPING_PTR("record", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ytop, record,
+                                record_fields),
         CYAML_FIELD_END,
     };
     const cyaml_schema_value_t tv = {CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct ytop, top_fields)};

@@ -486,6 +486,30 @@ static void test_cli_usage_errors(void **state)
     assert_true(file_contains(log, "No such file"));
 }
 
+/* The config's record: section records without --record; options override it. */
+static void test_config_record_section(void **state)
+{
+    (void)state;
+    char cfgp[512], file[512], log[512];
+    snprintf(cfgp, sizeof cfgp, "%s/section.yaml", tmpdir);
+    snprintf(file, sizeof file, "%s/section.h5", tmpdir);
+    snprintf(log, sizeof log, "%s/section.log", tmpdir);
+    write_config(cfgp, 3, "afap", 100, 1);
+    FILE *f = fopen(cfgp, "a");
+    assert_non_null(f);
+    fprintf(f, "record:\n  file: %s\n  signals: [plant.s1, plant.s2]\n  every: 10\n", file);
+    fclose(f);
+    const char *a1[] = {"run", cfgp, "--no-server", NULL};
+    assert_int_equal(wait_exit(spawn(log, a1, 0), 30), 0);
+    assert_int_equal(sh("%s -c \"import h5py,sys; f=h5py.File('%s'); "
+                        "sys.exit(0 if list(f['plant']) == ['s1', 's2'] and list(f['frame'][:]) == list(range(0, 101, 10)) "
+                        "and 'hermes' not in f else 1)\"", HERMES_PYTHON, file), 0);
+    const char *a2[] = {"run", cfgp, "--no-server", "--record-every", "50", NULL};
+    assert_int_equal(wait_exit(spawn(log, a2, 0), 30), 0);
+    assert_int_equal(sh("%s -c \"import h5py,sys; f=h5py.File('%s'); "
+                        "sys.exit(0 if list(f['frame'][:]) == [0, 50, 100] else 1)\"", HERMES_PYTHON, file), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_keeps_flushed_frames),
         cmocka_unit_test(test_disk_full_stops_the_run),
         cmocka_unit_test(test_cli_usage_errors),
+        cmocka_unit_test(test_config_record_section),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
