@@ -529,7 +529,7 @@ static int frame_hook(void *ctx, uint64_t frame, uint64_t tick, hermes_frame_kin
 {
     hermes_recorder_t *r = ctx;
     r->last_tick = tick;
-    int f = atomic_load_explicit(&r->failed, memory_order_relaxed);
+    int f = atomic_load_explicit(&r->failed, memory_order_acquire);  /* errmsg is written before */
     if (f)
         return hermes__fail(f, "%s", r->errmsg);
     if (kind == HERMES_FRAME_COMPUTED && r->every > 1 && frame % r->every != 0)
