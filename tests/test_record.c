@@ -486,6 +486,63 @@ static void test_cli_usage_errors(void **state)
     assert_true(file_contains(log, "No such file"));
 }
 
+/* ---- the scheduler hooks the recorder and reruns use ---------------------------- */
+
+static uint64_t hook_frames, hook_staged;
+
+/* Fails at frame 7 the way library calls do: a code and a message (here from
+ * a failed look-up on the run's backplane, @p ctx). */
+static int failing_frame_hook(void *ctx, uint64_t frame, uint64_t tick, hermes_frame_kind_t kind)
+{
+    (void)tick;
+    if (kind == HERMES_FRAME_STAGED)
+        hook_staged++;
+    else
+        hook_frames++;
+    hermes_signal_t sig;
+    if (frame == 7)
+        return hermes_backplane_find(ctx, "ghost.signal", &sig);
+    return 0;
+}
+
+static int boundary_pauses(void *ctx, hermes_scheduler_t *s, uint64_t frame, uint64_t tick)
+{
+    (void)ctx;
+    (void)tick;
+    if (frame == 3 && hermes_scheduler_state(s) == HERMES_STATE_RUNNING) {
+        hermes_run_command_t stop = {HERMES_COMMAND_STOP, {0, 0}, 0, 0};
+        return hermes_scheduler_apply(s, &stop);
+    }
+    return 0;
+}
+
+static void test_scheduler_hooks(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = make_config(1.0, 1.0);
+    hermes_scheduler_t *s;
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, NULL));
+    hermes_run_command_t pause = {HERMES_COMMAND_PAUSE, {0, 0}, 0, 0};
+    assert_hermes_rc(hermes_scheduler_apply(s, &pause), HERMES_ESTATE);  /* not inside the boundary hook */
+    assert_hermes_ok(hermes_scheduler_set_frame_hook(s, failing_frame_hook, hermes_scheduler_backplane(s)));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_int_equal(hook_staged, 1);
+    assert_int_equal(hermes_scheduler_run(s), HERMES_ENOENT);  /* the hook's code and message fail the run */
+    assert_contains(hermes_scheduler_error(s), "ghost.signal");
+    assert_int_equal(hook_frames, 7);
+    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_ERROR);
+    hermes_scheduler_destroy(s);
+
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, NULL));
+    assert_hermes_ok(hermes_scheduler_set_boundary_hook(s, boundary_pauses, NULL));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));
+    assert_int_equal(hermes_scheduler_frame(s), 3);  /* stopped exactly at that boundary */
+    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_STOPPED);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
 /* The config's record: section records without --record; options override it. */
 static void test_config_record_section(void **state)
 {
@@ -520,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_disk_full_stops_the_run),
         cmocka_unit_test(test_cli_usage_errors),
         cmocka_unit_test(test_config_record_section),
+        cmocka_unit_test(test_scheduler_hooks),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
