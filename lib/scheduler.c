@@ -177,6 +177,16 @@ static void call_cmd_hook(hermes_scheduler_t *s, hermes_command_kind_t kind, uin
     s->cmd_hook(s->cmd_ctx, &c, frame, s->ticks);
 }
 
+static void journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r, uint64_t frame)
+{
+    static const hermes_command_kind_t kinds[] = {
+        [REQ_PAUSE] = HERMES_COMMAND_PAUSE, [REQ_RESUME] = HERMES_COMMAND_RESUME, [REQ_RESET] = HERMES_COMMAND_RESET,
+        [REQ_STEP] = HERMES_COMMAND_STEP,   [REQ_STOP] = HERMES_COMMAND_STOP,
+    };
+    if (r->type != REQ_SET && r->type != REQ_FAIL)
+        call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0, frame);
+}
+
 static void set_state(hermes_scheduler_t *s, hermes_state_t st)
 {
     atomic_store_explicit(&s->state, (int)st, memory_order_release);
@@ -637,16 +647,6 @@ bad_state:
     return HERMES_EVENT_NONE;
 }
 
-static void journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r, uint64_t frame)
-{
-    static const hermes_command_kind_t kinds[] = {
-        [REQ_PAUSE] = HERMES_COMMAND_PAUSE, [REQ_RESUME] = HERMES_COMMAND_RESUME, [REQ_RESET] = HERMES_COMMAND_RESET,
-        [REQ_STEP] = HERMES_COMMAND_STEP,   [REQ_STOP] = HERMES_COMMAND_STOP,
-    };
-    if (r->type != REQ_SET && r->type != REQ_FAIL)
-        call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0, frame);
-}
-
 /* Drain the FIFO (scheduler thread); values set while not running are
  * republished at once so readers see them. */
 static void drain(hermes_scheduler_t *s)
@@ -843,107 +843,6 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     return rc;
 }
 
-HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd)
-{
-    if (!s || !cmd)
-        return hermes__fail(HERMES_EINVAL, "NULL argument");
-    if (!s->in_boundary || !pthread_equal(pthread_self(), s->run_thread))
-        return hermes__fail(HERMES_ESTATE, "hermes_scheduler_apply: only from inside the boundary hook");
-    if (cmd->kind == HERMES_COMMAND_SET) {
-        hermes_signal_t sig = cmd->signal;
-        if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
-            return hermes__fail(HERMES_ENOENT, "invalid signal id (index %u)", sig.index);
-        const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
-        if (!d->writable)
-            return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
-        for (uint32_t i = 0; i < s->nwires; i++)  /* as hermes_scheduler_set() */
-            if (s->wires[i].dst == sig.index)
-                return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,
-                                    s->bp->dir[s->wires[i].src].name);
-        if (hermes_type_check((hermes_type_t)d->type, cmd->value) != 0)
-            return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g",
-                                hermes_type_name((hermes_type_t)d->type), d->name, cmd->value);
-        s->live[sig.index] = cmd->value;
-        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0, s->frame);
-        if (get_state(s) != HERMES_STATE_RUNNING)
-            publish(s);
-        return 0;
-    }
-    static const enum req_type types[] = {
-        [HERMES_COMMAND_PAUSE] = REQ_PAUSE, [HERMES_COMMAND_RESUME] = REQ_RESUME, [HERMES_COMMAND_STEP] = REQ_STEP,
-        [HERMES_COMMAND_RESET] = REQ_RESET, [HERMES_COMMAND_STOP] = REQ_STOP,
-    };
-    if (cmd->kind < HERMES_COMMAND_PAUSE || cmd->kind > HERMES_COMMAND_STOP ||
-        (cmd->kind == HERMES_COMMAND_STEP && cmd->count == 0))
-        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_apply: bad command kind %d or step count",
-                            (int)cmd->kind);
-    struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}};
-    uint64_t f0 = s->frame;
-    hermes_event_t ev = apply_ctl(s, &r);
-    if (r.result == 0)
-        journal_ctl(s, &r, f0);
-    if (ev != HERMES_EVENT_NONE)
-        emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
-    return r.result ? hermes__fail(r.result, "%s", r.msg) : 0;
-}
-
-/* Hooks change only while no thread is inside run(); returns with `mu` held on success. */
-static int lock_idle(hermes_scheduler_t *s)
-{
-    if (!s)
-        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
-    pthread_mutex_lock(&s->mu);
-    if (s->in_run) {
-        pthread_mutex_unlock(&s->mu);
-        return hermes__fail(HERMES_ESTATE, "cannot change a hook while run() is active");
-    }
-    return 0;
-}
-
-HERMES_API int hermes_scheduler_set_frame_hook(hermes_scheduler_t *s, hermes_frame_hook_fn fn, void *ctx)
-{
-    int rc = lock_idle(s);
-    if (rc == 0) {
-        s->frame_hook = fn;
-        s->frame_ctx = ctx;
-        pthread_mutex_unlock(&s->mu);
-    }
-    return rc;
-}
-
-HERMES_API int hermes_scheduler_set_command_hook(hermes_scheduler_t *s, hermes_command_hook_fn fn, void *ctx)
-{
-    int rc = lock_idle(s);
-    if (rc == 0) {
-        s->cmd_hook = fn;
-        s->cmd_ctx = ctx;
-        pthread_mutex_unlock(&s->mu);
-    }
-    return rc;
-}
-
-HERMES_API int hermes_scheduler_set_event_hook(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx)
-{
-    int rc = lock_idle(s);
-    if (rc == 0) {
-        s->event_hook = fn;
-        s->event_ctx = ctx;
-        pthread_mutex_unlock(&s->mu);
-    }
-    return rc;
-}
-
-HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_boundary_hook_fn fn, void *ctx)
-{
-    int rc = lock_idle(s);
-    if (rc == 0) {
-        s->boundary_hook = fn;
-        s->boundary_ctx = ctx;
-        pthread_mutex_unlock(&s->mu);
-    }
-    return rc;
-}
-
 void hermes__scheduler_post_failure(hermes_scheduler_t *s, const char *msg)
 {
     pthread_mutex_lock(&s->mu);
@@ -1130,3 +1029,106 @@ HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timin
 }
 
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s) { return s ? s->error : ""; }
+
+/* ---- hooks (recorder.h, replay.h) ----------------------------------------------- */
+
+HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd)
+{
+    if (!s || !cmd)
+        return hermes__fail(HERMES_EINVAL, "NULL argument");
+    if (!s->in_boundary || !pthread_equal(pthread_self(), s->run_thread))
+        return hermes__fail(HERMES_ESTATE, "hermes_scheduler_apply: only from inside the boundary hook");
+    if (cmd->kind == HERMES_COMMAND_SET) {
+        hermes_signal_t sig = cmd->signal;
+        if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
+            return hermes__fail(HERMES_ENOENT, "invalid signal id (index %u)", sig.index);
+        const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
+        if (!d->writable)
+            return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
+        for (uint32_t i = 0; i < s->nwires; i++)  /* as hermes_scheduler_set() */
+            if (s->wires[i].dst == sig.index)
+                return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,
+                                    s->bp->dir[s->wires[i].src].name);
+        if (hermes_type_check((hermes_type_t)d->type, cmd->value) != 0)
+            return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g",
+                                hermes_type_name((hermes_type_t)d->type), d->name, cmd->value);
+        s->live[sig.index] = cmd->value;
+        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0, s->frame);
+        if (get_state(s) != HERMES_STATE_RUNNING)
+            publish(s);
+        return 0;
+    }
+    static const enum req_type types[] = {
+        [HERMES_COMMAND_PAUSE] = REQ_PAUSE, [HERMES_COMMAND_RESUME] = REQ_RESUME, [HERMES_COMMAND_STEP] = REQ_STEP,
+        [HERMES_COMMAND_RESET] = REQ_RESET, [HERMES_COMMAND_STOP] = REQ_STOP,
+    };
+    if (cmd->kind < HERMES_COMMAND_PAUSE || cmd->kind > HERMES_COMMAND_STOP ||
+        (cmd->kind == HERMES_COMMAND_STEP && cmd->count == 0))
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_apply: bad command kind %d or step count",
+                            (int)cmd->kind);
+    struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}};
+    uint64_t f0 = s->frame;
+    hermes_event_t ev = apply_ctl(s, &r);
+    if (r.result == 0)
+        journal_ctl(s, &r, f0);
+    if (ev != HERMES_EVENT_NONE)
+        emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
+    return r.result ? hermes__fail(r.result, "%s", r.msg) : 0;
+}
+
+/* Hooks change only while no thread is inside run(); returns with `mu` held on success. */
+static int lock_idle(hermes_scheduler_t *s)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    pthread_mutex_lock(&s->mu);
+    if (s->in_run) {
+        pthread_mutex_unlock(&s->mu);
+        return hermes__fail(HERMES_ESTATE, "cannot change a hook while run() is active");
+    }
+    return 0;
+}
+
+HERMES_API int hermes_scheduler_set_frame_hook(hermes_scheduler_t *s, hermes_frame_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->frame_hook = fn;
+        s->frame_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_command_hook(hermes_scheduler_t *s, hermes_command_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->cmd_hook = fn;
+        s->cmd_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_event_hook(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->event_hook = fn;
+        s->event_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_boundary_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->boundary_hook = fn;
+        s->boundary_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
