@@ -15,6 +15,7 @@
 
 #include <hermes/hermes.h>
 #include "cli_server.h"
+#include "cmd_record.h"
 
 /* Exit statuses (documented in docs/cli.md and `hermes --help`). */
 enum {
@@ -178,6 +179,8 @@ static const char usage_main[] =
     "  validate CONFIG   check a configuration and report the first error\n"
     "  signals CONFIG    list every signal: qualified name, type, unit, writable\n"
     "  clean             remove shared-memory segments left by dead runs\n"
+    "  export FILE.h5    write a recording as CSV\n"
+    "  replay FILE.h5    serve a recording over the WebSocket protocol\n"
     "  version           print the version\n"
     "\n"
     "`hermes <command> --help` describes each command.\n";
@@ -196,14 +199,16 @@ static const char usage_run[] =
     "  --quiet                only warnings and errors\n"
     "  --verbose              debug lines too\n"
     "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
+    "%s"
     "  -h, --help             this help\n"
     "\n"
     "Logs go to stderr. Ctrl+C (SIGINT) or SIGTERM stops the run cleanly; a second\n"
     "signal exits at once.\n"
     "\n"
     "exit status: 0 finished (end_time reached or stopped by a client), 1 a module\n"
-    "failed, 2 bad command line, 3 invalid configuration, 4 could not start,\n"
-    "130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
+    "failed, 2 bad command line, 3 invalid configuration (or not the config of\n"
+    "the --rerun recording), 4 could not start, 5 the recording failed (write\n"
+    "error, disk full), 130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
 
 static const char usage_validate[] =
     "usage: hermes validate CONFIG\n"
@@ -378,16 +383,25 @@ static int cmd_run(int argc, char **argv)
         {"end-time", required_argument, NULL, O_END},  {"paused", no_argument, NULL, O_PAUSED},
         {"run-name", required_argument, NULL, O_RUN_NAME}, {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},     {"log-format", required_argument, NULL, O_LOGFMT},
+        {"record", required_argument, NULL, 'R'},      {"record-signals", required_argument, NULL, 'R'},
+        {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
+        {"rerun", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
+    struct cli_record rec = {.log = logf_};
+    int opt_index = 0;
     bool no_server = false, paused = false, have_end = false;
     long port = -1;
     const char *host = NULL, *mode = NULL, *run_name = NULL;
     double end_time = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
+        case 'R':
+            if (cli_record_option(&rec, opts[opt_index].name, optarg))
+                return EXIT_USAGE;
+            break;
         case O_NO_SERVER: no_server = true; break;
         case O_PORT: {
             char *end;
@@ -421,12 +435,13 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'h': fputs(usage_run, stdout); return 0;
-        default: fputs(usage_run, stderr); return EXIT_USAGE;
+        case 'h': printf(usage_run, cli_record_usage); return 0;
+        default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n%s", usage_run);
+        fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n");
+        fprintf(stderr, usage_run, cli_record_usage);
         return EXIT_USAGE;
     }
     const char *path = argv[optind];
@@ -455,6 +470,12 @@ static int cmd_run(int argc, char **argv)
         ex.end_time = end_time;
         ex.has_end_time = true;
     }
+    int rst = cli_record_prepare(&rec, cfg, &ex, &paused);
+    if (rst) {
+        cli_record_cleanup(&rec);
+        hermes_config_destroy(cfg);
+        return rst;
+    }
     hermes_config_set_execution(cfg, &ex);
     hermes_server_settings_t srv_settings;
     hermes_config_server(cfg, &srv_settings);
@@ -482,9 +503,12 @@ static int cmd_run(int argc, char **argv)
     opt.start_paused = paused;
     if (hermes_scheduler_create(&s, cfg, &opt) != 0) {
         logf_(HERMES_LOG_ERROR, "event=start_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
+        cli_record_cleanup(&rec);
         hermes_config_destroy(cfg);
         return EXIT_STARTUP;
     }
+    if ((status = cli_record_attach(&rec, s, paused)) != 0)
+        goto out;
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
     logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s",
           path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
@@ -538,8 +562,11 @@ static int cmd_run(int argc, char **argv)
           "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
           rc ? "error" : atomic_load(&mon.signal) ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
           wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+    status = cli_record_finish(&rec, status, rc ? hermes_scheduler_error(s) : atomic_load(&mon.signal) ? "interrupted"
+                                                                                                       : "finished");
 out:
     cli_server_stop(srv);
+    cli_record_cleanup(&rec);
     hermes_scheduler_destroy(s);
     hermes_config_destroy(cfg);
     return status;
@@ -595,6 +622,10 @@ int main(int argc, char **argv)
         return cmd_signals(argc - 1, argv + 1);
     if (!strcmp(cmd, "clean"))
         return cmd_clean(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
     fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_USAGE;
 }

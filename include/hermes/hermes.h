@@ -13,5 +13,7 @@
 #include "module.h"
 #include "encoder.h"
 #include "server.h"
+#include "recorder.h"
+#include "replay.h"
 
 #endif
