@@ -49,11 +49,12 @@ typedef struct hermes__fg_tick {
 
 typedef struct hermes__fg_catalog hermes__fg_catalog_t;
 
-/* Map @p bp: one channel per module (in the order modules first appear in the
- * backplane), numbers nested by the dotted local names, plus the "hermes"
- * channel of timing health, state, frame and time. Reads names and types only.
- * @return 0, HERMES_ENOMEM. */
-int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_backplane_t *bp);
+/* Map @p total signals (@p info[k] describes the signal at index k, as the
+ * server's catalog lists them): one channel per module (in the order modules
+ * first appear), numbers nested by the dotted local names, plus the "hermes"
+ * channel of timing health, state, frame and time. Strings are borrowed from
+ * @p info, which must outlive the catalog. @return 0, HERMES_ENOMEM. */
+int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_signal_info_t *info, uint32_t total);
 void hermes__fg_catalog_destroy(hermes__fg_catalog_t *cat);
 
 uint32_t hermes__fg_channel_count(const hermes__fg_catalog_t *cat);
@@ -80,11 +81,13 @@ char *hermes__fg_advertise(const hermes__fg_catalog_t *cat, size_t *len);
 char *hermes__fg_advertise_services(size_t *len);
 char *hermes__fg_status(int level, const char *message, const char *id, size_t *len);
 
-/* Parameters: every writable signal, named by its qualified name. The value
- * is a number, an integer for i32/i64 and true/false for bool. @p indices
- * NULL lists every writable signal. @p id (a JSON string or NULL) is echoed. */
-char *hermes__fg_parameter_values(const hermes_backplane_t *bp, const uint32_t *indices, size_t n, const char *id,
-                                  size_t *len);
+/* parameterValues of the signals @p indices[0..n) (the caller picks the
+ * parameters: writable signals no wire drives), named by their qualified
+ * names, with @p values[index]: a number ("type":"float64" for f64/f32), an
+ * integer for i32/i64, true/false for bool; a non-finite value is left out
+ * (undefined). @p id (NULL: none) is echoed. */
+char *hermes__fg_parameter_values(const hermes_signal_info_t *info, uint32_t total, const double *values,
+                                  const uint32_t *indices, size_t n, const char *id, size_t *len);
 
 /* A parsed service call request (borrows from the message). */
 typedef struct hermes__fg_call {

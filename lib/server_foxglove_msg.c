@@ -410,7 +410,7 @@ static void channel_free(struct channel *c)
     free(c->slots);
 }
 
-static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, const char *title)
+static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, uint32_t index, const char *title)
 {
     struct node *n = calloc(1, sizeof *n);
     if (!n)
@@ -419,7 +419,7 @@ static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, const
     n->kind = kind;
     if (in) {
         n->type = in->type;
-        n->index = in->id.index;
+        n->index = index;
         n->title = in->name;
         n->unit = in->unit;
         n->writable = in->writable;
@@ -429,9 +429,9 @@ static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, const
     return n;
 }
 
-/* Build channel @p c (id @p id) of module @p module from the backplane. */
-static int build_channel(struct channel *c, uint32_t id, const char *module, const hermes_backplane_t *bp,
-                         bool health, struct sigpath *paths, uint32_t npaths)
+/* Build channel @p c (id @p id) of module @p module from the signal list. */
+static int build_channel(struct channel *c, uint32_t id, const char *module, const hermes_signal_info_t *info,
+                         uint32_t total, bool health, struct sigpath *paths)
 {
     struct node root;
     memset(&root, 0, sizeof root);
@@ -444,19 +444,17 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
                      {SLOT_FRAME, "frame", HERMES_HEALTH_MODULE ".frame"},
                      {SLOT_TIME, "time", HERMES_HEALTH_MODULE ".time"}};
         for (size_t i = 0; i < sizeof extra / sizeof *extra && !rc; i++) {
-            struct node *n = leaf_new(extra[i].kind, NULL, extra[i].title);
+            struct node *n = leaf_new(extra[i].kind, NULL, 0, extra[i].title);
             rc = n ? tree_insert(&root, extra[i].key, n) : HERMES_ENOMEM;
             if (rc && n && !n->key)
                 free(n);
         }
     }
-    uint32_t total = hermes_backplane_count(bp);
     for (uint32_t k = 0; k < total && !rc; k++) {
-        hermes_signal_info_t in;
-        if (hermes_backplane_info(bp, k, &in) != 0 || strcmp(in.module, module) != 0)
+        if (strcmp(info[k].module, module) != 0)
             continue;
-        struct node *n = leaf_new(SLOT_SIGNAL, &in, NULL);
-        rc = n ? tree_insert(&root, in.local_name, n) : HERMES_ENOMEM;
+        struct node *n = leaf_new(SLOT_SIGNAL, &info[k], k, NULL);
+        rc = n ? tree_insert(&root, info[k].local_name, n) : HERMES_ENOMEM;
         if (rc && n && !n->key)
             free(n);
     }
@@ -479,7 +477,7 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         c->schema = dump(schema, &len);
         struct tmpl t;
         memset(&t, 0, sizeof t);
-        tree_template(&t, &root, "", paths, npaths, id);
+        tree_template(&t, &root, "", paths, total, id);
         if (t.oom || t.lit.oom) {
             free(t.lit.p);
             free(t.slots);
@@ -520,11 +518,10 @@ static char *build_advertise(const hermes__fg_catalog_t *cat, size_t *len)
     return dump(j, len);
 }
 
-int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_backplane_t *bp)
+int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_signal_info_t *info, uint32_t total)
 {
     *out = NULL;
     hermes__fg_catalog_t *cat = calloc(1, sizeof *cat);
-    uint32_t total = hermes_backplane_count(bp);
     const char **mods = calloc((size_t)total + 1, sizeof *mods);
     if (cat)
         cat->sig = calloc(total ? total : 1, sizeof *cat->sig);
@@ -538,15 +535,12 @@ int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_backplane
     uint32_t nm = 0;
     bool has_health = false;
     for (uint32_t k = 0; k < total; k++) {
-        hermes_signal_info_t in;
-        if (hermes_backplane_info(bp, k, &in) != 0)
-            continue;
         uint32_t m = 0;
-        while (m < nm && strcmp(mods[m], in.module) != 0)
+        while (m < nm && strcmp(mods[m], info[k].module) != 0)
             m++;
         if (m == nm) {
-            mods[nm++] = in.module;
-            if (strcmp(in.module, HERMES_HEALTH_MODULE) == 0)
+            mods[nm++] = info[k].module;
+            if (strcmp(info[k].module, HERMES_HEALTH_MODULE) == 0)
                 has_health = true;
         }
     }
@@ -555,8 +549,8 @@ int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_backplane
     cat->ch = calloc(nm, sizeof *cat->ch);
     int rc = cat->ch ? 0 : HERMES_ENOMEM;
     for (uint32_t m = 0; m < nm && !rc; m++) {
-        rc = build_channel(&cat->ch[m], m + 1, mods[m], bp, strcmp(mods[m], HERMES_HEALTH_MODULE) == 0, cat->sig,
-                           total);
+        rc = build_channel(&cat->ch[m], m + 1, mods[m], info, total, strcmp(mods[m], HERMES_HEALTH_MODULE) == 0,
+                           cat->sig);
         cat->n = m + 1;
     }
     free(mods);
@@ -847,49 +841,39 @@ char *hermes__fg_call_failure(uint32_t service, uint32_t call, const char *messa
     return dump(j, len);
 }
 
-/* One parameter; false when @p index is not a writable signal. */
-static bool put_parameter(struct sb *b, const hermes_backplane_t *bp, uint32_t index, bool first)
+/* One parameter: name, and the value unless it is not finite (undefined). */
+static void put_parameter(struct sb *b, const hermes_signal_info_t *in, double v, bool first)
 {
-    hermes_signal_info_t in;
-    if (hermes_backplane_info(bp, index, &in) != 0 || !in.writable)
-        return false;
-    double v = NAN;
-    hermes_backplane_read(bp, in.id, &v);
     if (!first)
         sb_put(b, ",", 1);
     sb_str(b, "{\"name\":");
-    sb_json_string(b, in.name);
-    if (isfinite(v)) {  /* a non-finite value has no JSON form: left out (undefined) */
+    sb_json_string(b, in->name);
+    if (isfinite(v)) {
         char num[HERMES_FG_DOUBLE_MAX + 1];
         sb_str(b, ",\"value\":");
-        if (in.type == HERMES_TYPE_BOOL) {
+        if (in->type == HERMES_TYPE_BOOL) {
             sb_str(b, v != 0 ? "true" : "false");
         } else {
             sb_put(b, num, hermes__fg_format_double(v, num));
-            if (in.type == HERMES_TYPE_F64 || in.type == HERMES_TYPE_F32)
+            if (in->type == HERMES_TYPE_F64 || in->type == HERMES_TYPE_F32)
                 sb_str(b, ",\"type\":\"float64\"");
         }
     }
     sb_put(b, "}", 1);
-    return true;
 }
 
-char *hermes__fg_parameter_values(const hermes_backplane_t *bp, const uint32_t *indices, size_t n, const char *id,
-                                  size_t *len)
+char *hermes__fg_parameter_values(const hermes_signal_info_t *info, uint32_t total, const double *values,
+                                  const uint32_t *indices, size_t n, const char *id, size_t *len)
 {
     struct sb b;
     memset(&b, 0, sizeof b);
     sb_str(&b, "{\"op\":\"parameterValues\",\"parameters\":[");
     bool first = true;
-    if (indices) {
-        for (size_t i = 0; i < n; i++)
-            if (put_parameter(&b, bp, indices[i], first))
-                first = false;
-    } else {
-        uint32_t total = hermes_backplane_count(bp);
-        for (uint32_t k = 0; k < total; k++)
-            if (put_parameter(&b, bp, k, first))
-                first = false;
+    for (size_t i = 0; i < n; i++) {
+        if (indices[i] >= total)
+            continue;
+        put_parameter(&b, &info[indices[i]], values ? values[indices[i]] : NAN, first);
+        first = false;
     }
     sb_put(&b, "]", 1);
     if (id) {

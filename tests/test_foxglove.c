@@ -10,9 +10,19 @@
 #include "server_foxglove.h"
 
 struct fixture {
-    hermes_backplane_t *bp;
-    char                name[96];
+    hermes_backplane_t  *bp;
+    char                 name[96];
+    hermes_signal_info_t info[16];
+    uint32_t             n;
 };
+
+/* The signal list as the server's catalog gives it: info[k] is index k. */
+static void load_info(hermes_backplane_t *bp, hermes_signal_info_t *info, uint32_t *n)
+{
+    *n = hermes_backplane_count(bp);
+    for (uint32_t k = 0; k < *n; k++)
+        assert_hermes_ok(hermes_backplane_info(bp, k, &info[k]));
+}
 
 /* vehicle: nested names, a leaf that is also a prefix ("gear" and "gear.ratio"),
  * every type; ctrl: writable signals; hermes: a health signal. */
@@ -40,6 +50,10 @@ static int setup(void **state)
     bc.signal_count = sizeof specs / sizeof specs[0];
     if (hermes_backplane_create(&f.bp, &bc) != 0)
         return -1;
+    f.n = hermes_backplane_count(f.bp);
+    for (uint32_t k = 0; k < f.n; k++)
+        if (hermes_backplane_info(f.bp, k, &f.info[k]) != 0)
+            return -1;
     *state = &f;
     return 0;
 }
@@ -166,7 +180,7 @@ static void test_foxglove_catalog_channels(void **state)
 {
     struct fixture *f = *state;
     hermes__fg_catalog_t *cat = NULL;
-    assert_hermes_ok(hermes__fg_catalog_create(&cat, f->bp));
+    assert_hermes_ok(hermes__fg_catalog_create(&cat, f->info, f->n));
     assert_int_equal(hermes__fg_channel_count(cat), 3);
     assert_string_equal(hermes__fg_channel_topic(cat, 1), "/vehicle");
     assert_string_equal(hermes__fg_channel_topic(cat, 2), "/ctrl");
@@ -233,7 +247,7 @@ static void test_foxglove_payload_values(void **state)
 {
     struct fixture *f = *state;
     hermes__fg_catalog_t *cat = NULL;
-    assert_hermes_ok(hermes__fg_catalog_create(&cat, f->bp));
+    assert_hermes_ok(hermes__fg_catalog_create(&cat, f->info, f->n));
     uint32_t total = hermes_backplane_count(f->bp);
     double values[16];
     for (uint32_t k = 0; k < total; k++) {
@@ -297,8 +311,11 @@ static void test_foxglove_catalog_without_health(void **state)
     bc.signal_count = 3;
     hermes_backplane_t *bp = NULL;
     assert_hermes_ok(hermes_backplane_create(&bp, &bc));
+    hermes_signal_info_t info[3];
+    uint32_t n = 0;
+    load_info(bp, info, &n);
     hermes__fg_catalog_t *cat = NULL;
-    assert_hermes_ok(hermes__fg_catalog_create(&cat, bp));
+    assert_hermes_ok(hermes__fg_catalog_create(&cat, info, n));
     assert_int_equal(hermes__fg_channel_count(cat), 2);
     assert_string_equal(hermes__fg_channel_topic(cat, 2), "/hermes");
     /* "a" after "a.b" lands inside the object; "a._value" then needs another key */
@@ -311,11 +328,11 @@ static void test_foxglove_catalog_without_health(void **state)
     hermes__fg_tick_t tick = {values, 0, 0, NULL};
     char buf[512];
     assert_true(hermes__fg_channel_bound(cat, 1) <= sizeof buf);
-    size_t n = hermes__fg_encode(cat, 1, &tick, buf);
-    buf[n] = '\0';
+    size_t len = hermes__fg_encode(cat, 1, &tick, buf);
+    buf[len] = '\0';
     assert_string_equal(buf, "{\"a\":{\"b\":1,\"_value\":2,\"_value_2\":3}}");
-    n = hermes__fg_encode(cat, 2, &tick, buf);
-    buf[n] = '\0';
+    len = hermes__fg_encode(cat, 2, &tick, buf);
+    buf[len] = '\0';
     assert_string_equal(buf, "{\"state\":\"unknown\",\"frame\":0,\"time\":0}");
     hermes__fg_catalog_destroy(cat);
     hermes_backplane_destroy(bp);
@@ -424,8 +441,12 @@ static void test_foxglove_texts(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "callId")), 9);
     json_decref(j);
 
-    /* parameters: the writable signals only, typed values, id echoed */
-    s = hermes__fg_parameter_values(f->bp, NULL, 0, "q\"1", &len);
+    /* parameters: typed values, id echoed */
+    double values[16];
+    for (uint32_t k = 0; k < f->n; k++)
+        values[k] = f->info[k].initial;
+    const uint32_t writable[] = {7, 8, 9};
+    s = hermes__fg_parameter_values(f->info, f->n, values, writable, 3, "q\"1", &len);
     j = parse(s, len);
     free(s);
     assert_string_equal(js(j, "op"), "parameterValues");
@@ -440,8 +461,9 @@ static void test_foxglove_texts(void **state)
     assert_null(json_object_get(json_array_get(ps, 1), "type"));
     assert_true(json_is_false(json_object_get(json_array_get(ps, 2), "value")));
     json_decref(j);
-    const uint32_t pick[] = {0, 8, 7};  /* a read-only one is skipped */
-    s = hermes__fg_parameter_values(f->bp, pick, 3, NULL, &len);
+    const uint32_t pick[] = {8, 7, 99};  /* in the order given; out of range skipped */
+    values[7] = NAN;                     /* no JSON form: value left out */
+    s = hermes__fg_parameter_values(f->info, f->n, values, pick, 3, NULL, &len);
     j = parse(s, len);
     free(s);
     assert_null(json_object_get(j, "id"));
@@ -449,6 +471,7 @@ static void test_foxglove_texts(void **state)
     assert_int_equal(json_array_size(ps), 2);
     assert_string_equal(js(json_array_get(ps, 0), "name"), "ctrl.mode");
     assert_string_equal(js(json_array_get(ps, 1), "name"), "ctrl.throttle");
+    assert_null(json_object_get(json_array_get(ps, 1), "value"));
     json_decref(j);
 }
 
