@@ -95,10 +95,12 @@ static struct fgserver *fgs_of(hermes_server_t *s)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void send_owned(struct client *c, char *text, size_t len)
+/* Send and free @p text; its length is in *len once the builder has run
+ * (a pointer, because argument evaluation order is unspecified). */
+static void send_owned(struct client *c, char *text, const size_t *len)
 {
     if (text)
-        hermes__client_send_text(c, text, len);
+        hermes__client_send_text(c, text, *len);
     free(text);
 }
 
@@ -114,7 +116,7 @@ static void status(struct client *c, int level, const char *fmt, ...)
         hermes__log(HERMES_LOG_INFO, "server", "event=command_error id=%llu protocol=foxglove error=\"%s\"",
                     (unsigned long long)hermes__client_id(c), msg);
     size_t len = 0;
-    send_owned(c, hermes__fg_status(level, msg, NULL, &len), len);
+    send_owned(c, hermes__fg_status(level, msg, NULL, &len), &len);
 }
 
 static void call_failure(struct client *c, uint32_t service, uint32_t call, const char *fmt, ...) HERMES_PRINTF(4, 5);
@@ -128,7 +130,7 @@ static void call_failure(struct client *c, uint32_t service, uint32_t call, cons
     hermes__log(HERMES_LOG_INFO, "server", "event=command_error id=%llu protocol=foxglove service=%u error=\"%s\"",
                 (unsigned long long)hermes__client_id(c), service, msg);
     size_t len = 0;
-    send_owned(c, hermes__fg_call_failure(service, call, msg, &len), len);
+    send_owned(c, hermes__fg_call_failure(service, call, msg, &len), &len);
 }
 
 static const char *kind(const json_t *v)
@@ -418,7 +420,7 @@ static void param_reply(struct client *c, const uint32_t *idx, size_t n, const c
     struct fgserver *g = fgs_of(hermes__client_server(c));
     size_t len = 0;
     send_owned(c, hermes__fg_parameter_values(g->scat->info, g->scat->n, g->have_values ? g->values : NULL, idx, n, id,
-                                              &len), len);
+                                              &len), &len);
 }
 
 static void op_get_parameters(struct client *c, json_t *msg)
@@ -861,7 +863,7 @@ static void on_open(struct client *c)
     struct fgsess *f = hermes__client_state(c);
     size_t len = 0;
     send_owned(c, hermes__fg_server_info("hermes " HERMES_VERSION_STRING, g->session_id,
-                                         hermes__server_info(s)->run_id, &len), len);
+                                         hermes__server_info(s)->run_id, &len), &len);
     hermes__client_send_text(c, g->advertise, g->advertise_len);
     hermes__client_send_text(c, g->services, g->services_len);
     status(c, HERMES_FG_INFO, "hermes run %s: %s, %s connection", hermes__server_info(s)->run_id,

@@ -301,7 +301,8 @@ async function main() {
   A.client.getParameters([], "g1");
   const pv = await A.inbox.wait("parameterValues", (p) => p.id === "g1");
   const pnames = pv.parameters.map((p) => p.name).sort();
-  assert.deepEqual(pnames, ["ctrl.armed", "ctrl.gear", "ctrl.throttle", "ctrl.trim", "plant.velocity"]);
+  // writable signals that no wire drives (plant.velocity is wired from ctrl.throttle)
+  assert.deepEqual(pnames, ["ctrl.armed", "ctrl.gear", "ctrl.throttle", "ctrl.trim"]);
   const pthr = pv.parameters.find((p) => p.name === "ctrl.throttle");
   assert.equal(pthr.value, 0);
   assert.equal(pthr.type, "float64");
@@ -321,6 +322,9 @@ async function main() {
   assert.equal(sv2.parameters.length, 0);
   A.client.setParameters([{ name: "ctrl.gear", value: 1.5 }], "s3");
   await A.inbox.wait("status", (s) => s.level === 2 && /does not fit/.test(s.message), 3000, statusFrom);
+  A.client.setParameters([{ name: "plant.velocity", value: 2 }], "s4");
+  await A.inbox.wait("status", (s) => s.level === 2 && /driven by ctrl.throttle/.test(s.message), 3000, statusFrom);
+  assert.equal((await A.inbox.wait("parameterValues", (p) => p.id === "s4")).parameters.length, 0);
   await sleep(100);
   const px = order.indexOf("plant.position.x");
   assert.equal(H.inbox.items.filter((it) => it.kind === "frame").pop().value.values[px], 4.5);
