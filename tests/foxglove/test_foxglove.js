@@ -1,7 +1,8 @@
 // End to end: a real `hermes run` (tests/foxglove/run.yaml, port 0, paused)
 // driven by @foxglove/ws-protocol's FoxgloveClient (the reference client, over
 // the `ws` package) side by side with a plain `hermes` protocol client.
-//   usage: node test_foxglove.js HERMES_EXE CONFIG_YAML
+//   usage: node test_foxglove.js HERMES_EXE CONFIG_YAML OBSERVER_YAML
+// (OBSERVER_YAML: a run with auth_token and observers: true.)
 // Every wait is bounded; the whole test is killed after TOTAL_MS. Exit 0 on
 // success, 1 with the failing step on stderr.
 "use strict";
@@ -18,9 +19,9 @@ try {
   process.exit(1);
 }
 
-const [hermesExe, configPath] = process.argv.slice(2);
-if (!hermesExe || !configPath) {
-  console.error("usage: node test_foxglove.js HERMES_EXE CONFIG_YAML");
+const [hermesExe, configPath, observerPath] = process.argv.slice(2);
+if (!hermesExe || !configPath || !observerPath) {
+  console.error("usage: node test_foxglove.js HERMES_EXE CONFIG_YAML OBSERVER_YAML");
   process.exit(2);
 }
 
@@ -33,10 +34,12 @@ const log = (msg) => console.log(`# ${msg}`);
 // ---- the hermes child -------------------------------------------------------
 let child = null;
 let childLog = "";
-function startHermes() {
+function startHermes(config) {
   return new Promise((resolve, reject) => {
-    child = spawn(hermesExe, ["run", configPath, "--port", "0", "--paused"], {
+    childLog = "";
+    child = spawn(hermesExe, ["run", config, "--port", "0", "--paused"], {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, HERMES_AUTH_TOKEN: "" },
     });
     const timer = setTimeout(() => reject(new Error(`no event=listening in 10 s:\n${childLog}`)), 10000);
     const onData = (d) => {
@@ -98,8 +101,8 @@ class Inbox {
 }
 
 // ---- clients ----------------------------------------------------------------
-function foxglove(port, subprotocol) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, [subprotocol]);
+function foxglove(port, subprotocol, query = "") {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/${query}`, [subprotocol]);
   const client = new FoxgloveClient({ ws });
   const inbox = new Inbox();
   for (const ev of ["open", "serverInfo", "advertise", "advertiseServices", "message", "time", "status",
@@ -109,8 +112,8 @@ function foxglove(port, subprotocol) {
   return { ws, client, inbox };
 }
 
-function hermesClient(port) {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, ["hermes"]);
+function hermesClient(port, protocols = ["hermes"]) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, protocols);
   const inbox = new Inbox();
   ws.on("message", (data, isBinary) => {
     if (isBinary) {
@@ -185,7 +188,7 @@ function serviceCall(fg, serviceId, callId, request) {
 // ---- the test ---------------------------------------------------------------
 async function main() {
   step = "start hermes";
-  const port = await startHermes();
+  const port = await startHermes(configPath);
   log(`hermes listening on ${port}`);
 
   step = "both subprotocol names connect";
@@ -196,6 +199,11 @@ async function main() {
   assert.equal(A.ws.protocol, "foxglove.websocket.v1");
   assert.equal(B.ws.protocol, "foxglove.sdk.v1");
   assert.equal(H.ws.protocol, "hermes");
+
+  step = "a client naming no subprotocol keeps the hermes protocol";
+  const plain = hermesClient(port, []);
+  assert.equal((await plain.inbox.wait("schema")).type, "schema");
+  plain.ws.close();
 
   step = "serverInfo first, then advertise";
   const schema = await H.inbox.wait("schema");
@@ -391,6 +399,55 @@ async function main() {
   step = "close";
   for (const c of [A.ws, B.ws, H.ws]) c.close();
   await sleep(100);
+  await stopHermes();
+}
+
+// Token and observer rules, shared with the hermes protocol.
+async function accessRules() {
+  step = "start hermes with a token and observers";
+  const port = await startHermes(observerPath);
+  const O = foxglove(port, "foxglove.sdk.v1");  // no token: observer
+  const C = foxglove(port, "foxglove.websocket.v1", "?token=foxglove-test-token-0123456789");
+  const W = foxglove(port, "foxglove.websocket.v1", "?token=wrong-token-0123456789");
+  await Promise.all([O.inbox.wait("serverInfo"), C.inbox.wait("serverInfo")]);
+  await W.inbox.wait("error", () => true, 5000);  // 401 at the handshake
+  assert.ok(!W.inbox.items.some((it) => it.kind === "serverInfo"));
+  await O.inbox.wait("status", (s) => /observer connection/.test(s.message));
+  await C.inbox.wait("status", (s) => /controller connection/.test(s.message));
+
+  step = "an observer subscribes, reads parameters, and may not set or call";
+  const services = new Map((await O.inbox.wait("advertiseServices")).map((s) => [s.name, s.id]));
+  const sub = O.client.subscribe(1);
+  const m = await O.inbox.wait("message", (x) => x.subscriptionId === sub);
+  assert.equal(decode(m.data).throttle, 0.5);
+  O.client.getParameters([], "og");
+  assert.equal((await O.inbox.wait("parameterValues", (p) => p.id === "og")).parameters[0].value, 0.5);
+  O.client.setParameters([{ name: "ctrl.throttle", value: 0.75 }], "os");
+  await O.inbox.wait("status", (s) => s.level === 2 && /observer/.test(s.message));
+  assert.equal((await O.inbox.wait("parameterValues", (p) => p.id === "os")).parameters.length, 0);
+  const denied = await serviceCall(O, services.get("/hermes/resume"), 1, {}).then(() => null, (e) => e);
+  assert.ok(denied && /observer/.test(denied.message), `observer service call refused (${denied && denied.message})`);
+
+  step = "the token holder controls";
+  C.client.setParameters([{ name: "ctrl.throttle", value: 0.75 }], "cs");
+  assert.equal((await C.inbox.wait("parameterValues", (p) => p.id === "cs")).parameters[0].value, 0.75);
+  await O.inbox.wait("message", (x) => x.subscriptionId === sub && decode(x.data).throttle === 0.75, 3000);
+  const r = await serviceCall(C, services.get("/hermes/step"), 2, {});
+  assert.equal(r.frame, 1);
+  for (const c of [O.ws, C.ws]) c.close();
+  await sleep(100);
+  await stopHermes();
+}
+
+async function stopHermes() {
+  child.removeAllListeners("exit");
+  child.kill("SIGINT");
+  const code = await new Promise((r) => {
+    const t = setTimeout(() => { child.kill("SIGKILL"); r(-1); }, 5000);
+    child.on("exit", (c) => { clearTimeout(t); r(c); });
+  });
+  if (code !== 130 && code !== 0) throw new Error(`hermes exited with ${code}\n${childLog}`);
+  child = null;
 }
 
 const killer = setTimeout(() => {
@@ -399,19 +456,9 @@ const killer = setTimeout(() => {
   process.exit(1);
 }, TOTAL_MS);
 
-main().then(
-  async () => {
-    child.removeAllListeners("exit");
-    child.kill("SIGINT");
-    const code = await new Promise((r) => {
-      const t = setTimeout(() => { child.kill("SIGKILL"); r(-1); }, 5000);
-      child.on("exit", (c) => { clearTimeout(t); r(c); });
-    });
+main().then(accessRules).then(
+  () => {
     clearTimeout(killer);
-    if (code !== 130 && code !== 0) {
-      console.error(`FAIL: hermes exited with ${code}\n${childLog}`);
-      process.exit(1);
-    }
     console.log("ok - foxglove protocol end to end");
     process.exit(0);
   },
