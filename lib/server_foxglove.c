@@ -69,15 +69,7 @@ struct fgset {
     uint32_t  n, next, ok;
 };
 
-/* A service call response waiting for its write (never dropped). */
-struct fgbin {
-    struct fgbin *next;
-    size_t        len;
-    unsigned char buf[];  /* LWS_PRE + len */
-};
-
 struct fgsess {
-    struct fgbin        *bin_head, *bin_tail, *bin_sent;
     bool                 holds_all;
     struct fgsub        *subs;
     uint32_t             nsubs, cap, rr;
@@ -256,23 +248,12 @@ static void on_tick(struct client *c, uint64_t tick)
     hermes__client_want_write(c);
 }
 
-/* Next message for the session layer to write: service responses, then
- * subscriptions in turn, then time. */
+/* Next message for the session layer to write: subscriptions in turn, then
+ * time. (Service responses are queued replies: hermes__client_send_binary.) */
 static const struct hermes__frame *next_frame(struct client *c)
 {
     struct fgserver *g = fgs_of(hermes__client_server(c));
     struct fgsess *f = hermes__client_state(c);
-    free(f->bin_sent);  /* written by now */
-    f->bin_sent = NULL;
-    if (f->bin_head) {
-        struct fgbin *b = f->bin_head;
-        f->bin_head = b->next;
-        if (!f->bin_head)
-            f->bin_tail = NULL;
-        f->bin_sent = b;
-        f->out = (struct hermes__frame){b->buf + LWS_PRE, b->len, true};
-        return &f->out;
-    }
     for (uint32_t k = 0; k < f->nsubs; k++) {
         uint32_t i = (f->rr + k) % f->nsubs;
         struct fgsub *sub = &f->subs[i];
@@ -668,23 +649,11 @@ static void on_done(struct client *c, struct hermes__job *j)
     else
         n = snprintf(payload, sizeof payload, "{\"state\":\"%s\",\"frame\":%llu}", hermes_state_name(j->state),
                      (unsigned long long)frame);
-    size_t len = hermes__fg_call_response_size((size_t)n);
-    struct fgbin *b = malloc(sizeof *b + LWS_PRE + len);
-    if (!b) {
-        call_failure(c, service, call, "out of memory");
-        return;
-    }
-    b->next = NULL;
-    b->len = len;
-    hermes__fg_put_call_response(b->buf + LWS_PRE, service, call, payload, (size_t)n);
-    if (f->bin_tail)
-        f->bin_tail->next = b;
-    else
-        f->bin_head = b;
-    f->bin_tail = b;
+    unsigned char buf[sizeof payload + 17];
+    hermes__fg_put_call_response(buf, service, call, payload, (size_t)n);
     hermes__log(HERMES_LOG_INFO, "server", "event=command id=%llu protocol=foxglove action=%s",
                 (unsigned long long)hermes__client_id(c), svc_name[service]);
-    hermes__client_want_write(c);
+    hermes__client_send_binary(c, buf, hermes__fg_call_response_size((size_t)n));
 }
 
 /* ---- messages --------------------------------------------------------------------- */
@@ -878,13 +847,6 @@ static void on_close(struct client *c)
     struct fgserver *g = fgs_of(hermes__client_server(c));
     struct fgsess *f = hermes__client_state(c);
     release_all(c, g, f);
-    free(f->bin_sent);
-    while (f->bin_head) {
-        struct fgbin *b = f->bin_head;
-        f->bin_head = b->next;
-        free(b);
-    }
-    f->bin_tail = f->bin_sent = NULL;
     free(f->subs);
     f->subs = NULL;
     f->nsubs = f->cap = 0;

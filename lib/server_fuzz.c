@@ -32,29 +32,17 @@ int hermes__server_fuzz_message(hermes_server_t *s, const char *protocol, const 
     snprintf(c->addr, sizeof c->addr, "fuzz");
     hermes__session_message(c, len ? data : "", len, binary);
     /* The control thread's part, inline; process_done also runs the backlog. */
-    for (;;) {
-        pthread_mutex_lock(&s->mu_job);
-        struct hermes__job *j = s->jq_head;
-        if (j) {
-            s->jq_head = j->next;
-            if (!s->jq_head)
-                s->jq_tail = NULL;
-        }
-        pthread_mutex_unlock(&s->mu_job);
-        if (!j)
-            break;
+    for (struct hermes__job *j; (j = hermes__server_next_job(s, false)) != NULL;) {
         hermes__server_run_job(s, j);
         hermes__server_process_done(s);
     }
     hermes__server_process_events(s);
     int n = 0;
-    for (struct txmsg *m = c->tx_head; m; m = m->next, n++)
-        if (fn)
-            fn(ctx, (const char *)m->buf + LWS_PRE, m->len);
-    /* binary replies a protocol holds (service call responses; no tick ran) */
-    for (const struct hermes__frame *f; p->next_frame && (f = p->next_frame(c)) != NULL; n++)
-        if (bin_fn && f->valid)
-            bin_fn(ctx, (const char *)f->buf, f->len);
+    for (struct txmsg *m = c->tx_head; m; m = m->next, n++) {
+        hermes__reply_fn to = m->binary ? bin_fn : fn;
+        if (to)
+            to(ctx, (const char *)m->buf + LWS_PRE, m->len);
+    }
     hermes__session_closed(c);
     free(c);
     return n;

@@ -67,9 +67,18 @@ static int respond(struct client *c, struct lws *wsi, unsigned code, const char 
         add_header(wsi, "cache-control:", "no-cache", &p, end) ||
         (etag && add_header(wsi, "etag:", etag, &p, end)) ||
         (code == HTTP_STATUS_METHOD_NOT_ALLOWED && add_header(wsi, "allow:", "GET, HEAD", &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
+        lws_finalize_http_header(wsi, &p, end))
         return -1;
-    if (head || len == 0)
+    /* A body that fits goes out with the headers, in one write: a request
+     * whose own body lws is still reading (POST) gets no WRITEABLE. */
+    bool inline_body = !head && len <= (size_t)(end - p);
+    if (inline_body && len) {
+        memcpy(p, data, len);
+        p += len;
+    }
+    if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) != (int)(p - start))
+        return -1;
+    if (head || inline_body)
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     c->http_data = data;
     c->http_len = len;
