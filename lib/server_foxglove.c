@@ -40,13 +40,16 @@ struct fgserver {
     struct fgchan                *ch;        /* [nch], index id - 1 */
     uint32_t                     *params;    /* writable signals no wire drives */
     uint32_t                      nparams;
+    double                       *pvalues;   /* [scat->n]: parameter values, by signal index */
+    void                         *preader;   /* the source's reader of the parameters */
+    unsigned char                *pbuf;      /* its frame */
     char                         *advertise, *services;
     size_t                        advertise_len, services_len;
     /* the tick's snapshot */
     struct hermes__stream        *all;       /* every signal; open while a session needs it */
     uint32_t                      users;     /* sessions holding `all` */
     double                       *values;    /* [scat->n] */
-    bool                          have_values, valid;
+    bool                          valid;
     uint64_t                      tick, frame, time_ns;
     const char                   *state;
     unsigned char                 time_buf[LWS_PRE + HERMES_FG_TIME_SIZE];
@@ -211,7 +214,7 @@ static void refresh(hermes_server_t *s, struct fgserver *g, uint64_t tick)
         g->values[k] = rd_f64(p + HERMES_TELEMETRY_HEADER_SIZE + 8u * k);
     g->state = hermes__server_state_name(s);
     hermes__fg_put_time(g->time_buf + LWS_PRE, g->time_ns);
-    g->have_values = g->valid = true;
+    g->valid = true;
 }
 
 /* Channel @p id's message of the current tick (encoded on first use). */
@@ -400,8 +403,30 @@ static void param_reply(struct client *c, const uint32_t *idx, size_t n, const c
 {
     struct fgserver *g = fgs_of(hermes__client_server(c));
     size_t len = 0;
-    send_owned(c, hermes__fg_parameter_values(g->scat->info, g->scat->n, g->have_values ? g->values : NULL, idx, n, id,
-                                              &len), &len);
+    send_owned(c, hermes__fg_parameter_values(g->scat->info, g->scat->n, g->pvalues, idx, n, id, &len), &len);
+}
+
+/* Read the parameters' current values from the source into pvalues (a
+ * reader of their own: the tick's snapshot stays as it is). */
+static void read_params(hermes_server_t *s, struct fgserver *g)
+{
+    const hermes_server_source_t *src = hermes__server_info(s)->source;
+    size_t size = HERMES_TELEMETRY_FRAME_SIZE(g->nparams);
+    if (!g->nparams)
+        return;
+    if (!g->preader) {
+        g->pbuf = malloc(size);
+        if (!g->pbuf || src->stream_open(src->ctx, g->params, g->nparams, &g->preader) != 0) {
+            free(g->pbuf);
+            g->pbuf = NULL;
+            g->preader = NULL;
+            return;
+        }
+    }
+    if (src->stream_encode(src->ctx, g->preader, g->pbuf, size) != 0)
+        return;  /* the previous values stand */
+    for (uint32_t i = 0; i < g->nparams; i++)
+        g->pvalues[g->params[i]] = rd_f64(g->pbuf + HERMES_TELEMETRY_HEADER_SIZE + 8u * i);
 }
 
 static void op_get_parameters(struct client *c, json_t *msg)
@@ -414,6 +439,7 @@ static void op_get_parameters(struct client *c, json_t *msg)
         status(c, HERMES_FG_ERROR, "getParameters: \"parameterNames\" must be a list of strings, got %s", kind(names));
         return;
     }
+    read_params(hermes__client_server(c), g);
     if (json_array_size(names) == 0) {  /* none given: every parameter */
         param_reply(c, g->params, g->nparams, id);
         return;
@@ -622,8 +648,7 @@ static void on_done(struct client *c, struct hermes__job *j)
         if (j->rc) {
             status(c, HERMES_FG_ERROR, "parameter '%s': set failed: %s (%s)", j->signal, j->msg, hermes_err_name(j->rc));
         } else {
-            if (g->have_values)
-                g->values[k] = j->value;  /* applied at the frame boundary: report it as set */
+            g->pvalues[k] = j->value;  /* applied at the frame boundary: report it as set */
             set->idx[set->ok] = k;
             set->val[set->ok++] = j->value;
         }
@@ -772,6 +797,8 @@ static void fg_free(struct fgserver *g)
             free(g->ch[i].buf);
     free(g->ch);
     free(g->params);
+    free(g->pvalues);
+    free(g->pbuf);
     free(g->advertise);
     free(g->services);
     free(g->values);
@@ -795,9 +822,10 @@ static int on_init(hermes_server_t *s, void **data)
     g->ch = calloc(g->nch, sizeof *g->ch);
     g->params = malloc((cat->n ? cat->n : 1) * sizeof *g->params);
     g->values = calloc(cat->n ? cat->n : 1, sizeof *g->values);
+    g->pvalues = malloc((cat->n ? cat->n : 1) * sizeof *g->pvalues);
     g->advertise = hermes__fg_advertise(g->cat, &g->advertise_len);
     g->services = hermes__fg_advertise_services(&g->services_len);
-    bool ok = g->ch && g->params && g->values && g->advertise && g->services;
+    bool ok = g->ch && g->params && g->values && g->pvalues && g->advertise && g->services;
     for (uint32_t i = 0; ok && i < g->nch; i++) {
         g->ch[i].tick = UINT64_MAX;
         g->ch[i].buf = malloc(LWS_PRE + HERMES_FG_MESSAGE_HEADER + hermes__fg_channel_bound(g->cat, i + 1));
@@ -807,9 +835,11 @@ static int on_init(hermes_server_t *s, void **data)
         fg_free(g);
         return hermes__fail(HERMES_ENOMEM, "out of memory building the Foxglove protocol");
     }
-    for (uint32_t k = 0; k < cat->n; k++)
+    for (uint32_t k = 0; k < cat->n; k++) {
+        g->pvalues[k] = NAN;  /* unknown until read */
         if (cat->info[k].writable && !cat->driven_by[k])
             g->params[g->nparams++] = k;
+    }
     g->tick = UINT64_MAX;
     g->time_frame = (struct hermes__frame){g->time_buf + LWS_PRE, HERMES_FG_TIME_SIZE, true};
     set_session_id(s, g);
@@ -820,8 +850,12 @@ static int on_init(hermes_server_t *s, void **data)
 static void on_fini(hermes_server_t *s, void *data)
 {
     struct fgserver *g = data;
-    if (g && g->all)  /* normally released by the last close */
-        hermes__stream_release(s, g->all);
+    /* g->all: released by the last session's close, or freed with every
+     * stream by the server before fini (not touched here). */
+    if (g && g->preader) {
+        const hermes_server_source_t *src = hermes__server_info(s)->source;
+        src->stream_close(src->ctx, g->preader);
+    }
     fg_free(g);
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "server_foxglove.h"
+#include "server_internal.h"
 
 struct fixture {
     hermes_backplane_t  *bp;
@@ -475,6 +476,308 @@ static void test_foxglove_texts(void **state)
     json_decref(j);
 }
 
+/* ---- the protocol's ops, socket-free (a detached server, one message per fresh session) ---- */
+
+struct proto_rig {
+    hermes_config_t    *cfg;
+    hermes_scheduler_t *sched;
+    hermes_server_t    *srv;
+    char                run[96];
+};
+
+static void proto_up(struct proto_rig *r)
+{
+    memset(r, 0, sizeof *r);
+    assert_hermes_ok(hermes_config_create(&r->cfg));
+    assert_hermes_ok(hermes_config_add_module(r->cfg, "ctrl", HERMES_MODULE_INJECTION, NULL));
+    assert_hermes_ok(hermes_config_add_signal(r->cfg, "ctrl", "throttle", HERMES_TYPE_F64, "", true, 0.5));
+    assert_hermes_ok(hermes_config_add_signal(r->cfg, "ctrl", "gear", HERMES_TYPE_I32, "", true, 1));
+    assert_hermes_ok(hermes_config_add_module(r->cfg, "plant", HERMES_MODULE_INJECTION, NULL));
+    assert_hermes_ok(hermes_config_add_signal(r->cfg, "plant", "position.x", HERMES_TYPE_F64, "m", false, 1));
+    assert_hermes_ok(hermes_config_add_signal(r->cfg, "plant", "velocity", HERMES_TYPE_F64, "m/s", true, 0));
+    assert_hermes_ok(hermes_config_add_wire(r->cfg, "ctrl.throttle", "plant.velocity", 2.0, 1.0));
+    hermes_execution_t ex = {HERMES_MODE_AFAP, 100.0, 0, false, 1.0};
+    assert_hermes_ok(hermes_config_set_execution(r->cfg, &ex));
+    hermes_scheduler_options_t so;
+    hermes_scheduler_options_init(&so);
+    so.run_name = test_run_name(r->run, sizeof r->run, "fgp");
+    so.start_paused = true;
+    assert_hermes_ok(hermes_scheduler_create(&r->sched, r->cfg, &so));
+    assert_hermes_ok(hermes_scheduler_stage(r->sched));
+    hermes_server_control_t ctl;
+    assert_hermes_ok(hermes_server_control_from_scheduler(r->sched, &ctl));
+    ctl.attach = NULL;  /* no run() thread here: events are not needed */
+    ctl.detach = NULL;
+    hermes_server_config_t sc;
+    hermes_server_config_init(&sc);
+    sc.max_json_depth = 8;
+    sc.sim_config = r->cfg;
+    assert_hermes_ok(hermes__server_create_detached(&r->srv, hermes_scheduler_backplane(r->sched), &sc, &ctl));
+}
+
+static void proto_down(struct proto_rig *r)
+{
+    hermes_server_destroy(r->srv);
+    hermes_scheduler_destroy(r->sched);
+    hermes_config_destroy(r->cfg);
+    assert_false(shm_exists(r->run));
+}
+
+struct got {
+    json_t *text;  /* array of the text replies */
+    json_t *bin;   /* array of {service, call, body} of the binary replies */
+};
+
+static void got_text(void *ctx, const char *text, size_t len)
+{
+    struct got *g = ctx;
+    json_array_append_new(g->text, parse(text, len));
+}
+
+static void got_bin(void *ctx, const char *data, size_t len)
+{
+    struct got *g = ctx;
+    const unsigned char *p = (const unsigned char *)data;
+    assert_true(len >= 17);
+    assert_int_equal(p[0], HERMES_FG_OP_SERVICE_CALL_RESPONSE);
+    assert_memory_equal(p + 9, "\4\0\0\0json", 8);
+    json_t *o = json_object();
+    json_object_set_new(o, "service", json_integer(p[1]));
+    json_object_set_new(o, "call", json_integer(p[5]));
+    json_object_set_new(o, "body", parse(data + 17, len - 17));
+    json_array_append_new(g->bin, o);
+}
+
+/* Send one message from a fresh session; replies in g (caller frees). */
+static void send_msg(struct proto_rig *r, const void *msg, size_t len, bool binary, bool observer, struct got *g)
+{
+    g->text = json_array();
+    g->bin = json_array();
+    int n = hermes__server_fuzz_message(r->srv, observer ? "foxglove.sdk.v1" : "foxglove.websocket.v1", msg, len, binary,
+                                        observer, got_text, got_bin, g);
+    if (n < 0)
+        fail_msg("fuzz_message: %s", hermes_last_error());
+    assert_int_equal((size_t)n, json_array_size(g->text) + json_array_size(g->bin));
+}
+
+static void send_text(struct proto_rig *r, const char *msg, bool observer, struct got *g)
+{
+    send_msg(r, msg, strlen(msg), false, observer, g);
+}
+
+static void got_free(struct got *g)
+{
+    json_decref(g->text);
+    json_decref(g->bin);
+}
+
+/* The status texts of level @p level, joined with '|'. */
+static const char *statuses(struct got *g, int level)
+{
+    static char buf[2048];
+    buf[0] = '\0';
+    size_t i;
+    json_t *m;
+    json_array_foreach(g->text, i, m) {
+        if (strcmp(js(m, "op"), "status") == 0 && json_integer_value(json_object_get(m, "level")) == level) {
+            strncat(buf, js(m, "message"), sizeof buf - strlen(buf) - 2);
+            strcat(buf, "|");
+        }
+    }
+    return buf;
+}
+
+static json_t *first_op(struct got *g, const char *op)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(g->text, i, m) if (strcmp(js(m, "op"), op) == 0) return m;
+    return NULL;
+}
+
+static void test_foxglove_ops_refusals(void **state)
+{
+    (void)state;
+    struct proto_rig r;
+    proto_up(&r);
+    struct got g;
+    /* each subscription stands alone */
+    send_text(&r, "{\"op\":\"subscribe\",\"subscriptions\":[{\"id\":1,\"channelId\":1},{\"id\":1,\"channelId\":2},"
+                  "{\"id\":2,\"channelId\":1},{\"id\":3,\"channelId\":99},\"x\",{\"id\":4,\"channelId\":3}]}", false, &g);
+    assert_string_equal(statuses(&g, 2),
+                        "subscribe: subscription id 1 is already in use|"
+                        "subscribe: channel 1 is already subscribed (subscription 1)|"
+                        "subscribe: no channel 99 (channels are 1..3)|"
+                        "subscriptions[4] must be {\"id\": u32, \"channelId\": u32}|");
+    got_free(&g);
+    send_text(&r, "{\"op\":\"subscribe\"}", false, &g);
+    assert_contains(statuses(&g, 2), "subscribe needs \"subscriptions\"");
+    got_free(&g);
+    send_text(&r, "{\"op\":\"unsubscribe\",\"subscriptionIds\":[5]}", false, &g);
+    assert_string_equal(statuses(&g, 1), "unsubscribe: no subscription 5|");
+    got_free(&g);
+    /* messages that are not ops */
+    static const struct {
+        const char *msg, *want;
+    } bad[] = {
+        {"not json", "invalid JSON at line 1"},
+        {"[1]", "must be a JSON object with an \"op\", got an array"},
+        {"{\"subscriptions\":[]}", "missing \"op\""},
+        {"{\"op\":\"fly\"}", "unknown op 'fly'"},
+        {"{\"op\":\"advertise\",\"channels\":[]}", "'advertise' is not supported by this server"},
+        {"{\"op\":\"subscribeParameterUpdates\",\"parameterNames\":[]}", "'subscribeParameterUpdates' is not supported"},
+        {"{\"op\":\"subscribe\",\"subscriptions\":[[[[[[[[[1]]]]]]]]]}", "JSON nested deeper than 8 levels"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        send_text(&r, bad[i].msg, false, &g);
+        assert_int_equal(json_array_size(g.text), 1);
+        assert_contains(statuses(&g, 2), bad[i].want);
+        got_free(&g);
+    }
+    /* client publishing (binary opcode 0x01) is not offered */
+    const unsigned char pub[] = {1, 1, 0, 0, 0, 'x'};
+    send_msg(&r, pub, sizeof pub, true, false, &g);
+    assert_contains(statuses(&g, 2), "binary opcode 0x01 is not supported");
+    got_free(&g);
+    proto_down(&r);
+}
+
+static void test_foxglove_ops_parameters(void **state)
+{
+    (void)state;
+    struct proto_rig r;
+    proto_up(&r);
+    struct got g;
+    /* the parameters: writable and not driven by a wire */
+    send_text(&r, "{\"op\":\"getParameters\",\"parameterNames\":[],\"id\":\"a\"}", false, &g);
+    json_t *pv = first_op(&g, "parameterValues");
+    assert_non_null(pv);
+    assert_string_equal(js(pv, "id"), "a");
+    json_t *ps = json_object_get(pv, "parameters");
+    assert_int_equal(json_array_size(ps), 2);
+    assert_string_equal(js(json_array_get(ps, 0), "name"), "ctrl.throttle");
+    assert_string_equal(js(json_array_get(ps, 1), "name"), "ctrl.gear");
+    /* read from the run, not from a tick (none ran) */
+    assert_true(json_number_value(json_object_get(json_array_get(ps, 0), "value")) == 0.5);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ps, 1), "value")), 1);
+    got_free(&g);
+    send_text(&r, "{\"op\":\"getParameters\",\"parameterNames\":[\"plant.position.x\",\"nope\",\"ctrl.gear\",7]}", false, &g);
+    assert_string_equal(statuses(&g, 2), "parameter 'plant.position.x': read-only|parameter 'nope': unknown signal|"
+                                         "getParameters: parameterNames[3] must be a string, got an integer|");
+    ps = json_object_get(first_op(&g, "parameterValues"), "parameters");
+    assert_int_equal(json_array_size(ps), 1);
+    assert_null(json_object_get(first_op(&g, "parameterValues"), "id"));
+    got_free(&g);
+
+    /* set: refusals name the parameter, the rest is applied */
+    send_text(&r, "{\"op\":\"setParameters\",\"id\":\"s\",\"parameters\":[{\"name\":\"ctrl.throttle\",\"value\":0.25},"
+                  "{\"name\":\"ctrl.gear\",\"value\":1.5},{\"name\":\"plant.velocity\",\"value\":3},"
+                  "{\"name\":\"plant.position.x\",\"value\":3},{\"name\":\"ctrl.gear\"},{\"name\":\"ctrl.gear\",\"value\":4}]}",
+              false, &g);
+    assert_string_equal(statuses(&g, 2),
+                        "parameter 'ctrl.gear': value 1.5 does not fit i32 signal 'ctrl.gear'|"
+                        "parameter 'plant.velocity': driven by ctrl.throttle; set that instead|"
+                        "parameter 'plant.position.x': read-only|"
+                        "parameter 'ctrl.gear': the value must be a finite number, got none (parameters cannot be unset)|");
+    pv = first_op(&g, "parameterValues");
+    assert_string_equal(js(pv, "id"), "s");
+    ps = json_object_get(pv, "parameters");
+    assert_int_equal(json_array_size(ps), 2);
+    assert_true(json_number_value(json_object_get(json_array_get(ps, 0), "value")) == 0.25);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(ps, 1), "value")), 4);
+    got_free(&g);
+    hermes_backplane_t *bp = hermes_scheduler_backplane(r.sched);
+    hermes_signal_t sig;
+    double v = 0;
+    assert_hermes_ok(hermes_backplane_find(bp, "ctrl.throttle", &sig));
+    assert_hermes_ok(hermes_backplane_read(bp, sig, &v));
+    assert_true(v == 0.25);
+
+    /* an observer sets nothing */
+    send_text(&r, "{\"op\":\"setParameters\",\"id\":\"o\",\"parameters\":[{\"name\":\"ctrl.throttle\",\"value\":0.75}]}",
+              true, &g);
+    assert_contains(statuses(&g, 2), "observer (read-only): setParameters needs the server's auth token");
+    assert_int_equal(json_array_size(json_object_get(first_op(&g, "parameterValues"), "parameters")), 0);
+    got_free(&g);
+    assert_hermes_ok(hermes_backplane_read(bp, sig, &v));
+    assert_true(v == 0.25);
+    proto_down(&r);
+}
+
+static void call(struct proto_rig *r, uint32_t service, uint32_t id, const char *enc, const char *body, bool observer,
+                 struct got *g)
+{
+    unsigned char msg[256];
+    size_t el = strlen(enc), bl = strlen(body);
+    msg[0] = HERMES_FG_OP_SERVICE_CALL_REQUEST;
+    for (int i = 0; i < 4; i++) {
+        msg[1 + i] = (unsigned char)(service >> (8 * i));
+        msg[5 + i] = (unsigned char)(id >> (8 * i));
+        msg[9 + i] = (unsigned char)(el >> (8 * i));
+    }
+    memcpy(msg + 13, enc, el);
+    memcpy(msg + 13 + el, body, bl);
+    send_msg(r, msg, 13 + el + bl, true, observer, g);
+}
+
+static void test_foxglove_ops_services(void **state)
+{
+    (void)state;
+    struct proto_rig r;
+    proto_up(&r);
+    struct got g;
+    call(&r, HERMES_FG_SVC_STEP, 11, "json", "{\"count\":3}", false, &g);
+    assert_int_equal(json_array_size(g.bin), 1);
+    json_t *b = json_array_get(g.bin, 0);
+    assert_int_equal(json_integer_value(json_object_get(b, "service")), HERMES_FG_SVC_STEP);
+    assert_int_equal(json_integer_value(json_object_get(b, "call")), 11);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "body"), "frame")), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(b, "body"), "count")), 3);
+    assert_string_equal(js(json_object_get(b, "body"), "state"), "paused");
+    got_free(&g);
+    call(&r, HERMES_FG_SVC_RESET, 12, "json", "", false, &g);  /* an empty body is {} */
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(json_array_get(g.bin, 0), "body"), "frame")), 0);
+    got_free(&g);
+    static const struct {
+        uint32_t    service;
+        const char *enc, *body;
+        bool        observer;
+        const char *want;
+    } bad[] = {
+        {9, "json", "{}", false, "no service 9 (services are 1..4)"},
+        {HERMES_FG_SVC_PAUSE, "cdr", "{}", false, "the request encoding must be \"json\""},
+        {HERMES_FG_SVC_PAUSE, "json", "{}", true, "this connection is an observer (read-only)"},
+        {HERMES_FG_SVC_STEP, "json", "{\"count\":0}", false, "count must be an integer >= 1"},
+        {HERMES_FG_SVC_STEP, "json", "{\"count\":\"x\"}", false, "count must be an integer >= 1, got a string"},
+        {HERMES_FG_SVC_STEP, "json", "[1]", false, "the request must be a JSON object, got an array"},
+        {HERMES_FG_SVC_STEP, "json", "{", false, "invalid JSON request"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        call(&r, bad[i].service, (uint32_t)(20 + i), bad[i].enc, bad[i].body, bad[i].observer, &g);
+        assert_int_equal(json_array_size(g.bin), 0);
+        json_t *f = first_op(&g, "serviceCallFailure");
+        if (!f)
+            fail_msg("case %zu: no serviceCallFailure", i);
+        assert_int_equal(json_integer_value(json_object_get(f, "serviceId")), bad[i].service);
+        assert_int_equal(json_integer_value(json_object_get(f, "callId")), (json_int_t)(20 + i));
+        assert_contains(js(f, "message"), bad[i].want);
+        got_free(&g);
+    }
+    /* the simulation refuses: resume, then step while running */
+    call(&r, HERMES_FG_SVC_RESUME, 30, "json", "{}", false, &g);
+    assert_string_equal(js(json_object_get(json_array_get(g.bin, 0), "body"), "state"), "running");
+    got_free(&g);
+    call(&r, HERMES_FG_SVC_STEP, 31, "json", "{}", false, &g);
+    assert_contains(js(first_op(&g, "serviceCallFailure"), "message"), "step failed:");
+    got_free(&g);
+    /* a request shorter than its header */
+    const unsigned char shortmsg[] = {HERMES_FG_OP_SERVICE_CALL_REQUEST, 1, 0};
+    send_msg(&r, shortmsg, sizeof shortmsg, true, false, &g);
+    assert_contains(statuses(&g, 2), "shorter than its 13-byte header");
+    got_free(&g);
+    proto_down(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +787,9 @@ int main(void)
         cmocka_unit_test(test_foxglove_catalog_without_health),
         cmocka_unit_test(test_foxglove_binary_layouts),
         cmocka_unit_test(test_foxglove_texts),
+        cmocka_unit_test(test_foxglove_ops_refusals),
+        cmocka_unit_test(test_foxglove_ops_parameters),
+        cmocka_unit_test(test_foxglove_ops_services),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
