@@ -72,7 +72,13 @@ struct fgset {
     uint32_t  n, next, ok;
 };
 
+/* The greeting goes out one part per empty reply queue, so the channel
+ * schemas (large for a large run) are never queued behind another reply and
+ * the reply-queue limit of the shared layer cannot refuse them. */
+enum greet { GREET_NONE, GREET_INFO_SENT, GREET_ADVERTISED, GREET_DONE };
+
 struct fgsess {
+    uint8_t              greet;
     bool                 holds_all;
     struct fgsub        *subs;
     uint32_t             nsubs, cap, rr;
@@ -253,10 +259,28 @@ static void on_tick(struct client *c, uint64_t tick)
 
 /* Next message for the session layer to write: subscriptions in turn, then
  * time. (Service responses are queued replies: hermes__client_send_binary.) */
+static void greet_next(struct client *c, struct fgserver *g, struct fgsess *f)
+{
+    hermes_server_t *s = hermes__client_server(c);
+    if (f->greet == GREET_INFO_SENT) {
+        hermes__client_send_text(c, g->advertise, g->advertise_len);
+        f->greet = GREET_ADVERTISED;
+    } else {
+        hermes__client_send_text(c, g->services, g->services_len);
+        status(c, HERMES_FG_INFO, "hermes run %s: %s, %s connection", hermes__server_info(s)->run_id,
+               hermes__server_state_name(s), hermes__client_role_name(c));
+        f->greet = GREET_DONE;
+    }
+}
+
 static const struct hermes__frame *next_frame(struct client *c)
 {
     struct fgserver *g = fgs_of(hermes__client_server(c));
     struct fgsess *f = hermes__client_state(c);
+    if (f->greet == GREET_INFO_SENT || f->greet == GREET_ADVERTISED) {
+        greet_next(c, g, f);  /* called with the reply queue empty */
+        return NULL;
+    }
     for (uint32_t k = 0; k < f->nsubs; k++) {
         uint32_t i = (f->rr + k) % f->nsubs;
         struct fgsub *sub = &f->subs[i];
@@ -867,10 +891,7 @@ static void on_open(struct client *c)
     size_t len = 0;
     send_owned(c, hermes__fg_server_info("hermes " HERMES_VERSION_STRING, g->session_id,
                                          hermes__server_info(s)->run_id, &len), &len);
-    hermes__client_send_text(c, g->advertise, g->advertise_len);
-    hermes__client_send_text(c, g->services, g->services_len);
-    status(c, HERMES_FG_INFO, "hermes run %s: %s, %s connection", hermes__server_info(s)->run_id,
-           hermes__server_state_name(s), hermes__client_role_name(c));
+    f->greet = GREET_INFO_SENT;  /* advertise, services, status: next_frame() */
     /* time messages from the start, subscribed or not */
     if (!hold_all(c, g, f))
         status(c, HERMES_FG_ERROR, "cannot read the signals: %s", hermes_last_error());
