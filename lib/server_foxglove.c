@@ -87,8 +87,6 @@ struct fgsess {
     struct fgset         set;
 };
 
-extern const struct hermes__protocol hermes__protocol_foxglove;
-
 static struct fgserver *fgs_of(hermes_server_t *s)
 {
     return hermes__server_proto_data(s, &hermes__protocol_foxglove);
