@@ -3,7 +3,10 @@
  * only counts binary frames (payloads are skipped, never copied). After
  * WARMUP seconds it counts for MEASURE seconds and prints one line:
  *   clients=N min_hz=... median_hz=... max_hz=... bytes_per_s=... cpu_pct=...
- * usage: bench_fanout_client PORT N WARMUP MEASURE SUBSCRIBE_JSON|-          */
+ * usage: bench_fanout_client PORT N WARMUP MEASURE SUBSCRIBE_JSON|- [SUBPROTOCOL [FIRST_BYTE]]
+ * SUBPROTOCOL defaults to hermes; with FIRST_BYTE (a number), only binary
+ * messages whose first payload byte is FIRST_BYTE count (Foxglove MessageData
+ * is 1, its Time messages 2).                                              */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -26,8 +29,11 @@ struct conn {
     size_t        hdr_len, hdr_need;
     uint64_t      payload_left;
     int           opcode;
+    int           check_first;  /* the next payload byte decides whether it counts */
     unsigned long frames;
 };
+
+static int first_byte = -1;  /* -1: every binary message counts */
 
 static double now_s(void)
 {
@@ -76,6 +82,11 @@ static void parse(struct conn *c, const unsigned char *p, size_t n, int counting
 {
     while (n) {
         if (c->payload_left) {
+            if (c->check_first) {
+                c->check_first = 0;
+                if (*p == first_byte && counting)
+                    c->frames++;
+            }
             size_t k = c->payload_left < n ? (size_t)c->payload_left : n;
             c->payload_left -= k;
             p += k;
@@ -97,7 +108,9 @@ static void parse(struct conn *c, const unsigned char *p, size_t n, int counting
                 for (int i = 0; i < 8; i++)
                     len = len << 8 | c->hdr[2 + i];
             c->opcode = c->hdr[0] & 0x0f;
-            if (c->opcode == 2 && counting)
+            if (c->opcode == 2 && first_byte >= 0)
+                c->check_first = len > 0;
+            else if (c->opcode == 2 && counting)
                 c->frames++;
             c->payload_left = len;
             c->hdr_len = 0;
@@ -115,6 +128,9 @@ int main(int argc, char **argv)
     int port = atoi(argv[1]), n = atoi(argv[2]);
     double warm = atof(argv[3]), meas = atof(argv[4]);
     const char *sub = strcmp(argv[5], "-") ? argv[5] : NULL;
+    const char *subprotocol = argc > 6 ? argv[6] : "hermes";
+    if (argc > 7)
+        first_byte = atoi(argv[7]);
     struct conn *cs = calloc((size_t)n, sizeof *cs);
     int ep = epoll_create1(EPOLL_CLOEXEC);
     for (int i = 0; i < n; i++) {
@@ -129,7 +145,7 @@ int main(int argc, char **argv)
         int len = snprintf(req, sizeof req,
                            "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                           "Sec-WebSocket-Protocol: hermes\r\n\r\n");
+                           "Sec-WebSocket-Protocol: %s\r\n\r\n", subprotocol);
         if (write(fd, req, (size_t)len) != len)
             return 1;
         cs[i].fd = fd;

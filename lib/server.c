@@ -30,6 +30,7 @@
  * protocol is one file plus one line here. */
 const struct hermes__protocol *const hermes__protocols[] = {
     &hermes__protocol_hermes,
+    &hermes__protocol_foxglove,
 };
 const size_t hermes__protocol_count = sizeof hermes__protocols / sizeof hermes__protocols[0];
 

@@ -27,6 +27,14 @@ typedef void (*hermes__reply_fn)(void *ctx, const char *text, size_t len);
 int hermes__server_fuzz_command(hermes_server_t *srv, const void *data, size_t len, bool observer,
                                 hermes__reply_fn fn, void *ctx);
 
+/* The same for any protocol of the table, by subprotocol name (@p protocol,
+ * e.g. "foxglove.websocket.v1"), with a text or @p binary message; binary
+ * replies (hermes__client_send_binary) go to @p bin_fn, text ones to @p fn,
+ * in the order the client would receive them.
+ * @return the number of replies, or HERMES_EINVAL (also: unknown protocol). */
+int hermes__server_fuzz_message(hermes_server_t *srv, const char *protocol, const void *data, size_t len, bool binary,
+                                bool observer, hermes__reply_fn fn, hermes__reply_fn bin_fn, void *ctx);
+
 /* One pointer kept for the control table's adapter (server_scheduler.c):
  * set from attach (creating thread), read and cleared from detach. */
 void  hermes__server_set_control_data(hermes_server_t *srv, void *data);

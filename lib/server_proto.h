@@ -70,6 +70,14 @@ struct hermes__protocol {
     void (*event)(hermes_server_t *s, const struct hermes__protocol *p, const struct hermes__event *ev);
     void (*done)(struct client *c, struct hermes__job *j);            /* a control job finished */
     void (*error)(struct client *c, const char *msg);                 /* a refusal by the shared layer */
+    /* Optional, for a protocol with several binary messages per session and
+     * tick (one per subscription): it keeps its own latest-message slots
+     * (hermes__client_count_drop() for each one replaced unsent) and hands
+     * them out here, one per write, when no text is queued and no offer is
+     * pending; NULL when it has nothing. Called just before the write, so it
+     * may patch per-session bytes into a shared buffer; the frame must stay
+     * valid until the next call or close. */
+    const struct hermes__frame *(*next_frame)(struct client *c);
 };
 
 /* Settings a protocol reads (fixed at create). */
@@ -104,6 +112,10 @@ void hermes__client_send_binary(struct client *c, const void *data, size_t len);
  * previous frame is dropped and counted); NULL withdraws the offer, which a
  * protocol must do before freeing the frame it offered. */
 void hermes__client_offer(struct client *c, const struct hermes__frame *f);
+/* For protocols with next_frame: ask for a write soon; count one message
+ * replaced before it could be sent (stats and the frames_dropped log line). */
+void hermes__client_want_write(struct client *c);
+void hermes__client_count_drop(struct client *c);
 /* Run @p j on the control thread; its result goes to the protocol's done(). */
 void hermes__client_submit(struct client *c, struct hermes__job *j);
 /* Queue @p text (owned copy) to every session of protocol @p p. */
@@ -122,6 +134,7 @@ uint32_t hermes__stream_count(const struct hermes__stream *st);
 
 /* The protocols. */
 extern const struct hermes__protocol hermes__protocol_hermes;  /* server_hermes.c */
+extern const struct hermes__protocol hermes__protocol_foxglove;  /* server_foxglove.c */
 /* The hermes protocol's schema message (server_schema.c), without the
  * per-client keys (client_id, role, state, frame). NULL: out of memory. */
 json_t *hermes__schema_build(const hermes_server_t *s);

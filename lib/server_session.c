@@ -93,22 +93,32 @@ void hermes__client_offer(struct client *c, const struct hermes__frame *f)
     }
     if (!f->valid || c->closing)
         return;
-    hermes_server_t *s = c->srv;
-    if (c->pending) {
-        c->dropped++;
-        atomic_fetch_add_explicit(&s->st_dropped, 1, memory_order_relaxed);
-        lws_usec_t now = lws_now_usecs();
-        if (now >= c->drop_log_at) {
-            hermes__log(HERMES_LOG_WARN, "server", "event=frames_dropped id=%llu addr=%s dropped=%llu new=%llu sent=%llu",
-                        (unsigned long long)c->id, c->addr, (unsigned long long)c->dropped,
-                        (unsigned long long)(c->dropped - c->dropped_logged), (unsigned long long)c->sent);
-            c->dropped_logged = c->dropped;
-            c->drop_log_at = now + DROP_LOG_US;
-        }
-    }
+    if (c->pending)
+        hermes__client_count_drop(c);
     c->frame = f;
     c->pending = true;
     if (c->wsi)
+        lws_callback_on_writable(c->wsi);
+}
+
+void hermes__client_count_drop(struct client *c)
+{
+    hermes_server_t *s = c->srv;
+    c->dropped++;
+    atomic_fetch_add_explicit(&s->st_dropped, 1, memory_order_relaxed);
+    lws_usec_t now = lws_now_usecs();
+    if (now >= c->drop_log_at) {
+        hermes__log(HERMES_LOG_WARN, "server", "event=frames_dropped id=%llu addr=%s dropped=%llu new=%llu sent=%llu",
+                    (unsigned long long)c->id, c->addr, (unsigned long long)c->dropped,
+                    (unsigned long long)(c->dropped - c->dropped_logged), (unsigned long long)c->sent);
+        c->dropped_logged = c->dropped;
+        c->drop_log_at = now + DROP_LOG_US;
+    }
+}
+
+void hermes__client_want_write(struct client *c)
+{
+    if (c->wsi && !c->closing)
         lws_callback_on_writable(c->wsi);
 }
 
@@ -432,7 +442,7 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
         free(m);
         if (n < 0)
             return -1;
-        if (c->tx_head || c->pending || c->closing)
+        if (c->tx_head || c->pending || c->closing || c->proto->next_frame)
             lws_callback_on_writable(wsi);
         return 0;
     }
@@ -442,12 +452,20 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
                          (unsigned char *)(uintptr_t)why, strlen(why));
         return -1;
     }
+    const struct hermes__frame *f = NULL;
     if (c->pending && c->frame && c->frame->valid) {
         c->pending = false;
-        if (lws_write(wsi, c->frame->buf, c->frame->len, LWS_WRITE_BINARY) < 0)
+        f = c->frame;
+    } else if (c->proto->next_frame) {
+        f = c->proto->next_frame(c);
+    }
+    if (f && f->valid) {
+        if (lws_write(wsi, f->buf, f->len, LWS_WRITE_BINARY) < 0)
             return -1;
         c->sent++;
         atomic_fetch_add_explicit(&s->st_sent, 1, memory_order_relaxed);
+        if (c->proto->next_frame)  /* it may hold more */
+            lws_callback_on_writable(wsi);
     }
     return 0;
 }

@@ -7,9 +7,10 @@ HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson
                    libcyaml-dev libyaml-dev libcmocka-dev python3 python3-websockets
                    libhdf5-dev hdf5-tools python3-h5py)
 # Extra tools of scripts/test.sh only (not needed to build or run the demo):
-# clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage.
+# clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage,
+# Node.js + npm for the Foxglove reference-client test (tests/foxglove).
 # gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself.
-HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind)
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind nodejs npm)
 
 hermes_install_deps() {
     local missing=()

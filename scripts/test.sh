@@ -44,6 +44,7 @@ status=0
 results=()
 
 # ---- normal and ASan + UBSan builds: every test --------------------------------
+npm ci --prefix tests/foxglove --no-audit --no-fund >&2 || status=1  # pinned client of the foxglove-node test
 hermes_setup build || exit 1
 hermes_setup build-asan -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 for b in build build-asan; do

@@ -5,7 +5,10 @@
  * JSON commands and acks, state events broadcast to every client, and binary
  * telemetry frames (see encoder.h) at a fixed telemetry rate, per-client
  * subscriptions. docs/protocol.md is the complete protocol. The same port
- * serves the built-in pages over plain HTTP (GET/HEAD; see viewer_disabled).
+ * serves the built-in pages over plain HTTP (GET/HEAD; see viewer_disabled)
+ * and speaks the Foxglove WebSocket protocol (subprotocols
+ * "foxglove.websocket.v1" and "foxglove.sdk.v1", docs/foxglove.md) under the
+ * same access rules.
  *
  * What it publishes comes from a telemetry source: a backplane
  * (hermes_server_create()) or any hermes_server_source_t
@@ -155,8 +158,8 @@ static inline void hermes_server_config_init(hermes_server_config_t *cfg)
 typedef struct hermes_server_stats {
     uint32_t clients;           /**< connected now */
     uint64_t connections;       /**< accepted since create */
-    uint64_t frames_sent;       /**< telemetry frames written, all clients */
-    uint64_t frames_dropped;    /**< stale frames replaced before they could be sent */
+    uint64_t frames_sent;       /**< telemetry frames written, all clients (Foxglove: every binary message) */
+    uint64_t frames_dropped;    /**< stale frames replaced before they could be sent (Foxglove: per subscription) */
     uint64_t ticks;             /**< telemetry ticks */
 } hermes_server_stats_t;
 
