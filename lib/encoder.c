@@ -171,16 +171,17 @@ static int make(hermes_encoder_t **out, const hermes_backplane_t *bp, uint32_t *
     return 0;
 }
 
-/* The backplane's own sorted name index, as a pattern view. */
-static const char *bp_name(const void *ctx, uint32_t pos)
+/* The backplane as a pattern view: its own name lookup, names by index. */
+static int64_t bp_find(const void *ctx, const char *name)
 {
-    const hermes_backplane_t *bp = ctx;
-    return bp->dir[bp->sorted[pos]].name;
+    hermes_signal_t sig;
+    return hermes_backplane_find(ctx, name, &sig) == 0 ? (int64_t)sig.index : -1;
 }
 
-static uint32_t bp_index(const void *ctx, uint32_t pos)
+static const char *bp_name(const void *ctx, uint32_t index)
 {
-    return ((const hermes_backplane_t *)ctx)->sorted[pos];
+    hermes_signal_info_t info;
+    return hermes_backplane_info(ctx, index, &info) == 0 ? info.name : "";
 }
 
 HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backplane_t *bp,
@@ -191,7 +192,7 @@ HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backpl
     *out = NULL;
     if (!bp || (npatterns && !patterns))
         return hermes__fail(HERMES_EINVAL, "hermes_encoder_create: NULL argument");
-    const struct hermes__names view = {bp->count, bp, bp_name, bp_index};
+    const struct hermes__pattern_view view = {hermes_backplane_count(bp), NULL, bp, bp_find, bp_name};
     uint32_t *idx, n;
     int rc = hermes__patterns_resolve(&view, patterns, npatterns, HERMES__PATTERNS_STAR_NONEMPTY, &idx, &n);
     if (rc)

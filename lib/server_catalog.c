@@ -5,35 +5,12 @@
 
 #include <jansson.h>
 
-#include "patterns.h"
 #include "server_source.h"
 #include "util.h"
 
-static int by_name_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct hermes__catalog_entry *)a)->name, ((const struct hermes__catalog_entry *)b)->name);
-}
-
-/* The catalog's sorted index, as a pattern view. */
-static const char *cat_name(const void *ctx, uint32_t pos)
-{
-    return ((const struct hermes__catalog *)ctx)->by_name[pos].name;
-}
-
-static uint32_t cat_index(const void *ctx, uint32_t pos)
-{
-    return ((const struct hermes__catalog *)ctx)->by_name[pos].index;
-}
-
-static struct hermes__names view(const struct hermes__catalog *cat)
-{
-    return (struct hermes__names){cat->n, cat, cat_name, cat_index};
-}
-
 int64_t hermes__catalog_find(const struct hermes__catalog *cat, const char *name)
 {
-    const struct hermes__names v = view(cat);
-    return hermes__names_find(&v, name);
+    return hermes__sorted_names_find(cat->by_name, cat->n, name);
 }
 
 static int load_modules(struct hermes__catalog *cat, const hermes_server_source_t *src)
@@ -98,10 +75,10 @@ int hermes__catalog_load(struct hermes__catalog *cat, const hermes_server_source
         }
         if (!in->unit)
             in->unit = "";
-        cat->by_name[k] = (struct hermes__catalog_entry){in->name, k};
+        cat->by_name[k] = (struct hermes__sorted_name){in->name, k};
     }
     cat->n = n;
-    qsort(cat->by_name, n, sizeof *cat->by_name, by_name_cmp);
+    hermes__sorted_names_sort(cat->by_name, n);
     int rc = load_modules(cat, src);
     if (rc == 0)
         rc = load_wires(cat, src);
@@ -122,6 +99,6 @@ void hermes__catalog_free(struct hermes__catalog *cat)
 int hermes__catalog_resolve(const struct hermes__catalog *cat, const char *const *patterns, size_t npatterns,
                             uint32_t **out, uint32_t *count)
 {
-    const struct hermes__names v = view(cat);
+    const struct hermes__pattern_view v = {cat->n, cat->by_name, NULL, NULL, NULL};
     return hermes__patterns_resolve(&v, patterns, npatterns, 0, out, count);
 }
