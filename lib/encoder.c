@@ -13,6 +13,7 @@
 
 #include "hermes/encoder.h"
 #include "backplane_internal.h"
+#include "patterns.h"
 #include "util.h"
 
 /* Runs of at least this many consecutive slots are copied with memcpy; shorter
@@ -170,53 +171,17 @@ static int make(hermes_encoder_t **out, const hermes_backplane_t *bp, uint32_t *
     return 0;
 }
 
-/* Add slot @p k unless already present; keeps first positions. */
-static void add(uint32_t *idx, uint32_t *n, bool *seen, uint32_t k)
+/* The backplane as a pattern view: its own name lookup, names by index. */
+static int64_t bp_find(const void *ctx, const char *name)
 {
-    if (!seen[k]) {
-        seen[k] = true;
-        idx[(*n)++] = k;
-    }
+    hermes_signal_t sig;
+    return hermes_backplane_find(ctx, name, &sig) == 0 ? (int64_t)sig.index : -1;
 }
 
-static int expand_one(const hermes_backplane_t *bp, const char *pat, uint32_t *idx, uint32_t *n, bool *seen)
+static const char *bp_name(const void *ctx, uint32_t index)
 {
-    size_t len = strlen(pat);
-    if (len == 0)
-        return hermes__fail(HERMES_EINVAL, "empty signal pattern");
-    const char *star = strchr(pat, '*');
-    uint32_t total = hermes_backplane_count(bp);
-    if (!star) {
-        hermes_signal_t sig;
-        if (hermes_backplane_find(bp, pat, &sig) != 0)
-            return hermes__fail(HERMES_ENOENT, "unknown signal '%s'", pat);
-        add(idx, n, seen, sig.index);
-        return 0;
-    }
-    if (len == 1) {
-        for (uint32_t k = 0; k < total; k++)
-            add(idx, n, seen, k);
-        if (total == 0)
-            return hermes__fail(HERMES_ENOENT, "pattern '*' matches no signal (the backplane is empty)");
-        return 0;
-    }
-    /* "prefix.*": the star must be last, after a dot, and the only one. */
-    if (star != pat + len - 1 || len < 3 || pat[len - 2] != '.')
-        return hermes__fail(HERMES_EINVAL, "unsupported pattern '%s' (use '*', 'module.*' or 'module.signal')", pat);
-    size_t plen = len - 1;  /* prefix including the dot */
-    uint32_t matched = 0;
-    for (uint32_t k = 0; k < total; k++) {
-        hermes_signal_info_t info;
-        if (hermes_backplane_info(bp, k, &info) != 0)
-            continue;
-        if (strncmp(info.name, pat, plen) == 0) {
-            add(idx, n, seen, k);
-            matched++;
-        }
-    }
-    if (!matched)
-        return hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal", pat);
-    return 0;
+    hermes_signal_info_t info;
+    return hermes_backplane_info(ctx, index, &info) == 0 ? info.name : "";
 }
 
 HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backplane_t *bp,
@@ -227,25 +192,11 @@ HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backpl
     *out = NULL;
     if (!bp || (npatterns && !patterns))
         return hermes__fail(HERMES_EINVAL, "hermes_encoder_create: NULL argument");
-    uint32_t total = hermes_backplane_count(bp);
-    uint32_t *idx = malloc((total ? total : 1) * sizeof *idx);
-    bool *seen = calloc(total ? total : 1, sizeof *seen);
-    if (!idx || !seen) {
-        free(idx);
-        free(seen);
-        return hermes__fail(HERMES_ENOMEM, "out of memory");
-    }
-    uint32_t n = 0;
-    for (size_t i = 0; i < npatterns; i++) {
-        int rc = patterns[i] ? expand_one(bp, patterns[i], idx, &n, seen)
-                             : hermes__fail(HERMES_EINVAL, "pattern %zu is NULL", i);
-        if (rc) {
-            free(idx);
-            free(seen);
-            return rc;
-        }
-    }
-    free(seen);
+    const struct hermes__pattern_view view = {hermes_backplane_count(bp), NULL, bp, bp_find, bp_name};
+    uint32_t *idx, n;
+    int rc = hermes__patterns_resolve(&view, patterns, npatterns, HERMES__PATTERNS_STAR_NONEMPTY, &idx, &n);
+    if (rc)
+        return rc;
     return make(out, bp, idx, n);
 }
 

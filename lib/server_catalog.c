@@ -1,6 +1,5 @@
 /* The signal catalog: a telemetry source's signals read once, with name lookup
  * and subscription patterns resolved through a sorted index (no scan per name). */
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,40 +8,9 @@
 #include "server_source.h"
 #include "util.h"
 
-static int by_name_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct hermes__catalog_entry *)a)->name, ((const struct hermes__catalog_entry *)b)->name);
-}
-
-static int u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* First position in by_name whose name is >= @p key (compared over @p klen
- * bytes when klen != SIZE_MAX: a prefix search). */
-static uint32_t lower_bound(const struct hermes__catalog *cat, const char *key, size_t klen)
-{
-    uint32_t lo = 0, hi = cat->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        const char *name = cat->by_name[mid].name;
-        int c = klen == SIZE_MAX ? strcmp(name, key) : strncmp(name, key, klen);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int64_t hermes__catalog_find(const struct hermes__catalog *cat, const char *name)
 {
-    uint32_t k = lower_bound(cat, name, SIZE_MAX);
-    if (k < cat->n && strcmp(cat->by_name[k].name, name) == 0)
-        return cat->by_name[k].index;
-    return -1;
+    return hermes__sorted_names_find(cat->by_name, cat->n, name);
 }
 
 static int load_modules(struct hermes__catalog *cat, const hermes_server_source_t *src)
@@ -107,10 +75,10 @@ int hermes__catalog_load(struct hermes__catalog *cat, const hermes_server_source
         }
         if (!in->unit)
             in->unit = "";
-        cat->by_name[k] = (struct hermes__catalog_entry){in->name, k};
+        cat->by_name[k] = (struct hermes__sorted_name){in->name, k};
     }
     cat->n = n;
-    qsort(cat->by_name, n, sizeof *cat->by_name, by_name_cmp);
+    hermes__sorted_names_sort(cat->by_name, n);
     int rc = load_modules(cat, src);
     if (rc == 0)
         rc = load_wires(cat, src);
@@ -128,75 +96,9 @@ void hermes__catalog_free(struct hermes__catalog *cat)
     memset(cat, 0, sizeof *cat);
 }
 
-/* Append the signals of @p pat to out[*n] (first position kept, via @p seen). */
-static int expand(const struct hermes__catalog *cat, const char *pat, uint32_t *out, uint32_t *n, bool *seen)
-{
-    size_t len = strlen(pat);
-    if (len == 0)
-        return hermes__fail(HERMES_EINVAL, "empty signal pattern");
-    const char *star = strchr(pat, '*');
-    if (!star) {
-        int64_t k = hermes__catalog_find(cat, pat);
-        if (k < 0)
-            return hermes__fail(HERMES_ENOENT, "unknown signal '%s'", pat);
-        if (!seen[k]) {
-            seen[k] = true;
-            out[(*n)++] = (uint32_t)k;
-        }
-        return 0;
-    }
-    if (len == 1) {  /* "*": every signal, in index order; none is fine */
-        for (uint32_t k = 0; k < cat->n; k++)
-            if (!seen[k]) {
-                seen[k] = true;
-                out[(*n)++] = k;
-            }
-        return 0;
-    }
-    /* "prefix.*": the star must be last, after a dot, and the only one. */
-    if (star != pat + len - 1 || len < 3 || pat[len - 2] != '.')
-        return hermes__fail(HERMES_EINVAL, "unsupported pattern '%s' (use '*', 'module.*' or 'module.signal')", pat);
-    size_t plen = len - 1;
-    uint32_t first = lower_bound(cat, pat, plen), end = first;
-    while (end < cat->n && strncmp(cat->by_name[end].name, pat, plen) == 0)
-        end++;
-    if (end == first)
-        return hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal", pat);
-    /* In index order, like "*". */
-    uint32_t from = *n;
-    for (uint32_t i = first; i < end; i++) {
-        uint32_t k = cat->by_name[i].index;
-        if (!seen[k]) {
-            seen[k] = true;
-            out[(*n)++] = k;
-        }
-    }
-    qsort(out + from, *n - from, sizeof *out, u32_cmp);
-    return 0;
-}
-
 int hermes__catalog_resolve(const struct hermes__catalog *cat, const char *const *patterns, size_t npatterns,
                             uint32_t **out, uint32_t *count)
 {
-    *out = NULL;
-    *count = 0;
-    uint32_t *idx = malloc((cat->n ? cat->n : 1) * sizeof *idx);
-    bool *seen = calloc(cat->n ? cat->n : 1, sizeof *seen);
-    if (!idx || !seen) {
-        free(idx);
-        free(seen);
-        return hermes__fail(HERMES_ENOMEM, "out of memory");
-    }
-    uint32_t n = 0;
-    int rc = 0;
-    for (size_t i = 0; i < npatterns && rc == 0; i++)
-        rc = expand(cat, patterns[i], idx, &n, seen);
-    free(seen);
-    if (rc) {
-        free(idx);
-        return rc;
-    }
-    *out = idx;
-    *count = n;
-    return 0;
+    const struct hermes__pattern_view v = {cat->n, cat->by_name, NULL, NULL, NULL};
+    return hermes__patterns_resolve(&v, patterns, npatterns, 0, out, count);
 }

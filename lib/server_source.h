@@ -8,17 +8,14 @@
 #include <stdint.h>
 
 #include "hermes/server.h"
+#include "patterns.h"
 
 /* Everything the protocols need to know about the signals, read once at
  * create (the signal set never changes afterwards). */
-struct hermes__catalog_entry {
-    const char *name;
-    uint32_t    index;
-};
 struct hermes__catalog {
     uint32_t              n;
     hermes_signal_info_t *info;       /* [n]; strings borrowed from the source */
-    struct hermes__catalog_entry *by_name;  /* [n] sorted by qualified name */
+    struct hermes__sorted_name *by_name;  /* [n] sorted by qualified name */
     const char          **driven_by;  /* [n] source of the wire driving it, or NULL */
     uint32_t              nmodules;
     const char          **modules;    /* schema order; borrowed */

@@ -1,4 +1,5 @@
-/* libFuzzer harness: subscription pattern expansion (hermes_encoder_create).
+/* libFuzzer harness: subscription pattern expansion (hermes_encoder_create,
+ * and the server's catalog, lib/server_catalog.c, over the same signals).
  *
  * The input is split at '\n' into patterns (a NUL inside a line ends that
  * pattern early, as a C string would). They are expanded against one real
@@ -9,7 +10,10 @@
  *  - on success: the exact payload order (order of first appearance), no
  *    duplicate, names and frame size consistent, a frame that encodes and
  *    decodes back to the same count;
- *  - on failure: no encoder, and the error message names the failing pattern.
+ *  - on failure: no encoder, and the error message names the failing pattern;
+ *  - the server's resolution (hermes__catalog_resolve over the live source of
+ *    the same backplane) gives the same code, message and indices (the
+ *    backplane is never empty, so "*" behaves the same in both).
  * The backplane's run name comes from $HERMES_FUZZ_RUN (scripts/fuzz.sh sets
  * it and removes the segment if the process dies), else hermes-fuzz-<pid>. */
 #include <hermes/hermes.h>
@@ -20,6 +24,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "server_source.h"  /* private: the server's catalog (scripts/fuzz.sh adds -Ilib) */
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,6 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static hermes_backplane_t *bp;
 static uint32_t nsig;
 static const char **names;  /* qualified name of slot k */
+static struct hermes__live_source live;
+static struct hermes__catalog cat;
 
 static const hermes_signal_spec_t specs[] = {
     {"plant", "position.x", HERMES_TYPE_F64, "m", false, 1.5},
@@ -46,6 +54,7 @@ static const hermes_signal_spec_t specs[] = {
 
 static void cleanup(void)
 {
+    hermes__catalog_free(&cat);
     hermes_backplane_destroy(bp);
     bp = NULL;
 }
@@ -70,6 +79,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     atexit(cleanup);
+    hermes_server_source_t src;
+    hermes__live_source(&live, bp, NULL, &src);
+    if (hermes__catalog_load(&cat, &src) != 0) {
+        fprintf(stderr, "fuzz_patterns: catalog: %s\n", hermes_last_error());
+        abort();
+    }
     nsig = hermes_backplane_count(bp);
     names = calloc(nsig, sizeof *names);
     for (uint32_t k = 0; k < nsig; k++) {
@@ -147,8 +162,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     hermes_encoder_t *enc = (hermes_encoder_t *)(uintptr_t)1;  /* must be overwritten */
     int rc = hermes_encoder_create(&enc, bp, np ? pats : NULL, np);
+    char enc_msg[1024];
+    snprintf(enc_msg, sizeof enc_msg, "%s", hermes_last_error());
+    uint32_t *cidx = NULL, ccount = 0;
+    int crc = hermes__catalog_resolve(&cat, pats, np, &cidx, &ccount);
+    if (crc != rc || (rc != 0 && strcmp(hermes_last_error(), enc_msg) != 0) ||
+        (rc == 0 && (ccount != hermes_encoder_count(enc) ||
+                     (ccount && memcmp(cidx, hermes_encoder_indices(enc), ccount * sizeof *cidx) != 0)))) {
+        fprintf(stderr, "catalog: rc %s '%s', encoder: rc %s '%s'\n", hermes_err_name(crc), hermes_last_error(),
+                hermes_err_name(rc), enc_msg);
+        __builtin_trap();
+    }
+    free(cidx);
     if (rc != want_rc) {
-        fprintf(stderr, "rc %s, model %s (%s)\n", hermes_err_name(rc), hermes_err_name(want_rc), hermes_last_error());
+        fprintf(stderr, "rc %s, model %s (%s)\n", hermes_err_name(rc), hermes_err_name(want_rc), enc_msg);
         __builtin_trap();
     }
     if (rc != 0) {
@@ -156,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             __builtin_trap();  /* *out is NULL on failure */
         /* The message names the pattern (an empty one: says it is empty).
          * Patterns are reported verbatim; the thread's message holds 1 KiB. */
-        const char *msg = hermes_last_error();
+        const char *msg = enc_msg;
         size_t pl = strlen(pats[bad]);
         if (pl == 0) {
             if (!strstr(msg, "empty"))
