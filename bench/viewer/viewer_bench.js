@@ -1,0 +1,124 @@
+/* Viewer benchmark: headless chromium shows the built-in page of a 1 kHz
+ * realtime `hermes run` with 20 plotted signals (4 charts of 5) for 30 s.
+ * Prints the telemetry frames the page handled in each second (target >= 59)
+ * next to a reference measured in the same run (the frames/s a plain node
+ * client with the same subscription receives), and the page's JS heap (after
+ * a forced GC) at 5 s and at 30 s: bounded, since old points leave the store.
+ * Asserts nothing; exit 77 when chromium or viewer/node_modules is missing.
+ *
+ * usage: node viewer_bench.js HERMES [BUILDTYPE] [SECONDS]
+ */
+'use strict';
+
+const path = require('path');
+const H = require('../../tests/browser/harness');
+
+const [hermesArg, buildtype = '?', secArg = '30'] = process.argv.slice(2);
+const hermes = hermesArg && path.resolve(hermesArg);
+const SECONDS = Math.max(6, Number(secArg) || 30);
+if (!hermesArg) {
+  console.error('usage: node viewer_bench.js HERMES [BUILDTYPE] [SECONDS]');
+  process.exit(2);
+}
+const deps = H.loadDeps();
+if (deps.missing) {
+  console.log('viewer bench skipped: ' + deps.missing);
+  process.exit(77);
+}
+
+async function heapMB(cdp) {
+  await cdp.send('HeapProfiler.collectGarbage');
+  const h = await cdp.send('Runtime.getHeapUsage');
+  return h.usedSize / 1048576;
+}
+
+async function main() {
+  let browser = null;
+  let h = null;
+  let client = null;
+  let driver = null;
+  const watchdog = setTimeout(() => { console.error('viewer bench: watchdog'); H.killAll(); process.exit(1); },
+                              (SECONDS + 90) * 1000);
+  try {
+    h = await H.startHermes(hermes, [path.join(__dirname, 'viewer_bench.yaml'), '--port', '0', '--quiet']);
+    const url = 'ws://127.0.0.1:' + h.port + '/';
+    client = new H.Client(deps.WebSocket, url);
+    const schema = await client.open();
+    const names = [];
+    for (const mod of Object.keys(schema.modules))
+      for (const s of schema.modules[mod].signals)
+        names.push(mod + '.' + s.name);
+    if (names.length !== 20)
+      throw new Error('expected 20 signals, the schema has ' + names.length);
+    let refFrames = 0;
+    const onFrame = client.onFrame.bind(client);
+    client.onFrame = (b) => { refFrames++; onFrame(b); };
+    await client.request('subscribe', { signals: ['hermes.*', 'plant.*'] });
+    let k = 0;
+    driver = setInterval(() => {
+      client.request('set', { signal: 'plant.s00', value: Math.sin(k++ / 10) }).catch(() => {});
+    }, 50);
+
+    browser = await H.launchBrowser(deps.playwright);
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto('http://127.0.0.1:' + h.port + '/');
+    await page.waitForSelector('#conn[data-state="connected"]', { timeout: 10000 });
+    for (let i = 0; i < names.length; i++) {
+      if (i > 0 && i % 5 === 0)
+        await page.click('#btn-add-chart');
+      await page.click('#tree li.sig[data-signal="' + names[i] + '"]');
+    }
+    await H.waitFor(async () => (await page.evaluate(() => window.hermesViewer.subscribed().length)) === 20,
+                    10000, 'the page to subscribe to 20 signals');
+    const cdp = await page.context().newCDPSession(page);
+
+    const perSec = [];
+    const refPerSec = [];
+    let heap5 = null;
+    let prev = await page.evaluate(() => window.hermesViewer.framesHandled());
+    let prevRef = refFrames;
+    for (let s = 1; s <= SECONDS; s++) {
+      await H.sleep(1000);
+      const cur = await page.evaluate(() => window.hermesViewer.framesHandled());
+      perSec.push(cur - prev);
+      refPerSec.push(refFrames - prevRef);
+      prev = cur;
+      prevRef = refFrames;
+      if (s === 5)
+        heap5 = await heapMB(cdp);
+    }
+    const heapEnd = await heapMB(cdp);
+    const points = await page.evaluate(() => window.hermesViewer.storePoints());
+    const stats = await page.textContent('#st-stats');
+    const sorted = perSec.slice().sort((x, y) => x - y);
+    const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+    const secsBelow = perSec.filter((x) => x < 59).length;
+    console.log('viewer bench: 1 kHz realtime run, telemetry 60 Hz, 20 plotted signals in 4 charts, ' +
+                SECONDS + ' s, build type ' + buildtype + ', chromium ' + browser.version() +
+                ' (shared machine: other jobs may run)');
+    console.log('page frames/s: min ' + sorted[0] + ', median ' + sorted[sorted.length >> 1] +
+                ', mean ' + mean(perSec).toFixed(1) + ', seconds below 59: ' + secsBelow + '/' + SECONDS);
+    console.log('reference (node client, same subscription) frames/s: min ' + Math.min(...refPerSec) +
+                ', mean ' + mean(refPerSec).toFixed(1));
+    console.log('page frames/s per second: ' + perSec.join(' '));
+    console.log('page JS heap after GC: ' + heap5.toFixed(2) + ' MB at 5 s, ' + heapEnd.toFixed(2) + ' MB at ' +
+                SECONDS + ' s (ratio ' + (heapEnd / heap5).toFixed(2) + '); points kept per signal: ' + points);
+    console.log('page frames sent / dropped by the server (its stats): ' + stats);
+    if (errors.length)
+      console.log('page errors: ' + errors.join('; '));
+  } finally {
+    clearTimeout(watchdog);
+    if (driver)
+      clearInterval(driver);
+    if (client)
+      client.close();
+    if (browser)
+      await browser.close().catch(() => {});
+    await H.stopHermes(h);
+    H.killAll();
+  }
+}
+
+main().catch((e) => { console.error(e.stack || e.message); H.killAll(); process.exit(1); });
