@@ -557,9 +557,10 @@
     const block = controlBlock();
     const st = S.state;
     const can = block === '';
-    $('btn-pause').disabled = !can || st !== 'running';
-    $('btn-resume').disabled = !can || st !== 'paused';
-    $('btn-step').disabled = !can || st !== 'paused';
+    const unknown = st === 'unknown';   /* a host without a state query: let the server decide */
+    $('btn-pause').disabled = !can || !(st === 'running' || unknown);
+    $('btn-resume').disabled = !can || !(st === 'paused' || unknown);
+    $('btn-step').disabled = !can || !(st === 'paused' || unknown);
     $('step-count').disabled = !can;
     $('btn-reset').disabled = !can || st === 'stopped';
     $('btn-seek').disabled = !can;
@@ -771,7 +772,17 @@
     c.card.dataset.points = '0';
     if (c.names.length === 0 || typeof uPlot === 'undefined')
       return;
-    const series = [{ label: 'sim time (s)', value: (u, v) => v == null ? '—' : v.toFixed(3) }];
+    /* legend: the values at the cursor, or the newest ones when the cursor is
+     * elsewhere */
+    const newest = (u, sidx) => {
+      const col = u.data[sidx];
+      return col && col.length ? col[col.length - 1] : null;
+    };
+    const series = [{ label: 'sim time (s)',
+                      value: (u, v, sidx, idx) => {
+                        const x = idx == null ? newest(u, 0) : v;
+                        return x == null ? '—' : x.toFixed(3);
+                      } }];
     c.names.forEach((n, i) => {
       const s = S.signals.get(n);
       series.push({
@@ -779,7 +790,7 @@
         stroke: COLORS[i % COLORS.length],
         width: 1.5,
         points: { show: false },
-        value: (u, v) => v == null ? '—' : fmt(v, s ? s.type : 'f64'),
+        value: (u, v, sidx, idx) => fmt(idx == null ? newest(u, sidx) : v, s ? s.type : 'f64'),
       });
     });
     const opts = {

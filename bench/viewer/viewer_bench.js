@@ -40,7 +40,7 @@ async function main() {
   const watchdog = setTimeout(() => { console.error('viewer bench: watchdog'); H.killAll(); process.exit(1); },
                               (SECONDS + 90) * 1000);
   try {
-    h = await H.startHermes(hermes, [path.join(__dirname, 'viewer_bench.yaml'), '--port', '0', '--quiet']);
+    h = await H.startHermes(hermes, [path.join(__dirname, 'viewer_bench.yaml'), '--port', '0']);
     const url = 'ws://127.0.0.1:' + h.port + '/';
     client = new H.Client(deps.WebSocket, url);
     const schema = await client.open();
@@ -74,37 +74,41 @@ async function main() {
                     10000, 'the page to subscribe to 20 signals');
     const cdp = await page.context().newCDPSession(page);
 
-    const perSec = [];
-    const refPerSec = [];
-    let heap5 = null;
-    let prev = await page.evaluate(() => window.hermesViewer.framesHandled());
-    let prevRef = refFrames;
-    for (let s = 1; s <= SECONDS; s++) {
-      await H.sleep(1000);
-      const cur = await page.evaluate(() => window.hermesViewer.framesHandled());
-      perSec.push(cur - prev);
-      refPerSec.push(refFrames - prevRef);
-      prev = cur;
-      prevRef = refFrames;
-      if (s === 5)
-        heap5 = await heapMB(cdp);
-    }
+    /* Samples taken every second inside the page (performance.now) and in
+     * node for the reference; rates use the measured time between samples. */
+    await page.evaluate(() => {
+      window.benchSamples = [[performance.now(), window.hermesViewer.framesHandled()]];
+      setInterval(() => window.benchSamples.push([performance.now(), window.hermesViewer.framesHandled()]), 1000);
+    });
+    const ref = [[Date.now(), refFrames]];
+    const refTimer = setInterval(() => ref.push([Date.now(), refFrames]), 1000);
+    await H.sleep(5000);
+    const heap5 = await heapMB(cdp);
+    await H.sleep(SECONDS * 1000 - 5000 + 300);
+    clearInterval(refTimer);
     const heapEnd = await heapMB(cdp);
+    const samples = (await page.evaluate(() => window.benchSamples)).slice(0, SECONDS + 1);
+    const rates = (a) => a.slice(1).map((x, i) => (x[1] - a[i][1]) / ((x[0] - a[i][0]) / 1000));
+    const overall = (a) => (a[a.length - 1][1] - a[0][1]) / ((a[a.length - 1][0] - a[0][0]) / 1000);
+    const perSec = rates(samples);
+    const refPerSec = rates(ref.slice(0, SECONDS + 1));
     const points = await page.evaluate(() => window.hermesViewer.storePoints());
     const stats = await page.textContent('#st-stats');
     const sorted = perSec.slice().sort((x, y) => x - y);
-    const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
     const secsBelow = perSec.filter((x) => x < 59).length;
+    const f1 = (x) => x.toFixed(1);
     console.log('viewer bench: 1 kHz realtime run, telemetry 60 Hz, 20 plotted signals in 4 charts, ' +
                 SECONDS + ' s, build type ' + buildtype + ', chromium ' + browser.version() +
                 ' (shared machine: other jobs may run)');
-    console.log('page frames/s: min ' + sorted[0] + ', median ' + sorted[sorted.length >> 1] +
-                ', mean ' + mean(perSec).toFixed(1) + ', seconds below 59: ' + secsBelow + '/' + SECONDS);
-    console.log('reference (node client, same subscription) frames/s: min ' + Math.min(...refPerSec) +
-                ', mean ' + mean(refPerSec).toFixed(1));
-    console.log('page frames/s per second: ' + perSec.join(' '));
+    console.log('page frames/s over ' + perSec.length + ' s: ' + f1(overall(samples)) + ' (per second: min ' +
+                f1(sorted[0]) + ', median ' + f1(sorted[sorted.length >> 1]) + ', seconds below 59: ' + secsBelow +
+                '/' + perSec.length + ')');
+    console.log('reference, a node client with the same subscription in the same run: ' +
+                f1(overall(ref.slice(0, SECONDS + 1))) + ' frames/s (per second: min ' + f1(Math.min(...refPerSec)) + ')');
+    console.log('page frames/s per second: ' + perSec.map((x) => x.toFixed(0)).join(' '));
     console.log('page JS heap after GC: ' + heap5.toFixed(2) + ' MB at 5 s, ' + heapEnd.toFixed(2) + ' MB at ' +
-                SECONDS + ' s (ratio ' + (heapEnd / heap5).toFixed(2) + '); points kept per signal: ' + points);
+                SECONDS + ' s (ratio ' + (heapEnd / heap5).toFixed(2) + '); points kept per signal: ' + points +
+                ' (at most 8192: the older half is thinned when full)');
     console.log('page frames sent / dropped by the server (its stats): ' + stats);
     if (errors.length)
       console.log('page errors: ' + errors.join('; '));
