@@ -1118,6 +1118,7 @@ HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_se
 {
     if (!cfg || !out)
         return hermes__fail(HERMES_EINVAL, "hermes_config_server: cfg or out is NULL");
+    memset(out, 0, sizeof *out);  /* fields the file has no key for yet are 0: the default */
     out->enabled = cfg->srv_enabled;
     out->host = cfg->host;
     out->port = cfg->port;

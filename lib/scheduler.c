@@ -760,6 +760,10 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
     if (!d->writable)
         return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
+    for (uint32_t i = 0; i < s->nwires; i++)  /* a wire would overwrite it on the next frame */
+        if (s->wires[i].dst == sig.index)
+            return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,
+                                s->bp->dir[s->wires[i].src].name);
     if (hermes_type_check((hermes_type_t)d->type, value) != 0)
         return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g", hermes_type_name((hermes_type_t)d->type),
                             d->name, value);

@@ -97,6 +97,8 @@ typedef struct hermes_server_settings {
     uint32_t    commands_per_second;
     uint32_t    max_patterns;
     uint32_t    max_json_depth;
+    /* since 0.3 */
+    bool        viewer_disabled;        /**< YAML "viewer: false": the server serves no built-in pages */
 } hermes_server_settings_t;
 
 /**

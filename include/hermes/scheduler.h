@@ -139,8 +139,12 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
 /**
  * Write a writable signal from outside its module; applied at the next frame
  * boundary (at once while paused, and then republished so readers see it).
- * @return 0, HERMES_ENOENT, HERMES_EREADONLY, HERMES_ETYPE, HERMES_ESTATE,
- *         HERMES_ENOMEM (queue full). Context: any thread.
+ * A signal that a wire drives cannot be set (the wire would overwrite it on
+ * the next frame): HERMES_EREADONLY, with a message naming the wire's source
+ * ("guidance.throttle_in is driven by commands.throttle; set that instead").
+ * @return 0, HERMES_ENOENT, HERMES_EREADONLY (not writable, or driven by a
+ *         wire), HERMES_ETYPE, HERMES_EAGAIN (request queue full).
+ * Context: any thread.
  */
 HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value);
 

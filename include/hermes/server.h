@@ -93,6 +93,14 @@ typedef struct hermes_server_control {
     /** Optional: called once when the server stops; after it returns, the host
      *  must not call hermes_server_post_event() any more. */
     void (*detach)(void *ctx, hermes_server_t *srv);
+    /* since 0.3 */
+    /** Optional: show frame @p frame next (a recording played back). The
+     *  protocol's {"action":"seek","params":{"time":T}} is converted to
+     *  frame = round(T * rate_hz) with the rate of hermes_server_source_t
+     *  execution (or the sim_config's); NULL: the command answers
+     *  "seek is not supported by this run" (a live run). Return
+     *  HERMES_ERANGE for a frame outside the run. */
+    int (*seek)(void *ctx, uint64_t frame);
 } hermes_server_control_t;
 
 static inline void hermes_server_control_init(hermes_server_control_t *c)
@@ -124,6 +132,9 @@ typedef struct hermes_server_config {
     uint32_t    commands_per_second; /**< 0: HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND, per client */
     uint32_t    max_patterns;      /**< 0: HERMES_SERVER_DEFAULT_MAX_PATTERNS per subscribe */
     uint32_t    max_json_depth;    /**< 0: HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH; at least 3 */
+    /* since 0.3 */
+    bool        viewer_disabled;   /**< true: serve no built-in pages; every HTTP GET answers 404
+                                        (WebSocket upgrades are unaffected) */
 } hermes_server_config_t;
 
 static inline void hermes_server_config_init(hermes_server_config_t *cfg)
@@ -142,6 +153,64 @@ typedef struct hermes_server_stats {
 } hermes_server_stats_t;
 
 /**
+ * Telemetry source: where a server reads its signals, telemetry frames and
+ * frame number. hermes_server_create() makes one over a live backplane; a
+ * host that publishes something else (a recording played back, a remote
+ * feed) fills this table and calls hermes_server_create_source(). Control
+ * (pause, resume, step, seek, state) stays in hermes_server_control_t.
+ *
+ * The signal set is read once, by hermes_server_create_source(), and must not
+ * change afterwards; strings it returns (names, units, module names, wire
+ * ends) must stay valid as long as the server.
+ * Threading: create calls the catalog callbacks (signal_count, signal_info,
+ * module_*, wire*, execution) from the creating thread; after start every
+ * callback runs on the server's service thread, one at a time.
+ * stream_encode runs once per telemetry tick for each distinct subscription:
+ * it must not block.
+ * @since 0.3
+ */
+typedef struct hermes_server_source {
+    uint32_t    size;    /**< stamped by hermes_server_source_init() */
+    void       *ctx;     /**< first argument of every callback; must outlive the server */
+    const char *run_id;  /**< sent in the schema; copied; NULL: "" */
+    /** Number of signals (indices 0..count-1). @nonnull */
+    uint32_t (*signal_count)(void *ctx);
+    /** Describe signal @p index: name ("module.signal"), module, local_name,
+     *  unit ("" when none), type, writable, and id (handed back to
+     *  control->set). @return 0 or a negative code. @nonnull */
+    int (*signal_info)(void *ctx, uint32_t index, hermes_signal_info_t *out);
+    /** Optional pair: the modules in schema order, a module without signals
+     *  included. NULL: the modules of the signals, in order of first appearance. */
+    uint32_t (*module_count)(void *ctx);
+    const char *(*module_name)(void *ctx, uint32_t i);
+    /** Open a reader of @p n signals (@p indices in payload order, each
+     *  < count; copied). @return 0 with *stream set, or a negative code. @nonnull */
+    int (*stream_open)(void *ctx, const uint32_t *indices, uint32_t n, void **stream);
+    /** Write the current frame of @p stream into @p buf as one telemetry frame
+     *  of encoder.h (header + n values; @p cap is HERMES_TELEMETRY_FRAME_SIZE(n),
+     *  any alignment). Values, frame number and time must belong to one frame.
+     *  @return 0, or a negative code: nothing is sent this tick. @nonnull */
+    int (*stream_encode)(void *ctx, void *stream, void *buf, size_t cap);
+    /** Close a reader. @nonnull */
+    void (*stream_close)(void *ctx, void *stream);
+    /** Frame number shown now (schema "frame", reset ack). @nonnull */
+    uint64_t (*frame)(void *ctx);
+    /** Optional pair: the wires, for the schema's "wiring" and the rule that a
+     *  wire's destination cannot be set (docs/protocol.md, "set"). */
+    uint32_t (*wire_count)(void *ctx);
+    int (*wire)(void *ctx, uint32_t i, hermes_wire_info_t *out);
+    /** Optional: rate_hz, mode and end_time for the schema; rate_hz also turns
+     *  a seek's time into a frame. @return 0 or a negative code (omitted). */
+    int (*execution)(void *ctx, hermes_execution_t *out);
+} hermes_server_source_t;
+
+static inline void hermes_server_source_init(hermes_server_source_t *src)
+{
+    memset(src, 0, sizeof *src);
+    src->size = (uint32_t)sizeof *src;
+}
+
+/**
  * Create a server publishing @p bp and bind its listening socket (so the port
  * is known at once). Does not start it. If @p control has attach, it is called
  * last; if it fails, create fails (and detach is not called).
@@ -158,6 +227,20 @@ typedef struct hermes_server_stats {
 HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp,
                                     const hermes_server_config_t *cfg,
                                     const hermes_server_control_t *control);
+
+/**
+ * Create a server publishing a custom telemetry source (see
+ * hermes_server_source_t); everything else as hermes_server_create().
+ * cfg->sim_config is not used: wires and execution come from the source.
+ * @param[in] src  copied (the table; src->ctx must outlive the server)  @nonnull
+ * @return as hermes_server_create(); also HERMES_EINVAL for a table without
+ *         size or a required callback, or the code a catalog callback returned.
+ * @since 0.3
+ * Context: any thread.
+ */
+HERMES_API int hermes_server_create_source(hermes_server_t **out, const hermes_server_source_t *src,
+                                           const hermes_server_config_t *cfg,
+                                           const hermes_server_control_t *control);
 
 /**
  * Start the service and control threads.
