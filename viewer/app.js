@@ -331,7 +331,7 @@
     S.retryMs = 500;
     S.runId = m.run_id;
     S.role = m.role || 'controller';
-    S.readOnlyServer = m.control === false || m.read_only === true || m.readonly === true;
+    S.readOnlyServer = m.control === false;
     S.readOnlyReason = S.readOnlyServer ? 'this server is read-only (it accepts no run-control commands)' : '';
     S.state = m.state || 'unknown';
     S.frame = typeof m.frame === 'number' ? m.frame : null;
@@ -348,7 +348,7 @@
     $('server-version').textContent = m.server || '';
     $('run-id').textContent = m.run_id ? 'run ' + m.run_id : '';
     $('st-mode').textContent = (m.mode || '—') + (m.rate_hz ? ' @ ' + m.rate_hz + ' Hz' : '');
-    $('seek-group').hidden = !(m.seek === true || m.mode === 'replay' || m.replay === true);
+    $('seek-group').hidden = m.seek !== true;
     log('info', 'connected to ' + (m.server || 'server') + ', run ' + m.run_id + ', ' +
         S.signals.size + ' signals, role ' + S.role + (S.readOnlyServer ? ', read-only server' : ''));
     /* keep plots and table across reconnects, minus signals that are gone */

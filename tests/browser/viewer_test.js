@@ -23,6 +23,7 @@ if (deps.missing) {
 
 const CONFIG = path.join(__dirname, 'viewer.yaml');
 const TOKEN_CONFIG = path.join(__dirname, 'viewer_token.yaml');
+const OBSERVERS_CONFIG = path.join(__dirname, 'viewer_observers.yaml');
 const TOKEN = 'viewer-test-token-0123456789abcdef';
 const WAIT = 8000;           /* ms for any one condition in the page */
 
@@ -63,6 +64,7 @@ async function main() {
   let browser = null;
   let a = null;
   let b = null;
+  let c = null;
   let client = null;
   const watchdog = setTimeout(() => {
     console.log('not ok ' + (n + 1) + ' - the whole test finished within 150 s');
@@ -227,7 +229,7 @@ async function main() {
     a = null;
 
     /* ---- a server with a token and observers ---- */
-    b = await H.startHermes(hermes, [TOKEN_CONFIG, '--port', '0'], { HERMES_AUTH_TOKEN: TOKEN });
+    b = await H.startHermes(hermes, [OBSERVERS_CONFIG, '--port', '0'], { HERMES_AUTH_TOKEN: TOKEN });
     const tbase = 'http://127.0.0.1:' + b.port + '/';
 
     await step('an observer connection shows the controls disabled, with the reason', async () => {
@@ -271,14 +273,40 @@ async function main() {
       await p.close();
     });
 
-    await step('the right token gives a controller', async () => {
-      const p = await ctx.newPage();
-      await p.goto(tbase + '?token=' + TOKEN, { timeout: WAIT });
+    await H.stopHermes(b);
+    b = null;
+
+    /* ---- a token and no observers: the page must still load its files ---- */
+    c = await H.startHermes(hermes, [TOKEN_CONFIG, '--port', '0'], { HERMES_AUTH_TOKEN: TOKEN });
+    const cport = c.port;
+    const cbase = 'http://127.0.0.1:' + cport + '/';
+    const p = await ctx.newPage();
+
+    await step('the right token gives a controller, and the page loads all its files', async () => {
+      const probs = watch(p);
+      await p.goto(cbase + '?token=' + TOKEN, { timeout: WAIT });
       await p.waitForSelector('#conn[data-state="connected"]', { timeout: WAIT });
       await H.waitFor(async () => /controller/.test(await text(p, '#role')), WAIT, 'role controller');
       await H.waitFor(async () => !(await p.$eval('#btn-pause', (e) => e.disabled)), WAIT, 'pause enabled');
-      await p.close();
+      await p.click('#tree li.sig[data-signal="ctrl.throttle"]');
+      await p.waitForSelector('.chart canvas', { timeout: WAIT });
+      if (probs.length)
+        throw new Error(probs.join('\n'));
     });
+
+    await step('after a restart with another token the page says the token is wrong', async () => {
+      await H.stopHermes(c);
+      c = await H.startHermes(hermes, [TOKEN_CONFIG, '--port', String(cport)],
+                              { HERMES_AUTH_TOKEN: TOKEN + 'X' });
+      await p.waitForSelector('#conn[data-state="refused"]', { timeout: 15000 });
+      const badge = await text(p, '#conn');
+      const msg = await text(p, '#banner');
+      if (!/wrong token/.test(badge) || !/[Ww]rong token/.test(msg) || !(await p.isVisible('#banner')))
+        throw new Error('badge "' + badge + '", banner "' + msg + '"');
+      if (!(await p.$eval('#btn-pause', (e) => e.disabled)))
+        throw new Error('controls enabled while disconnected');
+    });
+    await p.close();
   } catch (e) {
     ok(false, 'test setup', e.stack || e.message);
   } finally {
@@ -289,6 +317,7 @@ async function main() {
       await browser.close().catch(() => {});
     await H.stopHermes(a);
     await H.stopHermes(b);
+    await H.stopHermes(c);
     H.killAll();
   }
   console.log('1..' + n);
