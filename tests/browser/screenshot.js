@@ -1,5 +1,5 @@
 /* Makes docs/viewer.png: the viewer on the launch-vehicle demo (not a test).
- * usage: node tests/browser/screenshot.js BUILDDIR OUT.png [SECONDS]
+ * usage: node tests/browser/screenshot.js BUILDDIR OUT.png [SECONDS (50)]
  * BUILDDIR must have been built with the viewer (npm ci --prefix viewer). */
 'use strict';
 
@@ -7,9 +7,9 @@ const path = require('path');
 const H = require('./harness');
 
 async function main() {
-  const [buildArg, out, secArg = '30'] = process.argv.slice(2);
+  const [buildArg, out, secArg = '50'] = process.argv.slice(2);
   if (!buildArg || !out) {
-    console.error('usage: node tests/browser/screenshot.js BUILDDIR OUT.png [SECONDS]');
+    console.error('usage: node tests/browser/screenshot.js BUILDDIR OUT.png [SECONDS (50)]');
     process.exit(2);
   }
   const build = path.resolve(buildArg);
@@ -31,7 +31,7 @@ async function main() {
     };
     await plot(['vehicle.position.altitude', 'vehicle.position.downrange']);
     await page.click('#btn-add-chart');
-    await plot(['vehicle.speed', 'vehicle.velocity.h']);
+    await plot(['vehicle.speed', 'vehicle.velocity.x']);
     await page.click('#btn-add-chart');
     await plot(['vehicle.dynamic_pressure']);
     await page.click('#tree li.sig[data-signal="commands.pitch_final"] button.add-table');
