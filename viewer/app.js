@@ -30,61 +30,74 @@
 
   /* ---- time series store --------------------------------------------------
    * One time column and one value column per subscribed signal, appended
-   * together for each new telemetry frame. Bounded: when full, the older half
-   * is thinned to every other point, so recent data keeps full resolution and
-   * "since open" still spans the whole run in at most STORE_POINTS points. */
+   * together for each new telemetry frame, in Float64Arrays allocated once at
+   * their full capacity (NaN: no value yet). When full, the older half is
+   * thinned in place to every other point, so recent data keeps full
+   * resolution, "since open" still spans the whole run, and memory does not
+   * grow with the run's length. */
   class Store {
     constructor(capacity) {
-      this.capacity = capacity;
-      this.clear();
-    }
-    clear() {
-      this.t = [];
+      this.capacity = capacity & ~3;
+      this.t = new Float64Array(this.capacity);
       this.cols = new Map();
+      this.n = 0;
     }
-    get length() { return this.t.length; }
+    clear() { this.n = 0; }
+    get length() { return this.n; }
     ensure(name) {
       if (!this.cols.has(name))
-        this.cols.set(name, new Array(this.t.length).fill(null));
+        this.cols.set(name, new Float64Array(this.capacity).fill(NaN));
     }
     drop(name) { this.cols.delete(name); }
     /* values: Map name -> number for the signals of this frame. A frame with the
      * same time as the last point (a paused run) replaces that point. */
     push(time, values) {
-      const n = this.t.length;
+      let n = this.n;
       if (n > 0 && time === this.t[n - 1]) {
-        for (const [name, col] of this.cols)
-          col[n - 1] = values.has(name) ? values.get(name) : col[n - 1];
-        return;
+        n--;
+      } else {
+        if (n >= this.capacity)
+          n = this.thin();
+        this.n = n + 1;
       }
-      if (n >= this.capacity)
-        this.thin();
-      this.t.push(time);
+      this.t[n] = time;
       for (const [name, col] of this.cols)
-        col.push(values.has(name) ? values.get(name) : null);
+        col[n] = values.has(name) ? values.get(name) : NaN;
     }
     thin() {
       const half = this.capacity >> 1;
-      const keep = (a) => {
-        const out = [];
-        for (let i = 0; i < half; i += 2)
-          out.push(a[i]);
-        for (let i = half; i < a.length; i++)
-          out.push(a[i]);
-        return out;
+      const q = half >> 1;
+      const squeeze = (a) => {
+        for (let i = 0; i < q; i++)
+          a[i] = a[2 * i];
+        a.copyWithin(q, half, this.n);
       };
-      this.t = keep(this.t);
-      for (const [name, col] of this.cols)
-        this.cols.set(name, keep(col));
+      squeeze(this.t);
+      for (const col of this.cols.values())
+        squeeze(col);
+      this.n = q + (this.n - half);
+      return this.n;
     }
     /* First index with t >= time (binary search). */
     indexFrom(time) {
-      let lo = 0, hi = this.t.length;
+      let lo = 0, hi = this.n;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (this.t[mid] < time) lo = mid + 1; else hi = mid;
       }
       return lo;
+    }
+    /* Values i0..n of a column for uPlot: a view when every value is a number,
+     * else a copy with null (a gap) for NaN. */
+    series(name, i0) {
+      const col = this.cols.get(name);
+      if (!col)
+        return new Array(this.n - i0).fill(null);
+      const v = col.subarray(i0, this.n);
+      for (let i = 0; i < v.length; i++)
+        if (v[i] !== v[i])
+          return Array.from(v, (x) => (x === x ? x : null));
+      return v;
     }
   }
 
@@ -842,11 +855,9 @@
     const lastT = n ? st.t[n - 1] : null;
     const i0 = (w > 0 && n) ? st.indexFrom(lastT - w) : 0;
     c.lastT = lastT;
-    const data = [st.t.slice(i0)];
-    for (const name of c.names) {
-      const col = st.cols.get(name);
-      data.push(col ? col.slice(i0) : new Array(n - i0).fill(null));
-    }
+    const data = [st.t.subarray(i0, n)];
+    for (const name of c.names)
+      data.push(st.series(name, i0));
     c.card.dataset.points = String(n - i0);
     return data;
   }
@@ -1049,6 +1060,7 @@
       charts: () => S.charts.map((c) => ({
         names: c.names.slice(),
         points: c.plot ? c.plot.data[0].length : 0,
+        times: c.plot ? Array.from(c.plot.data[0]) : [],
         last: c.plot ? c.plot.data.slice(1).map((col) => col.length ? col[col.length - 1] : null) : [],
       })),
     });

@@ -212,6 +212,26 @@ async function main() {
 
     ok(problems.length === 0, 'no console error, exception or failed request while connected', problems.join('\n'));
 
+    await step('memory is bounded: with ?points=64 a chart keeps at most 64 increasing times, the newest ones', async () => {
+      const p = await ctx.newPage();
+      await p.goto(base + '?points=64', { timeout: WAIT });
+      await p.waitForSelector('#conn[data-state="connected"]', { timeout: WAIT });
+      await p.selectOption('#window', '0');
+      await p.click('#tree li.sig[data-signal="ctrl.throttle"]');
+      const f0 = await frameOf(p);
+      await H.waitFor(async () => (await frameOf(p)) > f0 + 300, WAIT, '3 s of frames');
+      const c = (await p.evaluate(() => window.hermesViewer.charts()))[0];
+      const t = c.times;
+      const rising = t.every((x, i) => i === 0 || x > t[i - 1]);
+      const newest = Number((await text(p, '#st-time')).replace(' s', ''));
+      if (c.points > 64 || c.points < 40 || !rising || newest - t[t.length - 1] > 0.5 || t[t.length - 1] - t[0] < 2)
+        throw new Error('points ' + c.points + ', rising ' + rising + ', times ' + t[0] + '..' + t[t.length - 1] +
+                        ', page time ' + newest);
+      if (c.last[0] !== 0.8 && c.last[0] !== 0.4 && c.last[0] !== 0.2)
+        throw new Error('last value ' + c.last[0]);
+      await p.close();
+    });
+
     await step('the page reconnects by itself when the server restarts', async () => {
       client.close();
       client = null;
