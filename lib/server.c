@@ -160,6 +160,39 @@ static void job_free(struct hermes__job *j)
     free(j);
 }
 
+static void job_push(struct hermes__job **head, struct hermes__job **tail, struct hermes__job *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+void hermes__server_submit(hermes_server_t *s, struct hermes__job *j)
+{
+    pthread_mutex_lock(&s->mu_job);
+    job_push(&s->jq_head, &s->jq_tail, j);
+    pthread_cond_signal(&s->cv_job);
+    pthread_mutex_unlock(&s->mu_job);
+}
+
+struct hermes__job *hermes__server_next_job(hermes_server_t *s, bool wait)
+{
+    pthread_mutex_lock(&s->mu_job);
+    while (wait && !s->ctl_quit && !s->jq_head)
+        pthread_cond_wait(&s->cv_job, &s->mu_job);
+    struct hermes__job *j = s->jq_head;
+    if (j) {
+        s->jq_head = j->next;
+        if (!s->jq_head)
+            s->jq_tail = NULL;
+    }
+    pthread_mutex_unlock(&s->mu_job);
+    return j;
+}
+
 /* Call the control table for @p j (control thread; the calling thread of a
  * detached server) and queue the result for the service thread. */
 void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j)
@@ -181,32 +214,15 @@ void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j)
         snprintf(j->msg, sizeof j->msg, "%s", m[0] ? m : hermes_strerror(rc));
     }
     j->state = c->state ? c->state(c->ctx) : HERMES_STATE_IDLE;
-    j->next = NULL;
     pthread_mutex_lock(&s->mu_job);
-    if (s->done_tail)
-        s->done_tail->next = j;
-    else
-        s->done_head = j;
-    s->done_tail = j;
+    job_push(&s->done_head, &s->done_tail, j);
     pthread_mutex_unlock(&s->mu_job);
 }
 
 static void *ctl_main(void *arg)
 {
     hermes_server_t *s = arg;
-    for (;;) {
-        pthread_mutex_lock(&s->mu_job);
-        while (!s->ctl_quit && !s->jq_head)
-            pthread_cond_wait(&s->cv_job, &s->mu_job);
-        struct hermes__job *j = s->jq_head;
-        if (!j) {
-            pthread_mutex_unlock(&s->mu_job);
-            break;
-        }
-        s->jq_head = j->next;
-        if (!s->jq_head)
-            s->jq_tail = NULL;
-        pthread_mutex_unlock(&s->mu_job);
+    for (struct hermes__job *j; (j = hermes__server_next_job(s, true)) != NULL;) {
         hermes__server_run_job(s, j);
         wake(s);
     }
@@ -400,7 +416,11 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     *out = NULL;
     if ((!src && !bp) || !cfg)
         return hermes__fail(HERMES_EINVAL, "hermes_server_create: NULL argument");
-    if (src && !source_ok(src))
+    hermes_server_source_t sc;  /* the host's table, read up to its size */
+    memset(&sc, 0, sizeof sc);
+    if (src)
+        memcpy(&sc, src, src->size < sizeof sc ? src->size : sizeof sc);
+    if (src && !source_ok(&sc))
         return hermes__fail(HERMES_EINVAL, "telemetry source not initialised or missing a required callback "
                                            "(see hermes_server_source_t)");
     if (cfg->size == 0)
@@ -433,7 +453,7 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     pthread_mutex_init(&s->mu_job, NULL);
     pthread_cond_init(&s->cv_job, NULL);
     if (src)
-        memcpy(&s->src, src, src->size < sizeof s->src ? src->size : sizeof s->src);
+        s->src = sc;
     else
         hermes__live_source(&s->live, bp, c.sim_config, &s->src);
     if (control) {

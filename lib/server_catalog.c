@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "server_source.h"
 #include "util.h"
 
@@ -47,29 +49,24 @@ static int load_modules(struct hermes__catalog *cat, const hermes_server_source_
 {
     uint32_t nm = src->module_count && src->module_name ? src->module_count(src->ctx) : 0;
     cat->modules = calloc((size_t)nm + cat->n + 1, sizeof *cat->modules);
-    if (!cat->modules)
+    json_t *seen = json_object();  /* a hashed set of names, so this stays linear */
+    if (!cat->modules || !seen) {
+        json_decref(seen);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < nm; i++) {
-        const char *m = src->module_name(src->ctx, i);
-        if (m)
-            cat->modules[cat->nmodules++] = m;
     }
-    /* Modules of the signals not listed yet, in order of first appearance:
-     * signals of one module are contiguous in practice, so comparing with the
-     * last one seen keeps this linear; the final check keeps it exact. */
-    const char *last = NULL;
-    for (uint32_t k = 0; k < cat->n; k++) {
-        const char *m = cat->info[k].module;
-        if (last && strcmp(m, last) == 0)
+    int rc = 0;
+    for (uint32_t k = 0; k < nm + cat->n && rc == 0; k++) {
+        /* the source's list first, then modules of signals in order of first appearance */
+        const char *m = k < nm ? src->module_name(src->ctx, k) : cat->info[k - nm].module;
+        if (!m || json_object_get(seen, m))
             continue;
-        last = m;
-        bool seen = false;
-        for (uint32_t i = 0; i < cat->nmodules && !seen; i++)
-            seen = strcmp(cat->modules[i], m) == 0;
-        if (!seen)
+        if (json_object_set_new(seen, m, json_true()) != 0)
+            rc = hermes__fail(HERMES_ENOMEM, "out of memory");
+        else
             cat->modules[cat->nmodules++] = m;
     }
-    return 0;
+    json_decref(seen);
+    return rc;
 }
 
 static int load_wires(struct hermes__catalog *cat, const hermes_server_source_t *src)

@@ -19,17 +19,7 @@ int hermes__server_fuzz_command(hermes_server_t *s, const void *data, size_t len
     snprintf(c->addr, sizeof c->addr, "fuzz");
     hermes__session_message(c, len ? data : "", len, false);
     /* The control thread's part, inline; process_done also runs the backlog. */
-    for (;;) {
-        pthread_mutex_lock(&s->mu_job);
-        struct hermes__job *j = s->jq_head;
-        if (j) {
-            s->jq_head = j->next;
-            if (!s->jq_head)
-                s->jq_tail = NULL;
-        }
-        pthread_mutex_unlock(&s->mu_job);
-        if (!j)
-            break;
+    for (struct hermes__job *j; (j = hermes__server_next_job(s, false)) != NULL;) {
         hermes__server_run_job(s, j);
         hermes__server_process_done(s);
     }

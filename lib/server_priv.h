@@ -25,6 +25,7 @@ enum hermes__role { HERMES__ROLE_NONE = 0, HERMES__ROLE_OBSERVER = 1, HERMES__RO
 struct txmsg {
     struct txmsg *next;
     size_t        len;
+    bool          binary;
     unsigned char buf[];  /* LWS_PRE + len */
 };
 
@@ -139,6 +140,10 @@ extern const size_t hermes__protocol_count;
 int  hermes__server_fail(hermes_server_t *s, int code, const char *fmt, ...) HERMES_PRINTF(3, 4);
 void hermes__server_process_events(hermes_server_t *s);
 void hermes__server_process_done(hermes_server_t *s);
+/* Control jobs: queue one for the control thread; take the next (waiting
+ * for one with @p wait, NULL once the server stops); run one. */
+void hermes__server_submit(hermes_server_t *s, struct hermes__job *j);
+struct hermes__job *hermes__server_next_job(hermes_server_t *s, bool wait);
 void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j);
 
 /* server_session.c: the lws callback and one client's life */

@@ -95,8 +95,11 @@ uint64_t        hermes__client_id(const struct client *c);
 bool            hermes__client_is_controller(const struct client *c);
 const char     *hermes__client_role_name(const struct client *c);
 void            hermes__client_counts(const struct client *c, uint64_t *sent, uint64_t *dropped);
-/* Queue a text message (bounded: over the limit the client is dropped). */
+/* Queue a message, in order with the session's other queued messages
+ * (bounded: over the limit the client is dropped; NULL text: out of memory,
+ * the client is dropped). Telemetry goes through hermes__client_offer(). */
 void hermes__client_send_text(struct client *c, const char *text, size_t len);
+void hermes__client_send_binary(struct client *c, const void *data, size_t len);
 /* Offer @p f as the session's next frame (latest-frame policy: an unsent
  * previous frame is dropped and counted); NULL withdraws the offer, which a
  * protocol must do before freeing the frame it offered. */

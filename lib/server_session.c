@@ -47,11 +47,11 @@ static void kill_client(struct client *c, const char *why)
         lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-void hermes__client_send_text(struct client *c, const char *text, size_t len)
+static void queue(struct client *c, const void *data, size_t len, bool binary)
 {
     if (c->killed)
         return;
-    if (!text) {
+    if (!data) {
         kill_client(c, "out_of_memory");
         return;
     }
@@ -66,7 +66,8 @@ void hermes__client_send_text(struct client *c, const char *text, size_t len)
     }
     m->next = NULL;
     m->len = len;
-    memcpy(m->buf + LWS_PRE, text, len);
+    m->binary = binary;
+    memcpy(m->buf + LWS_PRE, data, len);
     if (c->tx_tail)
         c->tx_tail->next = m;
     else
@@ -77,6 +78,10 @@ void hermes__client_send_text(struct client *c, const char *text, size_t len)
     if (c->wsi)
         lws_callback_on_writable(c->wsi);
 }
+
+void hermes__client_send_text(struct client *c, const char *text, size_t len) { queue(c, text, len, false); }
+
+void hermes__client_send_binary(struct client *c, const void *data, size_t len) { queue(c, data, len, true); }
 
 void hermes__client_offer(struct client *c, const struct hermes__frame *f)
 {
@@ -108,17 +113,9 @@ void hermes__client_offer(struct client *c, const struct hermes__frame *f)
 
 void hermes__client_submit(struct client *c, struct hermes__job *j)
 {
-    hermes_server_t *s = c->srv;
     j->client_id = c->id;
     c->busy = true;
-    pthread_mutex_lock(&s->mu_job);
-    if (s->jq_tail)
-        s->jq_tail->next = j;
-    else
-        s->jq_head = j;
-    s->jq_tail = j;
-    pthread_cond_signal(&s->cv_job);
-    pthread_mutex_unlock(&s->mu_job);
+    hermes__server_submit(c->srv, j);
 }
 
 void hermes__server_broadcast(hermes_server_t *s, const struct hermes__protocol *p, const char *text, size_t len)
@@ -425,7 +422,7 @@ static int on_writeable(hermes_server_t *s, struct client *c, struct lws *wsi)
         return -1;
     if (c->tx_head) {
         struct txmsg *m = c->tx_head;
-        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        int n = lws_write(wsi, m->buf + LWS_PRE, m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
         c->tx_head = m->next;
         if (!c->tx_head)
             c->tx_tail = NULL;

@@ -729,7 +729,12 @@ static void test_server_port_in_use_and_bad_options(void **state)
     assert_hermes_rc(hermes_server_stop(NULL), HERMES_EINVAL);
     assert_hermes_rc(hermes_server_post_event(NULL, HERMES_EVENT_PAUSED, 0, NULL), HERMES_EINVAL);
     assert_hermes_rc(hermes_server_start(r.srv), HERMES_ESTATE);
-    /* stop twice is fine; events after stop are refused */
+    /* stop twice is fine; events after stop are refused. The server stops
+     * after run() returned, as server.h asks (the adapter's detach can then
+     * remove the scheduler listener and free its relay). */
+    hermes_scheduler_stop(r.sched);
+    pthread_join(r.thr, NULL);
+    r.thr_started = false;
     assert_hermes_ok(hermes_server_stop(r.srv));
     assert_hermes_ok(hermes_server_stop(r.srv));
     assert_hermes_rc(hermes_server_post_event(r.srv, HERMES_EVENT_PAUSED, 0, NULL), HERMES_ESTATE);

@@ -4,9 +4,6 @@
  * hermes_server_errmsg() after failed calls. */
 #include "test_util.h"
 
-#include <ctype.h>
-#include <poll.h>
-
 #include "util.h"
 #include "ws_client.h"
 
@@ -413,73 +410,6 @@ static void test_server_seams_errmsg(void **state)
 
 /* ---- the HTTP route ----------------------------------------------------------------- */
 
-struct http_resp {
-    int    status;
-    char   head[4096];
-    char   body[8192];
-    size_t body_len;
-};
-
-/* Send @p req (raw) and read one response (headers, then content-length bytes
- * unless @p head_only). Returns 0, -1 on a transport failure. */
-static int http(int port, const char *req, bool head_only, struct http_resp *out)
-{
-    memset(out, 0, sizeof *out);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || raw_write_all(fd, req, strlen(req)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    double end = wsc_now() + 5;
-    char *hdr_end = NULL;
-    while (!hdr_end && got < sizeof out->head - 1 && wsc_now() < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        ssize_t n = read(fd, out->head + got, 1);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-        out->head[got] = '\0';
-        hdr_end = strstr(out->head, "\r\n\r\n");
-    }
-    if (!hdr_end || sscanf(out->head, "HTTP/1.1 %d", &out->status) != 1) {
-        close(fd);
-        return -1;
-    }
-    for (char *p = out->head; *p; p++)  /* lower-case header names and values for strstr */
-        *p = (char)tolower((unsigned char)*p);
-    const char *cl = strstr(out->head, "content-length:");
-    size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
-    if (!head_only && want) {
-        if (want > sizeof out->body || raw_read_full(fd, out->body, want, end) != 0) {
-            close(fd);
-            return -1;
-        }
-        out->body_len = want;
-    }
-    close(fd);
-    return 0;
-}
-
-static void get(int port, const char *method, const char *path, const char *extra, struct http_resp *out)
-{
-    char req[1024];
-    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sConnection: close\r\n\r\n", method, path, port,
-             extra ? extra : "");
-    assert_int_equal(http(port, req, !strcmp(method, "HEAD"), out), 0);
-}
-
-static void assert_header(const struct http_resp *r, const char *line)
-{
-    if (!strstr(r->head, line))
-        fail_msg("header \"%s\" missing in:\n%s", line, r->head);
-}
-
 static void test_server_seams_http_route(void **state)
 {
     (void)state;
@@ -487,15 +417,15 @@ static void test_server_seams_http_route(void **state)
     rec_serve(&r, 3, false, NULL);
     int port = hermes_server_port(r.srv);
     struct http_resp h;
-    get(port, "GET", "/", NULL, &h);
+    raw_http_get(port, "GET", "/", NULL, &h);
     assert_int_equal(h.status, 200);
-    assert_header(&h, "content-type: text/html");
-    assert_header(&h, "x-content-type-options: nosniff");
-    assert_header(&h, "cache-control: no-cache");
-    assert_header(&h, "etag: \"");
+    assert_http_header(&h, "content-type: text/html");
+    assert_http_header(&h, "x-content-type-options: nosniff");
+    assert_http_header(&h, "cache-control: no-cache");
+    assert_http_header(&h, "etag: \"");
     char csp[160];
     snprintf(csp, sizeof csp, "content-security-policy: default-src 'self'; connect-src 'self' ws://127.0.0.1:%d ", port);
-    assert_header(&h, csp);
+    assert_http_header(&h, csp);
     assert_true(h.body_len > 0);
     h.body[h.body_len < sizeof h.body ? h.body_len : sizeof h.body - 1] = '\0';
     assert_non_null(strstr(h.body, "Hermes"));
@@ -504,33 +434,33 @@ static void test_server_seams_http_route(void **state)
     sscanf(strstr(h.head, "etag: ") + 6, "%63[^\r]", etag);
 
     /* HEAD: same headers, no body */
-    get(port, "HEAD", "/", NULL, &h);
+    raw_http_get(port, "HEAD", "/", NULL, &h);
     assert_int_equal(h.status, 200);
     char cl[64];
     snprintf(cl, sizeof cl, "content-length: %zu", body_len);
-    assert_header(&h, cl);
+    assert_http_header(&h, cl);
     /* the ETag a browser sends back: 304 */
     char inm[128];
     snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag);
-    get(port, "GET", "/", inm, &h);
+    raw_http_get(port, "GET", "/", inm, &h);
     assert_int_equal(h.status, 304);
     /* a query string is not part of the path */
-    get(port, "GET", "/?x=1", NULL, &h);
+    raw_http_get(port, "GET", "/?x=1", NULL, &h);
     assert_int_equal(h.status, 200);
 
-    get(port, "GET", "/nope.js", NULL, &h);
+    raw_http_get(port, "GET", "/nope.js", NULL, &h);
     assert_int_equal(h.status, 404);
-    get(port, "GET", "/../etc/passwd", NULL, &h);
+    raw_http_get(port, "GET", "/../etc/passwd", NULL, &h);
     assert_int_equal(h.status, 404);
     char req[256];
     snprintf(req, sizeof req, "POST / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc", port);
-    assert_int_equal(http(port, req, false, &h), 0);
+    assert_int_equal(raw_http(port, req, false, &h), 0);
     assert_int_equal(h.status, 405);
-    assert_header(&h, "allow: get, head");
-    get(port, "DELETE", "/", NULL, &h);
+    assert_http_header(&h, "allow: get, head");
+    raw_http_get(port, "DELETE", "/", NULL, &h);
     assert_int_equal(h.status, 405);
     /* a foreign page's Origin is refused like a WebSocket upgrade */
-    get(port, "GET", "/", "Origin: https://evil.example\r\n", &h);
+    raw_http_get(port, "GET", "/", "Origin: https://evil.example\r\n", &h);
     assert_int_equal(h.status, 403);
     rec_down(&r);
 }
@@ -546,13 +476,13 @@ static void test_server_seams_http_token_and_disabled(void **state)
     rec_serve(&r, 3, false, &sc);
     int port = hermes_server_port(r.srv);
     struct http_resp h;
-    get(port, "GET", "/", NULL, &h);
+    raw_http_get(port, "GET", "/", NULL, &h);
     assert_int_equal(h.status, 401);
-    get(port, "GET", "/?token=0123456789abcdef0124", NULL, &h);
+    raw_http_get(port, "GET", "/?token=0123456789abcdef0124", NULL, &h);
     assert_int_equal(h.status, 401);
-    get(port, "GET", "/?token=0123456789abcdef0123", NULL, &h);
+    raw_http_get(port, "GET", "/?token=0123456789abcdef0123", NULL, &h);
     assert_int_equal(h.status, 200);
-    get(port, "GET", "/", "Authorization: Bearer 0123456789abcdef0123\r\n", &h);
+    raw_http_get(port, "GET", "/", "Authorization: Bearer 0123456789abcdef0123\r\n", &h);
     assert_int_equal(h.status, 200);
     rec_down(&r);
 
@@ -561,7 +491,7 @@ static void test_server_seams_http_token_and_disabled(void **state)
     sc.auth_token = tok;
     sc.observers = true;
     rec_serve(&r, 3, false, &sc);
-    get(hermes_server_port(r.srv), "GET", "/", NULL, &h);
+    raw_http_get(hermes_server_port(r.srv), "GET", "/", NULL, &h);
     assert_int_equal(h.status, 200);
     rec_down(&r);
 
@@ -570,9 +500,9 @@ static void test_server_seams_http_token_and_disabled(void **state)
     sc.viewer_disabled = true;
     rec_serve(&r, 3, false, &sc);
     port = hermes_server_port(r.srv);
-    get(port, "GET", "/", NULL, &h);
+    raw_http_get(port, "GET", "/", NULL, &h);
     assert_int_equal(h.status, 404);
-    get(port, "HEAD", "/", NULL, &h);
+    raw_http_get(port, "HEAD", "/", NULL, &h);
     assert_int_equal(h.status, 404);
     struct wsc w;
     assert_int_equal(wsc_init(&w), 0);

@@ -10,6 +10,7 @@
 #define HERMES_TEST_WS_CLIENT_H
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -518,5 +519,76 @@ static inline json_t *raw_next_json(int fd, double seconds)
     }
     return NULL;
 }
+
+/* ---- raw HTTP (the page route) ---- */
+
+struct http_resp {
+    int    status;
+    char   head[4096];   /* lower-cased */
+    char   body[262144];
+    size_t body_len;
+};
+
+/* Send @p req (raw) and read one response (headers, then content-length bytes
+ * unless @p head_only). Returns 0, -1 on a transport failure. */
+static inline int raw_http(int port, const char *req, bool head_only, struct http_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || raw_write_all(fd, req, strlen(req)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    size_t got = 0;
+    double end = wsc_now() + 5;
+    char *hdr_end = NULL;
+    while (!hdr_end && got < sizeof out->head - 1 && wsc_now() < end) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t n = read(fd, out->head + got, 1);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        out->head[got] = '\0';
+        hdr_end = strstr(out->head, "\r\n\r\n");
+    }
+    if (!hdr_end || sscanf(out->head, "HTTP/1.1 %d", &out->status) != 1) {
+        close(fd);
+        return -1;
+    }
+    for (char *p = out->head; *p; p++)  /* lower-case header names and values for strstr */
+        *p = (char)tolower((unsigned char)*p);
+    const char *cl = strstr(out->head, "content-length:");
+    size_t want = cl ? strtoul(cl + 15, NULL, 10) : 0;
+    if (!head_only && want) {
+        if (want > sizeof out->body || raw_read_full(fd, out->body, want, end) != 0) {
+            close(fd);
+            return -1;
+        }
+        out->body_len = want;
+    }
+    close(fd);
+    return 0;
+}
+
+static inline void raw_http_get(int port, const char *method, const char *path, const char *extra, struct http_resp *out)
+{
+    char req[1024];
+    snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%sConnection: close\r\n\r\n", method, path, port,
+             extra ? extra : "");
+    if (raw_http(port, req, !strcmp(method, "HEAD"), out) != 0)
+        fail_msg("%s %s: no HTTP response", method, path);
+}
+
+static inline void assert_http_header(const struct http_resp *r, const char *line)
+{
+    if (!strstr(r->head, line))
+        fail_msg("header \"%s\" missing in:\n%s", line, r->head);
+}
+
 
 #endif

@@ -1,12 +1,17 @@
 /** @file server.h  WebSocket server streaming backplane signals to clients.
  *
- * The server publishes one backplane over WebSocket (protocol "hermes", also
+ * The server publishes one run over WebSocket (protocol "hermes", also
  * selected by clients that name no subprotocol): a JSON schema on connect,
  * JSON commands and acks, state events broadcast to every client, and binary
  * telemetry frames (see encoder.h) at a fixed telemetry rate, per-client
- * subscriptions. docs/protocol.md is the complete protocol.
+ * subscriptions. docs/protocol.md is the complete protocol. The same port
+ * serves the built-in pages over plain HTTP (GET/HEAD; see viewer_disabled).
  *
- * Commands that change the run (pause, resume, reset, step, set) go through a
+ * What it publishes comes from a telemetry source: a backplane
+ * (hermes_server_create()) or any hermes_server_source_t
+ * (hermes_server_create_source(), e.g. a recording played back).
+ *
+ * Commands that change the run (pause, resume, reset, step, set, seek) go through a
  * control table, so any host can serve its own loop; the scheduler provides
  * one through hermes_server_control_from_scheduler(). State events come from
  * the host through hermes_server_post_event() (the scheduler adapter installs
@@ -16,14 +21,16 @@
  * new frame is due while the previous one is still unsent, the stale one is
  * dropped and counted (the "stats" command reports it; a log line says so), so
  * a client that stops reading never delays others or grows server memory.
- * JSON replies to one client are capped (256 messages / 1 MiB unsent); beyond
- * that the client is closed with code 1008.
+ * JSON replies to one client are capped (256 messages / 1 MiB unsent); a
+ * client that overflows them is disconnected at once (no close frame) and
+ * logged (event=client_dropped reason=reply_queue_overflow).
  *
  * Threading: the server runs its own service thread (all socket I/O, the
  * telemetry tick and encoding) plus one control thread that calls the control
  * table, so a control call that waits for a frame boundary never stalls
  * telemetry. Use a handle from one thread at a time, except
- * hermes_server_post_event() and hermes_server_stop(), safe from any thread.
+ * hermes_server_post_event(), hermes_server_stats(), hermes_server_port() and
+ * hermes_server_stop(), safe from any thread.
  * hermes_server_post_event() never blocks on the network (a short mutex, no
  * I/O under it). Control callbacks run on the control thread and must not
  * call hermes_server_stop() or destroy the server.
@@ -83,11 +90,12 @@ typedef struct hermes_server_control {
      *  @p target_frame: frame number shown once the steps are done. */
     int (*step)(void *ctx, uint64_t count, uint64_t *target_frame);
     /** Write a writable signal at the next frame boundary (already checked
-     *  against the signal's writable flag and type by the server). */
+     *  by the server: known, writable, not a wire's destination, value fits
+     *  the type). */
     int (*set)(void *ctx, hermes_signal_t sig, double value);
-    /** Current state (for the schema); NULL: reported as "unknown". */
+    /** Current state (schema, acks); NULL: "unknown" in the schema, no state in acks. */
     hermes_state_t (*state)(void *ctx);
-    /** Optional: called by hermes_server_create() (from the creating thread) so
+    /** Optional: called by hermes_server_create*() (from the creating thread) so
      *  the host can route its state events to hermes_server_post_event(). */
     int (*attach)(void *ctx, hermes_server_t *srv);
     /** Optional: called once when the server stops; after it returns, the host
@@ -270,16 +278,20 @@ HERMES_API const char *hermes_server_run_id(const hermes_server_t *srv);
 /**
  * Broadcast a state event to every client ({"type":"event","event":...}).
  * @p detail (optional) is the error text of HERMES_EVENT_ERROR. Copied.
- * @return 0, HERMES_EINVAL, HERMES_ESTATE (server stopped; nothing sent).
+ * @return 0, HERMES_EINVAL (NULL server, HERMES_EVENT_NONE), HERMES_ESTATE
+ *         (server stopped; nothing sent). The ring holds 64 events; when the
+ *         service thread falls behind, the oldest are dropped (logged).
  * Context: any thread, including the scheduler listener; never blocks on I/O.
  */
 HERMES_API int hermes_server_post_event(hermes_server_t *srv, hermes_event_t event, uint64_t frame,
                                         const char *detail);
 
-/** Snapshot of the counters. @return 0 or HERMES_EINVAL. Context: any thread. */
+/** Snapshot of the counters. @return 0 or HERMES_EINVAL (NULL argument). Context: any thread. */
 HERMES_API int hermes_server_stats(const hermes_server_t *srv, hermes_server_stats_t *out);
 
-/** Explanation of the last failed call on @p srv (borrowed; valid until the next call on it). */
+/** Explanation of the last failed call on @p srv: start, stop, post_event,
+ *  stats (a failed create leaves no handle: see hermes_last_error()).
+ *  Borrowed; valid until the next call on @p srv. Never NULL. */
 HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
 
 /**
@@ -287,7 +299,9 @@ HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
  * reset, step, set and state map to the scheduler calls, and attach installs
  * the scheduler's listener (its one slot) to forward every state event to the
  * server; detach removes it. Use it before hermes_scheduler_run() starts, and
- * stop the server only after run() has returned.
+ * stop the server only after run() has returned (a server stopped while run()
+ * is active cannot remove the listener: it is left installed but silent, and
+ * its small relay block is not freed).
  * @return 0 or HERMES_EINVAL.
  * Context: any thread.
  */

@@ -121,7 +121,7 @@ struct replies {
     bool observer;
 };
 
-static const char *const control_actions[] = {"pause", "resume", "reset", "step", "set"};
+static const char *const control_actions[] = {"pause", "resume", "reset", "step", "set", "seek"};
 
 static void on_reply(void *ctx, const char *text, size_t len)
 {
