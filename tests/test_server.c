@@ -820,11 +820,9 @@ static void test_server_reset_while_running_reports_paused(void **state)
     rig_up(&r, &defaults);
     struct wsc w;
     assert_int_equal(wsc_init(&w), 0);
-    struct wsc_conn a, other;
-    assert_int_equal(wsc_connect(&w, &a, r.port, "hermes"), 0);
-    assert_int_equal(wsc_connect(&w, &other, r.port, "hermes"), 0);
-    json_decref(wsc_wait(&w, &a, "schema", NULL, 3));
-    json_decref(wsc_wait(&w, &other, "schema", NULL, 3));
+    struct wsc_conn a, other, late;
+    assert_int_equal(wsc_open(&w, &a, r.port, "hermes"), 0);
+    assert_int_equal(wsc_open(&w, &other, r.port, "hermes"), 0);
     json_t *j = wsc_cmd(&w, &a, "{\"action\":\"resume\"}", 3);
     assert_ack(j, "resume");
     json_decref(j);
@@ -842,17 +840,13 @@ static void test_server_reset_while_running_reports_paused(void **state)
     assert_int_equal(json_integer_value(json_object_get(ev, "frame")), 0);
     json_decref(ev);
     assert_int_equal(hermes_scheduler_state(r.sched), HERMES_STATE_PAUSED);
-    struct wsc_conn late;
     assert_int_equal(wsc_connect(&w, &late, r.port, "hermes"), 0);
     json_t *s = wsc_wait(&w, &late, "schema", NULL, 3);
     assert_string_equal(js(s, "state"), "paused");
     json_decref(s);
-    wsc_close(&w, &a, 2);
-    wsc_close(&w, &other, 2);
-    wsc_close(&w, &late, 2);
-    wsc_conn_free(&a);
-    wsc_conn_free(&other);
-    wsc_conn_free(&late);
+    wsc_finish(&w, &a);
+    wsc_finish(&w, &other);
+    wsc_finish(&w, &late);
     wsc_destroy(&w);
     rig_down(&r);
 }
@@ -864,18 +858,17 @@ static void test_server_set_wired_signal_refused(void **state)
     (void)state;
     struct rig r;
     rig_up(&r, &defaults);
-    hermes_signal_t vel;
-    assert_hermes_ok(hermes_backplane_find(hermes_scheduler_backplane(r.sched), "plant.velocity", &vel));
+    hermes_signal_t vel, thr;
+    hermes_backplane_t *bp = hermes_scheduler_backplane(r.sched);
+    assert_hermes_ok(hermes_backplane_find(bp, "plant.velocity", &vel));
     assert_int_equal(hermes_scheduler_set(r.sched, vel, 3.0), HERMES_EREADONLY);
     assert_string_equal(hermes_last_error(), "plant.velocity is driven by ctrl.throttle; set that instead");
-    hermes_signal_t thr;
-    assert_hermes_ok(hermes_backplane_find(hermes_scheduler_backplane(r.sched), "ctrl.throttle", &thr));
+    assert_hermes_ok(hermes_backplane_find(bp, "ctrl.throttle", &thr));
     assert_hermes_ok(hermes_scheduler_set(r.sched, thr, 1.0));  /* the wire's source is fine */
     struct wsc w;
     assert_int_equal(wsc_init(&w), 0);
     struct wsc_conn a;
-    assert_int_equal(wsc_connect(&w, &a, r.port, "hermes"), 0);
-    json_decref(wsc_wait(&w, &a, "schema", NULL, 3));
+    assert_int_equal(wsc_open(&w, &a, r.port, "hermes"), 0);
     json_t *j = wsc_cmd(&w, &a, "{\"action\":\"set\",\"params\":{\"signal\":\"plant.velocity\",\"value\":3},\"id\":4}", 3);
     assert_non_null(j);
     assert_string_equal(js(j, "type"), "error");
@@ -888,8 +881,7 @@ static void test_server_set_wired_signal_refused(void **state)
     assert_string_equal(js(j, "type"), "error");
     assert_string_equal(js(j, "message"), "seek is not supported by this run");
     json_decref(j);
-    wsc_close(&w, &a, 2);
-    wsc_conn_free(&a);
+    wsc_finish(&w, &a);
     wsc_destroy(&w);
     rig_down(&r);
 }

@@ -313,8 +313,7 @@ static void test_server_seams_custom_source_schema_and_telemetry(void **state)
     expect_error(&w, &a, "{\"action\":\"seek\",\"params\":{\"frame\":1,\"time\":1}}", "exactly one of");
     expect_error(&w, &a, "{\"action\":\"seek\"}", "exactly one of");
 
-    wsc_close(&w, &a, 2);
-    wsc_conn_free(&a);
+    wsc_finish(&w, &a);
     wsc_destroy(&w);
     rec_down(&r);
 }
@@ -332,12 +331,10 @@ static void test_server_seams_seek_unsupported_and_observer(void **state)
     assert_int_equal(wsc_init(&w), 0);
     struct wsc_conn ctl, obs;
     int port = hermes_server_port(r.srv);
-    assert_int_equal(wsc_connect(&w, &obs, port, "hermes"), 0);
-    json_decref(wsc_wait(&w, &obs, "schema", NULL, 3));
+    assert_int_equal(wsc_open(&w, &obs, port, "hermes"), 0);
     expect_error(&w, &obs, "{\"action\":\"seek\",\"params\":{\"frame\":1}}",
                  "this connection is an observer (read-only): 'seek' needs the server's auth token");
-    wsc_close(&w, &obs, 2);
-    wsc_conn_free(&obs);
+    wsc_finish(&w, &obs);
     wsc_destroy(&w);
     rec_down(&r);
 
@@ -345,11 +342,9 @@ static void test_server_seams_seek_unsupported_and_observer(void **state)
     hermes_server_config_init(&sc);
     rec_serve(&r, 3, false, &sc);
     assert_int_equal(wsc_init(&w), 0);
-    assert_int_equal(wsc_connect(&w, &ctl, hermes_server_port(r.srv), "hermes"), 0);
-    json_decref(wsc_wait(&w, &ctl, "schema", NULL, 3));
+    assert_int_equal(wsc_open(&w, &ctl, hermes_server_port(r.srv), "hermes"), 0);
     expect_error(&w, &ctl, "{\"action\":\"seek\",\"params\":{\"frame\":1}}", "seek is not supported by this run");
-    wsc_close(&w, &ctl, 2);
-    wsc_conn_free(&ctl);
+    wsc_finish(&w, &ctl);
     wsc_destroy(&w);
     rec_down(&r);
 }
@@ -364,8 +359,7 @@ static void test_server_seams_star_on_empty_source(void **state)
     struct wsc w;
     assert_int_equal(wsc_init(&w), 0);
     struct wsc_conn a;
-    assert_int_equal(wsc_connect(&w, &a, hermes_server_port(r.srv), NULL), 0);
-    json_decref(wsc_wait(&w, &a, "schema", NULL, 3));
+    assert_int_equal(wsc_open(&w, &a, hermes_server_port(r.srv), NULL), 0);
     json_t *j = wsc_cmd(&w, &a, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"*\"]}}", 3);
     assert_string_equal(js(j, "type"), "ack");
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 0);
@@ -373,8 +367,7 @@ static void test_server_seams_star_on_empty_source(void **state)
     json_decref(j);
     expect_error(&w, &a, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"rec.*\"]}}", "pattern 'rec.*' matches no signal");
     expect_error(&w, &a, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"rec.a\"]}}", "unknown signal 'rec.a'");
-    wsc_close(&w, &a, 2);
-    wsc_conn_free(&a);
+    wsc_finish(&w, &a);
     wsc_destroy(&w);
     rec_down(&r);
 }
@@ -507,12 +500,8 @@ static void test_server_seams_http_token_and_disabled(void **state)
     struct wsc w;
     assert_int_equal(wsc_init(&w), 0);
     struct wsc_conn a;
-    assert_int_equal(wsc_connect(&w, &a, port, NULL), 0);
-    json_t *s = wsc_wait(&w, &a, "schema", NULL, 3);
-    assert_non_null(s);
-    json_decref(s);
-    wsc_close(&w, &a, 2);
-    wsc_conn_free(&a);
+    assert_int_equal(wsc_open(&w, &a, port, NULL), 0);
+    wsc_finish(&w, &a);
     wsc_destroy(&w);
     rec_down(&r);
 }

@@ -347,6 +347,23 @@ static inline void wsc_close(struct wsc *w, struct wsc_conn *c, double seconds)
         wsc_service(w);
 }
 
+/* Connect and consume the greeting (the schema). -1 on failure. */
+static inline int wsc_open(struct wsc *w, struct wsc_conn *c, int port, const char *protocol)
+{
+    if (wsc_connect(w, c, port, protocol) != 0)
+        return -1;
+    json_t *s = wsc_wait(w, c, "schema", NULL, 3);
+    json_decref(s);
+    return s ? 0 : -1;
+}
+
+/* Close politely (bounded) and free. */
+static inline void wsc_finish(struct wsc *w, struct wsc_conn *c)
+{
+    wsc_close(w, c, 2);
+    wsc_conn_free(c);
+}
+
 /* ---- raw socket client ------------------------------------------------------ */
 
 /* Connect and upgrade; @p rcvbuf > 0 shrinks the receive buffer first. -1 on failure. */
