@@ -104,7 +104,6 @@
   /* ---- state --------------------------------------------------------------- */
   const S = {
     ws: null,
-    opened: false,           /* this socket reached "open" */
     schemaSeen: false,       /* this socket got its schema */
     retryMs: 500,
     retryTimer: null,
@@ -193,7 +192,6 @@
 
   function connect() {
     S.retryTimer = null;
-    S.opened = false;
     S.schemaSeen = false;
     let ws;
     try {
@@ -205,9 +203,8 @@
     }
     ws.binaryType = 'arraybuffer';
     S.ws = ws;
-    if (S.connState !== 'reconnecting' && S.connState !== 'stopped')
+    if (S.connState !== 'reconnecting')
       setConn('connecting', 'connecting…');
-    ws.onopen = () => { S.opened = true; };
     ws.onmessage = (ev) => {
       if (ws !== S.ws)
         return;
@@ -224,15 +221,17 @@
     };
   }
 
-  function scheduleReconnect(label) {
+  function scheduleReconnect() {
     const wait = S.retryMs;
     S.retryMs = Math.min(S.retryMs * 2, 5000);
     S.retryAt = performance.now() + wait;
-    S.retryLabel = label;
     S.retryTimer = setTimeout(connect, wait);
   }
 
   async function onClosed(ev) {
+    for (const p of S.pending.values())
+      if (p.fail)
+        p.fail('connection lost before the answer');
     S.pending.clear();
     S.subPending = 0;
     S.subscribedKey = '';
@@ -248,13 +247,13 @@
       log(ev.code === 1001 ? 'info' : 'error', why + ' (close code ' + ev.code + '); reconnecting');
       S.retryMs = 500;
       setConn('reconnecting', why + ': reconnecting…');
-      scheduleReconnect(why);
+      scheduleReconnect();
       return;
     }
     /* the handshake failed: ask the server over HTTP why */
     let status = 0;
     try {
-      const r = await fetch(probeUrl(), { method: 'GET', cache: 'no-store', credentials: 'omit' });
+      const r = await fetch(probeUrl(), { method: 'HEAD', cache: 'no-store', credentials: 'omit' });
       status = r.status;
     } catch (e) {
       status = -1;           /* server not reachable (or another origin in development) */
@@ -268,7 +267,7 @@
       setConn('refused', token === null ? 'token needed' : 'wrong token');
       banner(msg);
       S.retryMs = 10000;
-      scheduleReconnect('token');
+      scheduleReconnect();
     } else if (status === 403) {
       const msg = 'The server refused this page\'s origin (HTTP 403): add ' + location.origin + ' to server.allowed_origins.';
       if (S.connState !== 'refused')
@@ -276,15 +275,15 @@
       setConn('refused', 'origin refused');
       banner(msg);
       S.retryMs = 10000;
-      scheduleReconnect('origin');
+      scheduleReconnect();
     } else if (status === 503) {
       setConn('reconnecting', 'server busy or stopping: retrying…');
       banner('');
-      scheduleReconnect('busy');
+      scheduleReconnect();
     } else if (status === -1) {
       setConn('reconnecting', 'server not reachable: retrying…');
       banner('');
-      scheduleReconnect('unreachable');
+      scheduleReconnect();
     } else {
       /* the page is served but the socket refused: the HTTP route does not
        * say why (token, origin or capacity; the server's log has
@@ -296,7 +295,7 @@
         log('error', msg);
       setConn('refused', 'connection refused');
       banner(msg);
-      scheduleReconnect('refused');
+      scheduleReconnect();
     }
   }
 
