@@ -403,6 +403,7 @@
       log('ack', 'set ' + m.signal + ' = ' + m.value + ': ok');
       break;
     case 'seek':
+      S.store.clear();         /* plots start again at the new position */
       log('ack', 'seek: ok' + (m.frame !== undefined ? ' (frame ' + m.frame + ')' : ''));
       break;
     default:
