@@ -86,6 +86,16 @@ async function main() {
       const res = await page.goto(base, { timeout: WAIT });
       if (res.status() !== 200)
         throw new Error('GET / answered ' + res.status());
+      /* the page runs under the server's strict policy: no inline script */
+      const csp = res.headers()['content-security-policy'] || '';
+      if (!/default-src 'self'/.test(csp) || /unsafe-inline/.test(csp))
+        throw new Error('Content-Security-Policy: ' + csp);
+      const lic = await page.evaluate(async () => {
+        const r = await fetch('uplot.LICENSE');
+        return r.status + ' ' + r.headers.get('content-type') + ' ' + (await r.text()).slice(0, 40);
+      });
+      if (!/^200 text\/plain.*MIT/.test(lic))
+        throw new Error('uplot.LICENSE: ' + lic);
       await page.waitForSelector('#conn[data-state="connected"]', { timeout: WAIT });
       const role = await text(page, '#role');
       if (!/controller/.test(role))
