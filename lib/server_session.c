@@ -15,6 +15,7 @@
 #define DROP_LOG_US    (5 * 1000 * 1000)
 #define ABUSE_US       (3 * 1000 * 1000)  /* refusals this long without a pause: disconnect */
 #define ABUSE_PAUSE_US (1000 * 1000)      /* a pause this long ends an abuse episode */
+#define CLOSE_GRACE_US (1000 * 1000)      /* stop: how long clients get to take their close frame */
 
 #define CLIENT_SIZE ((sizeof(struct client) + 15u) & ~(size_t)15u)
 
@@ -466,7 +467,7 @@ void hermes__session_close_all(hermes_server_t *s)
         return;
     s->closing_all = true;
     lws_sul_cancel(&s->tick_sul);
-    s->close_deadline = lws_now_usecs() + 1000 * 1000;  /* grace: about a second */
+    s->close_deadline = lws_now_usecs() + CLOSE_GRACE_US;
     for (struct client *c = s->clients; c; c = c->next) {
         c->closing = true;
         lws_callback_on_writable(c->wsi);
