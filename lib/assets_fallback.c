@@ -5,8 +5,9 @@ static const unsigned char index_html[] =
     "<!doctype html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Hermes</title></head>\n"
     "<body><h1>Hermes</h1>\n"
-    "<p>The Hermes viewer is not built into this library: install node/npm and rebuild with "
-    "<code>-Dviewer=enabled</code>.</p>\n"
+    "<p>The Hermes viewer is not built into this library. To build it, install node and npm, then "
+    "from the source tree run <code>npm ci --prefix viewer</code> and "
+    "<code>meson setup --reconfigure build &amp;&amp; ninja -C build</code> (docs/viewer.md).</p>\n"
     "<p>The WebSocket protocol is served on this port (docs/protocol.md).</p>\n"
     "</body></html>\n";
 

@@ -562,6 +562,8 @@ static void on_open(struct client *c)
     json_t *schema = hermes__server_proto_data(s, &hermes__protocol_hermes);
     json_object_set_new(schema, "client_id", json_integer((json_int_t)hermes__client_id(c)));
     json_object_set_new(schema, "role", json_string(hermes__client_role_name(c)));
+    json_object_set_new(schema, "control", json_boolean(in->has_control));
+    json_object_set_new(schema, "seek", json_boolean(in->has_control && in->control->seek));
     json_object_set_new(schema, "state", json_string(hermes__server_state_name(s)));
     json_object_set_new(schema, "frame", json_integer((json_int_t)in->source->frame(in->source->ctx)));
     send_json(c, json_incref(schema));

@@ -101,7 +101,13 @@ int hermes__http_request(hermes_server_t *s, struct client *c, struct lws *wsi, 
         return plain(c, wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD\n", false);
     if (s->closing_all)
         return hermes__access_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "stopping", "server stopping");
-    int r = hermes__access_refuse_verdict(wsi, hermes__access_verdict(s, wsi));
+    enum hermes__verdict v = hermes__access_verdict(s, wsi);
+    /* Only the document ("/") is behind the token: a browser fetches the
+     * page's scripts and styles without the ?token= of the page's URL, and
+     * they are the same public files in every build. Origin checks stay. */
+    if (v == HERMES__V_UNAUTHORIZED && uri && strcmp(uri, "/") != 0 && strcmp(uri, "/index.html") != 0)
+        v = HERMES__V_OBSERVER;
+    int r = hermes__access_refuse_verdict(wsi, v);
     if (r)
         return r;
     size_t n = 0;

@@ -10,7 +10,7 @@ HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson
 # clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage,
 # Node.js + npm for the Foxglove reference-client test (tests/foxglove).
 # gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself.
-HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind nodejs npm)
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind chromium)
 
 hermes_install_deps() {
     local missing=()
@@ -24,6 +24,24 @@ hermes_install_deps() {
     echo "installing: ${missing[*]}" >&2
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Built-in viewer: node + npm (Debian's npm only when no npm is on PATH, as
+# NodeSource's nodejs bundles its own), then `npm ci --prefix viewer` (uPlot for
+# the page, playwright-core + ws for the browser test) unless node_modules is
+# newer than the lockfile. Build dirs given as arguments that were configured
+# without the page are reconfigured so they compile it in.
+hermes_viewer_setup() {
+    command -v npm >/dev/null || hermes_install_deps nodejs npm || return 1
+    if [ ! viewer/node_modules/.package-lock.json -nt viewer/package-lock.json ]; then
+        npm ci --prefix viewer --no-audit --no-fund --loglevel=error || return 1
+    fi
+    local d
+    for d in "$@"; do
+        if [ -f "$d/build.ninja" ] && ! grep -q viewer_assets "$d/build.ninja"; then
+            meson setup --reconfigure "$d" >/dev/null || return 1
+        fi
+    done
 }
 
 # meson setup only once; later runs let ninja reconfigure by itself.

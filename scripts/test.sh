@@ -44,7 +44,13 @@ status=0
 results=()
 
 # ---- normal and ASan + UBSan builds: every test --------------------------------
-npm ci --prefix tests/foxglove --no-audit --no-fund >&2 || status=1  # pinned client of the foxglove-node test
+# The viewer's npm packages (uPlot, playwright-core) before configuring, so the
+# page is compiled in and its browser test (viewer_browser) runs.
+if ! hermes_viewer_setup build build-asan; then
+    echo "error: npm ci --prefix viewer failed: the viewer and its browser test are missing" >&2
+    status=1
+fi
+npm ci --prefix tests/foxglove --no-audit --no-fund --loglevel=error >&2 || status=1  # pinned client of the foxglove-node test
 hermes_setup build || exit 1
 hermes_setup build-asan -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 for b in build build-asan; do
