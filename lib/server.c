@@ -161,6 +161,17 @@ static void job_free(struct hermes__job *j)
     free(j);
 }
 
+/* Free a whole job list and leave it empty. */
+static void job_list_free(struct hermes__job **head, struct hermes__job **tail)
+{
+    while (*head) {
+        struct hermes__job *j = *head;
+        *head = j->next;
+        job_free(j);
+    }
+    *tail = NULL;
+}
+
 static void job_push(struct hermes__job **head, struct hermes__job **tail, struct hermes__job *j)
 {
     j->next = NULL;
@@ -562,12 +573,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
         pthread_mutex_lock(&s->mu_job);
         s->ctl_quit = true;
         /* Jobs not started yet are abandoned: their clients are closing. */
-        while (s->jq_head) {
-            struct hermes__job *j = s->jq_head;
-            s->jq_head = j->next;
-            job_free(j);
-        }
-        s->jq_tail = NULL;
+        job_list_free(&s->jq_head, &s->jq_tail);
         pthread_cond_broadcast(&s->cv_job);
         pthread_mutex_unlock(&s->mu_job);
         pthread_join(s->ctl_thr, NULL);
@@ -582,12 +588,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
         lws_context_destroy(s->ctx);  /* CLOSED for every remaining client, on this thread */
         s->ctx = NULL;
     }
-    while (s->done_head) {
-        struct hermes__job *j = s->done_head;
-        s->done_head = j->next;
-        job_free(j);
-    }
-    s->done_tail = NULL;
+    job_list_free(&s->done_head, &s->done_tail);
     if (s->started)
         hermes__log(HERMES_LOG_INFO, "server", "event=stopped port=%u connections=%llu frames_sent=%llu frames_dropped=%llu",
                     s->port, (unsigned long long)atomic_load(&s->st_conn), (unsigned long long)atomic_load(&s->st_sent),
