@@ -4,7 +4,7 @@
  * Ratios of CPU time (this process: being descheduled on a shared machine
  * does not count), measured interleaved in one run, best of 5; no absolute
  * times.
- * HERMES_SCALE_DIVISOR (default 1; the sanitizer builds set 4) divides the
+ * HERMES_SCALE_DIVISOR (default 1; the sanitizer builds set 8) divides the
  * sizes so the test stays within seconds under ASan. */
 #include <stdarg.h>
 #include <stddef.h>
