@@ -210,6 +210,7 @@ HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_se
     out->telemetry_hz = cfg->telemetry_hz;
     out->auth_token = cfg->auth_token;
     out->observers = cfg->observers;
+    out->viewer_disabled = cfg->viewer_disabled;
     out->allowed_origins = (const char *const *)cfg->origins;
     out->allowed_origin_count = cfg->norigins;
     out->max_clients = cfg->max_clients;

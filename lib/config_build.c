@@ -322,6 +322,7 @@ HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_serve
     cfg->port = srv->port;
     cfg->telemetry_hz = srv->telemetry_hz;
     cfg->observers = srv->observers;
+    cfg->viewer_disabled = srv->viewer_disabled;
     cfg->max_clients = srv->max_clients;
     cfg->max_message = srv->max_message_size;
     cfg->cps = srv->commands_per_second;

@@ -80,6 +80,7 @@ struct hermes_config {
     double             telemetry_hz;
     char              *auth_token;  /* NULL: none; wiped on free */
     bool               observers;
+    bool               viewer_disabled;  /* server.viewer: false */
     char             **origins;
     uint32_t           norigins;
     uint32_t           max_clients, max_message, cps, max_patterns, max_depth;  /* 0: server default */

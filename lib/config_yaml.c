@@ -72,6 +72,7 @@ struct yserver {
     char    *telemetry_hz;
     char    *auth_token;
     char    *observers;
+    char    *viewer;
     char   **allowed_origins;
     unsigned allowed_origins_count;
     char    *max_clients;
@@ -168,6 +169,7 @@ static const cyaml_schema_field_t server_fields[] = {
     STR_OPT("telemetry_hz", struct yserver, telemetry_hz),
     STR_OPT("auth_token", struct yserver, auth_token),
     STR_OPT("observers", struct yserver, observers),
+    STR_OPT("viewer", struct yserver, viewer),
     CYAML_FIELD_SEQUENCE("allowed_origins", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yserver, allowed_origins,
                          &string_entry, 0, CYAML_UNLIMITED),
     STR_OPT("max_clients", struct yserver, max_clients),
@@ -423,6 +425,10 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
     }
     if (ys->observers && (rc = get_bool(cfg, err, "server.observers", ys->observers, &cfg->observers)) != 0)
         return rc;
+    bool viewer = true;
+    if (ys->viewer && (rc = get_bool(cfg, err, "server.viewer", ys->viewer, &viewer)) != 0)
+        return rc;
+    cfg->viewer_disabled = !viewer;
     hermes__free_strv(cfg->origins, cfg->norigins);
     cfg->origins = NULL;
     cfg->norigins = 0;

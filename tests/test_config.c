@@ -254,6 +254,7 @@ static const struct bad_case bad_cases[] = {
      "server.auth_token", "may contain only", 5},
     {"test_config_rejects_empty_auth_token", M "server:\n  auth_token: \"\"\n", "server.auth_token", "16 to 256", 5},
     {"test_config_rejects_auth_token_list", M "server:\n  auth_token: [a]\n", "server.auth_token", "wrong type", 5},
+    {"test_config_rejects_bad_viewer", M "server:\n  viewer: perhaps\n", "server.viewer", "invalid boolean 'perhaps'", 5},
     {"test_config_rejects_bad_observers", M "server:\n  observers: maybe\n", "server.observers",
      "invalid boolean 'maybe'", 5},
     {"test_config_rejects_origins_scalar", M "server:\n  allowed_origins: http://a.example\n",
@@ -1042,6 +1043,7 @@ static void test_config_server_access_keys(void **state)
                                       "  enabled: true\n"
                                       "  auth_token: 0123456789abcdef-._~XYZ\n"
                                       "  observers: yes\n"
+                                      "  viewer: false\n"
                                       "  allowed_origins: [\"http://localhost:3000\", \"https://dash.example.org/\", \"*\"]\n"
                                       "  max_clients: 8\n"
                                       "  max_message_size: 4096\n"
@@ -1052,6 +1054,7 @@ static void test_config_server_access_keys(void **state)
     assert_hermes_ok(hermes_config_server(cfg, &srv));
     assert_string_equal(srv.auth_token, "0123456789abcdef-._~XYZ");
     assert_true(srv.observers);
+    assert_true(srv.viewer_disabled);
     assert_int_equal(srv.allowed_origin_count, 3);
     assert_string_equal(srv.allowed_origins[0], "http://localhost:3000");
     assert_string_equal(srv.allowed_origins[1], "https://dash.example.org/");
@@ -1072,6 +1075,7 @@ static void test_config_server_access_keys(void **state)
     assert_string_equal(s2.allowed_origins[1], "https://dash.example.org/");
     assert_int_equal(s2.max_json_depth, 3);
     assert_true(s2.observers);
+    assert_true(s2.viewer_disabled);
     /* bad values through the API: EINVAL naming the key, never the token */
     hermes_server_settings_t bad = srv;
     bad.auth_token = "0123456789abcdef!";
