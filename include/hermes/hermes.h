@@ -13,5 +13,6 @@
 #include "module.h"
 #include "encoder.h"
 #include "server.h"
+#include "campaign.h"
 
 #endif
