@@ -1,5 +1,6 @@
-/* Shared-memory backplane. Layout in backplane_internal.h; consistency model
- * (live region + seqlock-published copy) in backplane.h. */
+/* The shared-memory backplane: create/open a segment of named signals, find
+ * them by name, read/write the live region and publish/snapshot the
+ * double-buffered copy. Layout in backplane_internal.h. */
 #include "backplane_internal.h"
 
 #include <errno.h>
@@ -18,7 +19,17 @@
 
 #define ALIGN64(x) (((x) + 63u) & ~(uint64_t)63u)
 
-static const char *const type_names[] = {"none", "f64", "f32", "i64", "i32", "bool"};
+/* Signal types: X(enum, name). The one table behind hermes_type_name() and
+ * hermes_type_parse() (and, through them, the config file's words). */
+#define TYPE_TABLE(X)           \
+    X(HERMES_TYPE_F64, "f64")   \
+    X(HERMES_TYPE_F32, "f32")   \
+    X(HERMES_TYPE_I64, "i64")   \
+    X(HERMES_TYPE_I32, "i32")   \
+    X(HERMES_TYPE_BOOL, "bool")
+#define X_NAME(type, name) [type] = name,
+#define X_LIST(type, name) " " name
+static const char *const type_names[] = {[HERMES_TYPE_NONE] = "none", TYPE_TABLE(X_NAME)};
 
 HERMES_API const char *hermes_type_name(hermes_type_t type)
 {
@@ -34,7 +45,7 @@ HERMES_API int hermes_type_parse(const char *name, hermes_type_t *out)
             *out = (hermes_type_t)i;
             return 0;
         }
-    return hermes__fail(HERMES_EINVAL, "unknown signal type '%s' (expected f64, f32, i64, i32 or bool)", name);
+    return hermes__fail(HERMES_EINVAL, "unknown signal type '%s' (expected one of:" TYPE_TABLE(X_LIST) ")", name);
 }
 
 HERMES_API int hermes_type_check(hermes_type_t type, double v)
