@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <hermes/hermes.h>
+#include "campaign.h"
 #include "cli_server.h"
 
 /* Exit statuses (documented in docs/cli.md and `hermes --help`). */
@@ -178,6 +179,7 @@ static const char usage_main[] =
     "  validate CONFIG   check a configuration and report the first error\n"
     "  signals CONFIG    list every signal: qualified name, type, unit, writable\n"
     "  clean             remove shared-memory segments left by dead runs\n"
+    "  campaign ...      plan, run and collect Monte Carlo campaigns (hermes campaign --help)\n"
     "  version           print the version\n"
     "\n"
     "`hermes <command> --help` describes each command.\n";
@@ -193,6 +195,10 @@ static const char usage_run[] =
     "  --end-time SECONDS     override execution.end_time\n"
     "  --paused               start paused (a client or host resumes)\n"
     "  --run-name NAME        shared-memory run name (default: generated)\n"
+    "  --set MODULE.SIGNAL=V  override a signal's initial value (repeatable; V a number,\n"
+    "                         true or false; read-only signals too: they are initial conditions)\n"
+    "  --seed N               seed handed to modules (HERMES_SEED, hermes_module_seed(),\n"
+    "                         hermes_inproc_env_t.seed), 0 .. 2^64-1\n"
     "  --quiet                only warnings and errors\n"
     "  --verbose              debug lines too\n"
     "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
@@ -371,19 +377,29 @@ static int parse_double(const char *s, double *out)
 
 static int cmd_run(int argc, char **argv)
 {
-    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT };
+    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT,
+           O_SET, O_SEED };
     static const struct option opts[] = {
         {"no-server", no_argument, NULL, O_NO_SERVER}, {"port", required_argument, NULL, O_PORT},
         {"host", required_argument, NULL, O_HOST},     {"mode", required_argument, NULL, O_MODE},
         {"end-time", required_argument, NULL, O_END},  {"paused", no_argument, NULL, O_PAUSED},
         {"run-name", required_argument, NULL, O_RUN_NAME}, {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},     {"log-format", required_argument, NULL, O_LOGFMT},
+        {"set", required_argument, NULL, O_SET},       {"seed", required_argument, NULL, O_SEED},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     bool no_server = false, paused = false, have_end = false;
     long port = -1;
     const char *host = NULL, *mode = NULL, *run_name = NULL;
     double end_time = 0;
+    const char **sets = calloc((size_t)argc + 1, sizeof *sets);   /* --set arguments, applied after loading */
+    int nsets = 0;
+    bool have_seed = false;
+    unsigned long long seed = 0;
+    if (!sets) {
+        fprintf(stderr, "hermes run: out of memory\n");
+        return EXIT_STARTUP;
+    }
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -421,12 +437,26 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'h': fputs(usage_run, stdout); return 0;
-        default: fputs(usage_run, stderr); return EXIT_USAGE;
+        case O_SET: sets[nsets++] = optarg; break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            seed = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || strchr(optarg, '-')) {
+                fprintf(stderr, "hermes run: --seed needs an integer 0 .. 2^64-1, got '%s'\n", optarg);
+                free(sets);
+                return EXIT_USAGE;
+            }
+            have_seed = true;
+            break;
+        }
+        case 'h': fputs(usage_run, stdout); free(sets); return 0;
+        default: fputs(usage_run, stderr); free(sets); return EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
         fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n%s", usage_run);
+        free(sets);
         return EXIT_USAGE;
     }
     const char *path = argv[optind];
@@ -437,8 +467,38 @@ static int cmd_run(int argc, char **argv)
     hermes_error_t err;
     if (hermes_config_load(&cfg, path, &err) != 0) {
         logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", path, q(err.message, qb, sizeof qb));
+        free(sets);
         return EXIT_CONFIG;
     }
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char name[HERMES_MAX_NAME + 2];
+        double v = 0;
+        bool ok = eq && eq > sets[i] && (size_t)(eq - sets[i]) < sizeof name;
+        if (ok) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+            if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false"))
+                v = !strcmp(eq + 1, "true");
+            else
+                ok = parse_double(eq + 1, &v) == 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
+                    sets[i]);
+            free(sets);
+            hermes_config_destroy(cfg);
+            return EXIT_USAGE;
+        }
+        if (hermes_config_set_initial(cfg, name, v) != 0) {
+            fprintf(stderr, "hermes run: --set %s: %s\n", sets[i], hermes_last_error());
+            free(sets);
+            hermes_config_destroy(cfg);
+            return EXIT_USAGE;
+        }
+    }
+    free(sets);
+    if (have_seed)
+        hermes_config_set_seed(cfg, (uint64_t)seed);
     hermes_execution_t ex;
     hermes_config_execution(cfg, &ex);
     if (mode) {
@@ -486,10 +546,13 @@ static int cmd_run(int argc, char **argv)
         return EXIT_STARTUP;
     }
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s",
+    char seed_kv[40] = "";
+    if (have_seed)
+        snprintf(seed_kv, sizeof seed_kv, " seed=%llu", seed);
+    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s%s",
           path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
           hermes_mode_name(ex.mode), ex.rate_hz, ex.has_end_time ? "" : "none",
-          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "");
+          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "", seed_kv);
     if (hermes_scheduler_stage(s) != 0) {
         logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         status = EXIT_STARTUP;
@@ -595,6 +658,8 @@ int main(int argc, char **argv)
         return cmd_signals(argc - 1, argv + 1);
     if (!strcmp(cmd, "clean"))
         return cmd_clean(argc - 1, argv + 1);
+    if (!strcmp(cmd, "campaign"))
+        return cmd_campaign(argc - 1, argv + 1, argv[0]);
     fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_USAGE;
 }

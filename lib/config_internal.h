@@ -83,6 +83,8 @@ struct hermes_config {
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
     struct cfg_pos    *pos;         /* positions from the pre-pass (empty for code-built configs) */
     uint32_t           npos, cappos;
+    bool               has_seed;    /* hermes_config_set_seed(): handed to modules */
+    uint64_t           seed;
     /* Set by a successful hermes_config_validate(), cleared by every change
      * that validate would have to look at again (hermes__config_changed). */
     atomic_bool        validated;
