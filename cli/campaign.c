@@ -742,7 +742,8 @@ static int cmd_run_one(int argc, char **argv)
         goto done;
     }
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    runlog(HERMES_LOG_INFO, "event=start campaign=%s run=%llu seed=%" PRIu64 " backplane=%s end_time=%g", c->path, index, seed,
+    runlog(HERMES_LOG_INFO, "event=start campaign=%s run=%llu seed=%" PRIu64 " backplane=%s end_time=%g", c->path,
+           index, seed,
            hermes_backplane_name(bp), ex.end_time);
     for (uint32_t i = 0; i < c->nout; i++) {
         hermes_signal_t sig;
@@ -807,7 +808,8 @@ done:
     hermes_config_destroy(cfg);
     if (error[0])
         runlog(HERMES_LOG_ERROR, "event=run_failed run=%llu error=\"%s\"", index, error);
-    runlog(HERMES_LOG_INFO, "event=summary run=%llu status=%s end_reason=%s frames=%" PRIu64 " wall_time=%.3f", index, status, reason,
+    runlog(HERMES_LOG_INFO, "event=summary run=%llu status=%s end_reason=%s frames=%" PRIu64 " wall_time=%.3f", index,
+           status, reason,
            frames, wall);
 
     char seed_s[32];
@@ -827,7 +829,8 @@ done:
     json_object_set_new(sum, "dispersions", disp);
     json_object_set_new(sum, "outputs", outs);
     json_object_set_new(sum, "error", error[0] ? json_string(error) : json_null());
-    json_object_set_new(sum, "wall_time", json_real(round(wall * 1e6) / 1e6));   /* the only field that varies between reruns */
+    /* The only field that varies between reruns of the same run. */
+    json_object_set_new(sum, "wall_time", json_real(round(wall * 1e6) / 1e6));
     char *text = json_dumps(sum, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
     json_decref(sum);
     free(values);

@@ -14,13 +14,13 @@ struct cmp_dispersion {
     char                 *signal;     /* qualified name "module.signal" */
     hermes_distribution_t dist;
     double               *values;     /* choice values (owned) */
-    int                   line;       /* where it is in the campaign file, for messages */
+    int                   line, col;  /* its signal name in the campaign file, for messages */
 };
 
 struct cmp_output {
     char         *signal;
     enum cmp_stat stat;
-    int           line;
+    int           line, col;
 };
 
 struct campaign {

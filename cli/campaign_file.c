@@ -154,10 +154,11 @@ static int read_dispersion(struct reader *r, const yaml_node_t *n, uint32_t idx,
     static const char *const keys[] = {"signal", "normal", "uniform", "choice", NULL};
     if (check_keys(r, n, where, keys) != 0)
         return -1;
-    d->line = (int)n->start_mark.line + 1;
     yaml_node_t *sig = lookup(r, n, "signal");
     if (!sig)
         return fail_at(r, n, "%s: missing 'signal' (qualified name, e.g. vehicle.mass)", where);
+    d->line = (int)sig->start_mark.line + 1;
+    d->col = (int)sig->start_mark.column + 1;
     if (get_string(r, sig, where, &d->signal) != 0)
         return -1;
     if (!strchr(d->signal, '.'))
@@ -208,7 +209,8 @@ static int read_dispersion(struct reader *r, const yaml_node_t *n, uint32_t idx,
                 return -1;
             list = lookup(r, cn, "values");
         }
-        if (!list || list->type != YAML_SEQUENCE_NODE || list->data.sequence.items.top == list->data.sequence.items.start)
+        if (!list || list->type != YAML_SEQUENCE_NODE ||
+            list->data.sequence.items.top == list->data.sequence.items.start)
             return fail_at(r, list ? list : cn, "%s.choice: expected a non-empty list of numbers", where);
         size_t cnt = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
         if (!(d->values = calloc(cnt, sizeof *d->values)))
@@ -253,6 +255,7 @@ static int read_outputs(struct reader *r, const yaml_node_t *n, struct campaign 
                 c->out = o;
         }
         for (uint32_t i = 0; i < cnt; i++) {
+            const yaml_node_t *at = v->type == YAML_SEQUENCE_NODE ? node(r, v->data.sequence.items.start[i]) : v;
             if (rc == 0) {
                 for (uint32_t j = 0; j < c->nout && rc == 0; j++)
                     if (c->out[j].stat == st && !strcmp(c->out[j].signal, names[i]))
@@ -261,7 +264,8 @@ static int read_outputs(struct reader *r, const yaml_node_t *n, struct campaign 
                     rc = fail_at(r, v, "%s: signal '%s' must be qualified as module.signal", what, names[i]);
             }
             if (rc == 0) {
-                c->out[c->nout++] = (struct cmp_output){names[i], st, (int)v->start_mark.line + 1};
+                c->out[c->nout++] = (struct cmp_output){names[i], st, (int)at->start_mark.line + 1,
+                                                        (int)at->start_mark.column + 1};
                 names[i] = NULL;
             }
             free(names[i]);
@@ -379,7 +383,8 @@ static int read_top(struct reader *r, const yaml_node_t *root, struct campaign *
             c->ndisp = (uint32_t)i + 1;
             for (uint32_t j = 0; j < i; j++)
                 if (!strcmp(c->disp[j].signal, c->disp[i].signal))
-                    return fail_at(r, dn, "dispersions[%zu]: signal '%s' is already dispersed at line %d", i,
+                    return fail_at(r, lookup(r, dn, "signal"),
+                                   "dispersions[%zu]: signal '%s' is already dispersed at line %d", i,
                                    c->disp[i].signal, c->disp[j].line);
         }
     }
@@ -490,21 +495,21 @@ int campaign_check_config(const struct campaign *c, const hermes_config_t *cfg, 
         const struct cmp_dispersion *d = &c->disp[i];
         hermes_type_t t = signal_type(cfg, d->signal);
         if (t == HERMES_TYPE_NONE) {
-            snprintf(err, errcap, "%s:%d: dispersions[%u]: the base config %s declares no signal '%s'", c->path,
-                     d->line, i, c->base, d->signal);
+            snprintf(err, errcap, "%s:%d:%d: dispersions[%u]: the base config %s declares no signal '%s'", c->path,
+                     d->line, d->col, i, c->base, d->signal);
             return -1;
         }
         bool integral = t == HERMES_TYPE_I32 || t == HERMES_TYPE_I64 || t == HERMES_TYPE_BOOL;
         if (integral && d->dist.kind != HERMES_DIST_CHOICE) {
-            snprintf(err, errcap, "%s:%d: dispersions[%u]: signal '%s' is %s: only 'choice' suits an integer or "
+            snprintf(err, errcap, "%s:%d:%d: dispersions[%u]: signal '%s' is %s: only 'choice' suits an integer or "
                                   "bool signal",
-                     c->path, d->line, i, d->signal, hermes_type_name(t));
+                     c->path, d->line, d->col, i, d->signal, hermes_type_name(t));
             return -1;
         }
         for (uint32_t k = 0; d->dist.kind == HERMES_DIST_CHOICE && k < d->dist.value_count; k++)
             if (hermes_type_check(t, d->values[k]) != 0) {
-                snprintf(err, errcap, "%s:%d: dispersions[%u]: choice value %.17g does not fit %s signal '%s'",
-                         c->path, d->line, i, d->values[k], hermes_type_name(t), d->signal);
+                snprintf(err, errcap, "%s:%d:%d: dispersions[%u]: choice value %.17g does not fit %s signal '%s'",
+                         c->path, d->line, d->col, i, d->values[k], hermes_type_name(t), d->signal);
                 return -1;
             }
     }
@@ -513,8 +518,8 @@ int campaign_check_config(const struct campaign *c, const hermes_config_t *cfg, 
         if (!strncmp(o->signal, HERMES_HEALTH_MODULE ".", strlen(HERMES_HEALTH_MODULE) + 1))
             continue;   /* timing signals: created by the scheduler, checked at run time */
         if (signal_type(cfg, o->signal) == HERMES_TYPE_NONE) {
-            snprintf(err, errcap, "%s:%d: outputs.%s: the base config %s declares no signal '%s'", c->path, o->line,
-                     campaign_stat_name(o->stat), c->base, o->signal);
+            snprintf(err, errcap, "%s:%d:%d: outputs.%s: the base config %s declares no signal '%s'", c->path,
+                     o->line, o->col, campaign_stat_name(o->stat), c->base, o->signal);
             return -1;
         }
     }
@@ -528,14 +533,14 @@ int campaign_values(const struct campaign *c, const hermes_config_t *cfg, uint64
     for (uint32_t i = 0; i < c->ndisp; i++) {
         const struct cmp_dispersion *d = &c->disp[i];
         if (hermes_campaign_draw(c->seed, index, i + 1, &d->dist, &values[i]) != 0) {
-            snprintf(err, errcap, "%s:%d: dispersions[%u] (%s), run %llu: %s", c->path, d->line, i, d->signal,
-                     (unsigned long long)index, hermes_last_error());
+            snprintf(err, errcap, "%s:%d:%d: dispersions[%u] (%s), run %llu: %s", c->path, d->line, d->col, i,
+                     d->signal, (unsigned long long)index, hermes_last_error());
             return -1;
         }
         hermes_type_t t = signal_type(cfg, d->signal);
         if (t == HERMES_TYPE_F32 && hermes_type_check(t, values[i]) != 0) {
-            snprintf(err, errcap, "%s:%d: dispersions[%u] (%s), run %llu: %.17g does not fit f32", c->path, d->line,
-                     i, d->signal, (unsigned long long)index, values[i]);
+            snprintf(err, errcap, "%s:%d:%d: dispersions[%u] (%s), run %llu: %.17g does not fit f32", c->path,
+                     d->line, d->col, i, d->signal, (unsigned long long)index, values[i]);
             return -1;
         }
     }

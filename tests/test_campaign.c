@@ -187,6 +187,118 @@ static void test_campaign_errors(void **state)
     assert_int_equal(hermes_campaign_draw(1, 0, 1, &d, NULL), HERMES_EINVAL);
 }
 
+/* ---- initial-value overrides and the run seed seen by inproc modules ---- */
+
+struct seen {
+    uint32_t has_seed;
+    uint64_t seed;
+    double   mass_at_stage;
+    double  *mass;
+};
+static struct seen seen;
+
+static int v2_init(void **state, const hermes_inproc_env_t *env)
+{
+    seen.has_seed = env->has_seed;
+    seen.seed = env->seed;
+    seen.mass = hermes_inproc_slot(env, "mass");
+    *state = &seen;
+    return seen.mass ? 0 : -1;
+}
+static int v2_stage(void *state)
+{
+    struct seen *s = state;
+    s->mass_at_stage = *s->mass;
+    return 0;
+}
+static int v2_step(void *state, uint64_t frame, double dt)
+{
+    (void)state;
+    (void)frame;
+    (void)dt;
+    return 0;
+}
+static const hermes_inproc_module_t v2_table = {HERMES_INPROC_ABI_VERSION, 0, v2_init, v2_stage, v2_step, NULL, NULL};
+/* A module built against ABI version 1 (no seed fields) still loads. */
+static const hermes_inproc_module_t v1_table = {1u, 0, v2_init, v2_stage, v2_step, NULL, NULL};
+
+static hermes_config_t *plant_config(const hermes_inproc_module_t *table)
+{
+    hermes_config_t *cfg;
+    assert_int_equal(hermes_config_create(&cfg), 0);
+    assert_int_equal(hermes_config_add_module(cfg, "plant", HERMES_MODULE_INPROC, NULL), 0);
+    assert_int_equal(hermes_config_set_module_callbacks(cfg, "plant", table), 0);
+    assert_int_equal(hermes_config_add_signal(cfg, "plant", "mass", HERMES_TYPE_F64, "kg", false, 100.0), 0);
+    assert_int_equal(hermes_config_add_signal(cfg, "plant", "gear", HERMES_TYPE_I32, NULL, true, 1.0), 0);
+    assert_int_equal(hermes_config_add_signal(cfg, "plant", "on", HERMES_TYPE_BOOL, NULL, true, 0.0), 0);
+    return cfg;
+}
+
+static void run_plant(hermes_config_t *cfg)
+{
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(hermes_config_validate(cfg, NULL), 0);
+    hermes_scheduler_t *s;
+    hermes_scheduler_options_t opt;
+    hermes_scheduler_options_init(&opt);
+    assert_int_equal(hermes_scheduler_create(&s, cfg, &opt), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 3, NULL), 0);
+    hermes_scheduler_destroy(s);
+}
+
+static void test_campaign_set_initial_and_seed(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = plant_config(&v2_table);
+    uint64_t seed = 1;
+    assert_int_equal(hermes_config_seed(cfg, &seed), HERMES_ENOENT);
+    run_plant(cfg);
+    assert_int_equal(seen.has_seed, 0);
+    assert_true(seen.mass_at_stage == 100.0);
+
+    /* Read-only signals take an initial value too; the module sees it at stage. */
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.mass", 123.25), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.gear", -4), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.on", 1), 0);
+    assert_int_equal(hermes_config_set_seed(cfg, 0xfedcba9876543210ull), 0);
+    assert_int_equal(hermes_config_seed(cfg, &seed), 0);
+    assert_true(seed == 0xfedcba9876543210ull);
+    run_plant(cfg);
+    assert_int_equal(seen.has_seed, 1);
+    assert_true(seen.seed == 0xfedcba9876543210ull);
+    assert_true(seen.mass_at_stage == 123.25);
+    hermes_signal_spec_t sp;
+    assert_int_equal(hermes_config_signal(cfg, 0, 1, &sp), 0);
+    assert_true(sp.initial == -4);
+
+    /* The type rules of `initial:`; names must be qualified and exist. */
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.gear", 1.5), HERMES_ETYPE);
+    assert_non_null(strstr(hermes_last_error(), "does not fit type i32"));
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.on", 2), HERMES_ETYPE);
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.mass", NAN), HERMES_ETYPE);
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.nothing", 1), HERMES_ENOENT);
+    assert_int_equal(hermes_config_set_initial(cfg, "other.mass", 1), HERMES_ENOENT);
+    assert_int_equal(hermes_config_set_initial(cfg, "mass", 1), HERMES_EINVAL);
+    assert_int_equal(hermes_config_set_initial(cfg, "plant.", 1), HERMES_EINVAL);
+    assert_int_equal(hermes_config_set_initial(NULL, "plant.mass", 1), HERMES_EINVAL);
+    assert_int_equal(hermes_config_set_seed(NULL, 1), HERMES_EINVAL);
+    assert_int_equal(hermes_config_seed(cfg, NULL), HERMES_EINVAL);
+    hermes_config_destroy(cfg);
+
+    /* ABI 1 tables load; versions outside 1..HERMES_INPROC_ABI_VERSION do not. */
+    cfg = plant_config(&v1_table);
+    assert_int_equal(hermes_config_set_seed(cfg, 5), 0);
+    run_plant(cfg);
+    assert_true(seen.mass_at_stage == 100.0);
+    hermes_inproc_module_t bad = v2_table;
+    bad.abi_version = 0;
+    assert_int_equal(hermes_config_set_module_callbacks(cfg, "plant", &bad), HERMES_EABI);
+    bad.abi_version = HERMES_INPROC_ABI_VERSION + 1;
+    assert_int_equal(hermes_config_set_module_callbacks(cfg, "plant", &bad), HERMES_EABI);
+    hermes_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_campaign_pinned_values),
         cmocka_unit_test(test_campaign_distributions),
         cmocka_unit_test(test_campaign_errors),
+        cmocka_unit_test(test_campaign_set_initial_and_seed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
