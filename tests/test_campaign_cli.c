@@ -390,9 +390,9 @@ static void test_campaign_killed_run(void **state)
     char *s = slurp(out);
     assert_non_null(strstr(s, "2 runs: 0 done, 0 failed, 2 missing (0 running)"));
     free(s);
-    /* The segment of the killed run: hermes clean removes it (its owner is dead).
-     * The vehicle process died with its parent (PR_SET_PDEATHSIG). */
-    assert_true(shm_exists(name));
+    /* The segment of the killed run: hermes clean removes it (its owner is
+     * dead; on this shared machine another test's `hermes clean` may already
+     * have). The vehicle process died with its parent (PR_SET_PDEATHSIG). */
     assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "clean", NULL}), 0);
     assert_false(shm_exists(name));
     /* A later run of an index sweeps that index's temporary directories of
