@@ -8,7 +8,8 @@ HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson
 # Extra tools of scripts/test.sh only (not needed to build or run the demo):
 # clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage.
 # gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself.
-HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind)
+# GNU parallel runs the campaign test's runs; slurm-wlm + munge the Slurm check.
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind parallel slurm-wlm munge)
 
 hermes_install_deps() {
     local missing=()
