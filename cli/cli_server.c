@@ -48,6 +48,7 @@ int cli_server_start(struct cli_server **out, hermes_scheduler_t *s, const herme
         sc.commands_per_second = settings->commands_per_second;
         sc.max_patterns = settings->max_patterns;
         sc.max_json_depth = settings->max_json_depth;
+        sc.viewer_disabled = settings->viewer_disabled;
         rc = hermes_server_create(&cs->srv, hermes_scheduler_backplane(s), &sc, &ctl);
     }
     if (rc == 0)

@@ -16,6 +16,7 @@
 #include <hermes/hermes.h>
 #include "campaign.h"
 #include "cli_server.h"
+#include "cmd_record.h"
 
 /* Exit statuses (documented in docs/cli.md and `hermes --help`). */
 enum {
@@ -179,6 +180,8 @@ static const char usage_main[] =
     "  validate CONFIG   check a configuration and report the first error\n"
     "  signals CONFIG    list every signal: qualified name, type, unit, writable\n"
     "  clean             remove shared-memory segments left by dead runs\n"
+    "  export FILE.h5    write a recording as CSV\n"
+    "  replay FILE.h5    serve a recording over the WebSocket protocol\n"
     "  campaign ...      plan, run and collect Monte Carlo campaigns (hermes campaign --help)\n"
     "  version           print the version\n"
     "\n"
@@ -202,14 +205,16 @@ static const char usage_run[] =
     "  --quiet                only warnings and errors\n"
     "  --verbose              debug lines too\n"
     "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
+    "%s"
     "  -h, --help             this help\n"
     "\n"
     "Logs go to stderr. Ctrl+C (SIGINT) or SIGTERM stops the run cleanly; a second\n"
     "signal exits at once.\n"
     "\n"
     "exit status: 0 finished (end_time reached or stopped by a client), 1 a module\n"
-    "failed, 2 bad command line, 3 invalid configuration, 4 could not start,\n"
-    "130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
+    "failed, 2 bad command line, 3 invalid configuration (or not the config of\n"
+    "the --rerun recording), 4 could not start, 5 the recording failed (write\n"
+    "error, disk full), 130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
 
 static const char usage_validate[] =
     "usage: hermes validate CONFIG\n"
@@ -386,24 +391,29 @@ static int cmd_run(int argc, char **argv)
         {"run-name", required_argument, NULL, O_RUN_NAME}, {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},     {"log-format", required_argument, NULL, O_LOGFMT},
         {"set", required_argument, NULL, O_SET},       {"seed", required_argument, NULL, O_SEED},
+        {"record", required_argument, NULL, 'R'},      {"record-signals", required_argument, NULL, 'R'},
+        {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
+        {"rerun", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
+    struct cli_record rec = {.log = logf_};
+    int opt_index = 0;
     bool no_server = false, paused = false, have_end = false;
     long port = -1;
     const char *host = NULL, *mode = NULL, *run_name = NULL;
     double end_time = 0;
-    const char **sets = calloc((size_t)argc + 1, sizeof *sets);   /* --set arguments, applied after loading */
+    const char *sets[256];   /* --set arguments, applied after loading */
     int nsets = 0;
     bool have_seed = false;
     unsigned long long seed = 0;
-    if (!sets) {
-        fprintf(stderr, "hermes run: out of memory\n");
-        return EXIT_STARTUP;
-    }
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         switch (c) {
+        case 'R':
+            if (cli_record_option(&rec, opts[opt_index].name, optarg))
+                return EXIT_USAGE;
+            break;
         case O_NO_SERVER: no_server = true; break;
         case O_PORT: {
             char *end;
@@ -437,26 +447,31 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case O_SET: sets[nsets++] = optarg; break;
+        case O_SET:
+            if (nsets == (int)(sizeof sets / sizeof sets[0])) {
+                fprintf(stderr, "hermes run: at most %d --set options\n", nsets);
+                return EXIT_USAGE;
+            }
+            sets[nsets++] = optarg;
+            break;
         case O_SEED: {
             char *end;
             errno = 0;
             seed = strtoull(optarg, &end, 10);
             if (errno || end == optarg || *end || strchr(optarg, '-')) {
                 fprintf(stderr, "hermes run: --seed needs an integer 0 .. 2^64-1, got '%s'\n", optarg);
-                free(sets);
                 return EXIT_USAGE;
             }
             have_seed = true;
             break;
         }
-        case 'h': fputs(usage_run, stdout); free(sets); return 0;
-        default: fputs(usage_run, stderr); free(sets); return EXIT_USAGE;
+        case 'h': printf(usage_run, cli_record_usage); return 0;
+        default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n%s", usage_run);
-        free(sets);
+        fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n");
+        fprintf(stderr, usage_run, cli_record_usage);
         return EXIT_USAGE;
     }
     const char *path = argv[optind];
@@ -467,7 +482,6 @@ static int cmd_run(int argc, char **argv)
     hermes_error_t err;
     if (hermes_config_load(&cfg, path, &err) != 0) {
         logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", path, q(err.message, qb, sizeof qb));
-        free(sets);
         return EXIT_CONFIG;
     }
     for (int i = 0; i < nsets; i++) {
@@ -485,18 +499,17 @@ static int cmd_run(int argc, char **argv)
         if (!ok) {
             fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
                     sets[i]);
-            free(sets);
             hermes_config_destroy(cfg);
+            cli_record_cleanup(&rec);
             return EXIT_USAGE;
         }
         if (hermes_config_set_initial(cfg, name, v) != 0) {
             fprintf(stderr, "hermes run: --set %s: %s\n", sets[i], hermes_last_error());
-            free(sets);
             hermes_config_destroy(cfg);
+            cli_record_cleanup(&rec);
             return EXIT_USAGE;
         }
     }
-    free(sets);
     if (have_seed)
         hermes_config_set_seed(cfg, (uint64_t)seed);
     hermes_execution_t ex;
@@ -514,6 +527,12 @@ static int cmd_run(int argc, char **argv)
     if (have_end) {
         ex.end_time = end_time;
         ex.has_end_time = true;
+    }
+    int rst = cli_record_prepare(&rec, cfg, &ex, &paused);
+    if (rst) {
+        cli_record_cleanup(&rec);
+        hermes_config_destroy(cfg);
+        return rst;
     }
     hermes_config_set_execution(cfg, &ex);
     hermes_server_settings_t srv_settings;
@@ -542,9 +561,12 @@ static int cmd_run(int argc, char **argv)
     opt.start_paused = paused;
     if (hermes_scheduler_create(&s, cfg, &opt) != 0) {
         logf_(HERMES_LOG_ERROR, "event=start_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
+        cli_record_cleanup(&rec);
         hermes_config_destroy(cfg);
         return EXIT_STARTUP;
     }
+    if ((status = cli_record_attach(&rec, s, paused)) != 0)
+        goto out;
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
     char seed_kv[40] = "";
     if (have_seed)
@@ -601,8 +623,11 @@ static int cmd_run(int argc, char **argv)
           "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
           rc ? "error" : atomic_load(&mon.signal) ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
           wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+    status = cli_record_finish(&rec, status, rc ? hermes_scheduler_error(s) : atomic_load(&mon.signal) ? "interrupted"
+                                                                                                       : "finished");
 out:
     cli_server_stop(srv);
+    cli_record_cleanup(&rec);
     hermes_scheduler_destroy(s);
     hermes_config_destroy(cfg);
     return status;
@@ -658,6 +683,10 @@ int main(int argc, char **argv)
         return cmd_signals(argc - 1, argv + 1);
     if (!strcmp(cmd, "clean"))
         return cmd_clean(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return cmd_export(argc - 1, argv + 1);
+    if (!strcmp(cmd, "replay"))
+        return cmd_replay(argc - 1, argv + 1);
     if (!strcmp(cmd, "campaign"))
         return cmd_campaign(argc - 1, argv + 1, argv[0]);
     fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);

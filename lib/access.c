@@ -1,4 +1,4 @@
-/* Access and limits: the rules every access setting is checked against (see access.h). */
+/* Access and limits: the rules every access setting is checked against, and the constant-time token match (see access.h). */
 #include "access.h"
 
 #include <ctype.h>
@@ -58,6 +58,21 @@ const char *hermes__origin_problem(const char *o)
             return shape;
     }
     return NULL;
+}
+
+bool hermes__token_matches(const char *token, size_t tlen, const char *presented, size_t plen)
+{
+    unsigned char a[HERMES_SERVER_TOKEN_MAX], b[HERMES_SERVER_TOKEN_MAX];
+    memset(a, 0, sizeof a);
+    memset(b, 0, sizeof b);
+    memcpy(a, token, tlen < sizeof a ? tlen : sizeof a);
+    memcpy(b, presented, plen < sizeof b ? plen : sizeof b);
+    volatile unsigned char d = (unsigned char)(plen != tlen);
+    for (size_t i = 0; i < sizeof a; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    explicit_bzero(a, sizeof a);
+    explicit_bzero(b, sizeof b);
+    return d == 0;
 }
 
 int hermes__access_check(const struct hermes__access *a, char *field, size_t fcap, char *msg, size_t mcap)

@@ -37,6 +37,11 @@ const char *hermes__token_problem(const char *token);
 /* NULL when @p origin is "*" or scheme://host[:port] (optionally one trailing '/'). */
 const char *hermes__origin_problem(const char *origin);
 
+/* Whether @p presented (@p plen bytes, not NUL-terminated) is @p token
+ * (@p tlen <= HERMES_SERVER_TOKEN_MAX). Constant time over the longest
+ * token: the time does not depend on where the first difference is. */
+bool hermes__token_matches(const char *token, size_t tlen, const char *presented, size_t plen);
+
 /* Every access setting, as the config file names them; 0 / NULL: default. */
 struct hermes__access {
     double             telemetry_hz;

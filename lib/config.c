@@ -28,6 +28,7 @@ static void module_free(struct cfg_module *m)
         free(m->sig[j].unit);
     }
     free(m->sig);
+    hermes__names_free(&m->sigidx);
 }
 
 HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
@@ -37,6 +38,7 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     for (uint32_t i = 0; i < cfg->nmod; i++)
         module_free(&cfg->mod[i]);
     free(cfg->mod);
+    hermes__names_free(&cfg->modidx);
     for (uint32_t i = 0; i < cfg->nwire; i++) {
         free(cfg->wire[i].src);
         free(cfg->wire[i].dst);
@@ -46,12 +48,16 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     free(cfg->host);
     hermes__config_free_token(cfg->auth_token);
     hermes__free_strv(cfg->origins, cfg->norigins);
+    free(cfg->rec_file);
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
     free(cfg->path);
     free(cfg->label);
     free(cfg->errfile);
     for (uint32_t i = 0; i < cfg->npos; i++)
         free(cfg->pos[i].path);
     free(cfg->pos);
+    hermes__names_free(&cfg->posidx);
+    free(cfg->text);
     free(cfg);
 }
 
@@ -83,18 +89,14 @@ HERMES_API int hermes_config_create(hermes_config_t **out)
 
 int hermes__config_find_module(const hermes_config_t *cfg, const char *name, size_t len)
 {
-    for (uint32_t i = 0; i < cfg->nmod; i++)
-        if (strncmp(cfg->mod[i].name, name, len) == 0 && cfg->mod[i].name[len] == '\0')
-            return (int)i;
-    return -1;
+    uint32_t i;
+    return hermes__names_get(&cfg->modidx, name, len, &i) == 0 ? (int)i : -1;
 }
 
 int hermes__config_find_signal(const struct cfg_module *m, const char *name)
 {
-    for (uint32_t j = 0; j < m->nsig; j++)
-        if (strcmp(m->sig[j].name, name) == 0)
-            return (int)j;
-    return -1;
+    uint32_t j;
+    return hermes__names_get(&m->sigidx, name, strlen(name), &j) == 0 ? (int)j : -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -183,10 +185,25 @@ HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execut
     return 0;
 }
 
+HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_settings_t *out)
+{
+    if (!cfg || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_record: cfg or out is NULL");
+    memset(out, 0, sizeof *out);
+    out->enabled = cfg->rec_enabled;
+    out->file = cfg->rec_file;
+    out->signals = (const char *const *)cfg->rec_signals;
+    out->signal_count = cfg->rec_nsignals;
+    out->every = cfg->rec_every;
+    out->rate_hz = cfg->rec_rate;
+    return 0;
+}
+
 HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out)
 {
     if (!cfg || !out)
         return hermes__fail(HERMES_EINVAL, "hermes_config_server: cfg or out is NULL");
+    memset(out, 0, sizeof *out);  /* fields the file has no key for yet are 0: the default */
     out->enabled = cfg->srv_enabled;
     out->host = cfg->host;
     out->port = cfg->port;

@@ -22,10 +22,13 @@ int hermes__config_add_module(hermes_config_t *cfg, const char *name, hermes_mod
     struct cfg_module *m = &cfg->mod[cfg->nmod];
     memset(m, 0, sizeof *m);
     m->name = hermes__strdup(name);
-    if (!m->name) {
+    int put = m->name ? hermes__names_put(&cfg->modidx, m->name, strlen(m->name), cfg->nmod, NULL) : -1;
+    if (put < 0) {
+        free(m->name);
         free(path);
         return hermes__config_nomem();
     }
+    cfg->nmoddup += (uint32_t)put;
     m->type = type;
     m->path = path;
     cfg->nmod++;
@@ -33,19 +36,25 @@ int hermes__config_add_module(hermes_config_t *cfg, const char *name, hermes_mod
     return 0;
 }
 
-int hermes__config_add_signal(struct cfg_module *m, const char *name, hermes_type_t type, const char *unit,
-                              bool writable, double initial)
+int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t type, char *unit, bool writable,
+                              double initial)
 {
-    if (hermes__grow((void **)&m->sig, &m->capsig, m->nsig + 1, sizeof *m->sig) != 0)
-        return hermes__config_nomem();
-    struct cfg_signal *s = &m->sig[m->nsig];
-    s->name = hermes__strdup(name);
-    s->unit = unit && *unit ? hermes__strdup(unit) : NULL;
-    if (!s->name || (unit && *unit && !s->unit)) {
-        free(s->name);
-        free(s->unit);
+    int put = -1;
+    if (name && hermes__grow((void **)&m->sig, &m->capsig, m->nsig + 1, sizeof *m->sig) == 0)
+        put = hermes__names_put(&m->sigidx, name, strlen(name), m->nsig, NULL);
+    if (put < 0) {
+        free(name);
+        free(unit);
         return hermes__config_nomem();
     }
+    if (unit && !*unit) {
+        free(unit);
+        unit = NULL;
+    }
+    m->ndup += (uint32_t)put;
+    struct cfg_signal *s = &m->sig[m->nsig];
+    s->name = name;
+    s->unit = unit;
     s->type = type == HERMES_TYPE_NONE ? HERMES_TYPE_F64 : type;
     s->writable = writable;
     s->initial = initial;
@@ -244,7 +253,10 @@ HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module
         return hermes__fail(HERMES_EINVAL, "modules.%s.signals: signal '%s': %s", module, name, why);
     if (hermes__config_find_signal(m, name) >= 0)
         return hermes__fail(HERMES_EEXIST, "modules.%s.signals: duplicate signal name '%s'", module, name);
-    if ((rc = hermes__config_add_signal(m, name, type, unit, writable, initial)) != 0)
+    char *uc = unit ? hermes__strdup(unit) : NULL;
+    if (unit && !uc)
+        return hermes__config_nomem();
+    if ((rc = hermes__config_add_signal(m, hermes__strdup(name), type, uc, writable, initial)) != 0)
         return rc;
     hermes__config_changed(cfg);
     return 0;
@@ -285,6 +297,31 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
     if (rc || (rc = replace_strv(&cfg->sched, &cfg->nsched, modules, count)) != 0)
         return rc;
     hermes__config_changed(cfg);
+    return 0;
+}
+
+/* Checked with validate's own rule, like the server section. */
+HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_record_settings_t *rec)
+{
+    if (!cfg || !rec)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_record: cfg or rec is NULL");
+    char field[80], why[192];
+    if (hermes__config_record_problem(rec, field, sizeof field, why, sizeof why) != NULL)
+        return hermes__fail(HERMES_EINVAL, "%s: %s", field, why);
+    char *file = rec->file ? hermes__strdup(rec->file) : NULL;
+    char **sigs = NULL;
+    if ((rec->file && !file) || hermes__copy_strv(&sigs, rec->signals, rec->signal_count) != 0) {
+        free(file);
+        return hermes__config_nomem();
+    }
+    free(cfg->rec_file);
+    cfg->rec_file = file;
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
+    cfg->rec_signals = sigs;
+    cfg->rec_nsignals = rec->signal_count;
+    cfg->rec_enabled = rec->enabled;
+    cfg->rec_every = rec->every;
+    cfg->rec_rate = rec->rate_hz;
     return 0;
 }
 

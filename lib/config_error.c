@@ -7,15 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-int hermes__config_pos_add(hermes_config_t *cfg, const char *path, int kline, int kcol, int vline, int vcol,
-                           bool is_null)
+int hermes__config_pos_add(hermes_config_t *cfg, char *path, int kline, int kcol, int vline, int vcol, bool is_null)
 {
     if (hermes__grow((void **)&cfg->pos, &cfg->cappos, cfg->npos + 1, sizeof *cfg->pos) != 0)
-        return hermes__config_nomem();
+        goto nomem;
+    int put = hermes__names_put(&cfg->posidx, path, strlen(path), cfg->npos, NULL);
+    if (put < 0)
+        goto nomem;
+    if (put > 0) {  /* recorded before (hermes__config_pos_complete): keep the first */
+        free(path);
+        return 0;
+    }
     struct cfg_pos *p = &cfg->pos[cfg->npos];
-    p->path = hermes__strdup(path);
-    if (!p->path)
-        return hermes__config_nomem();
+    p->path = path;
     p->kline = kline;
     p->kcol = kcol;
     p->vline = vline;
@@ -23,14 +27,26 @@ int hermes__config_pos_add(hermes_config_t *cfg, const char *path, int kline, in
     p->is_null = is_null;
     cfg->npos++;
     return 0;
+nomem:
+    free(path);
+    return hermes__config_nomem();
 }
 
 const struct cfg_pos *hermes__config_pos_find(const hermes_config_t *cfg, const char *field)
 {
-    for (uint32_t i = 0; cfg && i < cfg->npos; i++)
-        if (strcmp(cfg->pos[i].path, field) == 0)
-            return &cfg->pos[i];
-    return NULL;
+    uint32_t i;
+    if (!cfg)
+        return NULL;
+    size_t len = strlen(field);
+    if (hermes__names_get(&cfg->posidx, field, len, &i) == 0)
+        return &cfg->pos[i];
+    if (!memchr(field, '[', len) || !cfg->text || cfg->pos_complete)
+        return NULL;
+    /* Inside a sequence: positions there are recorded on first need. The
+     * config is only const to its readers; this runs on error paths, never on
+     * a validated config shared between threads. */
+    hermes__config_pos_complete((hermes_config_t *)cfg);
+    return hermes__names_get(&cfg->posidx, field, len, &i) == 0 ? &cfg->pos[i] : NULL;
 }
 
 /* Position of @p field: exact entry -> value position; otherwise the nearest

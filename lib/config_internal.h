@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hermes/config.h"
+#include "names.h"
 #include "util.h"
 
 struct hermes_inproc_module;
@@ -53,6 +54,8 @@ struct cfg_module {
     uint32_t              arg_count;
     struct cfg_signal    *sig;
     uint32_t              nsig, capsig;
+    struct hermes__names  sigidx;       /* signal name -> index (the first of duplicates) */
+    uint32_t              ndup;         /* signals named like an earlier one (validate reports them) */
     const struct hermes_inproc_module *callbacks;
 };
 
@@ -64,6 +67,8 @@ struct cfg_wire {
 struct hermes_config {
     struct cfg_module *mod;
     uint32_t           nmod, capmod;
+    struct hermes__names modidx;    /* module name -> index (the first of duplicates) */
+    uint32_t           nmoddup;     /* modules named like an earlier one */
     struct cfg_wire   *wire;
     uint32_t           nwire, capwire;
     char             **sched;       /* NULL: file order */
@@ -78,6 +83,11 @@ struct hermes_config {
     char             **origins;
     uint32_t           norigins;
     uint32_t           max_clients, max_message, cps, max_patterns, max_depth;  /* 0: server default */
+    bool               rec_enabled;   /* record section (hermes_record_settings_t) */
+    char              *rec_file;
+    char             **rec_signals;
+    uint32_t           rec_nsignals, rec_every;
+    double             rec_rate;
     char              *path;        /* realpath of the loaded file, or NULL */
     char              *label;       /* file name used in messages, or NULL */
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
@@ -85,6 +95,10 @@ struct hermes_config {
     uint32_t           npos, cappos;
     bool               has_seed;    /* hermes_config_set_seed(): handed to modules */
     uint64_t           seed;
+    struct hermes__names posidx;    /* path -> index in pos */
+    char              *text;        /* the YAML source, for positions inside sequences (NULL: none) */
+    size_t             text_len;
+    bool               pos_complete;  /* every node's position is recorded */
     /* Set by a successful hermes_config_validate(), cleared by every change
      * that validate would have to look at again (hermes__config_changed). */
     atomic_bool        validated;
@@ -113,10 +127,11 @@ const char *hermes__type_choices(void);
 /* ------------------------------------------------------------------------ */
 /* config_error.c: positions and error reports                              */
 
-/* Record the position of the node at @p path. 0 or HERMES_ENOMEM. */
-int hermes__config_pos_add(hermes_config_t *cfg, const char *path, int kline, int kcol, int vline, int vcol,
-                           bool is_null);
-/* The recorded node at exactly @p path, or NULL. */
+/* Record the position of the node at @p path (malloc'd; the config takes
+ * it, also on failure). 0 or HERMES_ENOMEM. */
+int hermes__config_pos_add(hermes_config_t *cfg, char *path, int kline, int kcol, int vline, int vcol, bool is_null);
+/* The recorded node at exactly @p path, or NULL. A path inside a sequence
+ * ("signals[3]") may first record the positions of every node. */
 const struct cfg_pos *hermes__config_pos_find(const hermes_config_t *cfg, const char *path);
 
 /* Fill @p err (optional) with "label:line:col: field: text", set the
@@ -149,6 +164,10 @@ const char *hermes__config_exec_problem(const hermes_execution_t *e, const char 
 const char *hermes__config_server_problem(const hermes_server_settings_t *srv, char *field, size_t fcap, char *buf,
                                           size_t cap);
 
+/* Record section; writes the full key ("record.every") to @p field. */
+const char *hermes__config_record_problem(const hermes_record_settings_t *rec, char *field, size_t fcap, char *buf,
+                                          size_t cap);
+
 /* ------------------------------------------------------------------------ */
 /* config_build.c: appending without checks (validate checks)               */
 
@@ -156,8 +175,9 @@ const char *hermes__config_server_problem(const hermes_server_settings_t *srv, c
 void hermes__config_changed(hermes_config_t *cfg);
 /* Append a module; takes ownership of @p path (already resolved). */
 int hermes__config_add_module(hermes_config_t *cfg, const char *name, hermes_module_type_t type, char *path);
-int hermes__config_add_signal(struct cfg_module *m, const char *name, hermes_type_t type, const char *unit,
-                              bool writable, double initial);
+/* Takes @p name and @p unit (malloc'd, unit may be NULL or ""), also on failure. */
+int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t type, char *unit, bool writable,
+                              double initial);
 int hermes__config_add_wire(hermes_config_t *cfg, const char *src, const char *dst, double gain, double offset);
 
 /* ------------------------------------------------------------------------ */
@@ -168,6 +188,9 @@ int hermes__config_add_wire(hermes_config_t *cfg, const char *src, const char *d
  * free with hermes__free_strv) and *count their number. */
 int hermes__config_prepass(hermes_config_t *cfg, hermes_error_t *err, const char *text, size_t len, char ***names,
                            uint32_t *count);
+/* Record the position of every node of cfg->text (the pre-pass records only
+ * those outside sequences). Once; best effort. */
+void hermes__config_pos_complete(hermes_config_t *cfg);
 
 /* ------------------------------------------------------------------------ */
 /* config_cyaml_log.c: what libcyaml's log says                             */

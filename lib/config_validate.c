@@ -209,7 +209,7 @@ static int validate_signals(const hermes_config_t *cfg, const struct cfg_module 
         const struct cfg_signal *s = &m->sig[j];
         if ((why = hermes__config_signal_name_problem(m->name, s->name)) != NULL)
             return signal_fail(cfg, err, m, j, "name", "invalid signal name '%s': %s", s->name, why);
-        int k = hermes__config_find_signal(m, s->name);
+        int k = m->ndup ? hermes__config_find_signal(m, s->name) : (int)j;
         if (k >= 0 && (uint32_t)k != j)
             return signal_fail(cfg, err, m, j, "name", "duplicate signal name '%s' in module '%s' (also signals[%d])",
                                s->name, m->name, k);
@@ -233,7 +233,7 @@ static int validate_module(const hermes_config_t *cfg, uint32_t i, hermes_error_
     const char *why = hermes__config_module_name_problem(m->name);
     if (why)
         return hermes__config_key_fail(cfg, err, field, "invalid module name '%s': %s", m->name, why);
-    int k = hermes__config_find_module(cfg, m->name, strlen(m->name));
+    int k = cfg->nmoddup ? hermes__config_find_module(cfg, m->name, strlen(m->name)) : (int)i;
     if (k >= 0 && (uint32_t)k != i)
         return hermes__config_key_fail(cfg, err, field, "duplicate module name '%s'", m->name);
     if (!hermes__config_module_type_valid(m->type))
@@ -388,7 +388,42 @@ static int validate(const hermes_config_t *cfg, hermes_error_t *err)
         srv.host = "";
     if ((why = hermes__config_server_problem(&srv, sfield, sizeof sfield, buf, sizeof buf)) != NULL)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, sfield, "%s", why);
+    hermes_record_settings_t rec;
+    hermes_config_record(cfg, &rec);
+    if ((why = hermes__config_record_problem(&rec, sfield, sizeof sfield, buf, sizeof buf)) != NULL)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, sfield, "%s", why);
     return 0;
+}
+
+const char *hermes__config_record_problem(const hermes_record_settings_t *rec, char *field, size_t fcap, char *buf,
+                                          size_t cap)
+{
+    if (rec->file && !rec->file[0]) {
+        snprintf(field, fcap, "record.file");
+        return "must not be empty (omit it to record only with --record)";
+    }
+    if (rec->every && rec->rate_hz != 0) {
+        snprintf(field, fcap, "record.rate_hz");
+        return "give record.every or record.rate_hz, not both";
+    }
+    if (rec->rate_hz < 0 || !isfinite(rec->rate_hz)) {
+        snprintf(field, fcap, "record.rate_hz");
+        snprintf(buf, cap, "must be a positive number of Hz, got %g", rec->rate_hz);
+        return buf;
+    }
+    for (uint32_t i = 0; i < rec->signal_count; i++) {
+        const char *p = rec->signals ? rec->signals[i] : NULL;
+        size_t n = p ? strlen(p) : 0;
+        const char *star = p ? strchr(p, '*') : NULL;
+        bool ok = n > 0 && (!star || n == 1 || (star == p + n - 1 && n >= 3 && p[n - 2] == '.'));
+        if (!ok) {
+            snprintf(field, fcap, "record.signals[%u]", i);
+            snprintf(buf, cap, "unsupported pattern '%s' (use *, module.* or an exact module.signal name)",
+                     p ? p : "(null)");
+            return buf;
+        }
+    }
+    return NULL;
 }
 
 HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t *err)

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,7 +81,16 @@ struct yserver {
     char    *max_json_depth;
 };
 
+struct yrecord {
+    char    *file;
+    char   **signals;
+    unsigned signals_count;
+    char    *every;
+    char    *rate_hz;
+};
+
 struct ytop {
+    struct yrecord *record;
     char           *version;
     struct ymodule *modules;
     struct ywire   *wiring;
@@ -132,6 +142,15 @@ static const cyaml_schema_value_t wire_entry = {
     CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct ywire, wire_fields),
 };
 
+static const cyaml_schema_field_t record_fields[] = {
+    STR_OPT("file", struct yrecord, file),
+    CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yrecord, signals, &string_entry,
+                         0, CYAML_UNLIMITED),
+    STR_OPT("every", struct yrecord, every),
+    STR_OPT("rate_hz", struct yrecord, rate_hz),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t exec_fields[] = {
     STR_OPT("mode", struct yexec, mode),
     STR_OPT("rate_hz", struct yexec, rate_hz),
@@ -158,6 +177,25 @@ static const cyaml_schema_field_t server_fields[] = {
     STR_OPT("max_json_depth", struct yserver, max_json_depth),
     CYAML_FIELD_END,
 };
+
+/* libcyaml grows a sequence one entry at a time (realloc to n + 1 entries),
+ * so loading n signals would move or remap the whole array n times. Grow the
+ * block geometrically instead; every block stays a plain malloc block (the
+ * loader takes strings out of libcyaml's data and frees them with free()). */
+static void *cyaml_mem_amortized(void *ctx, void *ptr, size_t size)
+{
+    (void)ctx;
+    if (size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (!ptr)
+        return malloc(size);
+    size_t have = malloc_usable_size(ptr);
+    if (size <= have)
+        return ptr;
+    return realloc(ptr, size < have * 2 ? have * 2 : size);
+}
 
 struct logbuf {
     char   buf[4096];
@@ -264,8 +302,9 @@ static const char *signal_field(char *buf, size_t cap, const char *module, unsig
     return buf;
 }
 
+/* Takes the name and unit strings from libcyaml's data (NULLs them there). */
 static int convert_signal(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, unsigned j,
-                          const struct ysignal *ys)
+                          struct ysignal *ys)
 {
     char field[512];
     bool writable = false;
@@ -290,10 +329,12 @@ static int convert_signal(hermes_config_t *cfg, hermes_error_t *err, struct cfg_
                                              signal_field(field, sizeof field, m->name, j, "initial"),
                                              "invalid number '%s'", ys->initial);
     }
-    return hermes__config_add_signal(m, ys->name, t, ys->unit, writable, initial);
+    char *name = ys->name, *unit = ys->unit;
+    ys->name = ys->unit = NULL;
+    return hermes__config_add_signal(m, name, t, unit, writable, initial);
 }
 
-static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char *name, const struct ymodule *ym,
+static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char *name, struct ymodule *ym,
                           const char *base)
 {
     char field[512];
@@ -338,6 +379,9 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (hermes__copy_strv(&m->args, (const char *const *)ym->args, ym->args_count) != 0)
         return hermes__config_nomem();
     m->arg_count = ym->args_count;
+    if (hermes__grow((void **)&m->sig, &m->capsig, ym->signals_count, sizeof *m->sig) != 0 ||
+        hermes__names_reserve(&m->sigidx, ym->signals_count) != 0)
+        return hermes__config_nomem();
     for (unsigned j = 0; j < ym->signals_count; j++)
         if ((rc = convert_signal(cfg, err, m, j, &ym->signals[j])) != 0)
             return rc;
@@ -394,7 +438,43 @@ static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struc
     return 0;
 }
 
-static int convert(hermes_config_t *cfg, hermes_error_t *err, const struct ytop *y, char **names, uint32_t n,
+/* record: section (its cross-field rules are checked by validate). */
+static int convert_record(hermes_config_t *cfg, hermes_error_t *err, const struct yrecord *yr)
+{
+    cfg->rec_enabled = true;
+    if (yr->file) {
+        free(cfg->rec_file);
+        if (!(cfg->rec_file = hermes__strdup(yr->file)))
+            return hermes__config_nomem();
+    }
+    hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
+    cfg->rec_signals = NULL;
+    cfg->rec_nsignals = 0;
+    if (hermes__copy_strv(&cfg->rec_signals, (const char *const *)yr->signals, yr->signals_count) != 0)
+        return hermes__config_nomem();
+    cfg->rec_nsignals = yr->signals_count;
+    if (yr->every) {
+        const char *s = yr->every;
+        bool ok = strlen(s) <= 10 && all_digits(s);
+        unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+        if (!ok || v == 0 || v > 1000000000ull)
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "record.every",
+                                             "invalid value '%s' (an integer from 1 to 1000000000: record one "
+                                             "frame in N)", s);
+        cfg->rec_every = (uint32_t)v;
+    }
+    int rc;
+    if (yr->rate_hz) {
+        if ((rc = get_number(cfg, err, "record.rate_hz", yr->rate_hz, &cfg->rec_rate)) != 0)
+            return rc;
+        if (!(cfg->rec_rate > 0))
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "record.rate_hz",
+                                             "invalid value '%s' (a positive number of Hz)", yr->rate_hz);
+    }
+    return 0;
+}
+
+static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, char **names, uint32_t n,
                    const char *base)
 {
     int rc;
@@ -471,6 +551,8 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, const struct ytop 
         if ((rc = convert_access(cfg, err, ys)) != 0)
             return rc;
     }
+    if (y->record && (rc = convert_record(cfg, err, y->record)) != 0)
+        return rc;
     return 0;
 }
 
@@ -488,15 +570,20 @@ static int fill_err(hermes_error_t *err, int rc, const char *file)
     return rc;
 }
 
-static int load_text(hermes_config_t **out, const char *text, size_t len, const char *label, const char *errfile,
+/* Load @p text (malloc'd; the config keeps it for positions, so it is freed
+ * with the config, also on failure). */
+static int load_text(hermes_config_t **out, char *text, size_t len, const char *label, const char *errfile,
                      const char *base, char *realfile, hermes_error_t *err)
 {
     hermes_config_t *cfg = NULL;
     int rc = hermes_config_create(&cfg);
     if (rc) {
+        free(text);
         free(realfile);
         return rc;
     }
+    cfg->text = text;
+    cfg->text_len = len;
     cfg->path = realfile;
     cfg->label = hermes__strdup(label);
     cfg->errfile = hermes__strdup(errfile);
@@ -544,6 +631,8 @@ static int load_text(hermes_config_t **out, const char *text, size_t len, const 
                                 exec_fields),
         CYAML_FIELD_MAPPING_PTR("server", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ytop, server,
                                 server_fields),
+        CYAML_FIELD_MAPPING_PTR("record", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ytop, record,
+                                record_fields),
         CYAML_FIELD_END,
     };
     const cyaml_schema_value_t tv = {CYAML_VALUE_MAPPING(CYAML_FLAG_POINTER, struct ytop, top_fields)};
@@ -551,7 +640,7 @@ static int load_text(hermes_config_t **out, const char *text, size_t len, const 
     memset(&ccfg, 0, sizeof ccfg);
     ccfg.log_fn = cyaml_capture;
     ccfg.log_ctx = lb;
-    ccfg.mem_fn = cyaml_mem;
+    ccfg.mem_fn = cyaml_mem_amortized;
     ccfg.log_level = CYAML_LOG_WARNING;
     ccfg.flags = CYAML_CFG_DEFAULT;
     cyaml_err_t cerr = cyaml_load_data((const uint8_t *)text, len, &ccfg, &top_value, (void **)&data, NULL);
@@ -600,7 +689,14 @@ HERMES_API int hermes_config_parse(hermes_config_t **out, const char *text, size
     }
     if (!base)
         return fill_err(err, hermes__config_nomem(), name);
-    int rc = load_text(out, text, len, name ? name : "<config>", name ? name : "", base, NULL, err);
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        free(base);
+        return fill_err(err, hermes__config_nomem(), name);
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    int rc = load_text(out, copy, len, name ? name : "<config>", name ? name : "", base, NULL, err);
     free(base);
     return fill_err(err, rc, name);
 }
@@ -668,8 +764,13 @@ HERMES_API int hermes_config_load(hermes_config_t **out, const char *path, herme
         *slash = '\0';
     if (!real)
         real = hermes__resolve_path(NULL, path);
-    int rc = real ? load_text(out, text, len, path, path, base, real, err) : hermes__config_nomem();
+    int rc;
+    if (real) {
+        rc = load_text(out, text, len, path, path, base, real, err);
+    } else {
+        free(text);
+        rc = hermes__config_nomem();
+    }
     free(base);
-    free(text);
     return fill_err(err, rc, path);
 }

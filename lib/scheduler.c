@@ -99,6 +99,18 @@ struct hermes_scheduler {
     hermes_listener_fn listener;
     void              *listener_ctx;
     char               error[768];
+
+    /* Hooks (recorder, rerun): set while run() is not active. */
+    uint64_t                ticks;        /* frames computed since stage */
+    hermes_frame_hook_fn    frame_hook;
+    void                   *frame_ctx;
+    hermes_command_hook_fn  cmd_hook;
+    void                   *cmd_ctx;
+    hermes_listener_fn      event_hook;
+    void                   *event_ctx;
+    hermes_boundary_hook_fn boundary_hook;
+    void                   *boundary_ctx;
+    bool                    in_boundary;  /* scheduler thread inside the boundary hook */
 };
 
 HERMES_API const char *hermes_state_name(hermes_state_t st)
@@ -138,6 +150,31 @@ static void emit(hermes_scheduler_t *s, hermes_event_t ev, const char *detail)
                 detail ? " error=" : "", detail ? detail : "");
     if (s->listener)
         s->listener(s->listener_ctx, ev, s->frame, detail);
+    if (s->event_hook)
+        s->event_hook(s->event_ctx, ev, s->frame, detail);
+}
+
+/* Frame hook after a publish; an error becomes the run's error. */
+static int call_frame_hook(hermes_scheduler_t *s, hermes_frame_kind_t kind)
+{
+    if (!s->frame_hook)
+        return 0;
+    int rc = s->frame_hook(s->frame_ctx, s->frame, s->ticks, kind);
+    if (rc) {
+        hermes__strlcpy(s->error, hermes_last_error(), sizeof s->error);
+        return rc < 0 ? rc : HERMES_EINVAL;
+    }
+    return 0;
+}
+
+/* @p frame: the frame the run showed when the command took effect (before a reset). */
+static void call_cmd_hook(hermes_scheduler_t *s, hermes_command_kind_t kind, uint32_t index, double value,
+                          uint64_t count, uint64_t frame)
+{
+    if (!s->cmd_hook)
+        return;
+    hermes_run_command_t c = {kind, {index, s->bp->tag}, value, count};
+    s->cmd_hook(s->cmd_ctx, &c, frame, s->ticks);
 }
 
 static void set_state(hermes_scheduler_t *s, hermes_state_t st)
@@ -218,10 +255,11 @@ static int do_frame(hermes_scheduler_t *s)
     if (rc)
         return rc;
     s->frame = f + 1;
+    s->ticks++;
     if (sample)
         update_health(s, t0, hermes__now_ns());
     publish(s);
-    return 0;
+    return call_frame_hook(s, HERMES_FRAME_COMPUTED);
 }
 
 static void restore_initials(hermes_scheduler_t *s)
@@ -245,7 +283,7 @@ static int stage_all(hermes_scheduler_t *s)
     if (rc)
         return rc;
     publish(s);
-    return 0;
+    return call_frame_hook(s, HERMES_FRAME_STAGED);
 }
 
 static int reset_all(hermes_scheduler_t *s)
@@ -599,6 +637,16 @@ bad_state:
     return HERMES_EVENT_NONE;
 }
 
+static void journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r, uint64_t frame)
+{
+    static const hermes_command_kind_t kinds[] = {
+        [REQ_PAUSE] = HERMES_COMMAND_PAUSE, [REQ_RESUME] = HERMES_COMMAND_RESUME, [REQ_RESET] = HERMES_COMMAND_RESET,
+        [REQ_STEP] = HERMES_COMMAND_STEP,   [REQ_STOP] = HERMES_COMMAND_STOP,
+    };
+    if (r->type != REQ_SET && r->type != REQ_FAIL)
+        call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0, frame);
+}
+
 /* Drain the FIFO (scheduler thread); values set while not running are
  * republished at once so readers see them. */
 static void drain(hermes_scheduler_t *s)
@@ -612,6 +660,7 @@ static void drain(hermes_scheduler_t *s)
         if (q.type == REQ_SET) {
             s->live[q.index] = q.value;
             changed = true;
+            call_cmd_hook(s, HERMES_COMMAND_SET, q.index, q.value, 0, s->frame);
             continue;
         }
         if (q.type == REQ_FAIL) {
@@ -619,7 +668,10 @@ static void drain(hermes_scheduler_t *s)
             continue;
         }
         pthread_mutex_unlock(&s->mu);
+        uint64_t f0 = s->frame;
         hermes_event_t ev = apply_ctl(s, q.ctl);
+        if (q.ctl->result == 0)
+            journal_ctl(s, q.ctl, f0);
         if (ev != HERMES_EVENT_NONE)
             emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
         if (q.type == REQ_RESET)
@@ -708,8 +760,11 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         return fail_run(s, HERMES_EMODULE);
     } else {
         /* No scheduler thread: apply here, still one at a time. */
+        uint64_t f0 = s->frame;
         hermes_event_t ev = apply_ctl(s, &r);
         rc = r.result;
+        if (rc == 0)
+            journal_ctl(s, &r, f0);
         int frc = 0;
         if (rc == 0 && type == REQ_STEP)
             frc = run_steps_sync(s);
@@ -760,6 +815,10 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
     if (!d->writable)
         return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
+    for (uint32_t i = 0; i < s->nwires; i++)  /* a wire would overwrite it on the next frame */
+        if (s->wires[i].dst == sig.index)
+            return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,
+                                s->bp->dir[s->wires[i].src].name);
     if (hermes_type_check((hermes_type_t)d->type, value) != 0)
         return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g", hermes_type_name((hermes_type_t)d->type),
                             d->name, value);
@@ -776,10 +835,108 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
         }
     } else {
         s->live[sig.index] = value;
+        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, value, 0, s->frame);
         if (s->staged)
             publish(s);
     }
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd)
+{
+    if (!s || !cmd)
+        return hermes__fail(HERMES_EINVAL, "NULL argument");
+    if (!s->in_boundary || !pthread_equal(pthread_self(), s->run_thread))
+        return hermes__fail(HERMES_ESTATE, "hermes_scheduler_apply: only from inside the boundary hook");
+    if (cmd->kind == HERMES_COMMAND_SET) {
+        hermes_signal_t sig = cmd->signal;
+        if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
+            return hermes__fail(HERMES_ENOENT, "invalid signal id (index %u)", sig.index);
+        const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
+        if (!d->writable)
+            return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
+        if (hermes_type_check((hermes_type_t)d->type, cmd->value) != 0)
+            return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g",
+                                hermes_type_name((hermes_type_t)d->type), d->name, cmd->value);
+        s->live[sig.index] = cmd->value;
+        call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0, s->frame);
+        if (get_state(s) != HERMES_STATE_RUNNING)
+            publish(s);
+        return 0;
+    }
+    static const enum req_type types[] = {
+        [HERMES_COMMAND_PAUSE] = REQ_PAUSE, [HERMES_COMMAND_RESUME] = REQ_RESUME, [HERMES_COMMAND_STEP] = REQ_STEP,
+        [HERMES_COMMAND_RESET] = REQ_RESET, [HERMES_COMMAND_STOP] = REQ_STOP,
+    };
+    if (cmd->kind < HERMES_COMMAND_PAUSE || cmd->kind > HERMES_COMMAND_STOP ||
+        (cmd->kind == HERMES_COMMAND_STEP && cmd->count == 0))
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_apply: bad command kind %d or step count",
+                            (int)cmd->kind);
+    struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}};
+    uint64_t f0 = s->frame;
+    hermes_event_t ev = apply_ctl(s, &r);
+    if (r.result == 0)
+        journal_ctl(s, &r, f0);
+    if (ev != HERMES_EVENT_NONE)
+        emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
+    return r.result ? hermes__fail(r.result, "%s", r.msg) : 0;
+}
+
+/* Hooks change only while no thread is inside run(); returns with `mu` held on success. */
+static int lock_idle(hermes_scheduler_t *s)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    pthread_mutex_lock(&s->mu);
+    if (s->in_run) {
+        pthread_mutex_unlock(&s->mu);
+        return hermes__fail(HERMES_ESTATE, "cannot change a hook while run() is active");
+    }
+    return 0;
+}
+
+HERMES_API int hermes_scheduler_set_frame_hook(hermes_scheduler_t *s, hermes_frame_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->frame_hook = fn;
+        s->frame_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_command_hook(hermes_scheduler_t *s, hermes_command_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->cmd_hook = fn;
+        s->cmd_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_event_hook(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->event_hook = fn;
+        s->event_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
+    return rc;
+}
+
+HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_boundary_hook_fn fn, void *ctx)
+{
+    int rc = lock_idle(s);
+    if (rc == 0) {
+        s->boundary_hook = fn;
+        s->boundary_ctx = ctx;
+        pthread_mutex_unlock(&s->mu);
+    }
     return rc;
 }
 
@@ -834,6 +991,18 @@ static bool pace(hermes_scheduler_t *s)
     return true;
 }
 
+static int call_boundary_hook(hermes_scheduler_t *s)
+{
+    s->in_boundary = true;
+    int rc = s->boundary_hook(s->boundary_ctx, s, s->frame, s->ticks);
+    s->in_boundary = false;
+    if (rc) {
+        hermes__strlcpy(s->error, hermes_last_error(), sizeof s->error);
+        return rc < 0 ? rc : HERMES_EINVAL;
+    }
+    return 0;
+}
+
 static void wait_request(hermes_scheduler_t *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -867,6 +1036,8 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
 
     int rc = 0;
     for (;;) {
+        if (s->boundary_hook && (rc = call_boundary_hook(s)) != 0)
+            break;
         if (atomic_load_explicit(&s->pending, memory_order_relaxed))
             drain(s);
         if (s->async_failed) {

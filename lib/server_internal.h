@@ -1,5 +1,6 @@
-/* Private server entry point: a socket-free way to drive the command handler (the
- * libFuzzer harness tests/fuzz/fuzz_command.c). Never installed. */
+/* Private server entry points for the rest of the library: a socket-free way
+ * to drive the command handler (the libFuzzer harness tests/fuzz/fuzz_command.c)
+ * and a slot the control adapter keeps its state in. Never installed. */
 #ifndef HERMES_LIB_SERVER_INTERNAL_H
 #define HERMES_LIB_SERVER_INTERNAL_H
 
@@ -25,5 +26,10 @@ typedef void (*hermes__reply_fn)(void *ctx, const char *text, size_t len);
  * len above max_message), HERMES_ENOMEM. */
 int hermes__server_fuzz_command(hermes_server_t *srv, const void *data, size_t len, bool observer,
                                 hermes__reply_fn fn, void *ctx);
+
+/* One pointer kept for the control table's adapter (server_scheduler.c):
+ * set from attach (creating thread), read and cleared from detach. */
+void  hermes__server_set_control_data(hermes_server_t *srv, void *data);
+void *hermes__server_control_data(const hermes_server_t *srv);
 
 #endif

@@ -94,6 +94,10 @@ static const struct bad_case bad_cases[] = {
     {"test_config_rejects_duplicate_module", "modules:\n  m: {type: injection}\n  m: {type: injection}\n", "modules.m",
      "duplicate module name 'm' (first defined on line 2)", 3},
     {"test_config_rejects_duplicate_key", M "    type: process\n", "modules.m.type", "duplicate key 'type'", 4},
+    {"test_config_rejects_duplicate_key_in_signal", M "    signals:\n      - {name: x}\n      - {name: y, unit: m, unit: s}\n",
+     "modules.m.signals[1].unit", "duplicate key 'unit' (first on line 6)", 6},
+    {"test_config_rejects_non_scalar_key_in_signal", M "    signals:\n      - {name: x, [a]: b}\n", "modules.m.signals[0]",
+     "keys must be plain scalars", 5},
     {"test_config_rejects_non_scalar_key", "modules:\n  ? [a]\n  : {type: injection}\n", "modules",
      "keys must be plain scalars", 2},
     /* unknown keys */
@@ -1262,6 +1266,46 @@ static void test_config_validate_runs_once(void **state)
     unlink(exe);
 }
 
+/* A mapping of many keys indexes them for the duplicate check: the 20th
+ * module repeating the 4th is still found, with the first line. */
+static void test_config_rejects_duplicate_among_many_modules(void **state)
+{
+    (void)state;
+    char yaml[2048] = "modules:\n";
+    for (int i = 0; i < 20; i++)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "  a%d: {type: injection}\n", i);
+    strcat(yaml, "  a3: {type: injection}\n");
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(hermes_config_parse(&cfg, yaml, strlen(yaml), "t.yaml", DATA_DIR, &err), HERMES_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(err.field, "modules.a3");
+    assert_contains(err.message, "duplicate module name 'a3' (first defined on line 5)");
+    assert_int_equal(err.line, 22);
+    /* and 20 distinct ones load */
+    yaml[strlen(yaml) - strlen("  a3: {type: injection}\n")] = '\0';
+    cfg = parse_ok(yaml);
+    assert_int_equal(hermes_config_module_count(cfg), 20);
+    hermes_config_destroy(cfg);
+}
+
+/* An entry added in code to a loaded config has no line of its own: its
+ * error points at the section's key in the file. */
+static void test_config_code_added_entries_point_at_their_section(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = parse_ok(MS "      - {name: z, writable: true}\nwiring:\n  - {src: m.y, dst: m.x}\n");
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.y", "m.z", 1.0, 0.0));
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.x", "m.z", 1.0, 0.0));
+    hermes_error_t err;
+    assert_int_equal(hermes_config_validate(cfg, &err), HERMES_ECONFIG);
+    assert_string_equal(err.field, "wiring[2].dst");
+    assert_contains(err.message, "already driven by wiring[1]");
+    assert_int_equal(err.line, 8);  /* `wiring:` */
+    assert_int_equal(err.column, 1);
+    hermes_config_destroy(cfg);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
@@ -1295,6 +1339,8 @@ int main(void)
         cmocka_unit_test(test_config_cyaml_log_wrong_type),
         cmocka_unit_test(test_config_cyaml_log_other),
         cmocka_unit_test(test_config_validate_runs_once),
+        cmocka_unit_test(test_config_rejects_duplicate_among_many_modules),
+        cmocka_unit_test(test_config_code_added_entries_point_at_their_section),
     };
     enum { NFIXED = sizeof fixed / sizeof *fixed, NBAD = sizeof bad_cases / sizeof *bad_cases };
     static struct CMUnitTest tests[NFIXED + NBAD];

@@ -163,6 +163,7 @@ static void test_server_schema_on_connect(void **state)
     assert_true(json_is_true(json_object_get(v, "writable")));
     json_t *mode = json_array_get(json_object_get(json_object_get(json_object_get(s, "modules"), "ctrl"), "signals"), 1);
     assert_string_equal(js(mode, "type"), "i32");
+    assert_null(json_object_get(mode, "unit"));  /* no unit: no key, not "" */
     assert_non_null(json_object_get(json_object_get(s, "modules"), "hermes"));  /* timing health */
     json_t *wire = json_array_get(json_object_get(s, "wiring"), 0);
     assert_string_equal(js(wire, "src"), "ctrl.throttle");
@@ -728,7 +729,12 @@ static void test_server_port_in_use_and_bad_options(void **state)
     assert_hermes_rc(hermes_server_stop(NULL), HERMES_EINVAL);
     assert_hermes_rc(hermes_server_post_event(NULL, HERMES_EVENT_PAUSED, 0, NULL), HERMES_EINVAL);
     assert_hermes_rc(hermes_server_start(r.srv), HERMES_ESTATE);
-    /* stop twice is fine; events after stop are refused */
+    /* stop twice is fine; events after stop are refused. The server stops
+     * after run() returned, as server.h asks (the adapter's detach can then
+     * remove the scheduler listener and free its relay). */
+    hermes_scheduler_stop(r.sched);
+    pthread_join(r.thr, NULL);
+    r.thr_started = false;
     assert_hermes_ok(hermes_server_stop(r.srv));
     assert_hermes_ok(hermes_server_stop(r.srv));
     assert_hermes_rc(hermes_server_post_event(r.srv, HERMES_EVENT_PAUSED, 0, NULL), HERMES_ESTATE);
@@ -805,6 +811,89 @@ static void test_server_telemetry_rate_and_decimation(void **state)
     assert_true(frames_per_msg > 2.5 && frames_per_msg < 4.2);  /* 200/60 = 3.33 */
 }
 
+/* A reset while running leaves the run paused: the reset event says so
+ * (docs/protocol.md, "Events"), and so does every later greeting. */
+static void test_server_reset_while_running_reports_paused(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_up(&r, &defaults);
+    struct wsc w;
+    assert_int_equal(wsc_init(&w), 0);
+    struct wsc_conn a, other;
+    assert_int_equal(wsc_connect(&w, &a, r.port, "hermes"), 0);
+    assert_int_equal(wsc_connect(&w, &other, r.port, "hermes"), 0);
+    json_decref(wsc_wait(&w, &a, "schema", NULL, 3));
+    json_decref(wsc_wait(&w, &other, "schema", NULL, 3));
+    json_t *j = wsc_cmd(&w, &a, "{\"action\":\"resume\"}", 3);
+    assert_ack(j, "resume");
+    json_decref(j);
+    json_t *ev = wsc_wait(&w, &other, "event", "running", 3);
+    assert_non_null(ev);
+    assert_string_equal(js(ev, "state"), "running");
+    json_decref(ev);
+    j = wsc_cmd(&w, &a, "{\"action\":\"reset\"}", 3);
+    assert_ack(j, "reset");
+    assert_string_equal(js(j, "state"), "paused");
+    json_decref(j);
+    ev = wsc_wait(&w, &other, "event", "reset", 3);
+    assert_non_null(ev);
+    assert_string_equal(js(ev, "state"), "paused");
+    assert_int_equal(json_integer_value(json_object_get(ev, "frame")), 0);
+    json_decref(ev);
+    assert_int_equal(hermes_scheduler_state(r.sched), HERMES_STATE_PAUSED);
+    struct wsc_conn late;
+    assert_int_equal(wsc_connect(&w, &late, r.port, "hermes"), 0);
+    json_t *s = wsc_wait(&w, &late, "schema", NULL, 3);
+    assert_string_equal(js(s, "state"), "paused");
+    json_decref(s);
+    wsc_close(&w, &a, 2);
+    wsc_close(&w, &other, 2);
+    wsc_close(&w, &late, 2);
+    wsc_conn_free(&a);
+    wsc_conn_free(&other);
+    wsc_conn_free(&late);
+    wsc_destroy(&w);
+    rig_down(&r);
+}
+
+/* A signal a wire drives cannot be set (the wire would overwrite it on the
+ * next frame): refused by the protocol and by hermes_scheduler_set(). */
+static void test_server_set_wired_signal_refused(void **state)
+{
+    (void)state;
+    struct rig r;
+    rig_up(&r, &defaults);
+    hermes_signal_t vel;
+    assert_hermes_ok(hermes_backplane_find(hermes_scheduler_backplane(r.sched), "plant.velocity", &vel));
+    assert_int_equal(hermes_scheduler_set(r.sched, vel, 3.0), HERMES_EREADONLY);
+    assert_string_equal(hermes_last_error(), "plant.velocity is driven by ctrl.throttle; set that instead");
+    hermes_signal_t thr;
+    assert_hermes_ok(hermes_backplane_find(hermes_scheduler_backplane(r.sched), "ctrl.throttle", &thr));
+    assert_hermes_ok(hermes_scheduler_set(r.sched, thr, 1.0));  /* the wire's source is fine */
+    struct wsc w;
+    assert_int_equal(wsc_init(&w), 0);
+    struct wsc_conn a;
+    assert_int_equal(wsc_connect(&w, &a, r.port, "hermes"), 0);
+    json_decref(wsc_wait(&w, &a, "schema", NULL, 3));
+    json_t *j = wsc_cmd(&w, &a, "{\"action\":\"set\",\"params\":{\"signal\":\"plant.velocity\",\"value\":3},\"id\":4}", 3);
+    assert_non_null(j);
+    assert_string_equal(js(j, "type"), "error");
+    assert_string_equal(js(j, "action"), "set");
+    assert_string_equal(js(j, "message"), "plant.velocity is driven by ctrl.throttle; set that instead");
+    assert_int_equal(json_integer_value(json_object_get(j, "id")), 4);
+    json_decref(j);
+    /* live runs cannot seek */
+    j = wsc_cmd(&w, &a, "{\"action\":\"seek\",\"params\":{\"frame\":3}}", 3);
+    assert_string_equal(js(j, "type"), "error");
+    assert_string_equal(js(j, "message"), "seek is not supported by this run");
+    json_decref(j);
+    wsc_close(&w, &a, 2);
+    wsc_conn_free(&a);
+    wsc_destroy(&w);
+    rig_down(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -818,6 +907,8 @@ int main(void)
         cmocka_unit_test(test_server_port_in_use_and_bad_options),
         cmocka_unit_test(test_server_readonly_and_max_clients),
         cmocka_unit_test(test_server_telemetry_rate_and_decimation),
+        cmocka_unit_test(test_server_reset_while_running_reports_paused),
+        cmocka_unit_test(test_server_set_wired_signal_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

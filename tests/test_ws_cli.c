@@ -283,12 +283,51 @@ static void test_ws_cli_no_server_and_host_warning(void **state)
     assert_true(log_contains("address already in use"));
 }
 
+/* examples/python_client/client.py (Debian python3-websockets, so
+ * /usr/bin/python3) against a real `hermes run`: what it prints. */
+static void test_ws_cli_python_example_client(void **state)
+{
+    (void)state;
+    const char *args[] = {srcfile("run.yaml"), "--port", "0", "--paused", NULL};
+    int port = start_hermes(args, true);
+    assert_true(port > 0);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "timeout 30 /usr/bin/python3 %s/../examples/python_client/client.py ws://127.0.0.1:%d/ "
+             "--signals 'ctrl.*' plant.velocity --set ctrl.throttle=2 --resume --duration 1.5 --print-every 0.2 2>&1",
+             HERMES_TEST_SRCDIR, port);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    static char out[16384];
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("client.py exited with status %d:\n%s", st, out);
+    const char *want[] = {
+        ": state paused, frame 0, sim 100.0 Hz, telemetry 60.0 Hz\n",
+        "\n  ctrl: throttle[1]*, gear[]*\n",
+        "\n  plant: velocity[m/s]*, position.x[m]\n",
+        "\nsubscribed to 3 signals\n",
+        "\nset ctrl.throttle = 2\n",
+        "\nevent: running at frame 0\n",
+        "ctrl.throttle=2, ctrl.gear=1, plant.velocity=5\n",
+        " frames in ",
+        "; server sent ",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i]))
+            fail_msg("client.py output lacks \"%s\":\n%s", want[i], out);
+    assert_true(strncmp(out, "run hermes-", 11) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_ws_cli_full_session, teardown),
         cmocka_unit_test_teardown(test_ws_cli_end_time_closes_clients, teardown),
         cmocka_unit_test_teardown(test_ws_cli_no_server_and_host_warning, teardown),
+        cmocka_unit_test_teardown(test_ws_cli_python_example_client, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ async def main(args):
         print(f"run {schema.get('run_id')}: state {schema.get('state')}, frame {schema.get('frame')}, "
               f"sim {schema.get('rate_hz')} Hz, telemetry {schema.get('telemetry_hz')} Hz")
         for module, body in schema["modules"].items():
-            names = ", ".join(f"{s['name']}[{s['unit']}]{'*' if s['writable'] else ''}" for s in body["signals"])
+            names = ", ".join(f"{s['name']}[{s.get('unit', '')}]{'*' if s['writable'] else ''}" for s in body["signals"])
             print(f"  {module}: {names}")
 
         params = {"signals": args.signals}

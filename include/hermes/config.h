@@ -116,7 +116,20 @@ typedef struct hermes_server_settings {
     uint32_t    commands_per_second;
     uint32_t    max_patterns;
     uint32_t    max_json_depth;
+    /* since 0.3 */
+    bool        viewer_disabled;        /**< YAML "viewer: false": the server serves no built-in pages */
 } hermes_server_settings_t;
+
+/** Record section (since 0.3): what `hermes run` records (recorder.h records;
+ *  the host wires it). Absent section: enabled false, everything 0/NULL. */
+typedef struct hermes_record_settings {
+    bool               enabled;       /**< the section is present (or was set in code) */
+    const char        *file;          /**< HDF5 file to record to; NULL: none (the host decides, e.g. --record) */
+    const char *const *signals;       /**< patterns as in `subscribe`; NULL when signal_count is 0 (every signal) */
+    uint32_t           signal_count;
+    uint32_t           every;         /**< record one frame in N; 0: every frame */
+    double             rate_hz;       /**< instead of every: about this rate; 0: unused */
+} hermes_record_settings_t;
 
 /**
  * Load and validate a YAML file. Relative module paths resolve against the
@@ -195,6 +208,11 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
  *  limit ranges with validate's rules (HERMES_EINVAL, message names the key, never
  *  the token). Keeps a validated config validated. */
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv);
+/** Replace the record section (strings copied). Checked with validate's rule:
+ *  every and rate_hz not both, rate_hz > 0, patterns "*", "prefix.*" or exact
+ *  names, file not empty (HERMES_EINVAL, message names the key). Keeps a
+ *  validated config validated. @return 0, HERMES_EINVAL, HERMES_ENOMEM. @since 0.3 */
+HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_record_settings_t *rec);
 
 /**
  * Check every cross-field rule (see the file comment), including that module
@@ -225,6 +243,8 @@ HERMES_API uint32_t hermes_config_schedule_count(const hermes_config_t *cfg);
 HERMES_API int hermes_config_schedule_at(const hermes_config_t *cfg, uint32_t k, uint32_t *module_index);
 HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execution_t *out);
 HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out);
+/** Record section; strings borrowed from the config. @since 0.3 */
+HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_settings_t *out);
 /** Path of the file it was loaded from, or NULL. */
 HERMES_API const char *hermes_config_path(const hermes_config_t *cfg);
 

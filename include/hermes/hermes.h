@@ -14,5 +14,7 @@
 #include "encoder.h"
 #include "server.h"
 #include "campaign.h"
+#include "recorder.h"
+#include "replay.h"
 
 #endif

@@ -139,8 +139,12 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
 /**
  * Write a writable signal from outside its module; applied at the next frame
  * boundary (at once while paused, and then republished so readers see it).
- * @return 0, HERMES_ENOENT, HERMES_EREADONLY, HERMES_ETYPE, HERMES_ESTATE,
- *         HERMES_ENOMEM (queue full). Context: any thread.
+ * A signal that a wire drives cannot be set (the wire would overwrite it on
+ * the next frame): HERMES_EREADONLY, with a message naming the wire's source
+ * ("guidance.throttle_in is driven by commands.throttle; set that instead").
+ * @return 0, HERMES_ENOENT, HERMES_EREADONLY (not writable, or driven by a
+ *         wire), HERMES_ETYPE, HERMES_EAGAIN (request queue full).
+ * Context: any thread.
  */
 HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value);
 
@@ -152,6 +156,87 @@ HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s);
 HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timing_t *out);
 /** Error message of the failed run, or "" (borrowed; valid until destroy). */
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s);
+
+/* ---- hooks: recording, command journal, exact reruns (recorder.h, replay.h) ---- */
+
+/** Why a frame was published. */
+typedef enum hermes_frame_kind {
+    HERMES_FRAME_COMPUTED = 0,  /**< a frame was computed (running or a step) */
+    HERMES_FRAME_STAGED   = 1   /**< frame 0 published by stage() or by a reset */
+} hermes_frame_kind_t;
+
+/**
+ * Frame hook: called on the thread executing frames (normally the scheduler
+ * thread) right after each frame is published, including frame 0 at stage()
+ * and after every reset. @p tick counts the frames computed since stage() and
+ * is not reset by reset() (so it orders a whole run). The published values are
+ * the live slots (hermes_backplane_slot()) and stay unchanged during the call.
+ * Return 0, or a negative HERMES_E* code to fail the run: the message the hook
+ * left in hermes_last_error() becomes hermes_scheduler_error(). It must not
+ * call the control functions; it may block (the run waits: realtime frames
+ * then count as overruns).
+ */
+typedef int (*hermes_frame_hook_fn)(void *ctx, uint64_t frame, uint64_t tick, hermes_frame_kind_t kind);
+
+/** A command applied to the run from outside (see hermes_command_hook_fn). */
+typedef enum hermes_command_kind {
+    HERMES_COMMAND_NONE   = 0,
+    HERMES_COMMAND_SET    = 1,  /**< signal, value */
+    HERMES_COMMAND_PAUSE  = 2,
+    HERMES_COMMAND_RESUME = 3,
+    HERMES_COMMAND_STEP   = 4,  /**< count */
+    HERMES_COMMAND_RESET  = 5,
+    HERMES_COMMAND_STOP   = 6
+} hermes_command_kind_t;
+
+typedef struct hermes_run_command {
+    hermes_command_kind_t kind;
+    hermes_signal_t       signal;  /**< SET */
+    double                value;   /**< SET */
+    uint64_t              count;   /**< STEP, >= 1 */
+} hermes_run_command_t;
+
+/**
+ * Command hook: called once for every set, pause, resume, step, reset and
+ * stop that was applied successfully (requests refused with an error are not
+ * reported; a stop requested by a module on the scheduler thread is not
+ * either), with the frame boundary where it took effect: @p frame is the frame
+ * the run showed and @p tick the frames computed since stage(). Runs on the
+ * thread that applied the command (the scheduler thread inside run(), else the
+ * caller of the control function), possibly with the scheduler's lock held:
+ * it must not block and must not call the scheduler.
+ */
+typedef void (*hermes_command_hook_fn)(void *ctx, const hermes_run_command_t *cmd, uint64_t frame, uint64_t tick);
+
+/**
+ * Boundary hook: called on the scheduler thread inside run() at every frame
+ * boundary (and at every wake-up while paused), before queued requests are
+ * applied. It may call hermes_scheduler_apply() to apply commands at exactly
+ * this boundary. Return 0, or a negative HERMES_E* code to fail the run
+ * (message from hermes_last_error()).
+ */
+typedef int (*hermes_boundary_hook_fn)(void *ctx, hermes_scheduler_t *s, uint64_t frame, uint64_t tick);
+
+/** Install (or with NULL remove) the frame hook; one slot.
+ *  @return 0, HERMES_EINVAL, HERMES_ESTATE (run() active). Context: not while run() is active. */
+HERMES_API int hermes_scheduler_set_frame_hook(hermes_scheduler_t *s, hermes_frame_hook_fn fn, void *ctx);
+/** Install (or remove) the command hook; one slot. Same rules. */
+HERMES_API int hermes_scheduler_set_command_hook(hermes_scheduler_t *s, hermes_command_hook_fn fn, void *ctx);
+/** Install (or remove) a second state listener, called after the one of
+ *  hermes_scheduler_set_listener() with the same arguments; one slot. Same rules. */
+HERMES_API int hermes_scheduler_set_event_hook(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx);
+/** Install (or remove) the boundary hook; one slot. Same rules. */
+HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_boundary_hook_fn fn, void *ctx);
+
+/**
+ * Apply @p cmd at once, at the current frame boundary, as if it had been
+ * requested from outside (events and the command hook fire as usual). Only
+ * from inside the boundary hook. A SET is checked like hermes_scheduler_set().
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (not inside the boundary hook, or
+ *         the command is not allowed in the current state), HERMES_ENOENT,
+ *         HERMES_EREADONLY, HERMES_ETYPE, HERMES_EMODULE (reset failed).
+ */
+HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd);
 
 HERMES_API const char *hermes_state_name(hermes_state_t state);
 /** "running", "paused", "reset", "stopped", "error". */

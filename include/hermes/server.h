@@ -1,10 +1,15 @@
 /** @file server.h  WebSocket server streaming backplane signals to clients.
  *
- * The server publishes one backplane over WebSocket (protocol "hermes", also
+ * The server publishes one run over WebSocket (protocol "hermes", also
  * selected by clients that name no subprotocol): a JSON schema on connect,
  * JSON commands and acks, state events broadcast to every client, and binary
  * telemetry frames (see encoder.h) at a fixed telemetry rate, per-client
- * subscriptions. docs/protocol.md is the complete protocol.
+ * subscriptions. docs/protocol.md is the complete protocol. The same port
+ * serves the built-in pages over plain HTTP (GET/HEAD; see viewer_disabled).
+ *
+ * What it publishes comes from a telemetry source: a backplane
+ * (hermes_server_create()) or any hermes_server_source_t
+ * (hermes_server_create_source(), e.g. a recording played back).
  *
  * Commands that change the run (pause, resume, reset, step, set) go through a
  * control table, so any host can serve its own loop; the scheduler provides
@@ -16,8 +21,9 @@
  * new frame is due while the previous one is still unsent, the stale one is
  * dropped and counted (the "stats" command reports it; a log line says so), so
  * a client that stops reading never delays others or grows server memory.
- * JSON replies to one client are capped (256 messages / 1 MiB unsent); beyond
- * that the client is closed with code 1008.
+ * JSON replies to one client are capped (256 messages / 1 MiB unsent); a
+ * client that overflows them is disconnected at once (no close frame) and
+ * logged (event=client_dropped reason=reply_queue_overflow).
  *
  * Threading: the server runs its own service thread (all socket I/O, the
  * telemetry tick and encoding) plus one control thread that calls the control
@@ -83,16 +89,25 @@ typedef struct hermes_server_control {
      *  @p target_frame: frame number shown once the steps are done. */
     int (*step)(void *ctx, uint64_t count, uint64_t *target_frame);
     /** Write a writable signal at the next frame boundary (already checked
-     *  against the signal's writable flag and type by the server). */
+     *  by the server: known, writable, not a wire's destination, value fits
+     *  the type). */
     int (*set)(void *ctx, hermes_signal_t sig, double value);
-    /** Current state (for the schema); NULL: reported as "unknown". */
+    /** Current state (schema, acks); NULL: "unknown" in the schema, no state in acks. */
     hermes_state_t (*state)(void *ctx);
-    /** Optional: called by hermes_server_create() (from the creating thread) so
+    /** Optional: called by hermes_server_create*() (from the creating thread) so
      *  the host can route its state events to hermes_server_post_event(). */
     int (*attach)(void *ctx, hermes_server_t *srv);
     /** Optional: called once when the server stops; after it returns, the host
      *  must not call hermes_server_post_event() any more. */
     void (*detach)(void *ctx, hermes_server_t *srv);
+    /* since 0.3 */
+    /** Optional: show frame @p frame next (a recording played back). The
+     *  protocol's {"action":"seek","params":{"time":T}} is converted to
+     *  frame = round(T * rate_hz) with the rate of hermes_server_source_t
+     *  execution (or the sim_config's); NULL: the command answers
+     *  "seek is not supported by this run" (a live run). Return
+     *  HERMES_ERANGE for a frame outside the run. */
+    int (*seek)(void *ctx, uint64_t frame);
 } hermes_server_control_t;
 
 static inline void hermes_server_control_init(hermes_server_control_t *c)
@@ -124,6 +139,9 @@ typedef struct hermes_server_config {
     uint32_t    commands_per_second; /**< 0: HERMES_SERVER_DEFAULT_COMMANDS_PER_SECOND, per client */
     uint32_t    max_patterns;      /**< 0: HERMES_SERVER_DEFAULT_MAX_PATTERNS per subscribe */
     uint32_t    max_json_depth;    /**< 0: HERMES_SERVER_DEFAULT_MAX_JSON_DEPTH; at least 3 */
+    /* since 0.3 */
+    bool        viewer_disabled;   /**< true: serve no built-in pages; every HTTP GET answers 404
+                                        (WebSocket upgrades are unaffected) */
 } hermes_server_config_t;
 
 static inline void hermes_server_config_init(hermes_server_config_t *cfg)
@@ -142,6 +160,64 @@ typedef struct hermes_server_stats {
 } hermes_server_stats_t;
 
 /**
+ * Telemetry source: where a server reads its signals, telemetry frames and
+ * frame number. hermes_server_create() makes one over a live backplane; a
+ * host that publishes something else (a recording played back, a remote
+ * feed) fills this table and calls hermes_server_create_source(). Control
+ * (pause, resume, step, seek, state) stays in hermes_server_control_t.
+ *
+ * The signal set is read once, by hermes_server_create_source(), and must not
+ * change afterwards; strings it returns (names, units, module names, wire
+ * ends) must stay valid as long as the server.
+ * Threading: create calls the catalog callbacks (signal_count, signal_info,
+ * module_*, wire*, execution) from the creating thread; after start every
+ * callback runs on the server's service thread, one at a time.
+ * stream_encode runs once per telemetry tick for each distinct subscription:
+ * it must not block.
+ * @since 0.3
+ */
+typedef struct hermes_server_source {
+    uint32_t    size;    /**< stamped by hermes_server_source_init() */
+    void       *ctx;     /**< first argument of every callback; must outlive the server */
+    const char *run_id;  /**< sent in the schema; copied; NULL: "" */
+    /** Number of signals (indices 0..count-1). @nonnull */
+    uint32_t (*signal_count)(void *ctx);
+    /** Describe signal @p index: name ("module.signal"), module, local_name,
+     *  unit ("" when none), type, writable, and id (handed back to
+     *  control->set). @return 0 or a negative code. @nonnull */
+    int (*signal_info)(void *ctx, uint32_t index, hermes_signal_info_t *out);
+    /** Optional pair: the modules in schema order, a module without signals
+     *  included. NULL: the modules of the signals, in order of first appearance. */
+    uint32_t (*module_count)(void *ctx);
+    const char *(*module_name)(void *ctx, uint32_t i);
+    /** Open a reader of @p n signals (@p indices in payload order, each
+     *  < count; copied). @return 0 with *stream set, or a negative code. @nonnull */
+    int (*stream_open)(void *ctx, const uint32_t *indices, uint32_t n, void **stream);
+    /** Write the current frame of @p stream into @p buf as one telemetry frame
+     *  of encoder.h (header + n values; @p cap is HERMES_TELEMETRY_FRAME_SIZE(n),
+     *  any alignment). Values, frame number and time must belong to one frame.
+     *  @return 0, or a negative code: nothing is sent this tick. @nonnull */
+    int (*stream_encode)(void *ctx, void *stream, void *buf, size_t cap);
+    /** Close a reader. @nonnull */
+    void (*stream_close)(void *ctx, void *stream);
+    /** Frame number shown now (schema "frame", reset ack). @nonnull */
+    uint64_t (*frame)(void *ctx);
+    /** Optional pair: the wires, for the schema's "wiring" and the rule that a
+     *  wire's destination cannot be set (docs/protocol.md, "set"). */
+    uint32_t (*wire_count)(void *ctx);
+    int (*wire)(void *ctx, uint32_t i, hermes_wire_info_t *out);
+    /** Optional: rate_hz, mode and end_time for the schema; rate_hz also turns
+     *  a seek's time into a frame. @return 0 or a negative code (omitted). */
+    int (*execution)(void *ctx, hermes_execution_t *out);
+} hermes_server_source_t;
+
+static inline void hermes_server_source_init(hermes_server_source_t *src)
+{
+    memset(src, 0, sizeof *src);
+    src->size = (uint32_t)sizeof *src;
+}
+
+/**
  * Create a server publishing @p bp and bind its listening socket (so the port
  * is known at once). Does not start it. If @p control has attach, it is called
  * last; if it fails, create fails (and detach is not called).
@@ -158,6 +234,20 @@ typedef struct hermes_server_stats {
 HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp,
                                     const hermes_server_config_t *cfg,
                                     const hermes_server_control_t *control);
+
+/**
+ * Create a server publishing a custom telemetry source (see
+ * hermes_server_source_t); everything else as hermes_server_create().
+ * cfg->sim_config is not used: wires and execution come from the source.
+ * @param[in] src  copied (the table; src->ctx must outlive the server)  @nonnull
+ * @return as hermes_server_create(); also HERMES_EINVAL for a table without
+ *         size or a required callback, or the code a catalog callback returned.
+ * @since 0.3
+ * Context: any thread.
+ */
+HERMES_API int hermes_server_create_source(hermes_server_t **out, const hermes_server_source_t *src,
+                                           const hermes_server_config_t *cfg,
+                                           const hermes_server_control_t *control);
 
 /**
  * Start the service and control threads.
@@ -187,16 +277,20 @@ HERMES_API const char *hermes_server_run_id(const hermes_server_t *srv);
 /**
  * Broadcast a state event to every client ({"type":"event","event":...}).
  * @p detail (optional) is the error text of HERMES_EVENT_ERROR. Copied.
- * @return 0, HERMES_EINVAL, HERMES_ESTATE (server stopped; nothing sent).
+ * @return 0, HERMES_EINVAL (NULL server, HERMES_EVENT_NONE), HERMES_ESTATE
+ *         (server stopped; nothing sent). The ring holds 64 events; when the
+ *         service thread falls behind, the oldest are dropped (logged).
  * Context: any thread, including the scheduler listener; never blocks on I/O.
  */
 HERMES_API int hermes_server_post_event(hermes_server_t *srv, hermes_event_t event, uint64_t frame,
                                         const char *detail);
 
-/** Snapshot of the counters. @return 0 or HERMES_EINVAL. Context: any thread. */
+/** Snapshot of the counters. @return 0 or HERMES_EINVAL (NULL argument). Context: any thread. */
 HERMES_API int hermes_server_stats(const hermes_server_t *srv, hermes_server_stats_t *out);
 
-/** Explanation of the last failed call on @p srv (borrowed; valid until the next call on it). */
+/** Explanation of the last failed call on @p srv: start, stop, post_event,
+ *  stats (a failed create leaves no handle: see hermes_last_error()).
+ *  Borrowed; valid until the next call on @p srv. Never NULL. */
 HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
 
 /**
@@ -204,7 +298,9 @@ HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
  * reset, step, set and state map to the scheduler calls, and attach installs
  * the scheduler's listener (its one slot) to forward every state event to the
  * server; detach removes it. Use it before hermes_scheduler_run() starts, and
- * stop the server only after run() has returned.
+ * stop the server only after run() has returned (a server stopped while run()
+ * is active cannot remove the listener: it is left installed but silent, and
+ * its small relay block is not freed).
  * @return 0 or HERMES_EINVAL.
  * Context: any thread.
  */

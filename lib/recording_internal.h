@@ -1,0 +1,105 @@
+/* File layout shared by the recorder and the recording reader (HDF5 only). */
+#ifndef HERMES_LIB_RECORDING_INTERNAL_H
+#define HERMES_LIB_RECORDING_INTERNAL_H
+
+#include <hdf5.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Root-level objects; a module may not use one of these names. */
+#define REC_DATA    "data"     /* f64 [rows, signals]: the storage behind every signal dataset */
+#define REC_FRAME   "frame"    /* u64 [rows] */
+#define REC_TIME    "time"     /* f64 [rows] seconds */
+#define REC_TICK    "tick"     /* u64 [rows] frames computed since stage (monotonic across resets) */
+#define REC_SIGNALS "signals"  /* table, row k describes column k of data */
+#define REC_CONFIG_SIGNALS "config_signals"  /* table: every signal the config declares */
+#define REC_MODULES "modules"  /* table */
+#define REC_WIRES   "wires"    /* table */
+#define REC_EVENTS  "events"   /* table */
+#define REC_JOURNAL "journal"  /* table */
+
+#define REC_NAME_LEN   128
+#define REC_TYPE_LEN   8
+#define REC_UNIT_LEN   32
+#define REC_MODNAME_LEN 64
+#define REC_DETAIL_LEN 256
+#define REC_ACTION_LEN 8
+#define REC_EVENT_LEN  16
+
+struct rec_signal_row {
+    char     name[REC_NAME_LEN];   /* qualified */
+    char     type[REC_TYPE_LEN];
+    char     unit[REC_UNIT_LEN];
+    uint8_t  writable;
+    double   initial;
+};
+
+struct rec_module_row {
+    char     name[REC_MODNAME_LEN];
+    char     type[REC_EVENT_LEN];
+    uint32_t schedule;          /* position in the schedule */
+    uint64_t config_hash;       /* FNV-1a of the module's config file, 0 when none */
+};
+
+struct rec_wire_row {
+    char   src[REC_NAME_LEN];
+    char   dst[REC_NAME_LEN];
+    double gain;
+    double offset;
+};
+
+struct rec_event_row {
+    uint64_t tick;
+    uint64_t frame;
+    char     event[REC_EVENT_LEN];
+    char     detail[REC_DETAIL_LEN];
+};
+
+struct rec_journal_row {
+    uint64_t tick;
+    uint64_t frame;
+    char     action[REC_ACTION_LEN];
+    char     signal[REC_NAME_LEN];
+    double   value;
+    uint64_t count;
+};
+
+/* An opened recording (replay.c); replay_serve.c reads it too. */
+struct hermes_recording {
+    char    *path;
+    hid_t    file, d_data, d_frame, d_time;
+    uint32_t n;
+    struct rec_signal_row     *sigs;
+    struct hermes_recording_signal *views;
+    uint64_t rows;
+    struct rec_journal_row    *journal;
+    uint64_t njournal;
+    bool     complete;
+    double   rate_hz;
+    char    *attr_buf;
+};
+
+/* Read a whole table into a new array (caller frees). Returns 0 or -1. */
+int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n);
+
+/* Compound types (fixed-length strings) of the tables; caller closes. */
+hid_t hermes__rec_signal_type(void);
+hid_t hermes__rec_module_type(void);
+hid_t hermes__rec_wire_type(void);
+hid_t hermes__rec_event_type(void);
+hid_t hermes__rec_journal_type(void);
+
+/* Silence HDF5's automatic error printing on the calling thread (HDF5 keeps
+ * one error stack per thread): the library never prints. */
+void hermes__h5_quiet(void);
+/* Innermost message of the calling thread's HDF5 error stack, into buf. */
+void hermes__h5_message(char *buf, size_t cap);
+
+/* FNV-1a of a file's bytes; 0 when path is NULL or unreadable. */
+uint64_t hermes__file_hash(const char *path);
+
+/* Whether qualified name @p name matches subscribe pattern @p pat
+ * ("*", "prefix.*", exact). */
+int hermes__pattern_match(const char *pat, const char *name);
+
+#endif
