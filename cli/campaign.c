@@ -688,6 +688,7 @@ static int cmd_run_one(int argc, char **argv)
     uint64_t seed = 0;
     hermes_config_t *cfg = NULL;
     hermes_scheduler_t *s = NULL;
+    hermes_recorder_t *rec = NULL;
     struct cli_server *srv = NULL;
     const char *status = "failed", *reason = "startup";
     char error[1200] = "";
@@ -746,6 +747,26 @@ static int cmd_run_one(int argc, char **argv)
             goto done;
         }
     }
+    if (c->record) {
+        /* What to record: the base config's record: section (its file is
+         * ignored: each run records into its own directory); default all. */
+        hermes_record_settings_t rs;
+        hermes_config_record(cfg, &rs);
+        char *rpath = path_join(tmp, "recording.h5");
+        hermes_recorder_config_t rc;
+        hermes_recorder_config_init(&rc);
+        rc.path = rpath;
+        rc.signals = rs.signals;
+        rc.signal_count = rs.signal_count;
+        rc.every = rs.every;
+        rc.rate_hz = rs.rate_hz;
+        int rrc = rpath ? hermes_recorder_create(&rec, s, &rc) : HERMES_ENOMEM;
+        free(rpath);
+        if (rrc != 0) {
+            snprintf(error, sizeof error, "recording: %s", hermes_last_error());
+            goto done;
+        }
+    }
     if (hermes_scheduler_stage(s) != 0) {
         snprintf(error, sizeof error, "%s", hermes_last_error());
         goto done;
@@ -797,6 +818,12 @@ done:
     clock_gettime(CLOCK_MONOTONIC, &w1);
     wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
     cli_server_stop(srv);
+    if (rec && hermes_recorder_close(rec, error[0] ? error : reason) != 0 && !error[0]) {
+        snprintf(error, sizeof error, "recording: %s", hermes_last_error());
+        status = "failed";
+        reason = "error";
+    }
+    hermes_recorder_destroy(rec);
     hermes_scheduler_destroy(s);
     hermes_config_destroy(cfg);
     if (error[0])

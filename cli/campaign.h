@@ -34,9 +34,7 @@ struct campaign {
     uint32_t               ndisp;
     struct cmp_output     *out;
     uint32_t               nout;
-    bool                   record;      /* keep a recording of each run (when the build can record) */
-    char                 **run_args;    /* extra `hermes run` arguments of the `run_args:` list */
-    uint32_t               nrun_args;
+    bool                   record;      /* record each run to runs/INDEX/recording.h5 (needs -Drecording) */
     uint32_t               slurm_limit; /* %LIMIT of the array (0: none) */
     char                  *slurm_time;  /* --time, or NULL */
     char                  *slurm_partition;

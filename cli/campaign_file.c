@@ -338,7 +338,7 @@ static int read_top(struct reader *r, const yaml_node_t *root, struct campaign *
     if (!is_map(root))
         return fail_at(r, root, "a campaign file is a mapping (base, runs, seed, dispersions, outputs, ...)");
     static const char *const keys[] = {"base", "runs", "seed", "end_time", "dispersions", "outputs",
-                                       "record", "run_args", "slurm", NULL};
+                                       "record", "slurm", NULL};
     if (check_keys(r, root, "campaign", keys) != 0)
         return -1;
     yaml_node_t *v;
@@ -395,9 +395,10 @@ static int read_top(struct reader *r, const yaml_node_t *root, struct campaign *
         if (!s || (strcmp(s, "true") && strcmp(s, "false")))
             return fail_at(r, v, "record: expected true or false");
         c->record = !strcmp(s, "true");
+        if (c->record && !hermes_recording_supported())
+            return fail_at(r, v, "record: this hermes was built without recording (meson -Drecording=enabled, "
+                                 "needs libhdf5-dev)");
     }
-    if ((v = lookup(r, root, "run_args")) && get_strings(r, v, "run_args", &c->run_args, &c->nrun_args))
-        return -1;
     if ((v = lookup(r, root, "slurm")) && read_slurm(r, v, c))
         return -1;
     return 0;
@@ -453,9 +454,6 @@ void campaign_free(struct campaign *c)
     for (uint32_t i = 0; i < c->nout; i++)
         free(c->out[i].signal);
     free(c->out);
-    for (uint32_t i = 0; i < c->nrun_args; i++)
-        free(c->run_args[i]);
-    free(c->run_args);
     free(c->slurm_time);
     free(c->slurm_partition);
     for (uint32_t i = 0; i < c->nslurm_extra; i++)

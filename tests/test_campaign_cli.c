@@ -23,6 +23,8 @@
 
 #include <jansson.h>
 
+#include <hermes/hermes.h>
+
 #include "test_util.h"
 
 #ifndef HERMES_CLI
@@ -411,6 +413,35 @@ static void test_campaign_killed_run(void **state)
     json_decref(j);
 }
 
+/* record: true records each run into runs/INDEX/recording.h5 (HDF5), or is
+ * refused at plan time by a hermes built without recording. */
+static void test_campaign_record(void **state)
+{
+    (void)state;
+    char cpath[400], rdir[400], out[400], path[600];
+    snprintf(cpath, sizeof cpath, "%s/rec.yaml", tmpdir);
+    snprintf(rdir, sizeof rdir, "%s/rec", tmpdir);
+    snprintf(out, sizeof out, "%s/rec.out", tmpdir);
+    write_text(cpath, "base: " BASE "\nruns: 2\nseed: 5\nend_time: 2\nrecord: true\n");
+    int rc = run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, rdir, NULL});
+    if (!hermes_recording_supported()) {
+        assert_int_equal(rc, 3);
+        char *o = slurp(out);
+        assert_non_null(strstr(o, "built without recording"));
+        free(o);
+        return;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(run_cmd(out, 60, (const char *[]){HERMES_CLI, "campaign", "run", rdir, "1", NULL}), 0);
+    snprintf(path, sizeof path, "%s/runs/1/recording.h5", rdir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char magic[8] = {0};
+    assert_int_equal(fread(magic, 1, 8, f), 8);
+    fclose(f);
+    assert_memory_equal(magic, "\x89HDF\r\n\x1a\n", 8);
+}
+
 /* `hermes run --set` and `--seed`. */
 static void test_campaign_run_set_seed(void **state)
 {
@@ -487,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_campaign_parallel_collect),
         cmocka_unit_test(test_campaign_rerun_bit_identical),
         cmocka_unit_test(test_campaign_killed_run),
+        cmocka_unit_test(test_campaign_record),
         cmocka_unit_test(test_campaign_run_set_seed),
         cmocka_unit_test(test_campaign_file_errors),
     };
