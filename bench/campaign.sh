@@ -43,34 +43,38 @@ tail -n +2 "$T/plan0/runs.csv" | while IFS=, read -r idx seed mass thr; do
         "$HERMES" "$BASE" "$END" "$seed" "$mass" "$thr"
 done >"$T/plain.cmds"
 
-now() { date +%s.%N; }
-xargs_total=0
-camp_total=0
+# GNU time: wall, user and system seconds of the command and its children.
+timed() {  # OUTFILE COMMAND...
+    out=$1
+    shift
+    /usr/bin/time -f '%e %U %S' -o "$out" "$@"
+}
+add() { echo "$1 + $2" | bc -l; }
+xw=0 xc=0 cw=0 cc=0
 r=1
 while [ $r -le "$ROUNDS" ]; do
-    t0=$(now)
-    tr '\n' '\0' <"$T/plain.cmds" | xargs -0 -P 2 -I{} sh -c '{}' || { echo "plain runs failed"; exit 1; }
-    t1=$(now)
+    timed "$T/tx" sh -c "tr '\n' '\0' <'$T/plain.cmds' | xargs -0 -P 2 -I{} sh -c '{}'" ||
+        { echo "plain runs failed"; exit 1; }
     "$HERMES" campaign plan "$T/campaign.yaml" "$T/dir$r" >/dev/null
-    t2=$(now)
-    "$T/dir$r/run-local.sh" -j 2 >/dev/null || { echo "campaign runs failed"; exit 1; }
-    t3=$(now)
-    "$HERMES" campaign collect "$T/dir$r" >/dev/null
-    t4=$(now)
-    x=$(echo "$t1 - $t0" | bc -l)
-    c=$(echo "$t3 - $t2" | bc -l)
-    printf 'round %d: xargs -P 2 %.2f s (%.1f runs/s)   campaign -j 2 %.2f s (%.1f runs/s)   plan %.3f s  collect %.3f s\n' \
-        "$r" "$x" "$(echo "$CHUNK / $x" | bc -l)" "$c" "$(echo "$CHUNK / $c" | bc -l)" \
-        "$(echo "$t2 - $t1" | bc -l)" "$(echo "$t4 - $t3" | bc -l)"
-    xargs_total=$(echo "$xargs_total + $x" | bc -l)
-    camp_total=$(echo "$camp_total + $c" | bc -l)
+    timed "$T/tc" sh -c "'$T/dir$r/run-local.sh' -j 2 >/dev/null" || { echo "campaign runs failed"; exit 1; }
+    "$HERMES" campaign collect "$T/dir$r" >/dev/null || { echo "campaign collect failed"; exit 1; }
+    read -r x xu xs <"$T/tx"
+    read -r c cu cs <"$T/tc"
+    printf 'round %2d: xargs -P 2 %6.2f s wall %6.2f s cpu   campaign -j 2 %6.2f s wall %6.2f s cpu\n' \
+        "$r" "$x" "$(add "$xu" "$xs")" "$c" "$(add "$cu" "$cs")"
+    xw=$(add "$xw" "$x")
+    xc=$(add "$xc" "$(add "$xu" "$xs")")
+    cw=$(add "$cw" "$c")
+    cc=$(add "$cc" "$(add "$cu" "$cs")")
     rm -rf "$T/dir$r"
     r=$((r + 1))
 done
+n=$((CHUNK * ROUNDS))
 printf 'campaign bench (%s build, %d runs in %d alternating rounds, demo end_time %s s, 2 jobs, %s cores, load %s):\n' \
-    "$BUILD_TYPE" "$((CHUNK * ROUNDS))" "$ROUNDS" "$END" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '  plain hermes run via xargs -P 2: %.2f s total, %.2f runs/s\n' "$xargs_total" \
-    "$(echo "$CHUNK * $ROUNDS / $xargs_total" | bc -l)"
-printf '  hermes campaign via GNU parallel: %.2f s total, %.2f runs/s\n' "$camp_total" \
-    "$(echo "$CHUNK * $ROUNDS / $camp_total" | bc -l)"
-printf '  campaign overhead: %+.1f %% (target <= 5 %%)\n' "$(echo "($camp_total / $xargs_total - 1) * 100" | bc -l)"
+    "$BUILD_TYPE" "$n" "$ROUNDS" "$END" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf '  plain hermes run via xargs -P 2:  %7.2f s wall, %.2f runs/s; %7.2f s cpu\n' "$xw" \
+    "$(echo "$n / $xw" | bc -l)" "$xc"
+printf '  hermes campaign via GNU parallel: %7.2f s wall, %.2f runs/s; %7.2f s cpu\n' "$cw" \
+    "$(echo "$n / $cw" | bc -l)" "$cc"
+printf '  campaign overhead: wall %+.1f %%, cpu %+.1f %% (target: wall <= 5 %%)\n' \
+    "$(echo "($cw / $xw - 1) * 100" | bc -l)" "$(echo "($cc / $xc - 1) * 100" | bc -l)"
