@@ -589,6 +589,16 @@ static json_t *load_summary(const char *dir, uint64_t index)
     return j;
 }
 
+/* SIGINT/SIGTERM (Ctrl+C, scancel, a Slurm time limit) end the run at the
+ * next frame: modules terminated, shared memory removed, a failed summary
+ * that collect lists for rerun. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+    stop_signal = sig;
+}
+
 struct observed {
     const double *slot;
     double        value;
@@ -696,6 +706,13 @@ static int cmd_run_one(int argc, char **argv)
     double sim_time = 0, wall = 0;
     struct timespec w0, w1;
     clock_gettime(CLOCK_MONOTONIC, &w0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 
     if (!values || !obs) {
         snprintf(error, sizeof error, "out of memory");
@@ -785,9 +802,16 @@ static int cmd_run_one(int argc, char **argv)
     reason = "running";
     for (uint32_t i = 0; i < c->nout; i++)
         obs[i].value = *obs[i].slot;
+
     /* Step frame by frame in this thread: min and max see every frame
      * (frame 0, the staged state, included). */
     for (;;) {
+        if (stop_signal) {
+            snprintf(error, sizeof error, "interrupted by %s at frame %" PRIu64,
+                     stop_signal == SIGINT ? "SIGINT" : "SIGTERM", hermes_scheduler_frame(s));
+            reason = "interrupted";
+            break;
+        }
         uint64_t before = hermes_scheduler_frame(s);
         int src = hermes_scheduler_step(s, 1, NULL);
         if (src != 0) {

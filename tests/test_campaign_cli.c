@@ -397,6 +397,42 @@ static void test_campaign_killed_run(void **state)
      * have). The vehicle process died with its parent (PR_SET_PDEATHSIG). */
     assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "clean", NULL}), 0);
     assert_false(shm_exists(name));
+    /* SIGTERM (scancel, a time limit) stops a run at a frame boundary: a
+     * failed summary saying so, modules terminated, no segment left. */
+    pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(HERMES_CLI, HERMES_CLI, "campaign", "run", kdir, "1", (char *)NULL);
+        _exit(127);
+    }
+    assert_true(pid > 0);
+    snprintf(path, sizeof path, "%s/runs/.tmp-1-%d/log", kdir, (int)pid);
+    name[0] = '\0';
+    end = test_now() + 20;
+    while (!name[0] && test_now() < end) {
+        char *log = slurp(path);
+        char *b = log ? strstr(log, "backplane=") : NULL;
+        if (b)
+            sscanf(b + 10, "%99[^ \n]", name);
+        free(log);
+        usleep(20000);
+    }
+    assert_true(name[0] != '\0');
+    usleep(200000);
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+    snprintf(path, sizeof path, "%s/runs/1/summary.json", kdir);
+    json_t *t = json_load_file(path, 0, NULL);
+    assert_non_null(t);
+    assert_string_equal(json_string_value(json_object_get(t, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(t, "end_reason")), "interrupted");
+    assert_non_null(strstr(json_string_value(json_object_get(t, "error")), "SIGTERM"));
+    json_decref(t);
+    assert_false(shm_exists(name));
+
     /* A later run of an index sweeps that index's temporary directories of
      * dead runs (here: one named after the killed pid in the 40-run campaign). */
     char stale[700];
