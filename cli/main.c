@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <hermes/hermes.h>
+#include "campaign.h"
 #include "cli_server.h"
 #include "cmd_record.h"
 
@@ -181,6 +182,7 @@ static const char usage_main[] =
     "  clean             remove shared-memory segments left by dead runs\n"
     "  export FILE.h5    write a recording as CSV\n"
     "  replay FILE.h5    serve a recording over the WebSocket protocol\n"
+    "  campaign ...      plan, run and collect Monte Carlo campaigns (hermes campaign --help)\n"
     "  version           print the version\n"
     "\n"
     "`hermes <command> --help` describes each command.\n";
@@ -196,6 +198,10 @@ static const char usage_run[] =
     "  --end-time SECONDS     override execution.end_time\n"
     "  --paused               start paused (a client or host resumes)\n"
     "  --run-name NAME        shared-memory run name (default: generated)\n"
+    "  --set MODULE.SIGNAL=V  override a signal's initial value (repeatable; V a number,\n"
+    "                         true or false; read-only signals too: they are initial conditions)\n"
+    "  --seed N               seed handed to modules (HERMES_SEED, hermes_module_seed(),\n"
+    "                         hermes_inproc_env_t.seed), 0 .. 2^64-1\n"
     "  --quiet                only warnings and errors\n"
     "  --verbose              debug lines too\n"
     "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
@@ -376,13 +382,15 @@ static int parse_double(const char *s, double *out)
 
 static int cmd_run(int argc, char **argv)
 {
-    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT };
+    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT,
+           O_SET, O_SEED };
     static const struct option opts[] = {
         {"no-server", no_argument, NULL, O_NO_SERVER}, {"port", required_argument, NULL, O_PORT},
         {"host", required_argument, NULL, O_HOST},     {"mode", required_argument, NULL, O_MODE},
         {"end-time", required_argument, NULL, O_END},  {"paused", no_argument, NULL, O_PAUSED},
         {"run-name", required_argument, NULL, O_RUN_NAME}, {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},     {"log-format", required_argument, NULL, O_LOGFMT},
+        {"set", required_argument, NULL, O_SET},       {"seed", required_argument, NULL, O_SEED},
         {"record", required_argument, NULL, 'R'},      {"record-signals", required_argument, NULL, 'R'},
         {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
         {"rerun", required_argument, NULL, 'R'},
@@ -394,6 +402,10 @@ static int cmd_run(int argc, char **argv)
     long port = -1;
     const char *host = NULL, *mode = NULL, *run_name = NULL;
     double end_time = 0;
+    const char *sets[256];   /* --set arguments, applied after loading */
+    int nsets = 0;
+    bool have_seed = false;
+    unsigned long long seed = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
@@ -435,6 +447,24 @@ static int cmd_run(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case O_SET:
+            if (nsets == (int)(sizeof sets / sizeof sets[0])) {
+                fprintf(stderr, "hermes run: at most %d --set options\n", nsets);
+                return EXIT_USAGE;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case O_SEED: {
+            char *end;
+            errno = 0;
+            seed = strtoull(optarg, &end, 10);
+            if (errno || end == optarg || *end || strchr(optarg, '-')) {
+                fprintf(stderr, "hermes run: --seed needs an integer 0 .. 2^64-1, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            have_seed = true;
+            break;
+        }
         case 'h': printf(usage_run, cli_record_usage); return 0;
         default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
         }
@@ -454,6 +484,34 @@ static int cmd_run(int argc, char **argv)
         logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", path, q(err.message, qb, sizeof qb));
         return EXIT_CONFIG;
     }
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char name[HERMES_MAX_NAME + 2];
+        double v = 0;
+        bool ok = eq && eq > sets[i] && (size_t)(eq - sets[i]) < sizeof name;
+        if (ok) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+            if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false"))
+                v = !strcmp(eq + 1, "true");
+            else
+                ok = parse_double(eq + 1, &v) == 0;
+        }
+        if (!ok) {
+            fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
+                    sets[i]);
+            hermes_config_destroy(cfg);
+            cli_record_cleanup(&rec);
+            return EXIT_USAGE;
+        }
+        if (hermes_config_set_initial(cfg, name, v) != 0) {
+            fprintf(stderr, "hermes run: --set %s: %s\n", sets[i], hermes_last_error());
+            hermes_config_destroy(cfg);
+            cli_record_cleanup(&rec);
+            return EXIT_USAGE;
+        }
+    }
+    if (have_seed)
+        hermes_config_set_seed(cfg, (uint64_t)seed);
     hermes_execution_t ex;
     hermes_config_execution(cfg, &ex);
     if (mode) {
@@ -510,10 +568,13 @@ static int cmd_run(int argc, char **argv)
     if ((status = cli_record_attach(&rec, s, paused)) != 0)
         goto out;
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s",
+    char seed_kv[40] = "";
+    if (have_seed)
+        snprintf(seed_kv, sizeof seed_kv, " seed=%llu", seed);
+    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s%s",
           path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
           hermes_mode_name(ex.mode), ex.rate_hz, ex.has_end_time ? "" : "none",
-          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "");
+          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "", seed_kv);
     if (hermes_scheduler_stage(s) != 0) {
         logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         status = EXIT_STARTUP;
@@ -626,6 +687,8 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "replay"))
         return cmd_replay(argc - 1, argv + 1);
+    if (!strcmp(cmd, "campaign"))
+        return cmd_campaign(argc - 1, argv + 1, argv[0]);
     fprintf(stderr, "hermes: unknown command '%s'\n\n%s", cmd, usage_main);
     return EXIT_USAGE;
 }

@@ -223,6 +223,16 @@ HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_se
 
 HERMES_API const char *hermes_config_path(const hermes_config_t *cfg) { return cfg ? cfg->path : NULL; }
 
+HERMES_API int hermes_config_seed(const hermes_config_t *cfg, uint64_t *out)
+{
+    if (!cfg || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_seed: NULL argument");
+    if (!cfg->has_seed)
+        return HERMES_ENOENT;   /* no seed is the normal case: no message */
+    *out = cfg->seed;
+    return 0;
+}
+
 const struct hermes_inproc_module *hermes__config_module_callbacks(const hermes_config_t *cfg, uint32_t module_index)
 {
     if (!cfg || module_index >= cfg->nmod || cfg->mod[module_index].type != HERMES_MODULE_INPROC)

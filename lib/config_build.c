@@ -152,11 +152,43 @@ HERMES_API int hermes_config_set_module_callbacks(hermes_config_t *cfg, const ch
         return rc;
     if (m->type != HERMES_MODULE_INPROC)
         return hermes__fail(HERMES_EINVAL, "hermes_config_set_module_callbacks: module '%s' is not inproc", module);
-    if (table && table->abi_version != HERMES_INPROC_ABI_VERSION)
-        return hermes__fail(HERMES_EABI, "module '%s': callback table ABI version %u, expected %u", module,
-                            (unsigned)table->abi_version, (unsigned)HERMES_INPROC_ABI_VERSION);
+    if (table && (table->abi_version < HERMES_INPROC_ABI_MIN || table->abi_version > HERMES_INPROC_ABI_VERSION))
+        return hermes__fail(HERMES_EABI, "module '%s': callback table ABI version %u, expected %u..%u", module,
+                            (unsigned)table->abi_version, (unsigned)HERMES_INPROC_ABI_MIN,
+                            (unsigned)HERMES_INPROC_ABI_VERSION);
     m->callbacks = table;
     hermes__config_changed(cfg);
+    return 0;
+}
+
+HERMES_API int hermes_config_set_initial(hermes_config_t *cfg, const char *signal, double value)
+{
+    if (!cfg || !signal)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_initial: cfg or signal is NULL");
+    /* Module names have no dots; signal names may ("position.altitude"). */
+    const char *dot = strchr(signal, '.');
+    if (!dot || dot == signal || !dot[1])
+        return hermes__fail(HERMES_EINVAL, "'%s' is not a qualified signal name (module.signal)", signal);
+    int i = hermes__config_find_module(cfg, signal, (size_t)(dot - signal));
+    int j = i < 0 ? -1 : hermes__config_find_signal(&cfg->mod[i], dot + 1);
+    if (j < 0)
+        return hermes__fail(HERMES_ENOENT, "no signal '%s' in the configuration", signal);
+    struct cfg_signal *s = &cfg->mod[i].sig[j];
+    char buf[160];
+    const char *why = hermes__config_initial_problem(s->type, value, buf, sizeof buf);
+    if (why)
+        return hermes__fail(HERMES_ETYPE, "%s: %s", signal, why);
+    s->initial = value;
+    hermes__config_changed(cfg);
+    return 0;
+}
+
+HERMES_API int hermes_config_set_seed(hermes_config_t *cfg, uint64_t seed)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_seed: cfg is NULL");
+    cfg->seed = seed;
+    cfg->has_seed = true;
     return 0;
 }
 

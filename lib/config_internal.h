@@ -94,6 +94,8 @@ struct hermes_config {
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
     struct cfg_pos    *pos;         /* positions from the pre-pass (empty for code-built configs) */
     uint32_t           npos, cappos;
+    bool               has_seed;    /* hermes_config_set_seed(): handed to modules */
+    uint64_t           seed;
     struct hermes__names posidx;    /* path -> index in pos */
     char              *text;        /* the YAML source, for positions inside sequences (NULL: none) */
     size_t             text_len;

@@ -77,10 +77,10 @@ int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, he
             return hermes__fail(HERMES_EMODULE, "module '%s': %s() returned NULL", m->name,
                                 HERMES_INPROC_ENTRY_SYMBOL);
     }
-    if (ip->table->abi_version != HERMES_INPROC_ABI_VERSION)
-        return hermes__fail(HERMES_EABI, "module '%s': %s has inproc ABI version %u, this Hermes (%s) needs %u",
+    if (ip->table->abi_version < HERMES_INPROC_ABI_MIN || ip->table->abi_version > HERMES_INPROC_ABI_VERSION)
+        return hermes__fail(HERMES_EABI, "module '%s': %s has inproc ABI version %u, this Hermes (%s) needs %u..%u",
                             m->name, info.path ? info.path : "host table", ip->table->abi_version,
-                            hermes_version_string(), HERMES_INPROC_ABI_VERSION);
+                            hermes_version_string(), HERMES_INPROC_ABI_MIN, HERMES_INPROC_ABI_VERSION);
     if (!ip->table->init || !ip->table->step)
         return hermes__fail(HERMES_EMODULE, "module '%s': callback table lacks init or step", m->name);
 
@@ -104,6 +104,7 @@ int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, he
     ip->env.slots = ip->slots;
     ip->env.errbuf = m->errbuf;
     ip->env.errbuf_size = sizeof m->errbuf;
+    ip->env.has_seed = hermes_config_seed(cfg, &ip->env.seed) == 0;
 
     m->errbuf[0] = '\0';
     void *state = NULL;

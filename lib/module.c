@@ -26,6 +26,8 @@ struct hermes_module {
     pid_t                   orch;
     char                    name[HERMES_MAX_MODULE_NAME + 1];
     char                   *config_path;
+    bool                    has_seed;  /* HERMES_SEED was set at open */
+    uint64_t                seed;
 };
 
 static void answer(hermes_module_t *m, int status, const char *msg)
@@ -119,6 +121,26 @@ HERMES_API int hermes_module_open(hermes_module_t **out)
         return rc;
     }
     (*out)->config_path = cfg_copy;
+    const char *seed = getenv(HERMES_ENV_SEED);
+    char *end = NULL;
+    if (seed && *seed >= '0' && *seed <= '9') {
+        errno = 0;
+        unsigned long long v = strtoull(seed, &end, 10);
+        if (!*end && errno == 0) {
+            (*out)->seed = v;
+            (*out)->has_seed = true;
+        }
+    }
+    return 0;
+}
+
+HERMES_API int hermes_module_seed(const hermes_module_t *m, uint64_t *out)
+{
+    if (!m || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_module_seed: NULL argument");
+    if (!m->has_seed)
+        return hermes__fail(HERMES_ENOENT, "no seed: the run was started without one (%s unset)", HERMES_ENV_SEED);
+    *out = m->seed;
     return 0;
 }
 

@@ -438,7 +438,7 @@ static char *fmt_env(const char *key, const char *value)
 static bool env_is_ours(const char *kv)
 {
     static const char *const keys[] = {HERMES_ENV_BACKPLANE, HERMES_ENV_MODULE, HERMES_ENV_MODULE_CONFIG,
-                                       HERMES_ENV_PARENT_PID};
+                                       HERMES_ENV_PARENT_PID, HERMES_ENV_SEED};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         size_t k = strlen(keys[i]);
         if (strncmp(kv, keys[i], k) == 0 && kv[k] == '=')
@@ -448,7 +448,8 @@ static bool env_is_ours(const char *kv)
 }
 
 /* argv and envp are built before fork: the child may not allocate. */
-static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_backplane_t *bp)
+static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_backplane_t *bp,
+                      const hermes_config_t *cfg)
 {
     p->path = hermes__strdup(info->path);
     p->argv = calloc((size_t)info->arg_count + 2, sizeof *p->argv);
@@ -462,7 +463,7 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     size_t n = 0;
     for (char **e = environ; e && *e; e++)
         n++;
-    p->envp = calloc(n + 5, sizeof *p->envp);
+    p->envp = calloc(n + 6, sizeof *p->envp);
     if (!p->envp)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     size_t k = 0;
@@ -475,6 +476,11 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
         !(p->envp[k++] = fmt_env(HERMES_ENV_MODULE, p->m->name)) ||
         !(p->envp[k++] = fmt_env(HERMES_ENV_PARENT_PID, pid)) ||
         (info->config_path && !(p->envp[k++] = fmt_env(HERMES_ENV_MODULE_CONFIG, info->config_path))))
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    uint64_t seed;
+    char seed_s[24];
+    if (hermes_config_seed(cfg, &seed) == 0 && (snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed),
+                                                !(p->envp[k++] = fmt_env(HERMES_ENV_SEED, seed_s))))
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     return 0;
 }
@@ -552,7 +558,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     p->timeout_s = ex.step_timeout > 0 ? ex.step_timeout : HERMES_DEFAULT_STEP_TIMEOUT;
     p->timeout_ns = (uint64_t)(p->timeout_s * 1e9);
     p->grace_ns = p->timeout_ns < MAX_GRACE_NS ? p->timeout_ns : MAX_GRACE_NS;
-    if ((rc = build_exec(p, &info, bp)) != 0)
+    if ((rc = build_exec(p, &info, bp, cfg)) != 0)
         return rc;
     if ((p->efd = eventfd(0, EFD_CLOEXEC)) < 0)
         return hermes__fail(HERMES_ESYS, "module '%s': eventfd: %s", m->name, strerror(errno));

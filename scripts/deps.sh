@@ -7,10 +7,13 @@ HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson
                    libcyaml-dev libyaml-dev libcmocka-dev python3 python3-websockets
                    libhdf5-dev hdf5-tools python3-h5py)
 # Extra tools of scripts/test.sh only (not needed to build or run the demo):
-# clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage,
-# Node.js + npm for the Foxglove reference-client test (tests/foxglove).
-# gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself.
-HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind chromium)
+# clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage.
+# gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself. Node.js + npm
+# (viewer build, browser and Foxglove tests) come from hermes_viewer_setup below,
+# which installs Debian's nodejs/npm only when no npm is on the PATH.
+# chromium: the viewer's browser test; GNU parallel: the campaign test's runs;
+# slurm-wlm + munge: the Slurm check; bc + time: bench/campaign.sh.
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind chromium parallel slurm-wlm munge bc time)
 
 hermes_install_deps() {
     local missing=()

@@ -60,6 +60,8 @@ static int stage(void *state)
 {
     struct vehicle *v = state;
     vehicle_init(&v->s, &v->p);
+    if (*v->mass > v->p.dry_mass)   /* the signal's initial value, when set, is the lift-off mass */
+        v->s.mass = *v->mass;
     write_outputs(v);
     return 0;
 }

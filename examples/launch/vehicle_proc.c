@@ -44,12 +44,15 @@ int main(void)
     double dt;
     int cmd;
     while ((cmd = hermes_module_wait(m, &frame, &dt)) > 0 && cmd != HERMES_CMD_TERMINATE) {
-        if (cmd == HERMES_CMD_STAGE)
+        if (cmd == HERMES_CMD_STAGE) {
             vehicle_init(&s, &p);
-        else if (cmd == HERMES_CMD_STEP)
+            if (*sig[MASS] > p.dry_mass)   /* the signal's initial value, when set, is the lift-off mass */
+                s.mass = *sig[MASS];
+        } else if (cmd == HERMES_CMD_STEP) {
             vehicle_step(&s, &p, *sig[THRUST_CMD], *sig[PITCH_CMD], dt);
-        else
+        } else {
             continue;  /* reset: a stage follows */
+        }
         *sig[DOWNRANGE] = s.x;
         *sig[ALTITUDE] = s.h;
         *sig[VX] = s.vx;

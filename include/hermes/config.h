@@ -155,7 +155,7 @@ HERMES_API int hermes_config_add_module(hermes_config_t *cfg, const char *name,
                                         hermes_module_type_t type, const char *path);
 /** Give an inproc module host callbacks instead of a library (the table must outlive the scheduler;
  *  NULL clears). @return 0, HERMES_EINVAL (not an inproc module), HERMES_ENOENT, HERMES_EABI
- *  (table->abi_version is not HERMES_INPROC_ABI_VERSION). */
+ *  (table->abi_version is outside HERMES_INPROC_ABI_MIN..HERMES_INPROC_ABI_VERSION). */
 HERMES_API int hermes_config_set_module_callbacks(hermes_config_t *cfg, const char *module,
                                                   const struct hermes_inproc_module *table);
 /** Set the command-line arguments of a process module (copied; NULL/0 clears).
@@ -170,6 +170,30 @@ HERMES_API int hermes_config_set_module_config(hermes_config_t *cfg, const char 
 /** Append a signal to @p module. @return 0, HERMES_ENOENT, HERMES_EINVAL, HERMES_EEXIST, HERMES_ENOMEM. */
 HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module, const char *name,
                                         hermes_type_t type, const char *unit, bool writable, double initial);
+/**
+ * Override the initial value of signal @p signal ("module.signal") for runs
+ * made from this config (`hermes run --set`, campaign dispersions). Read-only
+ * signals may be overridden too: an initial value is an initial condition
+ * (a vehicle's lift-off mass), not a write from outside the module during the
+ * run. The value must fit the signal's type (finite; integral and in range
+ * for i32/i64; 0 or 1 for bool; in range for f32), the same rule as
+ * `initial:` in YAML.
+ * @return 0, HERMES_EINVAL (NULL, or not a qualified name), HERMES_ENOENT (no
+ *         such signal), HERMES_ETYPE (value does not fit; message says why).
+ * @since 0.2 (campaigns)
+ */
+HERMES_API int hermes_config_set_initial(hermes_config_t *cfg, const char *signal, double value);
+/**
+ * Give runs made from this config a seed: process modules find it in
+ * HERMES_SEED (hermes_module_seed()), inproc modules in
+ * hermes_inproc_env_t.seed (ABI version 2). No seed unless set.
+ * @return 0 or HERMES_EINVAL (NULL cfg).
+ * @since 0.2 (campaigns)
+ */
+HERMES_API int hermes_config_set_seed(hermes_config_t *cfg, uint64_t seed);
+/** The seed set with hermes_config_set_seed().
+ *  @return 0, HERMES_ENOENT (none set; hermes_last_error() untouched), HERMES_EINVAL. */
+HERMES_API int hermes_config_seed(const hermes_config_t *cfg, uint64_t *out);
 /** Append a wire dst = src * gain + offset. Checked by validate. */
 HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, const char *dst,
                                       double gain, double offset);

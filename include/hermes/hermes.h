@@ -13,6 +13,7 @@
 #include "module.h"
 #include "encoder.h"
 #include "server.h"
+#include "campaign.h"
 #include "recorder.h"
 #include "replay.h"
 

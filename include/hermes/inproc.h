@@ -1,8 +1,12 @@
 /** @file inproc.h  ABI of in-process modules (shared objects loaded with dlopen).
  *
  * A module library exports one function, HERMES_INPROC_ENTRY_SYMBOL, that
- * returns a static table of callbacks. Hermes refuses a table whose
- * abi_version differs from HERMES_INPROC_ABI_VERSION. A C host can also hand
+ * returns a static table of callbacks. Hermes accepts a table whose
+ * abi_version is between HERMES_INPROC_ABI_MIN and HERMES_INPROC_ABI_VERSION
+ * and refuses any other (so a module built against a newer header fails
+ * cleanly on an older Hermes instead of reading fields that are not there).
+ * Version 2 appended `has_seed` and `seed` to hermes_inproc_env_t; a module
+ * whose table says version 1 must not read them. A C host can also hand
  * the same table directly to a config (hermes_config_set_module_callbacks()).
  *
  * Threading: all callbacks run on the scheduler thread, one module at a time,
@@ -20,7 +24,9 @@
 extern "C" {
 #endif
 
-#define HERMES_INPROC_ABI_VERSION 1u
+#define HERMES_INPROC_ABI_VERSION 2u
+/** Oldest table version this Hermes still loads. */
+#define HERMES_INPROC_ABI_MIN 1u
 #define HERMES_INPROC_ENTRY_SYMBOL "hermes_inproc_entry"
 
 /** What a module gets at init. */
@@ -32,12 +38,15 @@ typedef struct hermes_inproc_env {
     double *const      *slots;        /**< direct pointers to the live f64 slots, same order */
     char               *errbuf;       /**< write a message here when a callback fails */
     size_t              errbuf_size;
+    /* ABI version 2 (read only when the module's table says abi_version >= 2): */
+    uint32_t            has_seed;     /**< 1 when the run has a seed (`hermes run --seed`, a campaign run) */
+    uint64_t            seed;         /**< the run's seed, for noise models; 0 when has_seed is 0 */
 } hermes_inproc_env_t;
 
 /** Callback table. Each callback returns 0 on success; anything else stops the
  *  run with an error naming the module and the text left in env->errbuf. */
 typedef struct hermes_inproc_module {
-    uint32_t abi_version;   /**< HERMES_INPROC_ABI_VERSION */
+    uint32_t abi_version;   /**< HERMES_INPROC_ABI_VERSION of the header the module was built with */
     uint32_t reserved;
     /** Allocate state; store it in *state. Called once. */
     int  (*init)(void **state, const hermes_inproc_env_t *env);

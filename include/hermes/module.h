@@ -6,6 +6,9 @@
  *  - `HERMES_MODULE`        the module's name in the config
  *  - `HERMES_MODULE_CONFIG` resolved path of the module's `config:` file (only when set)
  *  - `HERMES_PARENT_PID`    pid of the orchestrator
+ *  - `HERMES_SEED`          the run's seed, decimal 0 .. 2^64-1 (only when the run has one:
+ *                           `hermes run --seed N`, a campaign run, hermes_config_set_seed());
+ *                           read it with hermes_module_seed()
  * and the module's `args` as argv[1..]. The program opens its handle, looks
  * up its signals once, then loops: wait for a command, do the work, answer.
  * @code
@@ -46,6 +49,7 @@ extern "C" {
 #define HERMES_ENV_MODULE        "HERMES_MODULE"
 #define HERMES_ENV_MODULE_CONFIG "HERMES_MODULE_CONFIG"
 #define HERMES_ENV_PARENT_PID    "HERMES_PARENT_PID"
+#define HERMES_ENV_SEED          "HERMES_SEED"
 
 typedef struct hermes_module hermes_module_t;
 
@@ -87,6 +91,16 @@ HERMES_API const char *hermes_module_name(const hermes_module_t *m);
 
 /** Path of the module's config file (HERMES_MODULE_CONFIG), or NULL (borrowed). */
 HERMES_API const char *hermes_module_config_path(const hermes_module_t *m);
+
+/**
+ * Seed of the run (HERMES_SEED, read at hermes_module_open()), for modules
+ * with noise models: the same seed gives the same run.
+ * @param[out] out  the seed  @nonnull
+ * @return 0, HERMES_ENOENT (the run has no seed, or the handle came from
+ *         hermes_module_attach()), HERMES_EINVAL (NULL argument).
+ * @since 0.2 (campaigns)
+ */
+HERMES_API int hermes_module_seed(const hermes_module_t *m, uint64_t *out);
 
 /** The attached backplane, for hermes_backplane_find()/read()/info() (borrowed). */
 HERMES_API hermes_backplane_t *hermes_module_backplane(hermes_module_t *m);
