@@ -1,6 +1,8 @@
-/* The scheduler's view of a module, whatever its type. Each type (injection,
- * inproc, process) fills the function pointers; a NULL step means "no
- * dynamics". Private. */
+/* The seam between the scheduler and the module drivers: the scheduler's
+ * view of a module, whatever its type. Each driver (inproc.c, process.c)
+ * fills the function pointers; a NULL step means "no dynamics". Drivers
+ * know nothing of the scheduler: they report asynchronous failures through
+ * the `fail` callback it gives them. Private. */
 #ifndef HERMES_LIB_MODULE_INTERNAL_H
 #define HERMES_LIB_MODULE_INTERNAL_H
 
@@ -27,19 +29,17 @@ struct hermes__module {
     void (*terminate)(struct hermes__module *m);  /* frees what the type allocated */
     void *impl;                                   /* type-specific data */
 
-    struct hermes_scheduler *sched;               /* owner, for hermes__scheduler_post_failure() */
+    /* Set by the owner before open. Fails the run from any thread (e.g. a
+     * supervisor noticing a dead child while no command is in flight): the
+     * owner stops at its next wake-up or frame boundary with @p msg as the
+     * error, even while paused. Thread-safe; the first message wins. */
+    void (*fail)(void *fail_ctx, const char *msg);
+    void *fail_ctx;
     char errbuf[HERMES_MODULE_ERRBUF];
 };
-
-struct hermes_scheduler;
 
 /* Constructors: fill @p m (name, indices already set) or return an error code
  * with hermes__fail(). */
 int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
-
-/* Fail the run from any thread (e.g. a supervisor noticing a dead child):
- * the scheduler thread stops at its next wake-up or frame boundary with
- * @p msg as the error, even while paused. Thread-safe; first message wins. */
-void hermes__scheduler_post_failure(struct hermes_scheduler *s, const char *msg);
 #endif

@@ -7,7 +7,7 @@
  * child's pidfd. When the child exits it reaps it, sets the DEAD bit of the
  * module's reply futex word and wakes it, so a scheduler waiting for a reply
  * returns at once; if no command is in flight (paused, between frames) it
- * fails the run through hermes__scheduler_post_failure().
+ * fails the run through the module's `fail` callback.
  *
  * Who reports a death is decided by `phase`: the scheduler thread moves
  * IDLE -> BUSY around each command, the supervisor moves IDLE -> POSTING ->
@@ -80,15 +80,21 @@ struct proc {
     int                     wstatus;      /* valid once dead; -1: unknown (reaped elsewhere) */
 };
 
+/* Commands as named in messages. */
+#define CMD_NAME_TABLE(X)                        \
+    X(HERMES_CMD_STAGE, "stage")                 \
+    X(HERMES_CMD_STEP, "step")                   \
+    X(HERMES_CMD_RESET, "reset")                 \
+    X(HERMES_CMD_TERMINATE, "terminate")         \
+    X(HERMES__CMD_HELLO, "start-up handshake")
+
 static const char *cmd_name(uint32_t cmd)
 {
+#define X(value, text) case value: return text;
     switch (cmd) {
-    case HERMES_CMD_STAGE: return "stage";
-    case HERMES_CMD_STEP: return "step";
-    case HERMES_CMD_RESET: return "reset";
-    case HERMES_CMD_TERMINATE: return "terminate";
-    case HERMES__CMD_HELLO: return "start-up handshake";
+    CMD_NAME_TABLE(X)
     }
+#undef X
     return "command";
 }
 
@@ -177,7 +183,7 @@ static void mark_dead(struct proc *p, int wstatus)
                      (int)p->pid, how, cmd_name(p->last_cmd));
         hermes__log(HERMES_LOG_ERROR, "process", "event=child_died module=%s pid=%d status=\"%s\" phase=idle",
                     p->m->name, (int)p->pid, how);
-        hermes__scheduler_post_failure(p->m->sched, msg);
+        p->m->fail(p->m->fail_ctx, msg);
         atomic_store_explicit(&p->phase, PH_REPORTED, memory_order_seq_cst);
     } else {
         hermes__log(expect == PH_CLOSING ? HERMES_LOG_DEBUG : HERMES_LOG_ERROR, "process",
@@ -274,7 +280,7 @@ static void settle(struct proc *p)
         describe_status(p->wstatus, how, sizeof how);
         snprintf(msg, sizeof msg, "module '%s' (pid %d) %s after answering %s (frame %llu)", p->m->name, (int)p->pid,
                  how, cmd_name(p->last_cmd), (unsigned long long)p->last_frame);
-        hermes__scheduler_post_failure(p->m->sched, msg);
+        p->m->fail(p->m->fail_ctx, msg);
         atomic_store_explicit(&p->phase, PH_REPORTED, memory_order_seq_cst);
     }
 }
@@ -297,7 +303,7 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
     int expect = PH_IDLE;
     if (!atomic_compare_exchange_strong(&p->phase, &expect, PH_BUSY)) {
         /* Died (or hung) earlier; let a posting supervisor finish first so
-         * our message does not race with its hermes__scheduler_post_failure(). */
+         * our message does not race with its fail callback. */
         while (atomic_load_explicit(&p->phase, memory_order_seq_cst) == PH_POSTING)
             sched_yield();
         char how[96];
@@ -310,7 +316,7 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
         return -1;
     }
     post_command(p, cmd, frame, dt);
-    enum wait_result r = await(p, p->seq, hermes__wake_now() + p->timeout_ns);
+    enum wait_result r = await(p, p->seq, hermes__now_ns() + p->timeout_ns);
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
         if (status != 0) {
@@ -396,12 +402,12 @@ static void proc_close(struct hermes__module *m)
         if (p->spawn_errno == 0 && p->pid > 0) {
             if (ph == PH_IDLE && p->ready && !p->hung && !is_dead(p)) {
                 post_command(p, HERMES_CMD_TERMINATE, p->last_frame, p->dt);
-                await(p, p->seq, hermes__wake_now() + p->grace_ns);
+                await(p, p->seq, hermes__now_ns() + p->grace_ns);
             }
-            if (!wait_dead(p, hermes__wake_now() + p->grace_ns)) {
+            if (!wait_dead(p, hermes__now_ns() + p->grace_ns)) {
                 hermes__log(HERMES_LOG_WARN, "process", "event=sigterm module=%s pid=%d", m->name, (int)p->pid);
                 send_signal(p, SIGTERM);
-                if (!wait_dead(p, hermes__wake_now() + p->grace_ns))
+                if (!wait_dead(p, hermes__now_ns() + p->grace_ns))
                     hermes__log(HERMES_LOG_WARN, "process", "event=sigkill module=%s pid=%d", m->name, (int)p->pid);
             }
         }
@@ -596,7 +602,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     hermes__log(HERMES_LOG_INFO, "process", "event=spawned module=%s pid=%d path=%s spin_ns=%u/%u", m->name,
                 (int)p->pid, p->path, orch_spin, mod_spin);
 
-    switch (await(p, 1u, hermes__wake_now() + p->timeout_ns)) {
+    switch (await(p, 1u, hermes__now_ns() + p->timeout_ns)) {
     case W_DEAD: {
         char how[96];
         describe_status(p->wstatus, how, sizeof how);

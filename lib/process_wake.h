@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backplane_internal.h"
+#include "util.h"
 
 #define HERMES__WAKE_DEAD 0x80000000u  /* reply word: the module's process is gone */
 #define HERMES__WAKE_SEQ  0x7fffffffu
@@ -80,13 +81,13 @@ static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old
         return v;
     uint32_t spin = w->spin_ns;
     if (spin && atomic_load_explicit(&w->cpu, memory_order_relaxed) != sched_getcpu()) {
-        uint64_t end = hermes__wake_now() + spin;
+        uint64_t end = hermes__now_ns() + spin;
         for (uint32_t i = 1;; i++) {
             hermes__cpu_relax();
             v = atomic_load_explicit(&w->seq, memory_order_acquire);
             if (v != old)
                 return v;
-            if ((i & 63u) == 0 && hermes__wake_now() >= end)
+            if ((i & 63u) == 0 && hermes__now_ns() >= end)
                 break;
         }
     }
@@ -97,7 +98,7 @@ static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old
             break;
         struct timespec ts, *tp = NULL;
         if (deadline_ns != UINT64_MAX) {
-            if (hermes__wake_now() >= deadline_ns)
+            if (hermes__now_ns() >= deadline_ns)
                 break;
             ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
             ts.tv_nsec = (long)(deadline_ns % 1000000000u);

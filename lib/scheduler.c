@@ -103,28 +103,27 @@ struct hermes_scheduler {
 
 HERMES_API const char *hermes_state_name(hermes_state_t st)
 {
+#define X(name, value, text) case HERMES_STATE_##name: return text;
     switch (st) {
-    case HERMES_STATE_IDLE: return "idle";
-    case HERMES_STATE_PAUSED: return "paused";
-    case HERMES_STATE_RUNNING: return "running";
-    case HERMES_STATE_STOPPED: return "stopped";
-    case HERMES_STATE_ERROR: return "error";
+    HERMES_STATE_TABLE(X)
+    case HERMES_STATE_COUNT_: break;
     }
+#undef X
     return "unknown";
 }
 
 HERMES_API const char *hermes_event_name(hermes_event_t ev)
 {
+#define X(name, value, text) case HERMES_EVENT_##name: return text;
     switch (ev) {
-    case HERMES_EVENT_RUNNING: return "running";
-    case HERMES_EVENT_PAUSED: return "paused";
-    case HERMES_EVENT_RESET: return "reset";
-    case HERMES_EVENT_STOPPED: return "stopped";
-    case HERMES_EVENT_ERROR: return "error";
-    case HERMES_EVENT_NONE: break;
+    HERMES_EVENT_TABLE(X)
+    case HERMES_EVENT_COUNT_: break;
     }
+#undef X
     return "none";
 }
+
+static void post_failure(void *ctx, const char *msg);
 
 static inline uint64_t time_of(const hermes_scheduler_t *s, uint64_t frame)
 {
@@ -439,7 +438,8 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
         s->mods[i].name = mi.name;
         s->mods[i].type = mi.type;
         s->mods[i].config_index = i;
-        s->mods[i].sched = s;
+        s->mods[i].fail = post_failure;
+        s->mods[i].fail_ctx = s;
         s->mods[i].signal_count = mi.signal_count;
     }
     for (uint32_t k = 0; k < s->nsched; k++) {
@@ -599,6 +599,18 @@ bad_state:
     return HERMES_EVENT_NONE;
 }
 
+/* The one way into the FIFO; mu held. Wakes the loop. */
+static int push(hermes_scheduler_t *s, struct req q)
+{
+    if (s->qlen == QUEUE_CAP)
+        return hermes__fail(HERMES_EAGAIN, "scheduler request queue is full (%u pending)", QUEUE_CAP);
+    s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = q;
+    s->qlen++;
+    atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
+    pthread_cond_signal(&s->cv_req);
+    return 0;
+}
+
 /* Drain the FIFO (scheduler thread); values set while not running are
  * republished at once so readers see them. */
 static void drain(hermes_scheduler_t *s)
@@ -644,12 +656,9 @@ static void drain(hermes_scheduler_t *s)
 static int post_ctl(hermes_scheduler_t *s, struct ctl_req *r)
 {
     /* mu held, in_run true */
-    if (s->qlen == QUEUE_CAP)
-        return hermes__fail(HERMES_EAGAIN, "scheduler request queue is full");
-    s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){r->type, r, 0, 0.0};
-    s->qlen++;
-    atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-    pthread_cond_signal(&s->cv_req);
+    int rc = push(s, (struct req){r->type, r, 0, 0.0});
+    if (rc)
+        return rc;
     while (!r->done && s->in_run)
         pthread_cond_wait(&s->cv_done, &s->mu);
     if (!r->done)
@@ -766,14 +775,7 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (s->in_run) {
-        if (s->qlen == QUEUE_CAP) {
-            rc = hermes__fail(HERMES_EAGAIN, "scheduler request queue is full (%u pending)", QUEUE_CAP);
-        } else {
-            s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){REQ_SET, NULL, sig.index, value};
-            s->qlen++;
-            atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-            pthread_cond_signal(&s->cv_req);
-        }
+        rc = push(s, (struct req){REQ_SET, NULL, sig.index, value});
     } else {
         s->live[sig.index] = value;
         if (s->staged)
@@ -783,19 +785,17 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     return rc;
 }
 
-void hermes__scheduler_post_failure(hermes_scheduler_t *s, const char *msg)
+/* The modules' `fail` callback (module_internal.h): any thread. While run()
+ * is active the failure is queued so the loop wakes; a full queue or no
+ * run() marks it directly (the next control call or run() reports it). */
+static void post_failure(void *ctx, const char *msg)
 {
+    hermes_scheduler_t *s = ctx;
     pthread_mutex_lock(&s->mu);
     if (!s->async_failed && !s->error[0]) {
         hermes__strlcpy(s->error, msg, sizeof s->error);
-        if (s->in_run && s->qlen < QUEUE_CAP) {
-            s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){REQ_FAIL, NULL, 0, 0.0};
-            s->qlen++;
-            atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-            pthread_cond_signal(&s->cv_req);
-        } else {
+        if (!s->in_run || push(s, (struct req){REQ_FAIL, NULL, 0, 0.0}) != 0)
             s->async_failed = true;
-        }
     }
     pthread_mutex_unlock(&s->mu);
 }
