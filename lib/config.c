@@ -79,6 +79,9 @@ struct hermes_config {
     uint32_t           nwire, capwire;
     char             **sched;       /* NULL: file order */
     uint32_t           nsched;
+    uint32_t          *sched_group; /* group number per entry, 0, 1, ... (NULL: one per entry) */
+    uint32_t           spin_us;     /* execution.spin_us */
+    bool               check_groups;
     hermes_execution_t exec;
     bool               srv_enabled;
     char              *host;
@@ -444,6 +447,7 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     }
     free(cfg->wire);
     free_strv(cfg->sched, cfg->nsched);
+    free(cfg->sched_group);
     free(cfg->host);
     free_token(cfg->auth_token);
     free_strv(cfg->origins, cfg->norigins);
@@ -726,6 +730,12 @@ HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_ex
 
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count)
 {
+    return hermes_config_set_schedule_groups(cfg, modules, NULL, count);
+}
+
+HERMES_API int hermes_config_set_schedule_groups(hermes_config_t *cfg, const char *const *modules,
+                                                 const uint32_t *group, uint32_t count)
+{
     if (!cfg)
         return hermes__fail(HERMES_EINVAL, "hermes_config_set_schedule: cfg is NULL");
     if (count > 0 && !modules)
@@ -733,14 +743,35 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
     for (uint32_t i = 0; i < count; i++)
         if (!modules[i])
             return hermes__fail(HERMES_EINVAL, "hermes_config_set_schedule: modules[%u] is NULL", (unsigned)i);
+    /* Renumber 0, 1, ... in order; a number that reappears after another one splits a group. */
+    uint32_t *g = NULL;
+    if (group && count) {
+        if (!(g = malloc(count * sizeof *g)))
+            return hermes__fail(HERMES_ENOMEM, "out of memory");
+        g[0] = 0;
+        for (uint32_t k = 1; k < count; k++) {
+            g[k] = g[k - 1] + (group[k] != group[k - 1]);
+            for (uint32_t j = 0; j + 1 < k && g[k] != g[k - 1]; j++)
+                if (group[j] == group[k]) {
+                    free(g);
+                    return hermes__fail(HERMES_EINVAL, "hermes_config_set_schedule_groups: entry %u ('%s') is in "
+                                        "group %u, which entry %u already closed: members of a group must be "
+                                        "adjacent", (unsigned)k, modules[k], group[k], (unsigned)j);
+                }
+        }
+    }
     char **v;
     uint32_t n;
     int rc = copy_strv(&v, &n, modules, count);
-    if (rc)
+    if (rc) {
+        free(g);
         return rc;
+    }
     free_strv(cfg->sched, cfg->nsched);
+    free(cfg->sched_group);
     cfg->sched = v;
     cfg->nsched = n;
+    cfg->sched_group = g;
     return 0;
 }
 
@@ -1103,6 +1134,38 @@ HERMES_API int hermes_config_schedule_at(const hermes_config_t *cfg, uint32_t k,
     if (i < 0)
         return hermes__fail(HERMES_ENOENT, "execution.schedule[%u]: unknown module '%s'", (unsigned)k, cfg->sched[k]);
     *module_index = (uint32_t)i;
+    return 0;
+}
+
+HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_spin_us: cfg is NULL");
+    if (us > HERMES_MAX_SPIN_US)
+        return hermes__fail(HERMES_EINVAL, "execution.spin_us: must be at most %u microseconds (got %u)",
+                            HERMES_MAX_SPIN_US, us);
+    cfg->spin_us = us;
+    return 0;
+}
+
+HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_check_groups: cfg is NULL");
+    cfg->check_groups = on;
+    return 0;
+}
+
+HERMES_API uint32_t hermes_config_spin_us(const hermes_config_t *cfg) { return cfg ? cfg->spin_us : 0; }
+HERMES_API bool hermes_config_check_groups(const hermes_config_t *cfg) { return cfg && cfg->check_groups; }
+
+HERMES_API int hermes_config_schedule_group(const hermes_config_t *cfg, uint32_t k, uint32_t *group)
+{
+    if (!cfg || !group)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_schedule_group: cfg or group is NULL");
+    if (k >= hermes_config_schedule_count(cfg))
+        return hermes__fail(HERMES_ENOENT, "hermes_config_schedule_group: no schedule entry %u", (unsigned)k);
+    *group = cfg->sched_group ? cfg->sched_group[k] : k;
     return 0;
 }
 

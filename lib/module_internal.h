@@ -23,6 +23,11 @@ struct hermes__module {
     /* Hot path: called straight from the frame loop. */
     int  (*step)(void *state, uint64_t frame, double dt);
     void *state;
+    /* Optional split step for concurrent groups: step_begin starts the step
+     * and returns at once, step_end waits for its result; both return as
+     * step does. NULL: the owner steps the module on a thread of its own. */
+    int  (*step_begin)(void *state, uint64_t frame, double dt);
+    int  (*step_end)(void *state);
 
     int  (*stage)(struct hermes__module *m);
     int  (*reset)(struct hermes__module *m);
@@ -32,7 +37,9 @@ struct hermes__module {
     /* Set by the owner before open. Fails the run from any thread (e.g. a
      * supervisor noticing a dead child while no command is in flight): the
      * owner stops at its next wake-up or frame boundary with @p msg as the
-     * error, even while paused. Thread-safe; the first message wins. */
+     * error, even while paused. Thread-safe; the first message wins. It
+     * may block briefly on the owner's lock, so a driver never waits for a
+     * thread that is inside it; it never touches the module's errbuf. */
     void (*fail)(void *fail_ctx, const char *msg);
     void *fail_ctx;
     char errbuf[HERMES_MODULE_ERRBUF];

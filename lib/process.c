@@ -38,10 +38,6 @@
 
 extern char **environ;
 
-/* Spin budget when spinning is allowed: about the cost of one blocking
- * wake-up across CPUs on the machines we measured (docs/modules.md). */
-#define DEFAULT_SPIN_NS 20000u
-#define MAX_SPIN_NS     1000000u
 /* Longest grace period at shutdown (terminate reply, then SIGTERM). */
 #define MAX_GRACE_NS    1000000000u
 
@@ -57,6 +53,7 @@ struct proc {
     double                  dt;
     double                  timeout_s;
     uint64_t                timeout_ns, grace_ns;
+    uint64_t                deadline;     /* of the command in flight */
     bool                    ready;        /* start-up handshake completed */
     bool                    hung;         /* a command timed out */
 
@@ -297,15 +294,16 @@ static void post_command(struct proc *p, uint32_t cmd, uint64_t frame, double dt
     hermes__wake_post(&c->go, p->seq);
 }
 
-static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
+/* First half of a command: claim the module and post. -1 with errbuf set
+ * when it died or hung earlier. */
+static int begin(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
 {
     struct hermes__module *m = p->m;
     int expect = PH_IDLE;
     if (!atomic_compare_exchange_strong(&p->phase, &expect, PH_BUSY)) {
-        /* Died (or hung) earlier; let a posting supervisor finish first so
-         * our message does not race with its fail callback. */
-        while (atomic_load_explicit(&p->phase, memory_order_seq_cst) == PH_POSTING)
-            sched_yield();
+        /* Died (or hung) earlier. A supervisor may be posting the death
+         * meanwhile; never wait for it: the owner may hold the lock its fail
+         * callback takes. Its message goes elsewhere (module_internal.h). */
         char how[96];
         if (is_dead(p))
             describe_status(p->wstatus, how, sizeof how);
@@ -316,7 +314,16 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
         return -1;
     }
     post_command(p, cmd, frame, dt);
-    enum wait_result r = await(p, p->seq, hermes__now_ns() + p->timeout_ns);
+    p->deadline = hermes__now_ns() + p->timeout_ns;
+    return 0;
+}
+
+/* Second half: wait for the answer of the command begin() posted. */
+static int finish(struct proc *p)
+{
+    struct hermes__module *m = p->m;
+    uint32_t cmd = p->last_cmd;
+    enum wait_result r = await(p, p->seq, p->deadline);
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
         if (status != 0) {
@@ -339,14 +346,27 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
                  (int)p->pid, cmd_name(cmd), p->timeout_s);
     }
     hermes__log(HERMES_LOG_ERROR, "process", "event=%s module=%s pid=%d command=%s frame=%llu",
-                r == W_DEAD ? "died" : "timeout", m->name, (int)p->pid, cmd_name(cmd), (unsigned long long)frame);
+                r == W_DEAD ? "died" : "timeout", m->name, (int)p->pid, cmd_name(cmd),
+                (unsigned long long)p->last_frame);
     return -1;
+}
+
+static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
+{
+    return begin(p, cmd, frame, dt) != 0 ? -1 : finish(p);
 }
 
 static int proc_step(void *state, uint64_t frame, double dt)
 {
     return command(state, HERMES_CMD_STEP, frame, dt);
 }
+
+static int proc_step_begin(void *state, uint64_t frame, double dt)
+{
+    return begin(state, HERMES_CMD_STEP, frame, dt);
+}
+
+static int proc_step_end(void *state) { return finish(state); }
 
 static int proc_stage(struct hermes__module *m)
 {
@@ -485,31 +505,15 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     return 0;
 }
 
-/* Spinning pays only while spinners + the one working process fit the
- * cores: the scheduler spins for replies when there are two CPUs or more;
- * modules spin for commands only when every process module plus the
- * scheduler has a CPU of its own (idle modules would otherwise steal the
- * working one's core). HERMES_SPIN_US overrides both budgets (0: never spin). */
 static void spin_policy(const hermes_config_t *cfg, uint32_t *orch_ns, uint32_t *mod_ns)
 {
-    const char *env = getenv("HERMES_SPIN_US");
-    if (env && *env) {
-        char *end;
-        unsigned long us = strtoul(env, &end, 10);
-        uint64_t ns = *end == '\0' ? (uint64_t)us * 1000u : DEFAULT_SPIN_NS;
-        *orch_ns = *mod_ns = (uint32_t)(ns > MAX_SPIN_NS ? MAX_SPIN_NS : ns);
-        return;
-    }
-    cpu_set_t set;
-    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     uint32_t nproc = 0;
     for (uint32_t i = 0; i < hermes_config_module_count(cfg); i++) {
         hermes_module_info_t mi;
         if (hermes_config_module(cfg, i, &mi) == 0 && mi.type == HERMES_MODULE_PROCESS)
             nproc++;
     }
-    *orch_ns = cpus >= 2 ? DEFAULT_SPIN_NS : 0;
-    *mod_ns = (uint32_t)cpus >= nproc + 1 && cpus >= 2 ? DEFAULT_SPIN_NS : 0;
+    hermes__spin_budget(nproc, orch_ns, mod_ns);
 }
 
 static int start_failed(struct proc *p, int code, const char *fmt, ...) HERMES_PRINTF(3, 4);
@@ -623,6 +627,8 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
                             ctrl->msg[0] ? ctrl->msg : "(no message)");
     p->ready = true;
     m->step = proc_step;
+    m->step_begin = proc_step_begin;
+    m->step_end = proc_step_end;
     m->stage = proc_stage;
     m->reset = proc_reset;
     settle(p);

@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +43,39 @@ static inline uint64_t hermes__wake_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin budget when spinning is allowed: about the cost of one blocking
+ * wake-up across CPUs on the machines we measured (docs/modules.md). */
+#define HERMES__SPIN_NS     20000u
+#define HERMES__MAX_SPIN_NS 1000000u
+
+/* CPUs this process may run on. */
+static inline int hermes__cpu_count(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+/* Spinning pays only while spinners + the one working side fit the cores:
+ * the poster spins for replies when there are two CPUs or more; the
+ * @p idle_waiters (module processes or worker threads waiting for their
+ * next command) spin only when each of them plus the poster has a CPU of
+ * its own (idle spinners would otherwise steal the working one's core).
+ * HERMES_SPIN_US overrides both budgets (0: never spin). */
+static inline void hermes__spin_budget(uint32_t idle_waiters, uint32_t *poster_ns, uint32_t *waiter_ns)
+{
+    const char *env = getenv("HERMES_SPIN_US");
+    if (env && *env) {
+        char *end;
+        unsigned long us = strtoul(env, &end, 10);
+        uint64_t ns = *end == '\0' ? (uint64_t)us * 1000u : HERMES__SPIN_NS;
+        *poster_ns = *waiter_ns = (uint32_t)(ns > HERMES__MAX_SPIN_NS ? HERMES__MAX_SPIN_NS : ns);
+        return;
+    }
+    int cpus = hermes__cpu_count();
+    *poster_ns = cpus >= 2 ? HERMES__SPIN_NS : 0;
+    *waiter_ns = (uint32_t)cpus >= idle_waiters + 1 && cpus >= 2 ? HERMES__SPIN_NS : 0;
 }
 
 static inline void hermes__cpu_relax(void)

@@ -1,10 +1,19 @@
 /** @file scheduler.h  Lockstep scheduler: stages and steps modules over a backplane.
  *
- * One frame: every module in schedule order steps and completes before the
- * next starts; then every wire applies dst = src * gain + offset in config
- * order; then frame and time advance and the frame is published to snapshot
- * readers. Time is frame * 1e9 / rate_hz nanoseconds (computed, never
- * accumulated).
+ * One frame: every schedule entry in order steps and completes before the
+ * next starts; an entry is one module, or a group whose members step
+ * concurrently (hermes_config_set_schedule_groups(); inproc members beyond
+ * the first run on worker threads created with the scheduler); then every
+ * wire applies dst = src * gain + offset in config order; then frame and
+ * time advance and the frame is published to snapshot readers. Time is
+ * frame * 1e9 / rate_hz nanoseconds (computed, never accumulated).
+ *
+ * Realtime pacing sleeps until each frame's deadline on CLOCK_MONOTONIC
+ * (absolute, with the thread's timer slack lowered to 1 ns while run() is
+ * active), optionally busy-waiting its last execution.spin_us. Every frame
+ * records its lateness (start - deadline): hermes.lateness (this frame),
+ * hermes.lateness_max (maximum over about the last second) and
+ * hermes_scheduler_lateness() (distribution).
  *
  * States: after create the scheduler is IDLE; stage() makes it PAUSED at
  * frame 0. run() blocks the calling thread (the "scheduler thread") until
@@ -88,15 +97,27 @@ static inline void hermes_scheduler_options_init(hermes_scheduler_options_t *o)
     o->size = (uint32_t)sizeof *o;
 }
 
-/** Timing health, also published as read-only signals of module "hermes". */
+/** Timing health, also published as read-only signals of module "hermes"
+ *  (with lateness_max, step_time.<module> and group_time.<n>, see docs/design.md). */
 typedef struct hermes_timing {
     uint64_t frames;          /**< published frame number these values belong to (frames since stage or reset) */
     double   frame_time;      /**< wall seconds of the last (sampled) frame */
-    double   lateness;        /**< realtime: seconds the last frame started after its deadline */
+    double   lateness;        /**< realtime: seconds the last frame started after its deadline (0 in other modes) */
     uint64_t overruns;        /**< realtime: frames that finished after their deadline */
     double   rtf;             /**< real-time factor: sim seconds per wall second while running */
     double   wall_time;       /**< wall seconds spent running */
 } hermes_timing_t;
+
+/** Distribution of realtime lateness: for every frame of a realtime run,
+ *  the time its start came after its deadline. Percentiles come from a
+ *  histogram with bins 1/32 of an octave wide (about 3 %); max is exact. */
+typedef struct hermes_lateness {
+    uint64_t frames;  /**< realtime frames measured since create (0: the others are 0) */
+    double   median;  /**< seconds */
+    double   p99;     /**< seconds */
+    double   p999;    /**< seconds */
+    double   max;     /**< seconds */
+} hermes_lateness_t;
 
 /**
  * Create a scheduler for a validated config: creates the backplane (config
@@ -186,6 +207,12 @@ HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s);
  *  @return 0, HERMES_EINVAL (NULL) or HERMES_EAGAIN (see hermes_backplane_snapshot()).
  *  Context: any thread. */
 HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timing_t *out);
+/** Lateness distribution of the realtime frames run so far (for a run
+ *  summary). @return 0, HERMES_EINVAL (NULL) or HERMES_ESTATE (run() is
+ *  active on another thread: call it after run() returns).
+ *  Context: any thread; while run() is active, only the scheduler thread
+ *  (the listener). @since 0.2 */
+HERMES_API int hermes_scheduler_lateness(const hermes_scheduler_t *s, hermes_lateness_t *out);
 /** Error message of the failed run, or "" (borrowed; valid until destroy). */
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s);
 
