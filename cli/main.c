@@ -538,6 +538,10 @@ static int cmd_run(int argc, char **argv)
           "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
           rc ? "error" : atomic_load(&mon.signal) ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
           wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+    hermes_lateness_t lat;
+    if (hermes_scheduler_lateness(s, &lat) == 0 && lat.frames)
+        logf_(HERMES_LOG_INFO, "event=lateness frames=%llu median_us=%.1f p99_us=%.1f max_us=%.1f",
+              (unsigned long long)lat.frames, lat.median * 1e6, lat.p99 * 1e6, lat.max * 1e6);
 out:
     cli_server_stop(srv);
     hermes_scheduler_destroy(s);
