@@ -1,5 +1,6 @@
-/* Shared-memory backplane. Layout in backplane_internal.h; consistency model
- * (live region + seqlock-published copy) in backplane.h. */
+/* The shared-memory backplane: create/open a segment of named signals, find
+ * them by name, read/write the live region and publish/snapshot the
+ * double-buffered copy. Layout in backplane_internal.h. */
 #include "backplane_internal.h"
 
 #include <errno.h>
@@ -18,7 +19,17 @@
 
 #define ALIGN64(x) (((x) + 63u) & ~(uint64_t)63u)
 
-static const char *const type_names[] = {"none", "f64", "f32", "i64", "i32", "bool"};
+/* Signal types: X(enum, name). The one table behind hermes_type_name() and
+ * hermes_type_parse() (and, through them, the config file's words). */
+#define TYPE_TABLE(X)           \
+    X(HERMES_TYPE_F64, "f64")   \
+    X(HERMES_TYPE_F32, "f32")   \
+    X(HERMES_TYPE_I64, "i64")   \
+    X(HERMES_TYPE_I32, "i32")   \
+    X(HERMES_TYPE_BOOL, "bool")
+#define X_NAME(type, name) [type] = name,
+#define X_LIST(type, name) " " name
+static const char *const type_names[] = {[HERMES_TYPE_NONE] = "none", TYPE_TABLE(X_NAME)};
 
 HERMES_API const char *hermes_type_name(hermes_type_t type)
 {
@@ -34,7 +45,7 @@ HERMES_API int hermes_type_parse(const char *name, hermes_type_t *out)
             *out = (hermes_type_t)i;
             return 0;
         }
-    return hermes__fail(HERMES_EINVAL, "unknown signal type '%s' (expected f64, f32, i64, i32 or bool)", name);
+    return hermes__fail(HERMES_EINVAL, "unknown signal type '%s' (expected one of:" TYPE_TABLE(X_LIST) ")", name);
 }
 
 HERMES_API int hermes_type_check(hermes_type_t type, double v)
@@ -64,24 +75,21 @@ HERMES_API int hermes_type_check(hermes_type_t type, double v)
     return hermes__fail(HERMES_ETYPE, "unknown type %d", (int)type);
 }
 
-static _Thread_local const struct hermes_shm_signal *sort_dir; /* qsort has no context argument */
-
-static int by_name(const void *a, const void *b)
-{
-    return strcmp(sort_dir[*(const uint32_t *)a].name, sort_dir[*(const uint32_t *)b].name);
-}
-
-/* Build the sorted name index used by find(). */
+/* Build the name index used by find(). A name given twice is an error
+ * (create checks its input; a segment opened from outside is trusted to have
+ * been created by create). */
 static int build_index(hermes_backplane_t *bp)
 {
-    bp->sorted = malloc((bp->count ? bp->count : 1) * sizeof *bp->sorted);
-    if (!bp->sorted)
+    if (hermes__names_reserve(&bp->index, bp->count) != 0)
         return hermes__fail(HERMES_ENOMEM, "out of memory for the signal index");
-    for (uint32_t i = 0; i < bp->count; i++)
-        bp->sorted[i] = i;
-    sort_dir = bp->dir;
-    qsort(bp->sorted, bp->count, sizeof *bp->sorted, by_name);
-    sort_dir = NULL;
+    for (uint32_t i = 0; i < bp->count; i++) {
+        const char *n = bp->dir[i].name;
+        int put = hermes__names_put(&bp->index, n, strnlen(n, sizeof bp->dir[i].name), i, NULL);
+        if (put < 0)
+            return hermes__fail(HERMES_ENOMEM, "out of memory for the signal index");
+        if (put > 0)
+            return hermes__fail(HERMES_EINVAL, "duplicate signal name '%s'", n);
+    }
     return 0;
 }
 
@@ -112,13 +120,6 @@ static int valid_run_name(const char *n)
     return 1;
 }
 
-static int module_of(const char *const *mods, uint32_t n, const char *name)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (strcmp(mods[i], name) == 0)
-            return (int)i;
-    return -1;
-}
 
 HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_backplane_config_t *cfg)
 {
@@ -131,9 +132,12 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
     if (cfg->signal_count && !cfg->signals)
         return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: signals is NULL");
 
-    /* Module list: given, or derived from the signals in order of appearance. */
+    /* Module list: given, or derived from the signals in order of appearance;
+     * modidx maps a module name to its index. */
     uint32_t nmod = cfg->module_count;
     const char **mods = NULL;
+    struct hermes__names modidx;
+    hermes__names_init(&modidx);
     int rc = 0;
     if (cfg->modules) {
         mods = malloc((nmod ? nmod : 1) * sizeof *mods);
@@ -146,18 +150,29 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
         if (!mods)
             return hermes__fail(HERMES_ENOMEM, "out of memory");
         nmod = 0;
-        for (uint32_t i = 0; i < cfg->signal_count; i++)
-            if (cfg->signals[i].module && module_of(mods, nmod, cfg->signals[i].module) < 0)
-                mods[nmod++] = cfg->signals[i].module;
+        for (uint32_t i = 0; i < cfg->signal_count; i++) {
+            const char *m = cfg->signals[i].module;
+            uint32_t at;
+            if (m && hermes__names_get(&modidx, m, strlen(m), &at) != 0) {
+                if (hermes__names_put(&modidx, m, strlen(m), nmod, NULL) < 0) {
+                    rc = hermes__fail(HERMES_ENOMEM, "out of memory");
+                    goto out_mods;
+                }
+                mods[nmod++] = m;
+            }
+        }
     }
+    hermes__names_free(&modidx);
     for (uint32_t i = 0; i < nmod; i++) {
         if (!mods[i] || !*mods[i] || strlen(mods[i]) > HERMES_MAX_MODULE_NAME) {
             rc = hermes__fail(HERMES_EINVAL, "module name %u is empty or longer than %d characters", i,
                               HERMES_MAX_MODULE_NAME);
             goto out_mods;
         }
-        if (module_of(mods, i, mods[i]) >= 0) {
-            rc = hermes__fail(HERMES_EINVAL, "duplicate module name '%s'", mods[i]);
+        int put = hermes__names_put(&modidx, mods[i], strlen(mods[i]), i, NULL);
+        if (put != 0) {
+            rc = put < 0 ? hermes__fail(HERMES_ENOMEM, "out of memory")
+                         : hermes__fail(HERMES_EINVAL, "duplicate module name '%s'", mods[i]);
             goto out_mods;
         }
     }
@@ -247,8 +262,8 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
             rc = hermes__fail(HERMES_EINVAL, "signal %u has no module or name", i);
             goto fail;
         }
-        int mi = module_of(mods, nmod, s->module);
-        if (mi < 0) {
+        uint32_t mi;
+        if (hermes__names_get(&modidx, s->module, strlen(s->module), &mi) != 0) {
             rc = hermes__fail(HERMES_EINVAL, "signal '%s' names unknown module '%s'", s->name, s->module);
             goto fail;
         }
@@ -279,7 +294,7 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
         d->local_offset = (uint16_t)(ml + 1);
         hermes__strlcpy(d->unit, s->unit ? s->unit : "", sizeof d->unit);
         d->initial = s->initial;
-        d->module_index = (uint32_t)mi;
+        d->module_index = mi;
         d->type = (uint8_t)t;
         d->writable = s->writable ? 1 : 0;
         bp->live[i] = s->initial;
@@ -289,11 +304,7 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
     rc = build_index(bp);
     if (rc)
         goto fail;
-    for (uint32_t i = 1; i < bp->count; i++)
-        if (strcmp(bp->dir[bp->sorted[i - 1]].name, bp->dir[bp->sorted[i]].name) == 0) {
-            rc = hermes__fail(HERMES_EINVAL, "duplicate signal name '%s'", bp->dir[bp->sorted[i]].name);
-            goto fail;
-        }
+    hermes__names_free(&modidx);
     free(mods);
     *out = bp;
     return 0;
@@ -301,6 +312,7 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
 fail:
     hermes_backplane_destroy(bp);
 out_mods:
+    hermes__names_free(&modidx);
     free(mods);
     return rc;
 }
@@ -366,7 +378,7 @@ HERMES_API void hermes_backplane_destroy(hermes_backplane_t *bp)
         snprintf(path, sizeof path, "/%s", bp->name);
         shm_unlink(path);
     }
-    free(bp->sorted);
+    hermes__names_free(&bp->index);
     free(bp);
 }
 
@@ -388,21 +400,12 @@ HERMES_API int hermes_backplane_find(const hermes_backplane_t *bp, const char *q
 {
     if (!bp || !qn || !out)
         return hermes__fail(HERMES_EINVAL, "hermes_backplane_find: NULL argument");
-    size_t lo = 0, hi = bp->count;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        int c = strcmp(bp->dir[bp->sorted[mid]].name, qn);
-        if (c == 0) {
-            out->index = bp->sorted[mid];
-            out->tag = bp->tag;
-            return 0;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return hermes__fail(HERMES_ENOENT, "no signal named '%s'", qn);
+    uint32_t i;
+    if (hermes__names_get(&bp->index, qn, strlen(qn), &i) != 0)
+        return hermes__fail(HERMES_ENOENT, "no signal named '%s'", qn);
+    out->index = i;
+    out->tag = bp->tag;
+    return 0;
 }
 
 HERMES_API int hermes_backplane_info(const hermes_backplane_t *bp, uint32_t index, hermes_signal_info_t *out)

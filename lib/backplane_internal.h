@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include "hermes/backplane.h"
+#include "names.h"
 
 #define HERMES_SHM_MAGIC   0x424D5248u /* "HRMB" little-endian */
 #define HERMES_SHM_VERSION 2u  /* bump on any layout change */
@@ -93,8 +94,8 @@ struct hermes_backplane {
     uint32_t  tag;
     int       owner;
     char      name[64];
-    /* sorted index of names for find(): indices into dir */
-    uint32_t *sorted;
+    /* qualified name -> index into dir, for find() (keys point into dir) */
+    struct hermes__names index;
 };
 
 /* Control block of module @p i (NULL if out of range). */

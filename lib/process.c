@@ -402,14 +402,6 @@ static void send_signal(struct proc *p, int sig)
         kill(p->pid, sig);
 }
 
-static void free_strv(char **v)
-{
-    if (v)
-        for (char **s = v; *s; s++)
-            free(*s);
-    free(v);
-}
-
 /* Normal shutdown: terminate command, then SIGTERM after the grace period,
  * then SIGKILL; the supervisor reaps. Also the cleanup of a failed open. */
 static void proc_close(struct hermes__module *m)
@@ -443,8 +435,8 @@ static void proc_close(struct hermes__module *m)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->path);
-    free_strv(p->argv);
-    free_strv(p->envp);
+    hermes__free_strv(p->argv, SIZE_MAX);
+    hermes__free_strv(p->envp, SIZE_MAX);
     free(p);
     m->impl = NULL;
     m->state = NULL;
@@ -452,14 +444,7 @@ static void proc_close(struct hermes__module *m)
 
 /* ---- open ------------------------------------------------------------------- */
 
-static char *fmt_env(const char *key, const char *value)
-{
-    size_t n = strlen(key) + strlen(value) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s=%s", key, value);
-    return s;
-}
+static char *fmt_env(const char *key, const char *value) { return hermes__asprintf("%s=%s", key, value); }
 
 static bool env_is_ours(const char *kv)
 {

@@ -1,5 +1,8 @@
+/* Private helpers shared by every component (see util.h). */
 #include "util.h"
 
+#include <limits.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +86,116 @@ char *hermes__strdup(const char *s)
     if (p)
         memcpy(p, s, n);
     return p;
+}
+
+char *hermes__asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void hermes__free_strv(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+int hermes__copy_strv(char ***out, const char *const *v, uint32_t n)
+{
+    char **copy = NULL;
+    if (n > 0) {
+        copy = calloc(n, sizeof *copy);
+        if (!copy)
+            return -1;
+        for (uint32_t i = 0; i < n; i++)
+            if (!(copy[i] = hermes__strdup(v[i]))) {
+                hermes__free_strv(copy, i);
+                return -1;
+            }
+    }
+    *out = copy;
+    return 0;
+}
+
+int hermes__grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    uint32_t n = *cap ? *cap : 4;
+    while (n < need)
+        n = n > UINT32_MAX / 2 ? need : n * 2;
+    void *q = realloc(*p, (size_t)n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Remove "." and empty segments and resolve ".." lexically in an absolute path. */
+static void normalize_path(char *path)
+{
+    char *out = path;  /* write position; path[0] is '/' */
+    const char *in = path;
+    while (*in) {
+        while (*in == '/')
+            in++;
+        const char *end = strchr(in, '/');
+        size_t n = end ? (size_t)(end - in) : strlen(in);
+        if (n == 0)
+            break;
+        if (n == 1 && in[0] == '.') {
+            /* skip */
+        } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > path && *--out != '/')
+                ;
+        } else {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in += n;
+    }
+    if (out == path)
+        *out++ = '/';
+    *out = '\0';
+}
+
+char *hermes__resolve_path(const char *base, const char *p)
+{
+    char *cand;
+    if (p[0] == '/') {
+        cand = hermes__strdup(p);
+    } else {
+        char cwd[PATH_MAX];
+        if (!base) {
+            if (!getcwd(cwd, sizeof cwd))
+                return NULL;
+            base = cwd;
+        }
+        cand = hermes__asprintf("%s%s%s", base, base[0] && base[strlen(base) - 1] == '/' ? "" : "/", p);
+    }
+    if (!cand)
+        return NULL;
+    char *real = realpath(cand, NULL);
+    if (real) {
+        free(cand);
+        return real;
+    }
+    normalize_path(cand);
+    return cand;
 }
 
 #define X_TEXT(name, value, text) case (value): return text;

@@ -1,8 +1,10 @@
-/* Private helpers shared by every component. Never installed. */
+/* Private helpers shared by every component: error and log plumbing, strings,
+ * paths, growable arrays, the monotonic clock. Never installed. */
 #ifndef HERMES_LIB_UTIL_H
 #define HERMES_LIB_UTIL_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include "hermes/common.h"
@@ -24,6 +26,24 @@ int hermes__log_enabled(hermes_log_level_t level);
 /* Bounded string copy that always terminates; returns 0 or -1 when truncated. */
 int hermes__strlcpy(char *dst, const char *src, size_t cap);
 char *hermes__strdup(const char *s);
+/* malloc'd printf; NULL when out of memory. */
+char *hermes__asprintf(const char *fmt, ...) HERMES_PRINTF(1, 2);
+
+/* Free the first @p n strings of @p v (stopping early at a NULL entry, so
+ * SIZE_MAX frees a NULL-terminated vector), then @p v. NULL is fine. */
+void hermes__free_strv(char **v, size_t n);
+/* Deep copy of @p n strings into *out (NULL when n is 0). 0, or -1 when out
+ * of memory (then *out is untouched). */
+int hermes__copy_strv(char ***out, const char *const *v, uint32_t n);
+
+/* Grow the array *p of *cap elements of @p elem bytes to hold at least
+ * @p need (doubling). 0, or -1 when out of memory (then *p is untouched). */
+int hermes__grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
+
+/* Absolute form of @p path relative to @p base (NULL: the current
+ * directory): realpath() when the file exists, else the lexically normalised
+ * base/path. malloc'd; NULL when out of memory. */
+char *hermes__resolve_path(const char *base, const char *path);
 
 static inline uint64_t hermes__now_ns(void)
 {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Install what is needed, build, and run the tests in five stages:
+# Install what is needed, build, and run the tests in seven stages:
 #   build       normal build, every meson test
 #   build-asan  AddressSanitizer + UndefinedBehaviorSanitizer build (UBSan halts
 #               on the first error), every meson test
+#   release     gcc -Dbuildtype=release (what packagers build; -Werror), unit tests
+#   clang       clang debugoptimized build (-Werror), unit tests
 #   fuzz        the libFuzzer harnesses of tests/fuzz/ (clang, ASan + UBSan),
 #               $HERMES_FUZZ_SECONDS each (default 30); skipped when clang's
 #               fuzzer runtime is missing. One test per harness.
@@ -56,6 +58,24 @@ for b in build build-asan; do
         status=1
     fi
     stage_done "$b" "$t"
+done
+
+# ---- release (gcc) and clang builds: build with no warning, run the unit tests ---
+# Packagers build release: gcc's -O3 flow analysis (maybe-uninitialized) sees
+# more than the debugoptimized build does, and clang warns differently again.
+for spec in release:build-rel:gcc:release clang:build-clang:clang:debugoptimized; do
+    IFS=: read -r name b cc bt <<<"$spec"
+    t=$SECONDS
+    rm -f "$b/meson-logs/testlog.json"
+    results+=("meson:$b/meson-logs/testlog.json")
+    echo "=== $b: build ($cc, $bt)" >&2
+    if { [ -f "$b/build.ninja" ] || CC=$cc meson setup "$b" -Dbuildtype="$bt"; } && ninja -C "$b"; then
+        echo "=== $b: test" >&2
+        meson test -C "$b" --print-errorlogs --num-processes 2 --suite unit || status=1
+    else
+        status=1
+    fi
+    stage_done "$name" "$t"
 done
 
 # ---- fuzzers -------------------------------------------------------------------

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "names.h"
+
 static hermes_backplane_t *make(const char *name, const hermes_signal_spec_t *specs, uint32_t n)
 {
     hermes_backplane_config_t cfg;
@@ -321,6 +323,105 @@ static void test_backplane_snapshot_plan(void **state)
     hermes_backplane_destroy(other);
 }
 
+/* The name index behind find() and every bulk name lookup at start-up. */
+static void test_backplane_names_index(void **state)
+{
+    (void)state;
+    struct hermes__names t;
+    hermes__names_init(&t);
+    uint32_t v = 0;
+    assert_int_equal(hermes__names_get(&t, "x", 1, &v), -1);  /* empty table */
+    enum { N = 5000 };
+    static char keys[N][16];
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(keys[i], sizeof keys[i], "k%u", i);
+        assert_int_equal(hermes__names_put(&t, keys[i], strlen(keys[i]), i, NULL), 0);
+    }
+    assert_int_equal(t.count, N);
+    assert_true(t.cap >= 2 * N);  /* at most half full */
+    for (uint32_t i = 0; i < N; i++) {
+        assert_int_equal(hermes__names_get(&t, keys[i], strlen(keys[i]), &v), 0);
+        assert_int_equal(v, i);
+    }
+    /* a second put of a name keeps the first value and reports it */
+    uint32_t first = 77;
+    assert_int_equal(hermes__names_put(&t, "k42", 3, 9999, &first), 1);
+    assert_int_equal(first, 42);
+    assert_int_equal(hermes__names_get(&t, "k42", 3, &v), 0);
+    assert_int_equal(v, 42);
+    /* keys need not be terminated: a prefix of a longer string */
+    assert_int_equal(hermes__names_get(&t, "k12.rest", 3, &v), 0);
+    assert_int_equal(v, 12);
+    assert_int_equal(hermes__names_get(&t, "k1", 1, &v), -1);    /* "k" */
+    assert_int_equal(hermes__names_get(&t, "k50000", 6, &v), -1);
+    assert_int_equal(hermes__names_get(&t, "", 0, &v), -1);
+    assert_int_equal(hermes__names_put(&t, "", 0, 1234, NULL), 0); /* the empty name is a name */
+    assert_int_equal(hermes__names_get(&t, "", 0, &v), 0);
+    assert_int_equal(v, 1234);
+    hermes__names_free(&t);
+    assert_null(t.slot);
+    assert_int_equal(hermes__names_get(&t, "k1", 2, &v), -1);
+}
+
+/* Many signals over many modules, module list derived from the signals:
+ * every name finds its own slot and module, near misses find nothing. */
+static void test_backplane_find_many(void **state)
+{
+    (void)state;
+    enum { NMOD = 50, PER = 400, N = NMOD * PER };
+    hermes_signal_spec_t *sp = calloc(N, sizeof *sp);
+    char (*mods)[16] = calloc(NMOD, sizeof *mods);
+    char (*locals)[16] = calloc(PER, sizeof *locals);
+    assert_non_null(sp);
+    for (uint32_t m = 0; m < NMOD; m++)
+        snprintf(mods[m], sizeof mods[m], "mod%u", m);
+    for (uint32_t j = 0; j < PER; j++)
+        snprintf(locals[j], sizeof locals[j], "sig.%u", j);
+    for (uint32_t i = 0; i < N; i++)  /* modules interleaved: module i % NMOD */
+        sp[i] = (hermes_signal_spec_t){mods[i % NMOD], locals[i / NMOD], HERMES_TYPE_F64, "", false, (double)i};
+    char name[96];
+    hermes_backplane_t *bp = make(test_run_name(name, sizeof name, "many"), sp, N);
+    assert_int_equal(hermes_backplane_module_count(bp), NMOD);
+    for (uint32_t i = 0; i < N; i++) {
+        char q[64];
+        snprintf(q, sizeof q, "%s.%s", sp[i].module, sp[i].name);
+        hermes_signal_t id;
+        assert_hermes_ok(hermes_backplane_find(bp, q, &id));
+        assert_int_equal(id.index, i);
+        hermes_signal_info_t info;
+        assert_hermes_ok(hermes_backplane_info(bp, id.index, &info));
+        assert_int_equal(info.module_index, i % NMOD);
+        assert_string_equal(info.module, mods[i % NMOD]);
+    }
+    hermes_signal_t id;
+    assert_hermes_rc(hermes_backplane_find(bp, "mod1.sig.", &id), HERMES_ENOENT);
+    assert_hermes_rc(hermes_backplane_find(bp, "mod1.sig.400", &id), HERMES_ENOENT);
+    assert_hermes_rc(hermes_backplane_find(bp, "mod1", &id), HERMES_ENOENT);
+    assert_hermes_rc(hermes_backplane_find(bp, "", &id), HERMES_ENOENT);
+    hermes_backplane_destroy(bp);
+
+    /* an explicit module list naming a module twice */
+    const char *twice[] = {"mod0", "mod1", "mod0"};
+    hermes_backplane_config_t cfg;
+    hermes_backplane_config_init(&cfg);
+    cfg.run_name = test_run_name(name, sizeof name, "modtwice");
+    cfg.signals = sp;
+    cfg.signal_count = 2;
+    cfg.modules = twice;
+    cfg.module_count = 3;
+    bp = NULL;
+    assert_hermes_rc(hermes_backplane_create(&bp, &cfg), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "duplicate module name 'mod0'");
+    /* and a signal of a module not in the list */
+    cfg.module_count = 1;
+    assert_hermes_rc(hermes_backplane_create(&bp, &cfg), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "unknown module 'mod1'");
+    assert_null(bp);
+    free(sp);
+    free(mods);
+    free(locals);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +432,8 @@ int main(void)
         cmocka_unit_test(test_backplane_open_from_other_process),
         cmocka_unit_test(test_backplane_snapshot_never_torn),
         cmocka_unit_test(test_backplane_snapshot_plan),
+        cmocka_unit_test(test_backplane_names_index),
+        cmocka_unit_test(test_backplane_find_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

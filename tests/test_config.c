@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hermes/config.h"
 #include "hermes/inproc.h"
@@ -92,6 +94,10 @@ static const struct bad_case bad_cases[] = {
     {"test_config_rejects_duplicate_module", "modules:\n  m: {type: injection}\n  m: {type: injection}\n", "modules.m",
      "duplicate module name 'm' (first defined on line 2)", 3},
     {"test_config_rejects_duplicate_key", M "    type: process\n", "modules.m.type", "duplicate key 'type'", 4},
+    {"test_config_rejects_duplicate_key_in_signal", M "    signals:\n      - {name: x}\n      - {name: y, unit: m, unit: s}\n",
+     "modules.m.signals[1].unit", "duplicate key 'unit' (first on line 6)", 6},
+    {"test_config_rejects_non_scalar_key_in_signal", M "    signals:\n      - {name: x, [a]: b}\n", "modules.m.signals[0]",
+     "keys must be plain scalars", 5},
     {"test_config_rejects_non_scalar_key", "modules:\n  ? [a]\n  : {type: injection}\n", "modules",
      "keys must be plain scalars", 2},
     /* unknown keys */
@@ -1115,6 +1121,191 @@ static void test_config_loaded_config_can_be_extended(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* ------------------------------------------------------------------------ */
+/* libcyaml's log text: one test per form config_cyaml_log.c knows (the     */
+/* texts are what libcyaml 1.3.1 prints)                                    */
+
+static void parse_log(const char *log, struct hermes__cyaml_report *r)
+{
+    memset(r, 0x5a, sizeof *r);  /* every field must be written */
+    hermes__cyaml_log_parse(log, r);
+}
+
+static void test_config_cyaml_log_unexpected_key(void **state)
+{
+    (void)state;
+    struct hermes__cyaml_report r;
+    parse_log("Load: Unexpected key: colour\n"
+              "Load: Backtrace:\n"
+              "  in mapping (line: 3, column: 12)\n"
+              "  in sequence entry '2' (line: 3, column: 5)\n"
+              "  in mapping field 'signals' (line: 2, column: 3)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_UNEXPECTED_KEY);
+    assert_string_equal(r.arg, "colour");
+    assert_string_equal(r.path, "signals[1]");
+    assert_int_equal(r.line, 3);
+    assert_int_equal(r.col, 12);
+    assert_string_equal(r.text, "Unexpected key: colour");
+    /* at the top level: no field frame, empty path */
+    parse_log("Load: Unexpected key: foo\nLoad: Backtrace:\n  in mapping (line: 1, column: 1)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_UNEXPECTED_KEY);
+    assert_string_equal(r.arg, "foo");
+    assert_string_equal(r.path, "");
+    assert_int_equal(r.line, 1);
+}
+
+static void test_config_cyaml_log_missing_field(void **state)
+{
+    (void)state;
+    struct hermes__cyaml_report r;
+    /* the innermost frame names the last sibling parsed ('unit'): not in the path */
+    parse_log("Load: Missing required mapping field: name\n"
+              "Load: Backtrace:\n"
+              "  in mapping field 'unit' (line: 3, column: 12)\n"
+              "  in sequence entry '2' (line: 3, column: 5)\n"
+              "  in mapping field 'signals' (line: 2, column: 3)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_MISSING_FIELD);
+    assert_string_equal(r.arg, "name");
+    assert_string_equal(r.path, "signals[1]");
+    assert_int_equal(r.line, 3);
+}
+
+static void test_config_cyaml_log_wrong_type(void **state)
+{
+    (void)state;
+    struct hermes__cyaml_report r;
+    parse_log("Load: Expecting STRING, got event: SEQUENCE_START\n"
+              "Load: Backtrace:\n"
+              "  in mapping field 'name' (line: 2, column: 12)\n"
+              "  in sequence entry '1' (line: 2, column: 5)\n"
+              "  in mapping field 'signals' (line: 2, column: 3)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_WRONG_TYPE);
+    assert_string_equal(r.arg, "expected a string, got a sequence");
+    assert_string_equal(r.path, "signals[0].name");
+    assert_int_equal(r.line, 2);
+    assert_int_equal(r.col, 12);
+    /* a sequence entry as the innermost frame */
+    parse_log("Load: Expecting STRING, got event: MAPPING_START\n"
+              "Load: Backtrace:\n"
+              "  in sequence entry '2' (line: 1, column: 11)\n"
+              "  in mapping field 'list' (line: 1, column: 7)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_WRONG_TYPE);
+    assert_string_equal(r.arg, "expected a string, got a mapping");
+    assert_string_equal(r.path, "list[1]");
+    assert_int_equal(r.col, 11);
+}
+
+static void test_config_cyaml_log_other(void **state)
+{
+    (void)state;
+    struct hermes__cyaml_report r;
+    parse_log("Load: No anchor found for alias: 'x'\n"
+              "Load: Backtrace:\n"
+              "  in mapping field 'version' (line: 1, column: 1)\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_OTHER);
+    assert_string_equal(r.text, "No anchor found for alias: 'x'");
+    assert_string_equal(r.path, "version");
+    assert_int_equal(r.line, 1);
+    /* text it does not know at all, and nothing */
+    parse_log("something else entirely\n", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_OTHER);
+    assert_string_equal(r.text, "");
+    assert_string_equal(r.path, "");
+    assert_int_equal(r.line, 0);
+    parse_log("", &r);
+    assert_int_equal(r.kind, HERMES__CYAML_OTHER);
+    parse_log(NULL, &r);
+    assert_int_equal(r.kind, HERMES__CYAML_OTHER);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Validated once                                                           */
+
+static void test_config_validate_runs_once(void **state)
+{
+    (void)state;
+    /* A process module whose executable we can make invalid behind the
+     * config's back: a remembered validation does not notice, a new one does. */
+    char exe[] = "/tmp/hermes-test-exe-XXXXXX";
+    int fd = mkstemp(exe);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(chmod(exe, 0700), 0);
+    char yaml[512];
+    snprintf(yaml, sizeof yaml,
+             "modules:\n  p: {type: process, executable: \"%s\"}\n"
+             "  m:\n    type: injection\n    signals:\n      - {name: x, writable: true}\n      - {name: y}\n", exe);
+    hermes_config_t *cfg = parse_ok(yaml);  /* loading validated it */
+    assert_int_equal(chmod(exe, 0600), 0);
+    hermes_error_t err;
+    assert_hermes_ok(hermes_config_validate(cfg, &err));  /* remembered: no second check */
+    /* section setters check their own section fully and keep it validated */
+    hermes_execution_t ex;
+    assert_hermes_ok(hermes_config_execution(cfg, &ex));
+    ex.rate_hz = 50.0;
+    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    hermes_server_settings_t srv;
+    assert_hermes_ok(hermes_config_server(cfg, &srv));
+    srv.enabled = true;
+    assert_hermes_ok(hermes_config_set_server(cfg, &srv));
+    assert_hermes_ok(hermes_config_validate(cfg, &err));
+    /* any other change forgets it: validate checks everything again */
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.y", "m.x", 1.0, 0.0));
+    assert_int_equal(hermes_config_validate(cfg, &err), HERMES_ECONFIG);
+    assert_string_equal(err.field, "modules.p.executable");
+    assert_contains(err.message, "not executable");
+    assert_int_equal(chmod(exe, 0700), 0);
+    assert_hermes_ok(hermes_config_validate(cfg, &err));
+    /* a failed validation is not remembered either way */
+    assert_hermes_ok(hermes_config_add_signal(cfg, "m", "z", HERMES_TYPE_F64, NULL, false, 0.0));
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.z", "m.y", 1.0, 0.0));
+    assert_int_equal(hermes_config_validate(cfg, &err), HERMES_ECONFIG);
+    assert_int_equal(hermes_config_validate(cfg, &err), HERMES_ECONFIG);
+    assert_contains(err.message, "not writable");
+    hermes_config_destroy(cfg);
+    unlink(exe);
+}
+
+/* A mapping of many keys indexes them for the duplicate check: the 20th
+ * module repeating the 4th is still found, with the first line. */
+static void test_config_rejects_duplicate_among_many_modules(void **state)
+{
+    (void)state;
+    char yaml[2048] = "modules:\n";
+    for (int i = 0; i < 20; i++)
+        snprintf(yaml + strlen(yaml), sizeof yaml - strlen(yaml), "  a%d: {type: injection}\n", i);
+    strcat(yaml, "  a3: {type: injection}\n");
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(hermes_config_parse(&cfg, yaml, strlen(yaml), "t.yaml", DATA_DIR, &err), HERMES_ECONFIG);
+    assert_null(cfg);
+    assert_string_equal(err.field, "modules.a3");
+    assert_contains(err.message, "duplicate module name 'a3' (first defined on line 5)");
+    assert_int_equal(err.line, 22);
+    /* and 20 distinct ones load */
+    yaml[strlen(yaml) - strlen("  a3: {type: injection}\n")] = '\0';
+    cfg = parse_ok(yaml);
+    assert_int_equal(hermes_config_module_count(cfg), 20);
+    hermes_config_destroy(cfg);
+}
+
+/* An entry added in code to a loaded config has no line of its own: its
+ * error points at the section's key in the file. */
+static void test_config_code_added_entries_point_at_their_section(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = parse_ok(MS "      - {name: z, writable: true}\nwiring:\n  - {src: m.y, dst: m.x}\n");
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.y", "m.z", 1.0, 0.0));
+    assert_hermes_ok(hermes_config_add_wire(cfg, "m.x", "m.z", 1.0, 0.0));
+    hermes_error_t err;
+    assert_int_equal(hermes_config_validate(cfg, &err), HERMES_ECONFIG);
+    assert_string_equal(err.field, "wiring[2].dst");
+    assert_contains(err.message, "already driven by wiring[1]");
+    assert_int_equal(err.line, 8);  /* `wiring:` */
+    assert_int_equal(err.column, 1);
+    hermes_config_destroy(cfg);
+}
+
 int main(void)
 {
     static const struct CMUnitTest fixed[] = {
@@ -1143,6 +1334,13 @@ int main(void)
         cmocka_unit_test(test_config_names),
         cmocka_unit_test(test_config_loaded_config_can_be_extended),
         cmocka_unit_test(test_config_server_access_keys),
+        cmocka_unit_test(test_config_cyaml_log_unexpected_key),
+        cmocka_unit_test(test_config_cyaml_log_missing_field),
+        cmocka_unit_test(test_config_cyaml_log_wrong_type),
+        cmocka_unit_test(test_config_cyaml_log_other),
+        cmocka_unit_test(test_config_validate_runs_once),
+        cmocka_unit_test(test_config_rejects_duplicate_among_many_modules),
+        cmocka_unit_test(test_config_code_added_entries_point_at_their_section),
     };
     enum { NFIXED = sizeof fixed / sizeof *fixed, NBAD = sizeof bad_cases / sizeof *bad_cases };
     static struct CMUnitTest tests[NFIXED + NBAD];

@@ -10,7 +10,7 @@
  *
  * Threading: a config is a plain value: use it from one thread at a time.
  * Once validated and given to a scheduler it is only read, and may then be
- * read from several threads.
+ * read from several threads (hermes_config_validate() included).
  * Ownership: strings passed in are copied; strings returned are borrowed from
  * the config and live until it is destroyed or changed. */
 #ifndef HERMES_CONFIG_H
@@ -28,18 +28,37 @@ extern "C" {
 typedef struct hermes_config hermes_config_t;
 struct hermes_inproc_module;
 
-typedef enum hermes_module_type {
-    HERMES_MODULE_NONE      = 0,
-    HERMES_MODULE_PROCESS   = 1,  /**< separate executable, stepped through the backplane */
-    HERMES_MODULE_INPROC    = 2,  /**< shared object (or host callbacks) stepped in the scheduler thread */
-    HERMES_MODULE_INJECTION = 3   /**< holds its declared signals, no dynamics */
-} hermes_module_type_t;
+/** Module types: X(NAME, value, name in a config file). One table makes the
+ *  enum, hermes_module_type_name() and the YAML loader's accepted words.
+ *  - process:   separate executable, stepped through the backplane
+ *  - inproc:    shared object (or host callbacks) stepped in the scheduler thread
+ *  - injection: holds its declared signals, no dynamics */
+#define HERMES_MODULE_TYPE_TABLE(X)          \
+    X(PROCESS,   1, "process")               \
+    X(INPROC,    2, "inproc")                \
+    X(INJECTION, 3, "injection")
 
+#define HERMES_X_ENUM_(name, value, text) HERMES_MODULE_##name = (value),
+typedef enum hermes_module_type {
+    HERMES_MODULE_NONE = 0,
+    HERMES_MODULE_TYPE_TABLE(HERMES_X_ENUM_)
+} hermes_module_type_t;
+#undef HERMES_X_ENUM_
+
+/** Execution modes: X(NAME, value, name in a config file).
+ *  - afap:         as fast as possible
+ *  - realtime:     paced on CLOCK_MONOTONIC with absolute deadlines
+ *  - single_frame: advances only on step requests */
+#define HERMES_MODE_TABLE(X)                 \
+    X(AFAP,         0, "afap")               \
+    X(REALTIME,     1, "realtime")           \
+    X(SINGLE_FRAME, 2, "single_frame")
+
+#define HERMES_X_ENUM_(name, value, text) HERMES_MODE_##name = (value),
 typedef enum hermes_mode {
-    HERMES_MODE_AFAP         = 0, /**< as fast as possible */
-    HERMES_MODE_REALTIME     = 1, /**< paced on CLOCK_MONOTONIC with absolute deadlines */
-    HERMES_MODE_SINGLE_FRAME = 2  /**< advances only on step requests */
+    HERMES_MODE_TABLE(HERMES_X_ENUM_)
 } hermes_mode_t;
+#undef HERMES_X_ENUM_
 
 /** Defaults applied when a field is absent. */
 #define HERMES_DEFAULT_RATE_HZ       100.0
@@ -85,7 +104,7 @@ typedef struct hermes_server_settings {
     bool        enabled;
     const char *host;          /**< default "127.0.0.1" */
     uint16_t    port;          /**< default 8765; 0 = ephemeral */
-    double      telemetry_hz;  /**< default 60 */
+    double      telemetry_hz;  /**< default 60; must be in (0, 1000] */
     /* since 0.2: access control and limits; 0 / NULL = the server's default
      * (see hermes_server_config_t, which takes them one to one) */
     const char *auth_token;             /**< NULL: no token. Never logged; the CLI lets the
@@ -142,7 +161,9 @@ HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module
 /** Append a wire dst = src * gain + offset. Checked by validate. */
 HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, const char *dst,
                                       double gain, double offset);
-/** Replace the execution section (schedule, spin_us and check_groups excluded). */
+/** Replace the execution section (schedule, spin_us and check_groups
+ *  excluded). Checked in full (the same rule as validate): HERMES_EINVAL
+ *  names the field. Keeps a validated config validated. */
 HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_execution_t *exec);
 /** Set the schedule (module names); NULL/0 means file order. Every entry runs alone. */
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count);
@@ -174,11 +195,26 @@ HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us);
  *  @return 0 or HERMES_EINVAL. @since 0.2 */
 HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on);
 /** Replace the server section (strings copied; NULL host means default). Checks the
- *  token and origin syntax and the limit ranges (HERMES_EINVAL, message names the key,
- *  never the token). */
+ *  telemetry rate (0 < telemetry_hz <= 1000), host, token and origin syntax and the
+ *  limit ranges with validate's rules (HERMES_EINVAL, message names the key, never
+ *  the token). Keeps a validated config validated. */
 HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_server_settings_t *srv);
 
-/** Check every cross-field rule (see the file comment). @return 0 or HERMES_ECONFIG with @p err filled. */
+/**
+ * Check every cross-field rule (see the file comment), including that module
+ * executables, libraries and config files exist.
+ *
+ * Validated once: a successful validation is remembered in the config, and
+ * later calls return 0 at once until the config changes. hermes_config_load()
+ * and hermes_config_parse() validate, so the scheduler's own call (and any
+ * host's) costs nothing for a loaded config. Every add/set call forgets it,
+ * except hermes_config_set_execution() and hermes_config_set_server(), which
+ * check their whole section with validate's rules before they change it. A
+ * remembered validation does not look at the file system again.
+ * @return 0 or HERMES_ECONFIG with @p err filled (HERMES_EINVAL for a NULL @p cfg).
+ * Context: the first call after a change writes the remembered flag; calls
+ * on a validated config only read it and are safe from several threads.
+ */
 HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t *err);
 
 HERMES_API uint32_t hermes_config_module_count(const hermes_config_t *cfg);
