@@ -46,6 +46,7 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     free(cfg->wire);
     hermes__free_strv(cfg->sched, cfg->nsched);
     free(cfg->sched_group);
+    hermes__free_strv(cfg->sched_field, cfg->nsched);
     free(cfg->host);
     hermes__config_free_token(cfg->auth_token);
     hermes__free_strv(cfg->origins, cfg->norigins);

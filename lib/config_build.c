@@ -319,14 +319,30 @@ HERMES_API int hermes_config_set_schedule_groups(hermes_config_t *cfg, const cha
     int rc = check_strv("hermes_config_set_schedule", "modules", modules, count);
     if (rc || (rc = renumber_groups(&g, modules, group, count)) != 0)
         return rc;
+    char **old_field = cfg->sched_field;
+    uint32_t old_n = cfg->nsched;
     if ((rc = replace_strv(&cfg->sched, &cfg->nsched, modules, count)) != 0) {
         free(g);
         return rc;
     }
+    hermes__free_strv(old_field, old_n);
     free(cfg->sched_group);
     cfg->sched_group = g;
+    cfg->sched_field = NULL;
     hermes__config_changed(cfg);
     return 0;
+}
+
+int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, const uint32_t *group,
+                                     char *const *fields, uint32_t n)
+{
+    char **f;
+    int rc = hermes_config_set_schedule_groups(cfg, (const char *const *)names, group, n);
+    if (rc == 0 && hermes__copy_strv(&f, (const char *const *)fields, n) != 0)
+        rc = hermes__config_nomem();
+    if (rc == 0)
+        cfg->sched_field = f;
+    return rc;
 }
 
 /* Checked here in full, so a validated config stays validated. */
@@ -334,9 +350,9 @@ HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us)
 {
     if (!cfg)
         return hermes__fail(HERMES_EINVAL, "hermes_config_set_spin_us: cfg is NULL");
-    if (us > HERMES_MAX_SPIN_US)
-        return hermes__fail(HERMES_EINVAL, "execution.spin_us: must be at most %u microseconds (got %u)",
-                            HERMES_MAX_SPIN_US, us);
+    const char *why = hermes__config_spin_problem(us);
+    if (why)
+        return hermes__fail(HERMES_EINVAL, "execution.spin_us: %s (got %u)", why, us);
     cfg->spin_us = us;
     return 0;
 }

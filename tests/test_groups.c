@@ -472,6 +472,78 @@ static void test_groups_config_builder(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* ---- YAML ------------------------------------------------------------------------------- */
+
+#define MODS "modules:\n  a: {type: injection}\n  b: {type: injection}\n  c: {type: injection}\n" \
+             "  d: {type: injection}\nexecution:\n"
+
+static hermes_config_t *parse(const char *text, hermes_error_t *err, int *rc)
+{
+    hermes_config_t *cfg = NULL;
+    *rc = hermes_config_parse(&cfg, text, strlen(text), "t.yaml", NULL, err);
+    return cfg;
+}
+
+static void yaml_refused(const char *text, int line, const char *msg)
+{
+    hermes_error_t err;
+    int rc;
+    hermes_config_t *cfg = parse(text, &err, &rc);
+    if (rc != HERMES_ECONFIG || cfg)
+        fail_msg("accepted: %s", text);
+    assert_contains(err.message, msg);
+    if (err.line != line)
+        fail_msg("'%s' at line %d, expected %d", err.message, err.line, line);
+}
+
+static void test_groups_yaml(void **state)
+{
+    (void)state;
+    hermes_error_t err;
+    int rc;
+    hermes_config_t *cfg = parse(MODS "  schedule: [a, [b, c], d]\n  spin_us: 250\n  check_groups: yes\n", &err, &rc);
+    if (rc)
+        fail_msg("%s", err.message);
+    const uint32_t want[] = {0, 1, 1, 2};
+    for (uint32_t k = 0; k < 4; k++) {
+        uint32_t g = 99, m = 99;
+        assert_hermes_ok(hermes_config_schedule_group(cfg, k, &g));
+        assert_hermes_ok(hermes_config_schedule_at(cfg, k, &m));
+        assert_int_equal(g, want[k]);
+        assert_int_equal(m, k);
+    }
+    assert_int_equal(hermes_config_spin_us(cfg), 250);
+    assert_true(hermes_config_check_groups(cfg));
+    hermes_config_destroy(cfg);
+    /* Block style, a one-member group. */
+    cfg = parse(MODS "  schedule:\n    - [d]\n    - - a\n      - b\n    - c\n", &err, &rc);
+    if (rc)
+        fail_msg("%s", err.message);
+    uint32_t g;
+    assert_hermes_ok(hermes_config_schedule_group(cfg, 2, &g));
+    assert_int_equal(g, 1);
+    assert_hermes_ok(hermes_config_schedule_group(cfg, 3, &g));
+    assert_int_equal(g, 2);
+    assert_int_equal(hermes_config_spin_us(cfg), 0);
+    assert_false(hermes_config_check_groups(cfg));
+    hermes_config_destroy(cfg);
+
+    yaml_refused(MODS "  schedule: [[a, b],\n             [b, c], d]\n", 8,
+                 "t.yaml:8:15: execution.schedule[1][0]: module 'b' is scheduled twice (also at "
+                 "execution.schedule[0][1])");
+    yaml_refused(MODS "  schedule: [a, b, [c, d, a]]\n", 7, "execution.schedule[2][2]: module 'a' is scheduled twice");
+    yaml_refused(MODS "  schedule:\n    - a\n    - [b, [c, d]]\n", 9,
+                 "t.yaml:9:11: execution.schedule[1][1]: groups cannot be nested");
+    yaml_refused(MODS "  schedule: [a, [b, zz], c, d]\n", 7, "execution.schedule[1][1]: unknown module 'zz'");
+    yaml_refused(MODS "  schedule: [a, [], b, c, d]\n", 7, "execution.schedule[1]: a group must list at least one module");
+    yaml_refused(MODS "  schedule: [a, {b: c}, d]\n", 7, "execution.schedule[1]: must be a module name or a list");
+    yaml_refused(MODS "  schedule: [a, [b, c]]\n", 7, "module 'd' is missing from the schedule");
+    yaml_refused(MODS "  spin_us: 1001\n", 7, "execution.spin_us: must be an integer from 0 to 1000 microseconds "
+                                             "(got '1001')");
+    yaml_refused(MODS "  spin_us: -5\n", 7, "execution.spin_us: must be an integer");
+    yaml_refused(MODS "  check_groups: maybe\n", 7, "execution.check_groups: invalid boolean 'maybe'");
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -485,6 +557,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_groups_worker_control_calls),
         cmocka_unit_test(test_groups_timing_per_group_and_member),
         cmocka_unit_test(test_groups_config_builder),
+        cmocka_unit_test(test_groups_yaml),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
