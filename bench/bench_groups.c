@@ -18,25 +18,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #ifndef BENCH_BUILD
 #define BENCH_BUILD "unknown"
 #endif
-
-#define CHECK(x)                                                                             \
-    do {                                                                                     \
-        int rc_ = (x);                                                                       \
-        if (rc_) {                                                                           \
-            fprintf(stderr, "%s: %s: %s\n", #x, hermes_err_name(rc_), hermes_last_error()); \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static const char *work_exe;
 
@@ -96,20 +82,10 @@ static double frame_ns(bool process, uint32_t n, const uint32_t *group, uint64_t
         CHECK(hermes_config_add_signal(cfg, names[i], "pid", HERMES_TYPE_F64, "", false, 0));
     }
     CHECK(hermes_config_set_schedule_groups(cfg, names, group, n));
-    hermes_execution_t ex = {HERMES_MODE_AFAP, 1000.0, (double)frames / 1000.0, true, 5.0};
-    CHECK(hermes_config_set_execution(cfg, &ex));
-    hermes_scheduler_t *s;
-    CHECK(hermes_scheduler_create(&s, cfg, NULL));
-    CHECK(hermes_scheduler_stage(s));
-    double t0 = now();
-    CHECK(hermes_scheduler_run(s));
-    double ns = (now() - t0) / (double)frames * 1e9;
-    hermes_scheduler_destroy(s);
-    hermes_config_destroy(cfg);
-    return ns;
+    return afap_ns_per_frame(cfg, frames);
 }
 
-static double best3(bool process, uint32_t n, const uint32_t *group, uint64_t frames, double *best)
+static double keep_best(bool process, uint32_t n, const uint32_t *group, uint64_t frames, double *best)
 {
     double v = frame_ns(process, n, group, frames);
     if (v < *best)
@@ -122,17 +98,17 @@ static void groups_bench(void)
     const uint32_t together[] = {0, 0, 0, 0};
     double seq = 1e30, grp = 1e30, alone = 1e30;
     for (int r = 0; r < 3; r++) {   /* best of three, interleaved: the machine is shared */
-        best3(true, 2, NULL, 20000, &seq);
-        best3(true, 2, together, 20000, &grp);
-        best3(true, 1, NULL, 20000, &alone);
+        keep_best(true, 2, NULL, 20000, &seq);
+        keep_best(true, 2, together, 20000, &grp);
+        keep_best(true, 1, NULL, 20000, &alone);
     }
     printf("2 process modules x 20 us work: sequential %.1f us/frame, grouped %.1f us/frame, one alone %.1f us/frame\n"
            "  grouped speed-up vs sequential: %.2fx (target >= 1.6x on 2 cores); grouped vs one alone: %.2fx "
            "(target <= 1.3x)\n", seq / 1e3, grp / 1e3, alone / 1e3, seq / grp, grp / alone);
     double iseq = 1e30, igrp = 1e30;
     for (int r = 0; r < 3; r++) {
-        best3(false, 4, NULL, 20000, &iseq);
-        best3(false, 4, together, 20000, &igrp);
+        keep_best(false, 4, NULL, 20000, &iseq);
+        keep_best(false, 4, together, 20000, &igrp);
     }
     printf("4 inproc modules x 5 us work: sequential %.1f us/frame, grouped (3 worker threads) %.1f us/frame: "
            "%.2fx\n", iseq / 1e3, igrp / 1e3, iseq / igrp);

@@ -170,11 +170,11 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e != 0) {
+        const char *name = members[g->w[started].member]->name;
         stop_workers(g, started);
         g->nw = 0;
         hermes__group_destroy(g);
-        return hermes__fail(HERMES_ESYS, "module '%s': cannot start a group worker thread: %s",
-                            members[g->w[started].member]->name, strerror(e));
+        return hermes__fail(HERMES_ESYS, "module '%s': cannot start a group worker thread: %s", name, strerror(e));
     }
     *out = g;
     return 0;

@@ -101,24 +101,10 @@ static hermes_config_t *new_cfg(hermes_mode_t mode, double rate)
 
 static hermes_scheduler_t *create(hermes_config_t *cfg, char *run, size_t cap)
 {
-    hermes_scheduler_options_t opt;
-    hermes_scheduler_options_init(&opt);
-    opt.run_name = test_run_name(run, cap, "groups");
-    hermes_scheduler_t *s = NULL;
-    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
-    return s;
+    return test_scheduler_create(cfg, run, cap, "groups");
 }
 
-static double get(hermes_scheduler_t *s, const char *qname)
-{
-    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    hermes_signal_t id;
-    if (hermes_backplane_find(bp, qname, &id) != 0)
-        fail_msg("no signal %s", qname);
-    double v = NAN;
-    assert_hermes_ok(hermes_backplane_snapshot(bp, &id.index, 1, &v, NULL, NULL));
-    return v;
-}
+static double get(hermes_scheduler_t *s, const char *qname) { return test_published(s, qname); }
 
 static bool pid_gone(pid_t pid) { return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH; }
 
@@ -262,19 +248,7 @@ static void test_groups_mixed_trace_matches_sequential(void **state)
 
 /* The demo (examples/launch): guidance (inproc) and vehicle (process) only
  * talk through wires, so they may step together. */
-static hermes_config_t *load_demo(void)
-{
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    int rc = hermes_config_load(&cfg, HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml", &err);
-    if (rc)
-        fail_msg("%s", err.message);
-    hermes_execution_t ex;
-    assert_hermes_ok(hermes_config_execution(cfg, &ex));
-    ex.mode = HERMES_MODE_SINGLE_FRAME;
-    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
-    return cfg;
-}
+static hermes_config_t *load_demo(void) { return test_load_demo(HERMES_MODE_SINGLE_FRAME); }
 
 static void test_groups_demo_trace_matches_sequential(void **state)
 {

@@ -124,24 +124,12 @@ static hermes_config_t *chain_config(hermes_mode_t mode, double rate, double end
 
 static hermes_scheduler_t *make_sched(hermes_config_t *cfg, char *name, size_t cap)
 {
-    hermes_scheduler_options_t opt;
-    hermes_scheduler_options_init(&opt);
-    opt.run_name = test_run_name(name, cap, "sched");
-    hermes_scheduler_t *s = NULL;
-    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
+    hermes_scheduler_t *s = test_scheduler_create(cfg, name, cap, "sched");
     assert_true(shm_exists(name));
     return s;
 }
 
-static double value(hermes_scheduler_t *s, const char *qn)
-{
-    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    hermes_signal_t sig;
-    assert_hermes_ok(hermes_backplane_find(bp, qn, &sig));
-    double v = NAN;
-    assert_hermes_ok(hermes_backplane_snapshot(bp, &sig.index, 1, &v, NULL, NULL));
-    return v;
-}
+static double value(hermes_scheduler_t *s, const char *qn) { return test_published(s, qn); }
 
 static hermes_signal_t sig_of(hermes_scheduler_t *s, const char *qn)
 {
@@ -727,15 +715,7 @@ static void test_scheduler_lateness_on_time_is_measured(void **state)
 
 static uint64_t demo_trace(double *final_altitude)
 {
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    int rc = hermes_config_load(&cfg, HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml", &err);
-    if (rc)
-        fail_msg("%s", err.message);
-    hermes_execution_t ex;
-    assert_hermes_ok(hermes_config_execution(cfg, &ex));
-    ex.mode = HERMES_MODE_AFAP;
-    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    hermes_config_t *cfg = test_load_demo(HERMES_MODE_AFAP);
     char name[96];
     hermes_scheduler_t *s = make_sched(cfg, name, sizeof name);
     assert_hermes_ok(hermes_scheduler_stage(s));
