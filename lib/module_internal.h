@@ -6,6 +6,7 @@
 #ifndef HERMES_LIB_MODULE_INTERNAL_H
 #define HERMES_LIB_MODULE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "hermes/backplane.h"
 #include "hermes/config.h"
@@ -24,10 +25,12 @@ struct hermes__module {
     int  (*step)(void *state, uint64_t frame, double dt);
     void *state;
     /* Optional split step for concurrent groups: step_begin starts the step
-     * and returns at once, step_end waits for its result; both return as
-     * step does. NULL: the owner steps the module on a thread of its own. */
+     * and returns at once, step_end waits for its result (busy-waiting
+     * first only when @p spin: the owner knows whether a core is free);
+     * both return as step does. NULL: the owner steps the module on a
+     * thread of its own. */
     int  (*step_begin)(void *state, uint64_t frame, double dt);
-    int  (*step_end)(void *state);
+    int  (*step_end)(void *state, bool spin);
 
     int  (*stage)(struct hermes__module *m);
     int  (*reset)(struct hermes__module *m);

@@ -248,8 +248,9 @@ static void *supervise(void *arg)
 
 /* ---- commands ---------------------------------------------------------------- */
 
-/* Wait until the reply word answers @p seq, the child dies, or @p deadline. */
-static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline)
+/* Wait until the reply word answers @p seq, the child dies, or @p deadline;
+ * spinning first only with @p spin (and the word's budget). */
+static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline, bool spin)
 {
     struct hermes_shm_wake *w = &p->ctrl->done;
     uint32_t v = atomic_load_explicit(&w->seq, memory_order_acquire);
@@ -258,7 +259,7 @@ static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline)
             return W_ANSWERED;
         if (v & HERMES__WAKE_DEAD)
             return W_DEAD;
-        uint32_t nv = hermes__wake_wait(w, v, deadline);
+        uint32_t nv = hermes__wake_wait_spin(w, v, deadline, spin ? w->spin_ns : 0);
         if (nv == v)
             return W_TIMEOUT;
         v = nv;
@@ -319,11 +320,11 @@ static int begin(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
 }
 
 /* Second half: wait for the answer of the command begin() posted. */
-static int finish(struct proc *p)
+static int finish(struct proc *p, bool spin)
 {
     struct hermes__module *m = p->m;
     uint32_t cmd = p->last_cmd;
-    enum wait_result r = await(p, p->seq, p->deadline);
+    enum wait_result r = await(p, p->seq, p->deadline, spin);
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
         if (status != 0) {
@@ -353,7 +354,7 @@ static int finish(struct proc *p)
 
 static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
 {
-    return begin(p, cmd, frame, dt) != 0 ? -1 : finish(p);
+    return begin(p, cmd, frame, dt) != 0 ? -1 : finish(p, true);
 }
 
 static int proc_step(void *state, uint64_t frame, double dt)
@@ -366,7 +367,7 @@ static int proc_step_begin(void *state, uint64_t frame, double dt)
     return begin(state, HERMES_CMD_STEP, frame, dt);
 }
 
-static int proc_step_end(void *state) { return finish(state); }
+static int proc_step_end(void *state, bool spin) { return finish(state, spin); }
 
 static int proc_stage(struct hermes__module *m)
 {
@@ -414,7 +415,7 @@ static void proc_close(struct hermes__module *m)
         if (p->spawn_errno == 0 && p->pid > 0) {
             if (ph == PH_IDLE && p->ready && !p->hung && !is_dead(p)) {
                 post_command(p, HERMES_CMD_TERMINATE, p->last_frame, p->dt);
-                await(p, p->seq, hermes__now_ns() + p->grace_ns);
+                await(p, p->seq, hermes__now_ns() + p->grace_ns, true);
             }
             if (!wait_dead(p, hermes__now_ns() + p->grace_ns)) {
                 hermes__log(HERMES_LOG_WARN, "process", "event=sigterm module=%s pid=%d", m->name, (int)p->pid);
@@ -591,7 +592,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     hermes__log(HERMES_LOG_INFO, "process", "event=spawned module=%s pid=%d path=%s spin_ns=%u/%u", m->name,
                 (int)p->pid, p->path, orch_spin, mod_spin);
 
-    switch (await(p, 1u, hermes__now_ns() + p->timeout_ns)) {
+    switch (await(p, 1u, hermes__now_ns() + p->timeout_ns, true)) {
     case W_DEAD: {
         char how[96];
         describe_status(p->wstatus, how, sizeof how);

@@ -105,15 +105,15 @@ static inline void hermes__wake_or(struct hermes_shm_wake *w, uint32_t bits)
 }
 
 /* Wait until the word differs from @p old or until @p deadline_ns
- * (CLOCK_MONOTONIC; UINT64_MAX: none). Spins for up to w->spin_ns first,
+ * (CLOCK_MONOTONIC; UINT64_MAX: none). Spins for up to @p spin ns first,
  * unless the last poster ran on this CPU (it would have to preempt the
  * spinner to answer). Returns the new value, or @p old on timeout. */
-static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns)
+static inline uint32_t hermes__wake_wait_spin(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns,
+                                              uint32_t spin)
 {
     uint32_t v = atomic_load_explicit(&w->seq, memory_order_acquire);
     if (v != old)
         return v;
-    uint32_t spin = w->spin_ns;
     if (spin && atomic_load_explicit(&w->cpu, memory_order_relaxed) != sched_getcpu()) {
         uint64_t end = hermes__now_ns() + spin;
         for (uint32_t i = 1;; i++) {
@@ -147,6 +147,12 @@ static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old
     }
     atomic_store_explicit(&w->sleeping, 0u, memory_order_relaxed);
     return v;
+}
+
+/* hermes__wake_wait_spin() with the waiter's budget, w->spin_ns. */
+static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns)
+{
+    return hermes__wake_wait_spin(w, old, deadline_ns, w->spin_ns);
 }
 
 #endif

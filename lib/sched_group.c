@@ -40,6 +40,7 @@ struct hermes__group {
     uint32_t                nw;
     int                    *rc;         /* per member, this frame */
     bool                   *begun;
+    bool                    spin_wait;  /* the caller may busy-wait for members */
     const void             *owner;
     const hermes_backplane_t *bp;
     double                 *saved;      /* check mode: other members' slots */
@@ -151,8 +152,13 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
         hermes__group_destroy(g);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
-    uint32_t poster_ns, waiter_ns;
+    uint32_t poster_ns, waiter_ns, nproc = 0;
     hermes__spin_budget(idle_waiters + g->nw, &poster_ns, &waiter_ns);
+    for (uint32_t i = 0; i < n; i++)
+        nproc += members[i]->step_begin != NULL;
+    /* While the caller waits, process members and workers may all be
+     * running: a busy-waiting caller would take the core one of them needs. */
+    g->spin_wait = (uint32_t)hermes__cpu_count() >= nproc + g->nw + 1;
     /* Workers run with every signal blocked, so process-directed signals go
      * to the host's threads. */
     sigset_t all, old;
@@ -164,7 +170,7 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
         struct worker *w = &g->w[started];
         w->g = g;
         w->go.spin_ns = waiter_ns;
-        w->done.spin_ns = poster_ns;
+        w->done.spin_ns = g->spin_wait ? poster_ns : 0;
         if ((e = pthread_create(&w->thr, NULL, work, w)) != 0)
             break;
     }
@@ -220,7 +226,7 @@ int hermes__group_step(struct hermes__group *g, uint64_t frame, double dt, bool 
         if (!g->begun[i])
             continue;
         struct hermes__module *m = g->mem[i];
-        g->rc[i] = m->step_end(m->state);
+        g->rc[i] = m->step_end(m->state, g->spin_wait);
         if (sample)
             time_step(m, t0);
     }
