@@ -69,9 +69,10 @@ enum { HEALTH_TABLE(X) H_FIXED_COUNT };
 
 /* One schedule entry: a module alone, or a group stepped concurrently. */
 struct step {
-    uint32_t              first, count;  /* range of s->sched */
-    struct hermes__group *group;         /* count >= 2 */
-    double               *time;          /* live slot of hermes.group_time.<n>, groups only */
+    struct hermes__module *m;            /* a module alone (NULL for a group) */
+    struct hermes__group  *group;        /* count >= 2 */
+    double                *time;         /* live slot of hermes.group_time.<n>, groups only */
+    uint32_t               first, count; /* range of s->sched */
 };
 
 /* Realtime lateness: the last value, a windowed maximum over LAT_WINDOWS
@@ -283,25 +284,26 @@ static int do_frame(hermes_scheduler_t *s)
     uint64_t t0 = 0;
     if (sample)
         t0 = hermes__now_ns();
-    for (uint32_t i = 0; i < s->nsteps; i++) {
-        const struct step *st = &s->steps[i];
-        uint64_t ts = sample ? hermes__now_ns() : 0;
-        if (st->group) {
-            int who = s->check_groups ? hermes__group_check_step(st->group, f, s->dt, sample)
-                                      : hermes__group_step(st->group, f, s->dt, sample);
-            if (who >= 0)
-                return module_failed(s, s->sched[st->first + (uint32_t)who], "step");
+    const double dt = s->dt;
+    for (const struct step *st = s->steps, *end = st + s->nsteps; st < end; st++) {
+        struct hermes__module *m = st->m;
+        if (m) {
+            if (!m->step)
+                continue;
+            uint64_t ts = sample ? hermes__now_ns() : 0;
+            if (m->step(m->state, f, dt) != 0)
+                return module_failed(s, m, "step");
             if (sample)
-                *st->time = (double)(hermes__now_ns() - ts) * 1e-9;
+                *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
             continue;
         }
-        struct hermes__module *m = s->sched[st->first];
-        if (!m->step)
-            continue;
-        if (m->step(m->state, f, s->dt) != 0)
-            return module_failed(s, m, "step");
+        uint64_t ts = sample ? hermes__now_ns() : 0;
+        int who = s->check_groups ? hermes__group_check_step(st->group, f, dt, sample)
+                                  : hermes__group_step(st->group, f, dt, sample);
+        if (who >= 0)
+            return module_failed(s, s->sched[st->first + (uint32_t)who], "step");
         if (sample)
-            *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
+            *st->time = (double)(hermes__now_ns() - ts) * 1e-9;
     }
     int rc = apply_wires(s);
     if (rc)
@@ -568,9 +570,12 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
         hermes_config_schedule_group(cfg, k, &g);
         s->sched[k] = &s->mods[mi];
         if (k == 0 || g != prev)
-            s->steps[s->nsteps++] = (struct step){k, 0, NULL, NULL};
-        if (++s->steps[s->nsteps - 1].count == 2)
+            s->steps[s->nsteps++] = (struct step){s->sched[k], NULL, NULL, k, 0};
+        struct step *st = &s->steps[s->nsteps - 1];
+        if (++st->count == 2) {
+            st->m = NULL;
             s->ngroups++;
+        }
         prev = g;
     }
     /* Segments of runs whose owner died (SIGKILL, power loss) are removed
