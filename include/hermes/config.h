@@ -65,7 +65,7 @@ typedef enum hermes_mode {
 #define HERMES_DEFAULT_TELEMETRY_HZ  60.0
 #define HERMES_DEFAULT_PORT          8765
 #define HERMES_DEFAULT_HOST          "127.0.0.1"
-#define HERMES_MAX_SPIN_US           1000u /**< largest execution.spin_us */
+#define HERMES_MAX_SPIN_US           1000  /**< largest execution.spin_us */
 #define HERMES_DEFAULT_STEP_TIMEOUT  5.0   /**< seconds a process module may take for one command */
 
 /** Reserved module name of the timing-health signals; configs may not use it. */
