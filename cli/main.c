@@ -217,7 +217,8 @@ static const char usage_signals[] =
     "\n"
     "Lists the signals CONFIG declares: qualified name, type, unit, writable.\n"
     "The run adds read-only timing signals of module 'hermes' (frame_time, rtf,\n"
-    "overruns, lateness, wall_time, step_time.<module>).\n"
+    "overruns, lateness, lateness_max, wall_time, step_time.<module>,\n"
+    "group_time.<n>).\n"
     "exit status: 0, 3 invalid configuration, 2 bad command line.\n";
 
 static const char usage_clean[] =
