@@ -250,12 +250,41 @@ static void test_groups_mixed_trace_matches_sequential(void **state)
  * talk through wires, so they may step together. */
 static hermes_config_t *load_demo(void) { return test_load_demo(HERMES_MODE_SINGLE_FRAME); }
 
-static void test_groups_demo_trace_matches_sequential(void **state)
+/* The demo with the vehicle as its inproc library (libvehicle.so, the same
+ * model), as the demo's README suggests: swap the type and executable lines. */
+static hermes_config_t *load_demo_inproc(void)
 {
-    (void)state;
+    const char *path = HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml";
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char file[8192], text[8300];
+    size_t n = fread(file, 1, sizeof file - 1, f);
+    fclose(f);
+    file[n] = '\0';
+    const char *from = "type: process\n    executable: ./vehicle_proc";
+    char *p = strstr(file, from);
+    assert_non_null(p);
+    n = (size_t)snprintf(text, sizeof text, "%.*stype: inproc\n    library: ./libvehicle.so%s", (int)(p - file), file,
+                         p + strlen(from));
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    if (hermes_config_parse(&cfg, text, n, "launch.yaml", HERMES_TEST_BUILDDIR "/../examples/launch", &err) != 0)
+        fail_msg("%s", err.message);
+    hermes_execution_t ex;
+    assert_hermes_ok(hermes_config_execution(cfg, &ex));
+    ex.mode = HERMES_MODE_SINGLE_FRAME;
+    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    hermes_module_info_t mi;
+    assert_hermes_ok(hermes_config_module(cfg, 2, &mi));
+    assert_int_equal(mi.type, HERMES_MODULE_INPROC);
+    return cfg;
+}
+
+static void demo_compare(hermes_config_t *(*load)(void))
+{
     const char *order[] = {"commands", "guidance", "vehicle"};
     const uint32_t groups[] = {0, 1, 1};
-    hermes_config_t *seq = load_demo(), *grp = load_demo();
+    hermes_config_t *seq = load(), *grp = load();
     assert_hermes_ok(hermes_config_set_schedule_groups(grp, order, groups, 3));
     uint32_t g = 0;
     assert_hermes_ok(hermes_config_schedule_group(grp, 2, &g));
@@ -264,6 +293,13 @@ static void test_groups_demo_trace_matches_sequential(void **state)
     assert_same_trace(a, b);
     hermes_config_destroy(seq);
     hermes_config_destroy(grp);
+}
+
+static void test_groups_demo_trace_matches_sequential(void **state)
+{
+    (void)state;
+    demo_compare(load_demo);          /* guidance inproc, vehicle process: a mixed group */
+    demo_compare(load_demo_inproc);   /* both inproc: the vehicle on a worker thread */
 }
 
 /* ---- failures ----------------------------------------------------------------------- */
