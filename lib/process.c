@@ -491,15 +491,25 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     return 0;
 }
 
-static void spin_policy(const hermes_config_t *cfg, uint32_t *orch_ns, uint32_t *mod_ns)
+/* Who may spin (process_wake.h). A module alone waits for its next command
+ * while every other module steps, so it spins only when all process modules
+ * have a CPU; a member of a schedule group waits only while the other
+ * members finish the frame (the scheduler sleeps meanwhile), so it spins
+ * when the members of its group have a CPU each. */
+static void spin_policy(const hermes_config_t *cfg, uint32_t index, uint32_t *orch_ns, uint32_t *mod_ns)
 {
-    uint32_t nproc = 0;
+    uint32_t nproc = 0, group = UINT32_MAX, gsize = 0, n = hermes_config_schedule_count(cfg);
     for (uint32_t i = 0; i < hermes_config_module_count(cfg); i++) {
         hermes_module_info_t mi;
         if (hermes_config_module(cfg, i, &mi) == 0 && mi.type == HERMES_MODULE_PROCESS)
             nproc++;
     }
-    hermes__spin_budget(nproc, orch_ns, mod_ns);
+    for (uint32_t k = 0, mi; k < n && group == UINT32_MAX; k++)
+        if (hermes_config_schedule_at(cfg, k, &mi) == 0 && mi == index)
+            hermes_config_schedule_group(cfg, k, &group);
+    for (uint32_t k = 0, g; k < n; k++)
+        gsize += hermes_config_schedule_group(cfg, k, &g) == 0 && g == group;
+    hermes__spin_budget(gsize >= 2 ? gsize - 1 : nproc, orch_ns, mod_ns);
 }
 
 static int start_failed(struct proc *p, int code, const char *fmt, ...) HERMES_PRINTF(3, 4);
@@ -555,7 +565,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
 
     /* The command line the child will find: the start-up handshake. */
     uint32_t orch_spin, mod_spin;
-    spin_policy(cfg, &orch_spin, &mod_spin);
+    spin_policy(cfg, m->config_index, &orch_spin, &mod_spin);
     memset((char *)ctrl + sizeof ctrl->name, 0, sizeof *ctrl - sizeof ctrl->name);
     ctrl->go.spin_ns = mod_spin;
     ctrl->done.spin_ns = orch_spin;

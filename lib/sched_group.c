@@ -119,7 +119,7 @@ void hermes__group_destroy(struct hermes__group *g)
 uint32_t hermes__group_workers(const struct hermes__group *g) { return g ? g->nw : 0; }
 
 int hermes__group_create(struct hermes__group **out, struct hermes__module *const *members, uint32_t n,
-                         const hermes_backplane_t *bp, const void *owner, uint32_t idle_waiters)
+                         const hermes_backplane_t *bp, const void *owner)
 {
     *out = NULL;
     struct hermes__group *g = calloc(1, sizeof *g);
@@ -152,10 +152,13 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
         hermes__group_destroy(g);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
+    /* A worker waits for its next frame only while the other members finish
+     * this one: it may spin when every member has a CPU (as process members
+     * do, lib/process.c). */
     uint32_t poster_ns, waiter_ns, nproc = 0;
-    hermes__spin_budget(idle_waiters + g->nw, &poster_ns, &waiter_ns);
     for (uint32_t i = 0; i < n; i++)
         nproc += members[i]->step_begin != NULL;
+    hermes__spin_budget(nproc + g->nw + (g->local >= 0) - 1, &poster_ns, &waiter_ns);
     /* While the caller waits, process members and workers may all be
      * running: a busy-waiting caller would take the core one of them needs. */
     g->spin_wait = (uint32_t)hermes__cpu_count() >= nproc + g->nw + 1;

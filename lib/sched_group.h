@@ -13,11 +13,10 @@ struct hermes__group;
  * (process modules) are woken together; of the others (inproc) the first is
  * stepped by the calling thread and each further one by a worker thread
  * created here, once. @p bp is the run's backplane (check mode reads its
- * live region and names) and @p owner tags the workers (hermes__group_thread_owner()). @p idle_waiters
- * counts the other spinners of the run (process modules) for the spin
- * budget. Returns 0 or a hermes__fail() code. */
+ * live region and names) and @p owner tags the workers
+ * (hermes__group_thread_owner()). Returns 0 or a hermes__fail() code. */
 int hermes__group_create(struct hermes__group **out, struct hermes__module *const *members, uint32_t n,
-                         const hermes_backplane_t *bp, const void *owner, uint32_t idle_waiters);
+                         const hermes_backplane_t *bp, const void *owner);
 
 /* Stops and joins the workers. NULL is fine. */
 void hermes__group_destroy(struct hermes__group *g);

@@ -486,14 +486,11 @@ static int open_modules(hermes_scheduler_t *s)
  * needs a worker thread). */
 static int build_groups(hermes_scheduler_t *s)
 {
-    uint32_t nproc = 0;
-    for (uint32_t i = 0; i < s->nmods; i++)
-        nproc += s->mods[i].step_begin != NULL;
     for (uint32_t i = 0; i < s->nsteps; i++) {
         struct step *st = &s->steps[i];
         if (st->count < 2)
             continue;
-        int rc = hermes__group_create(&st->group, &s->sched[st->first], st->count, s->bp, s, nproc);
+        int rc = hermes__group_create(&st->group, &s->sched[st->first], st->count, s->bp, s);
         if (rc)
             return rc;
     }
