@@ -7,7 +7,12 @@
  *    fire-and-forget. A single relaxed atomic flag keeps the no-request path
  *    of the frame loop free of locks.
  *  - Realtime pacing waits on the request condition variable with an
- *    absolute CLOCK_MONOTONIC deadline, so a request never waits for a sleep.
+ *    absolute CLOCK_MONOTONIC deadline, so a request never waits for a sleep
+ *    (then optionally busy-waits the last spin_us), and records every
+ *    frame's lateness.
+ *  - A schedule group is stepped by lib/sched_group.c (its worker threads
+ *    call only module step functions; their control calls are refused like
+ *    the scheduler thread's own).
  *  - With no thread in run(), control calls execute in the caller's thread
  *    under `mu`. */
 #include <errno.h>
