@@ -254,8 +254,7 @@ static hermes_config_t *load_demo(void) { return test_load_demo(HERMES_MODE_SING
  * model), as the demo's README suggests: swap the type and executable lines. */
 static hermes_config_t *load_demo_inproc(void)
 {
-    const char *path = HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml";
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(TEST_DEMO_DIR "/launch.yaml", "r");
     assert_non_null(f);
     char file[8192], text[8300];
     size_t n = fread(file, 1, sizeof file - 1, f);
@@ -264,16 +263,9 @@ static hermes_config_t *load_demo_inproc(void)
     const char *from = "type: process\n    executable: ./vehicle_proc";
     char *p = strstr(file, from);
     assert_non_null(p);
-    n = (size_t)snprintf(text, sizeof text, "%.*stype: inproc\n    library: ./libvehicle.so%s", (int)(p - file), file,
-                         p + strlen(from));
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    if (hermes_config_parse(&cfg, text, n, "launch.yaml", HERMES_TEST_BUILDDIR "/../examples/launch", &err) != 0)
-        fail_msg("%s", err.message);
-    hermes_execution_t ex;
-    assert_hermes_ok(hermes_config_execution(cfg, &ex));
-    ex.mode = HERMES_MODE_SINGLE_FRAME;
-    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    snprintf(text, sizeof text, "%.*stype: inproc\n    library: ./libvehicle.so%s", (int)(p - file), file,
+             p + strlen(from));
+    hermes_config_t *cfg = test_load_demo_text(HERMES_MODE_SINGLE_FRAME, text);
     hermes_module_info_t mi;
     assert_hermes_ok(hermes_config_module(cfg, 2, &mi));
     assert_int_equal(mi.type, HERMES_MODULE_INPROC);

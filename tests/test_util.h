@@ -76,12 +76,16 @@ static inline double test_published(hermes_scheduler_t *s, const char *qname)
 }
 
 #ifdef HERMES_TEST_BUILDDIR
-/* The demo's config (examples/launch, built next to its modules) in @p mode. */
-static inline hermes_config_t *test_load_demo(hermes_mode_t mode)
+#define TEST_DEMO_DIR HERMES_TEST_BUILDDIR "/../examples/launch"
+/* The demo's config (examples/launch, built next to its modules) in @p mode;
+ * @p text: its YAML as given instead of the file (NULL: the file). */
+static inline hermes_config_t *test_load_demo_text(hermes_mode_t mode, const char *text)
 {
     hermes_config_t *cfg = NULL;
     hermes_error_t err;
-    if (hermes_config_load(&cfg, HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml", &err) != 0)
+    int rc = text ? hermes_config_parse(&cfg, text, strlen(text), "launch.yaml", TEST_DEMO_DIR, &err)
+                  : hermes_config_load(&cfg, TEST_DEMO_DIR "/launch.yaml", &err);
+    if (rc != 0)
         fail_msg("%s", err.message);
     hermes_execution_t ex;
     assert_hermes_ok(hermes_config_execution(cfg, &ex));
@@ -89,6 +93,8 @@ static inline hermes_config_t *test_load_demo(hermes_mode_t mode)
     assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
     return cfg;
 }
+
+static inline hermes_config_t *test_load_demo(hermes_mode_t mode) { return test_load_demo_text(mode, NULL); }
 #endif
 
 static inline int shm_exists(const char *run_name)
