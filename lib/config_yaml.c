@@ -723,6 +723,9 @@ HERMES_API int hermes_config_load(hermes_config_t **out, const char *path, herme
         real = hermes__resolve_path(NULL, path);
     int rc;
     if (real) {
+        char *fit = realloc(text, len + 1);  /* the config keeps the text: give back the slack */
+        if (fit)
+            text = fit;
         rc = load_text(out, text, len, path, path, base, real, err);
     } else {
         free(text);
