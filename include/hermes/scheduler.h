@@ -28,10 +28,10 @@
  * no thread inside run(), step() and reset() execute in the calling thread.
  * The listener runs on the thread that applied the change (normally the
  * scheduler thread) with no scheduler lock held; it must not block and must
- * not destroy the scheduler. From the scheduler thread itself (a module
- * callback or the listener) only stop() is accepted; the other control
- * calls return HERMES_ESTATE instead of deadlocking. create/stage/destroy: one thread, not from the
- * listener. */
+ * not destroy the scheduler. From the scheduler thread itself or a group
+ * worker (a module callback or the listener) only stop() is accepted; the
+ * other control calls return HERMES_ESTATE instead of deadlocking.
+ * create/stage/destroy: one thread, not from the listener. */
 #ifndef HERMES_SCHEDULER_H
 #define HERMES_SCHEDULER_H
 
@@ -98,7 +98,7 @@ static inline void hermes_scheduler_options_init(hermes_scheduler_options_t *o)
 }
 
 /** Timing health, also published as read-only signals of module "hermes"
- *  (with lateness_max, step_time.<module> and group_time.<n>, see docs/design.md). */
+ *  (besides lateness_max, step_time.<module> and group_time.<n>: docs/cli.md). */
 typedef struct hermes_timing {
     uint64_t frames;          /**< published frame number these values belong to (frames since stage or reset) */
     double   frame_time;      /**< wall seconds of the last (sampled) frame */
