@@ -169,6 +169,11 @@ HERMES_API const char *hermes_event_name(hermes_event_t ev)
 
 static void post_failure(void *ctx, const char *msg);
 
+/* Set while this thread runs modules with `mu` held (stage, and step or
+ * reset without run()): a fail callback on this thread (a process module
+ * that died right after answering) must not lock `mu` again. */
+static _Thread_local const hermes_scheduler_t *mu_held_here;
+
 static inline uint64_t time_of(const hermes_scheduler_t *s, uint64_t frame)
 {
     return (uint64_t)llround((double)frame * s->ns_per_frame);
@@ -652,7 +657,9 @@ HERMES_API int hermes_scheduler_stage(hermes_scheduler_t *s)
         return hermes__fail(HERMES_ESTATE, "already staged");
     }
     s->frame = 0;
+    mu_held_here = s;
     int rc = stage_all(s);
+    mu_held_here = NULL;
     if (rc == 0) {
         s->staged = true;
         set_state(s, HERMES_STATE_PAUSED);
@@ -867,11 +874,13 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         return fail_run(s, HERMES_EMODULE);
     } else {
         /* No scheduler thread: apply here, still one at a time. */
+        mu_held_here = s;
         hermes_event_t ev = apply_ctl(s, &r);
         rc = r.result;
         int frc = 0;
         if (rc == 0 && type == REQ_STEP)
             frc = run_steps_sync(s);
+        mu_held_here = NULL;
         pthread_mutex_unlock(&s->mu);
         if (ev != HERMES_EVENT_NONE)
             emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
@@ -942,13 +951,16 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
 static void post_failure(void *ctx, const char *msg)
 {
     hermes_scheduler_t *s = ctx;
-    pthread_mutex_lock(&s->mu);
+    bool held = mu_held_here == s;
+    if (!held)
+        pthread_mutex_lock(&s->mu);
     if (!s->async_msg[0]) {
         hermes__strlcpy(s->async_msg, msg, sizeof s->async_msg);
         if (s->in_run)
             (void)push(s, (struct req){REQ_FAIL, NULL, 0, 0.0});  /* full: the loop drains soon anyway */
     }
-    pthread_mutex_unlock(&s->mu);
+    if (!held)
+        pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the loop -------------------------------------------------------------- */
