@@ -87,8 +87,8 @@ static double raw_rt(int cpu_parent, int cpu_child, uint32_t spin_parent, uint32
     uint64_t budget = (uint64_t)(secs * 1e9);
     for (;; n++) {
         if (n == warm)
-            t0 = hermes__wake_now();
-        if (n > warm && (n & 63) == 0 && hermes__wake_now() - t0 > budget)
+            t0 = hermes__now_ns();
+        if (n > warm && (n & 63) == 0 && hermes__now_ns() - t0 > budget)
             break;
         if (use_sem) {
             sem_post(&p->a);
@@ -100,7 +100,7 @@ static double raw_rt(int cpu_parent, int cpu_child, uint32_t spin_parent, uint32
                 ;
         }
     }
-    double ns = (double)(hermes__wake_now() - t0) / (double)(n - warm);
+    double ns = (double)(hermes__now_ns() - t0) / (double)(n - warm);
     atomic_store(&p->stop, 1);
     if (use_sem)
         sem_post(&p->a);
@@ -141,8 +141,8 @@ static double raw_multi(int n, int cpu_parent, int cpu_child, uint32_t spin_pare
     uint64_t f = 0, t0 = 0, warm = 500;
     for (;; f++) {
         if (f == warm)
-            t0 = hermes__wake_now();
-        if (f > warm && (f & 15) == 0 && hermes__wake_now() - t0 > (uint64_t)(secs * 1e9))
+            t0 = hermes__now_ns();
+        if (f > warm && (f & 15) == 0 && hermes__now_ns() - t0 > (uint64_t)(secs * 1e9))
             break;
         seq++;
         for (int i = 0; i < n; i++) {
@@ -151,7 +151,7 @@ static double raw_multi(int n, int cpu_parent, int cpu_child, uint32_t spin_pare
                 ;
         }
     }
-    double ns = (double)(hermes__wake_now() - t0) / (double)(f - warm);
+    double ns = (double)(hermes__now_ns() - t0) / (double)(f - warm);
     for (int i = 0; i < n; i++) {
         hermes__wake_post(&c[i].go, HERMES__WAKE_SEQ);
         waitpid(kids[i], NULL, 0);
@@ -189,15 +189,15 @@ static double hermes_frame(int nmods, int cpu_orch, int cpu_mod)
     }
     pin(cpu_orch);
     hermes_scheduler_step(s, 2000, NULL);  /* warm-up */
-    uint64_t t0 = hermes__wake_now(), frames = 0, batch = 500;
-    while (hermes__wake_now() - t0 < (uint64_t)(secs * 1e9)) {
+    uint64_t t0 = hermes__now_ns(), frames = 0, batch = 500;
+    while (hermes__now_ns() - t0 < (uint64_t)(secs * 1e9)) {
         if (hermes_scheduler_step(s, batch, NULL) != 0) {
             fprintf(stderr, "bench_process: %s\n", hermes_last_error());
             goto out;
         }
         frames += batch;
     }
-    ns = (double)(hermes__wake_now() - t0) / (double)frames;
+    ns = (double)(hermes__now_ns() - t0) / (double)frames;
 out:
     pin(-1);
     hermes_scheduler_destroy(s);

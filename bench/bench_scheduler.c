@@ -8,23 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-#define CHECK(x)                                                                             \
-    do {                                                                                     \
-        int rc_ = (x);                                                                       \
-        if (rc_) {                                                                           \
-            fprintf(stderr, "%s: %s: %s\n", #x, hermes_err_name(rc_), hermes_last_error()); \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
+#include "bench_util.h"
 
 static int noop_init(void **state, const hermes_inproc_env_t *env)
 {
@@ -68,18 +53,7 @@ static double scheduler_floor(uint64_t frames)
         CHECK(hermes_config_set_module_callbacks(cfg, names[i], &noop));
         CHECK(hermes_config_add_signal(cfg, names[i], "x", HERMES_TYPE_F64, "", false, 0));
     }
-    double end = (double)frames / 1000.0;
-    hermes_execution_t ex = {HERMES_MODE_AFAP, 1000.0, end, true, HERMES_DEFAULT_STEP_TIMEOUT};
-    CHECK(hermes_config_set_execution(cfg, &ex));
-    hermes_scheduler_t *s;
-    CHECK(hermes_scheduler_create(&s, cfg, NULL));
-    CHECK(hermes_scheduler_stage(s));
-    double t0 = now();
-    CHECK(hermes_scheduler_run(s));
-    double ns = (now() - t0) / (double)frames * 1e9;
-    hermes_scheduler_destroy(s);
-    hermes_config_destroy(cfg);
-    return ns;
+    return afap_ns_per_frame(cfg, frames);
 }
 
 static void snapshot_vs_memcpy(uint32_t n, int reps)
@@ -156,17 +130,10 @@ static void demo_afap(const char *yaml)
     ex.has_end_time = true;
     ex.end_time = 300.0;
     CHECK(hermes_config_set_execution(cfg, &ex));
-    hermes_scheduler_t *s;
-    CHECK(hermes_scheduler_create(&s, cfg, NULL));
-    CHECK(hermes_scheduler_stage(s));
-    double t0 = now();
-    CHECK(hermes_scheduler_run(s));
-    double wall = now() - t0;
-    uint64_t frames = hermes_scheduler_frame(s);
+    uint64_t frames = 0;
+    double wall = run_wall(cfg, &frames);
     printf("demo afap: %llu frames in %.3f s = %.0f frames/s, real-time factor %.0fx (%.0f s simulated)\n",
            (unsigned long long)frames, wall, (double)frames / wall, ex.end_time / wall, ex.end_time);
-    hermes_scheduler_destroy(s);
-    hermes_config_destroy(cfg);
 }
 
 int main(int argc, char **argv)

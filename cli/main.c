@@ -228,7 +228,8 @@ static const char usage_signals[] =
     "\n"
     "Lists the signals CONFIG declares: qualified name, type, unit, writable.\n"
     "The run adds read-only timing signals of module 'hermes' (frame_time, rtf,\n"
-    "overruns, lateness, wall_time, step_time.<module>).\n"
+    "overruns, lateness, lateness_max, wall_time, step_time.<module>,\n"
+    "group_time.<n>).\n"
     "exit status: 0, 3 invalid configuration, 2 bad command line.\n";
 
 static const char usage_clean[] =
@@ -625,6 +626,10 @@ static int cmd_run(int argc, char **argv)
           wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
     status = cli_record_finish(&rec, status, rc ? hermes_scheduler_error(s) : atomic_load(&mon.signal) ? "interrupted"
                                                                                                        : "finished");
+    hermes_lateness_t lat;
+    if (hermes_scheduler_lateness(s, &lat) == 0 && lat.frames)
+        logf_(HERMES_LOG_INFO, "event=lateness frames=%llu median_us=%.1f p99_us=%.1f max_us=%.1f",
+              (unsigned long long)lat.frames, lat.median * 1e6, lat.p99 * 1e6, lat.max * 1e6);
 out:
     cli_server_stop(srv);
     cli_record_cleanup(&rec);

@@ -45,6 +45,8 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     }
     free(cfg->wire);
     hermes__free_strv(cfg->sched, cfg->nsched);
+    free(cfg->sched_group);
+    hermes__free_strv(cfg->sched_field, cfg->nsched);
     free(cfg->host);
     hermes__config_free_token(cfg->auth_token);
     hermes__free_strv(cfg->origins, cfg->norigins);
@@ -176,6 +178,19 @@ HERMES_API int hermes_config_schedule_at(const hermes_config_t *cfg, uint32_t k,
     *module_index = (uint32_t)i;
     return 0;
 }
+
+HERMES_API int hermes_config_schedule_group(const hermes_config_t *cfg, uint32_t k, uint32_t *group)
+{
+    if (!cfg || !group)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_schedule_group: cfg or group is NULL");
+    if (k >= hermes_config_schedule_count(cfg))
+        return hermes__fail(HERMES_ENOENT, "hermes_config_schedule_group: no schedule entry %u", (unsigned)k);
+    *group = cfg->sched_group ? cfg->sched_group[k] : k;
+    return 0;
+}
+
+HERMES_API uint32_t hermes_config_spin_us(const hermes_config_t *cfg) { return cfg ? cfg->spin_us : 0; }
+HERMES_API bool hermes_config_check_groups(const hermes_config_t *cfg) { return cfg && cfg->check_groups; }
 
 HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execution_t *out)
 {

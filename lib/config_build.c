@@ -291,11 +291,76 @@ HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_ex
 
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count)
 {
+    return hermes_config_set_schedule_groups(cfg, modules, NULL, count);
+}
+
+struct group_start {
+    uint32_t group, entry;
+};
+
+static int by_group(const void *a, const void *b)
+{
+    const struct group_start *x = a, *y = b;
+    if (x->group != y->group)
+        return x->group < y->group ? -1 : 1;
+    return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+/* Group numbers renumbered 0, 1, ... in order into *out (NULL without
+ * groups); a number that starts two runs would split a group. */
+static int renumber_groups(uint32_t **out, const char *const *modules, const uint32_t *group, uint32_t n)
+{
+    *out = NULL;
+    if (!group || n == 0)
+        return 0;
+    uint32_t *g = malloc(n * sizeof *g);
+    struct group_start *start = malloc(n * sizeof *start);
+    if (!g || !start) {
+        free(g);
+        free(start);
+        return hermes__config_nomem();
+    }
+    uint32_t runs = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        g[k] = k == 0 ? 0 : g[k - 1] + (group[k] != group[k - 1]);
+        if (k == 0 || group[k] != group[k - 1])
+            start[runs++] = (struct group_start){group[k], k};
+    }
+    qsort(start, runs, sizeof *start, by_group);
+    int rc = 0;
+    for (uint32_t i = 1; i < runs && rc == 0; i++)
+        if (start[i].group == start[i - 1].group)
+            rc = hermes__fail(HERMES_EINVAL, "hermes_config_set_schedule_groups: entry %u ('%s') is in group %u, "
+                              "which entry %u started and another group closed: members of a group must be "
+                              "adjacent", (unsigned)start[i].entry, modules[start[i].entry], start[i].group,
+                              (unsigned)start[i - 1].entry);
+    free(start);
+    if (rc)
+        free(g);
+    else
+        *out = g;
+    return rc;
+}
+
+HERMES_API int hermes_config_set_schedule_groups(hermes_config_t *cfg, const char *const *modules,
+                                                 const uint32_t *group, uint32_t count)
+{
     if (!cfg)
         return hermes__fail(HERMES_EINVAL, "hermes_config_set_schedule: cfg is NULL");
+    uint32_t *g;
     int rc = check_strv("hermes_config_set_schedule", "modules", modules, count);
-    if (rc || (rc = replace_strv(&cfg->sched, &cfg->nsched, modules, count)) != 0)
+    if (rc || (rc = renumber_groups(&g, modules, group, count)) != 0)
         return rc;
+    char **old_field = cfg->sched_field;
+    uint32_t old_n = cfg->nsched;
+    if ((rc = replace_strv(&cfg->sched, &cfg->nsched, modules, count)) != 0) {
+        free(g);
+        return rc;
+    }
+    hermes__free_strv(old_field, old_n);
+    free(cfg->sched_group);
+    cfg->sched_group = g;
+    cfg->sched_field = NULL;
     hermes__config_changed(cfg);
     return 0;
 }
@@ -322,6 +387,38 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
     cfg->rec_enabled = rec->enabled;
     cfg->rec_every = rec->every;
     cfg->rec_rate = rec->rate_hz;
+    return 0;
+}
+
+int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, const uint32_t *group,
+                                     char *const *fields, uint32_t n)
+{
+    char **f;
+    int rc = hermes_config_set_schedule_groups(cfg, (const char *const *)names, group, n);
+    if (rc == 0 && hermes__copy_strv(&f, (const char *const *)fields, n) != 0)
+        rc = hermes__config_nomem();
+    if (rc == 0)
+        cfg->sched_field = f;
+    return rc;
+}
+
+/* Checked here in full, so a validated config stays validated. */
+HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_spin_us: cfg is NULL");
+    const char *why = hermes__config_spin_problem(us);
+    if (why)
+        return hermes__fail(HERMES_EINVAL, "execution.spin_us: %s (got %u)", why, us);
+    cfg->spin_us = us;
+    return 0;
+}
+
+HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_check_groups: cfg is NULL");
+    cfg->check_groups = on;
     return 0;
 }
 

@@ -73,6 +73,10 @@ struct hermes_config {
     uint32_t           nwire, capwire;
     char             **sched;       /* NULL: file order */
     uint32_t           nsched;
+    uint32_t          *sched_group; /* group number per entry, 0, 1, ... (NULL: one per entry) */
+    char             **sched_field; /* YAML path per entry ("execution.schedule[1][0]"), NULL: built in code */
+    uint32_t           spin_us;     /* execution.spin_us */
+    bool               check_groups;
     hermes_execution_t exec;
     bool               srv_enabled;
     char              *host;
@@ -158,6 +162,8 @@ const char *hermes__config_signal_name_problem(const char *module, const char *n
 bool hermes__config_type_valid(hermes_type_t t);
 bool hermes__config_module_type_valid(hermes_module_type_t t);
 const char *hermes__config_initial_problem(hermes_type_t t, double v, char *buf, size_t cap);
+/* execution.spin_us: NULL when acceptable, else the reason. */
+const char *hermes__config_spin_problem(uint32_t us);
 /* Execution section; on failure sets *field too. */
 const char *hermes__config_exec_problem(const hermes_execution_t *e, const char **field, char *buf, size_t cap);
 /* Server section: telemetry rate, host, access and limits. Writes the full
@@ -189,6 +195,10 @@ int hermes__config_add_wire(hermes_config_t *cfg, const char *src, const char *d
  * free with hermes__free_strv) and *count their number. */
 int hermes__config_prepass(hermes_config_t *cfg, hermes_error_t *err, const char *text, size_t len, char ***names,
                            uint32_t *count);
+/* The schedule read by the pre-pass: hermes_config_set_schedule_groups()
+ * plus each entry's YAML path for messages (copied). */
+int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, const uint32_t *group,
+                                     char *const *fields, uint32_t n);
 /* Record the position of every node of cfg->text (the pre-pass records only
  * those outside sequences). Once; best effort. */
 void hermes__config_pos_complete(hermes_config_t *cfg);

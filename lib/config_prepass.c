@@ -1,6 +1,8 @@
 /* The libyaml pre-pass of a config file: YAML syntax errors with exact
  * positions, the top-level shape, duplicate keys, the module names under
- * `modules:` (libcyaml's schema needs them) and the positions of nodes.
+ * `modules:` (libcyaml's schema needs them), `execution.schedule` (its
+ * entries are names or one level of lists of names, which libcyaml's schema
+ * cannot express) and the positions of nodes.
  *
  * Positions cost a path string and a table entry per node, which would be
  * most of the start-up time of a config with 10^5 signals, while they only
@@ -51,6 +53,13 @@ struct prepass {
     bool             have_modules;
     char           **modnames;   /* module names in file order */
     uint32_t         nmod, capmod;
+    /* execution.schedule: entries, their group numbers and YAML paths. */
+    uint32_t         sched_level;  /* depth of its sequence frame; 0: not inside it */
+    bool             have_sched;
+    char           **sname, **sfield;
+    uint32_t        *sgroup;
+    uint32_t         nsched, capsname, capsfield, capsgroup, ngroups, group_len;
+    int              group_line, group_col;  /* of the open inner list */
 };
 
 static const char *cur_key(const struct pframe *f) { return f->kbuf + f->keys[f->nkeys - 1].off; }
@@ -228,6 +237,58 @@ static int pp_value(struct prepass *pp, struct pframe *top, const yaml_event_t *
     return 0;
 }
 
+/* One node inside `execution.schedule` (the list, or one inner list). */
+static int pp_schedule(struct prepass *pp, const yaml_event_t *ev, int line, int col)
+{
+    hermes_config_t *cfg = pp->cfg;
+    bool inner = pp->depth == pp->sched_level + 1;
+    char path[512];
+    node_path(pp, pp->depth, path, sizeof path);
+    if (ev->type == YAML_SEQUENCE_START_EVENT && !inner) {
+        pp->ngroups++;
+        pp->group_len = 0;
+        pp->group_line = line;
+        pp->group_col = col;
+        return 0;
+    }
+    if (ev->type != YAML_SCALAR_EVENT)
+        return hermes__config_fail(cfg, pp->err, HERMES_ECONFIG, path, line, col, inner && ev->type ==
+                                   YAML_SEQUENCE_START_EVENT ? "groups cannot be nested: a schedule entry is a "
+                                   "module name or one list of module names" : "must be a module name%s",
+                                   inner ? "" : " or a list of module names (a group)");
+    char *name = hermes__strdup((const char *)ev->data.scalar.value), *field = hermes__strdup(path);
+    if (!name || !field ||
+        hermes__grow((void **)&pp->sname, &pp->capsname, pp->nsched + 1, sizeof *pp->sname) != 0 ||
+        hermes__grow((void **)&pp->sfield, &pp->capsfield, pp->nsched + 1, sizeof *pp->sfield) != 0 ||
+        hermes__grow((void **)&pp->sgroup, &pp->capsgroup, pp->nsched + 1, sizeof *pp->sgroup) != 0) {
+        free(name);
+        free(field);
+        return hermes__config_nomem();
+    }
+    if (!inner)
+        pp->ngroups++;
+    else
+        pp->group_len++;
+    pp->sname[pp->nsched] = name;
+    pp->sfield[pp->nsched] = field;
+    pp->sgroup[pp->nsched++] = pp->ngroups;
+    return 0;
+}
+
+/* End of a sequence inside `execution.schedule`. */
+static int pp_schedule_end(struct prepass *pp)
+{
+    if (pp->depth == pp->sched_level)
+        pp->sched_level = 0;  /* the schedule list itself */
+    else if (pp->group_len == 0) {
+        char path[512];
+        node_path(pp, pp->depth - 1, path, sizeof path);
+        return hermes__config_fail(pp->cfg, pp->err, HERMES_ECONFIG, path, pp->group_line, pp->group_col,
+                                   "a group must list at least one module");
+    }
+    return 0;
+}
+
 static int pp_node(struct prepass *pp, const yaml_event_t *ev)
 {
     hermes_config_t *cfg = pp->cfg;
@@ -250,6 +311,21 @@ static int pp_node(struct prepass *pp, const yaml_event_t *ev)
         return pp_key(pp, top, ev, line, col);
     bool under_root = pp->depth == 1;
     int rc = pp_value(pp, top, ev, line, col);
+    bool is_sched = !pp->complete && pp->depth == 2 && top->is_map && pp->st[0].is_map &&
+                    strcmp(cur_key(&pp->st[0]), "execution") == 0 && strcmp(cur_key(top), "schedule") == 0;
+    if (rc == 0 && pp->sched_level && !pp->complete)
+        rc = pp_schedule(pp, ev, line, col);
+    if (rc == 0 && is_sched) {
+        pp->have_sched = true;
+        if (ev->type == YAML_SEQUENCE_START_EVENT)
+            pp->sched_level = pp->depth + 1;
+        else if (!plain_null(ev)) {
+            char path[512];
+            node_path(pp, pp->depth, path, sizeof path);
+            rc = hermes__config_fail(cfg, pp->err, HERMES_ECONFIG, path, line, col,
+                                     "wrong type: must be a list of module names and groups, e.g. [a, [b, c], d]");
+        }
+    }
     if (rc || !is_container)
         return rc;
     bool is_modules = under_root && strcmp(cur_key(top), "modules") == 0;
@@ -303,8 +379,12 @@ static int prepass_run(struct prepass *pp, const char *text, size_t len)
         case YAML_ALIAS_EVENT:
             rc = pp_node(pp, &ev);
             break;
-        case YAML_MAPPING_END_EVENT:
         case YAML_SEQUENCE_END_EVENT:
+            if (pp->sched_level && !pp->complete)
+                rc = pp_schedule_end(pp);
+            pop_frame(pp);
+            break;
+        case YAML_MAPPING_END_EVENT:
             pop_frame(pp);
             break;
         default:
@@ -341,6 +421,11 @@ int hermes__config_prepass(hermes_config_t *cfg, hermes_error_t *err, const char
     pp.cfg = cfg;
     pp.err = err;
     int rc = prepass_run(&pp, text, len);
+    if (rc == 0 && pp.have_sched)
+        rc = hermes__config_set_schedule_yaml(cfg, pp.sname, pp.sgroup, pp.sfield, pp.nsched);
+    hermes__free_strv(pp.sname, pp.nsched);
+    hermes__free_strv(pp.sfield, pp.nsched);
+    free(pp.sgroup);
     if (rc) {
         hermes__free_strv(pp.modnames, pp.nmod);
         return rc;

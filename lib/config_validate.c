@@ -75,6 +75,15 @@ const char *hermes__config_initial_problem(hermes_type_t t, double v, char *buf,
 
 static bool positive_finite(double v) { return isfinite(v) && v > 0.0; }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+const char *hermes__config_spin_problem(uint32_t us)
+{
+    return us > HERMES_MAX_SPIN_US ? "must be an integer from 0 to " STR(HERMES_MAX_SPIN_US) " microseconds" : NULL;
+}
+#undef STR
+#undef STR_
+
 const char *hermes__config_exec_problem(const hermes_execution_t *e, const char **field, char *buf, size_t cap)
 {
     if (strcmp(hermes_mode_name(e->mode), "unknown") == 0) {
@@ -343,16 +352,19 @@ static int validate_schedule(const hermes_config_t *cfg, hermes_error_t *err)
     uint32_t *at = calloc(cfg->nmod ? cfg->nmod : 1, sizeof *at);
     if (!at)
         return hermes__config_nomem();
-    char field[64];
+    char field[64], first[64];
     int rc = 0;
+    /* Entries read from YAML carry their path (groups nest: schedule[1][0]). */
+#define SCHED_FIELD(buf, k) (cfg->sched_field ? cfg->sched_field[k] \
+                             : (snprintf(buf, sizeof buf, "execution.schedule[%u]", (unsigned)(k)), buf))
     for (uint32_t k = 0; k < cfg->nsched && rc == 0; k++) {
-        snprintf(field, sizeof field, "execution.schedule[%u]", (unsigned)k);
+        const char *f = SCHED_FIELD(field, k);
         int i = hermes__config_find_module(cfg, cfg->sched[k], strlen(cfg->sched[k]));
         if (i < 0)
-            rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "unknown module '%s'", cfg->sched[k]);
+            rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, f, "unknown module '%s'", cfg->sched[k]);
         else if (at[i])
-            rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "module '%s' is scheduled twice",
-                                           cfg->sched[k]);
+            rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, f, "module '%s' is scheduled twice (also at %s)",
+                                           cfg->sched[k], SCHED_FIELD(first, at[i] - 1));
         else
             at[i] = k + 1;
     }
@@ -362,6 +374,7 @@ static int validate_schedule(const hermes_config_t *cfg, hermes_error_t *err)
                                            "module '%s' is missing from the schedule", cfg->mod[i].name);
     free(at);
     return rc;
+#undef SCHED_FIELD
 }
 
 static int validate(const hermes_config_t *cfg, hermes_error_t *err)

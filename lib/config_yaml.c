@@ -61,8 +61,8 @@ struct yexec {
     char     *rate_hz;
     char     *end_time;
     char     *step_timeout;
-    char    **schedule;
-    unsigned  schedule_count;
+    char     *spin_us;
+    char     *check_groups;
 };
 
 struct yserver {
@@ -157,8 +157,9 @@ static const cyaml_schema_field_t exec_fields[] = {
     STR_OPT("rate_hz", struct yexec, rate_hz),
     STR_OPT("end_time", struct yexec, end_time),
     STR_OPT("step_timeout", struct yexec, step_timeout),
-    CYAML_FIELD_SEQUENCE("schedule", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yexec, schedule,
-                         &string_entry, 0, CYAML_UNLIMITED),
+    STR_OPT("spin_us", struct yexec, spin_us),
+    STR_OPT("check_groups", struct yexec, check_groups),
+    CYAML_FIELD_IGNORE("schedule", CYAML_FLAG_OPTIONAL),   /* read by the pre-pass (groups nest) */
     CYAML_FIELD_END,
 };
 
@@ -414,6 +415,18 @@ static int get_limit(hermes_config_t *cfg, hermes_error_t *err, enum hermes__lim
     return 0;
 }
 
+static int get_spin_us(hermes_config_t *cfg, hermes_error_t *err, const char *s)
+{
+    bool ok = strlen(s) <= 10 && all_digits(s);
+    unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+    const char *why = ok && v <= UINT32_MAX ? hermes__config_spin_problem((uint32_t)v)
+                                           : hermes__config_spin_problem(UINT32_MAX);
+    if (why)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.spin_us", "%s (got '%s')", why, s);
+    cfg->spin_us = (uint32_t)v;
+    return 0;
+}
+
 static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struct yserver *ys)
 {
     int rc;
@@ -520,10 +533,12 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, ch
         if (ye->step_timeout &&
             (rc = get_number(cfg, err, "execution.step_timeout", ye->step_timeout, &cfg->exec.step_timeout)) != 0)
             return rc;
-        if (hermes__config_pos_find(cfg, "execution.schedule") &&
-            (rc = hermes_config_set_schedule(cfg, (const char *const *)ye->schedule, ye->schedule_count)) != 0)
+        if (ye->check_groups &&
+            (rc = get_bool(cfg, err, "execution.check_groups", ye->check_groups, &cfg->check_groups)) != 0)
             return rc;
-        if (hermes__config_pos_find(cfg, "execution.schedule") && ye->schedule_count == 0)
+        if (ye->spin_us && (rc = get_spin_us(cfg, err, ye->spin_us)) != 0)
+            return rc;
+        if (hermes__config_pos_find(cfg, "execution.schedule") && cfg->nsched == 0)
             return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.schedule",
                                              "must list every module (omit it for file order)");
     }

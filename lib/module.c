@@ -10,6 +10,7 @@
 
 #include "backplane_internal.h"
 #include "hermes/module.h"
+#include "module_protocol.h"
 #include "process_wake.h"
 #include "util.h"
 
@@ -39,9 +40,6 @@ static void answer(hermes_module_t *m, int status, const char *msg)
     m->pending = false;
     hermes__wake_post(&c->done, m->seen);
 }
-
-int hermes__module_attach_protocol(hermes_module_t **out, const char *run_name, const char *module_name,
-                                   uint32_t protocol);
 
 int hermes__module_attach_protocol(hermes_module_t **out, const char *run_name, const char *module_name,
                                    uint32_t protocol)
@@ -182,7 +180,7 @@ HERMES_API int hermes_module_wait(hermes_module_t *m, uint64_t *frame, double *d
     struct hermes_shm_ctrl *c = m->ctrl;
     uint32_t v;
     for (;;) {
-        v = hermes__wake_wait(&c->go, m->seen, hermes__wake_now() + ORPHAN_CHECK_NS);
+        v = hermes__wake_wait(&c->go, m->seen, hermes__now_ns() + ORPHAN_CHECK_NS);
         if (v != m->seen)
             break;
         if (m->orch > 0 && kill(m->orch, 0) != 0 && errno == ESRCH)

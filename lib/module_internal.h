@@ -1,9 +1,12 @@
-/* The scheduler's view of a module, whatever its type. Each type (injection,
- * inproc, process) fills the function pointers; a NULL step means "no
- * dynamics". Private. */
+/* The seam between the scheduler and the module drivers: the scheduler's
+ * view of a module, whatever its type. Each driver (inproc.c, process.c)
+ * fills the function pointers; a NULL step means "no dynamics". Drivers
+ * know nothing of the scheduler: they report asynchronous failures through
+ * the `fail` callback it gives them. Private. */
 #ifndef HERMES_LIB_MODULE_INTERNAL_H
 #define HERMES_LIB_MODULE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "hermes/backplane.h"
 #include "hermes/config.h"
@@ -21,25 +24,32 @@ struct hermes__module {
     /* Hot path: called straight from the frame loop. */
     int  (*step)(void *state, uint64_t frame, double dt);
     void *state;
+    /* Optional split step for concurrent groups: step_begin starts the step
+     * and returns at once, step_end waits for its result (busy-waiting
+     * first only when @p spin: the owner knows whether a core is free);
+     * both return as step does. NULL: the owner steps the module on a
+     * thread of its own. */
+    int  (*step_begin)(void *state, uint64_t frame, double dt);
+    int  (*step_end)(void *state, bool spin);
 
     int  (*stage)(struct hermes__module *m);
     int  (*reset)(struct hermes__module *m);
     void (*terminate)(struct hermes__module *m);  /* frees what the type allocated */
     void *impl;                                   /* type-specific data */
 
-    struct hermes_scheduler *sched;               /* owner, for hermes__scheduler_post_failure() */
+    /* Set by the owner before open. Fails the run from any thread (e.g. a
+     * supervisor noticing a dead child while no command is in flight): the
+     * owner stops at its next wake-up or frame boundary with @p msg as the
+     * error, even while paused. Thread-safe; the first message wins. It
+     * may block briefly on the owner's lock, so a driver never waits for a
+     * thread that is inside it; it never touches the module's errbuf. */
+    void (*fail)(void *fail_ctx, const char *msg);
+    void *fail_ctx;
     char errbuf[HERMES_MODULE_ERRBUF];
 };
-
-struct hermes_scheduler;
 
 /* Constructors: fill @p m (name, indices already set) or return an error code
  * with hermes__fail(). */
 int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
-
-/* Fail the run from any thread (e.g. a supervisor noticing a dead child):
- * the scheduler thread stops at its next wake-up or frame boundary with
- * @p msg as the error, even while paused. Thread-safe; first message wins. */
-void hermes__scheduler_post_failure(struct hermes_scheduler *s, const char *msg);
 #endif

@@ -7,7 +7,7 @@
  * child's pidfd. When the child exits it reaps it, sets the DEAD bit of the
  * module's reply futex word and wakes it, so a scheduler waiting for a reply
  * returns at once; if no command is in flight (paused, between frames) it
- * fails the run through hermes__scheduler_post_failure().
+ * fails the run through the module's `fail` callback.
  *
  * Who reports a death is decided by `phase`: the scheduler thread moves
  * IDLE -> BUSY around each command, the supervisor moves IDLE -> POSTING ->
@@ -38,10 +38,6 @@
 
 extern char **environ;
 
-/* Spin budget when spinning is allowed: about the cost of one blocking
- * wake-up across CPUs on the machines we measured (docs/modules.md). */
-#define DEFAULT_SPIN_NS 20000u
-#define MAX_SPIN_NS     1000000u
 /* Longest grace period at shutdown (terminate reply, then SIGTERM). */
 #define MAX_GRACE_NS    1000000000u
 
@@ -57,6 +53,7 @@ struct proc {
     double                  dt;
     double                  timeout_s;
     uint64_t                timeout_ns, grace_ns;
+    uint64_t                deadline;     /* of the command in flight */
     bool                    ready;        /* start-up handshake completed */
     bool                    hung;         /* a command timed out */
 
@@ -80,15 +77,21 @@ struct proc {
     int                     wstatus;      /* valid once dead; -1: unknown (reaped elsewhere) */
 };
 
+/* Commands as named in messages. */
+#define CMD_NAME_TABLE(X)                        \
+    X(HERMES_CMD_STAGE, "stage")                 \
+    X(HERMES_CMD_STEP, "step")                   \
+    X(HERMES_CMD_RESET, "reset")                 \
+    X(HERMES_CMD_TERMINATE, "terminate")         \
+    X(HERMES__CMD_HELLO, "start-up handshake")
+
 static const char *cmd_name(uint32_t cmd)
 {
+#define X(value, text) case value: return text;
     switch (cmd) {
-    case HERMES_CMD_STAGE: return "stage";
-    case HERMES_CMD_STEP: return "step";
-    case HERMES_CMD_RESET: return "reset";
-    case HERMES_CMD_TERMINATE: return "terminate";
-    case HERMES__CMD_HELLO: return "start-up handshake";
+    CMD_NAME_TABLE(X)
     }
+#undef X
     return "command";
 }
 
@@ -177,7 +180,7 @@ static void mark_dead(struct proc *p, int wstatus)
                      (int)p->pid, how, cmd_name(p->last_cmd));
         hermes__log(HERMES_LOG_ERROR, "process", "event=child_died module=%s pid=%d status=\"%s\" phase=idle",
                     p->m->name, (int)p->pid, how);
-        hermes__scheduler_post_failure(p->m->sched, msg);
+        p->m->fail(p->m->fail_ctx, msg);
         atomic_store_explicit(&p->phase, PH_REPORTED, memory_order_seq_cst);
     } else {
         hermes__log(expect == PH_CLOSING ? HERMES_LOG_DEBUG : HERMES_LOG_ERROR, "process",
@@ -245,8 +248,9 @@ static void *supervise(void *arg)
 
 /* ---- commands ---------------------------------------------------------------- */
 
-/* Wait until the reply word answers @p seq, the child dies, or @p deadline. */
-static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline)
+/* Wait until the reply word answers @p seq, the child dies, or @p deadline;
+ * spinning first only with @p spin (and the word's budget). */
+static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline, bool spin)
 {
     struct hermes_shm_wake *w = &p->ctrl->done;
     uint32_t v = atomic_load_explicit(&w->seq, memory_order_acquire);
@@ -255,7 +259,7 @@ static enum wait_result await(struct proc *p, uint32_t seq, uint64_t deadline)
             return W_ANSWERED;
         if (v & HERMES__WAKE_DEAD)
             return W_DEAD;
-        uint32_t nv = hermes__wake_wait(w, v, deadline);
+        uint32_t nv = hermes__wake_wait_spin(w, v, deadline, spin ? w->spin_ns : 0);
         if (nv == v)
             return W_TIMEOUT;
         v = nv;
@@ -274,7 +278,7 @@ static void settle(struct proc *p)
         describe_status(p->wstatus, how, sizeof how);
         snprintf(msg, sizeof msg, "module '%s' (pid %d) %s after answering %s (frame %llu)", p->m->name, (int)p->pid,
                  how, cmd_name(p->last_cmd), (unsigned long long)p->last_frame);
-        hermes__scheduler_post_failure(p->m->sched, msg);
+        p->m->fail(p->m->fail_ctx, msg);
         atomic_store_explicit(&p->phase, PH_REPORTED, memory_order_seq_cst);
     }
 }
@@ -291,15 +295,16 @@ static void post_command(struct proc *p, uint32_t cmd, uint64_t frame, double dt
     hermes__wake_post(&c->go, p->seq);
 }
 
-static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
+/* First half of a command: claim the module and post. -1 with errbuf set
+ * when it died or hung earlier. */
+static int begin(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
 {
     struct hermes__module *m = p->m;
     int expect = PH_IDLE;
     if (!atomic_compare_exchange_strong(&p->phase, &expect, PH_BUSY)) {
-        /* Died (or hung) earlier; let a posting supervisor finish first so
-         * our message does not race with its hermes__scheduler_post_failure(). */
-        while (atomic_load_explicit(&p->phase, memory_order_seq_cst) == PH_POSTING)
-            sched_yield();
+        /* Died (or hung) earlier. A supervisor may be posting the death
+         * meanwhile; never wait for it: the owner may hold the lock its fail
+         * callback takes. Its message goes elsewhere (module_internal.h). */
         char how[96];
         if (is_dead(p))
             describe_status(p->wstatus, how, sizeof how);
@@ -310,7 +315,16 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
         return -1;
     }
     post_command(p, cmd, frame, dt);
-    enum wait_result r = await(p, p->seq, hermes__wake_now() + p->timeout_ns);
+    p->deadline = hermes__now_ns() + p->timeout_ns;
+    return 0;
+}
+
+/* Second half: wait for the answer of the command begin() posted. */
+static int finish(struct proc *p, bool spin)
+{
+    struct hermes__module *m = p->m;
+    uint32_t cmd = p->last_cmd;
+    enum wait_result r = await(p, p->seq, p->deadline, spin);
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
         if (status != 0) {
@@ -333,14 +347,27 @@ static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
                  (int)p->pid, cmd_name(cmd), p->timeout_s);
     }
     hermes__log(HERMES_LOG_ERROR, "process", "event=%s module=%s pid=%d command=%s frame=%llu",
-                r == W_DEAD ? "died" : "timeout", m->name, (int)p->pid, cmd_name(cmd), (unsigned long long)frame);
+                r == W_DEAD ? "died" : "timeout", m->name, (int)p->pid, cmd_name(cmd),
+                (unsigned long long)p->last_frame);
     return -1;
+}
+
+static int command(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
+{
+    return begin(p, cmd, frame, dt) != 0 ? -1 : finish(p, true);
 }
 
 static int proc_step(void *state, uint64_t frame, double dt)
 {
     return command(state, HERMES_CMD_STEP, frame, dt);
 }
+
+static int proc_step_begin(void *state, uint64_t frame, double dt)
+{
+    return begin(state, HERMES_CMD_STEP, frame, dt);
+}
+
+static int proc_step_end(void *state, bool spin) { return finish(state, spin); }
 
 static int proc_stage(struct hermes__module *m)
 {
@@ -376,14 +403,6 @@ static void send_signal(struct proc *p, int sig)
         kill(p->pid, sig);
 }
 
-static void free_strv(char **v)
-{
-    if (v)
-        for (char **s = v; *s; s++)
-            free(*s);
-    free(v);
-}
-
 /* Normal shutdown: terminate command, then SIGTERM after the grace period,
  * then SIGKILL; the supervisor reaps. Also the cleanup of a failed open. */
 static void proc_close(struct hermes__module *m)
@@ -396,12 +415,12 @@ static void proc_close(struct hermes__module *m)
         if (p->spawn_errno == 0 && p->pid > 0) {
             if (ph == PH_IDLE && p->ready && !p->hung && !is_dead(p)) {
                 post_command(p, HERMES_CMD_TERMINATE, p->last_frame, p->dt);
-                await(p, p->seq, hermes__wake_now() + p->grace_ns);
+                await(p, p->seq, hermes__now_ns() + p->grace_ns, true);
             }
-            if (!wait_dead(p, hermes__wake_now() + p->grace_ns)) {
+            if (!wait_dead(p, hermes__now_ns() + p->grace_ns)) {
                 hermes__log(HERMES_LOG_WARN, "process", "event=sigterm module=%s pid=%d", m->name, (int)p->pid);
                 send_signal(p, SIGTERM);
-                if (!wait_dead(p, hermes__wake_now() + p->grace_ns))
+                if (!wait_dead(p, hermes__now_ns() + p->grace_ns))
                     hermes__log(HERMES_LOG_WARN, "process", "event=sigkill module=%s pid=%d", m->name, (int)p->pid);
             }
         }
@@ -417,8 +436,8 @@ static void proc_close(struct hermes__module *m)
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p->path);
-    free_strv(p->argv);
-    free_strv(p->envp);
+    hermes__free_strv(p->argv, SIZE_MAX);
+    hermes__free_strv(p->envp, SIZE_MAX);
     free(p);
     m->impl = NULL;
     m->state = NULL;
@@ -426,14 +445,7 @@ static void proc_close(struct hermes__module *m)
 
 /* ---- open ------------------------------------------------------------------- */
 
-static char *fmt_env(const char *key, const char *value)
-{
-    size_t n = strlen(key) + strlen(value) + 2;
-    char *s = malloc(n);
-    if (s)
-        snprintf(s, n, "%s=%s", key, value);
-    return s;
-}
+static char *fmt_env(const char *key, const char *value) { return hermes__asprintf("%s=%s", key, value); }
 
 static bool env_is_ours(const char *kv)
 {
@@ -485,31 +497,25 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     return 0;
 }
 
-/* Spinning pays only while spinners + the one working process fit the
- * cores: the scheduler spins for replies when there are two CPUs or more;
- * modules spin for commands only when every process module plus the
- * scheduler has a CPU of its own (idle modules would otherwise steal the
- * working one's core). HERMES_SPIN_US overrides both budgets (0: never spin). */
-static void spin_policy(const hermes_config_t *cfg, uint32_t *orch_ns, uint32_t *mod_ns)
+/* Who may spin (process_wake.h). A module alone waits for its next command
+ * while every other module steps, so it spins only when all process modules
+ * have a CPU; a member of a schedule group waits only while the other
+ * members finish the frame (the scheduler sleeps meanwhile), so it spins
+ * when the members of its group have a CPU each. */
+static void spin_policy(const hermes_config_t *cfg, uint32_t index, uint32_t *orch_ns, uint32_t *mod_ns)
 {
-    const char *env = getenv("HERMES_SPIN_US");
-    if (env && *env) {
-        char *end;
-        unsigned long us = strtoul(env, &end, 10);
-        uint64_t ns = *end == '\0' ? (uint64_t)us * 1000u : DEFAULT_SPIN_NS;
-        *orch_ns = *mod_ns = (uint32_t)(ns > MAX_SPIN_NS ? MAX_SPIN_NS : ns);
-        return;
-    }
-    cpu_set_t set;
-    int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-    uint32_t nproc = 0;
+    uint32_t nproc = 0, group = UINT32_MAX, gsize = 0, n = hermes_config_schedule_count(cfg);
     for (uint32_t i = 0; i < hermes_config_module_count(cfg); i++) {
         hermes_module_info_t mi;
         if (hermes_config_module(cfg, i, &mi) == 0 && mi.type == HERMES_MODULE_PROCESS)
             nproc++;
     }
-    *orch_ns = cpus >= 2 ? DEFAULT_SPIN_NS : 0;
-    *mod_ns = (uint32_t)cpus >= nproc + 1 && cpus >= 2 ? DEFAULT_SPIN_NS : 0;
+    for (uint32_t k = 0, mi; k < n && group == UINT32_MAX; k++)
+        if (hermes_config_schedule_at(cfg, k, &mi) == 0 && mi == index)
+            hermes_config_schedule_group(cfg, k, &group);
+    for (uint32_t k = 0, g; k < n; k++)
+        gsize += hermes_config_schedule_group(cfg, k, &g) == 0 && g == group;
+    hermes__spin_budget(gsize >= 2 ? gsize - 1 : nproc, orch_ns, mod_ns);
 }
 
 static int start_failed(struct proc *p, int code, const char *fmt, ...) HERMES_PRINTF(3, 4);
@@ -565,7 +571,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
 
     /* The command line the child will find: the start-up handshake. */
     uint32_t orch_spin, mod_spin;
-    spin_policy(cfg, &orch_spin, &mod_spin);
+    spin_policy(cfg, m->config_index, &orch_spin, &mod_spin);
     memset((char *)ctrl + sizeof ctrl->name, 0, sizeof *ctrl - sizeof ctrl->name);
     ctrl->go.spin_ns = mod_spin;
     ctrl->done.spin_ns = orch_spin;
@@ -602,7 +608,7 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     hermes__log(HERMES_LOG_INFO, "process", "event=spawned module=%s pid=%d path=%s spin_ns=%u/%u", m->name,
                 (int)p->pid, p->path, orch_spin, mod_spin);
 
-    switch (await(p, 1u, hermes__wake_now() + p->timeout_ns)) {
+    switch (await(p, 1u, hermes__now_ns() + p->timeout_ns, true)) {
     case W_DEAD: {
         char how[96];
         describe_status(p->wstatus, how, sizeof how);
@@ -623,6 +629,8 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
                             ctrl->msg[0] ? ctrl->msg : "(no message)");
     p->ready = true;
     m->step = proc_step;
+    m->step_begin = proc_step_begin;
+    m->step_end = proc_step_end;
     m->stage = proc_stage;
     m->reset = proc_reset;
     settle(p);

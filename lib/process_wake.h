@@ -26,11 +26,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "backplane_internal.h"
+#include "util.h"
 
 #define HERMES__WAKE_DEAD 0x80000000u  /* reply word: the module's process is gone */
 #define HERMES__WAKE_SEQ  0x7fffffffu
@@ -41,6 +43,39 @@ static inline uint64_t hermes__wake_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Spin budget when spinning is allowed: about the cost of one blocking
+ * wake-up across CPUs on the machines we measured (docs/modules.md). */
+#define HERMES__SPIN_NS     20000u
+#define HERMES__MAX_SPIN_NS 1000000u
+
+/* CPUs this process may run on. */
+static inline int hermes__cpu_count(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+/* Spinning pays only while spinners + the one working side fit the cores:
+ * the poster spins for replies when there are two CPUs or more; the
+ * @p idle_waiters (module processes or worker threads waiting for their
+ * next command) spin only when each of them plus the poster has a CPU of
+ * its own (idle spinners would otherwise steal the working one's core).
+ * HERMES_SPIN_US overrides both budgets (0: never spin). */
+static inline void hermes__spin_budget(uint32_t idle_waiters, uint32_t *poster_ns, uint32_t *waiter_ns)
+{
+    const char *env = getenv("HERMES_SPIN_US");
+    if (env && *env) {
+        char *end;
+        unsigned long us = strtoul(env, &end, 10);
+        uint64_t ns = *end == '\0' ? (uint64_t)us * 1000u : HERMES__SPIN_NS;
+        *poster_ns = *waiter_ns = (uint32_t)(ns > HERMES__MAX_SPIN_NS ? HERMES__MAX_SPIN_NS : ns);
+        return;
+    }
+    int cpus = hermes__cpu_count();
+    *poster_ns = cpus >= 2 ? HERMES__SPIN_NS : 0;
+    *waiter_ns = (uint32_t)cpus >= idle_waiters + 1 && cpus >= 2 ? HERMES__SPIN_NS : 0;
 }
 
 static inline void hermes__cpu_relax(void)
@@ -70,23 +105,23 @@ static inline void hermes__wake_or(struct hermes_shm_wake *w, uint32_t bits)
 }
 
 /* Wait until the word differs from @p old or until @p deadline_ns
- * (CLOCK_MONOTONIC; UINT64_MAX: none). Spins for up to w->spin_ns first,
+ * (CLOCK_MONOTONIC; UINT64_MAX: none). Spins for up to @p spin ns first,
  * unless the last poster ran on this CPU (it would have to preempt the
  * spinner to answer). Returns the new value, or @p old on timeout. */
-static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns)
+static inline uint32_t hermes__wake_wait_spin(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns,
+                                              uint32_t spin)
 {
     uint32_t v = atomic_load_explicit(&w->seq, memory_order_acquire);
     if (v != old)
         return v;
-    uint32_t spin = w->spin_ns;
     if (spin && atomic_load_explicit(&w->cpu, memory_order_relaxed) != sched_getcpu()) {
-        uint64_t end = hermes__wake_now() + spin;
+        uint64_t end = hermes__now_ns() + spin;
         for (uint32_t i = 1;; i++) {
             hermes__cpu_relax();
             v = atomic_load_explicit(&w->seq, memory_order_acquire);
             if (v != old)
                 return v;
-            if ((i & 63u) == 0 && hermes__wake_now() >= end)
+            if ((i & 63u) == 0 && hermes__now_ns() >= end)
                 break;
         }
     }
@@ -97,7 +132,7 @@ static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old
             break;
         struct timespec ts, *tp = NULL;
         if (deadline_ns != UINT64_MAX) {
-            if (hermes__wake_now() >= deadline_ns)
+            if (hermes__now_ns() >= deadline_ns)
                 break;
             ts.tv_sec = (time_t)(deadline_ns / 1000000000u);
             ts.tv_nsec = (long)(deadline_ns % 1000000000u);
@@ -112,6 +147,12 @@ static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old
     }
     atomic_store_explicit(&w->sleeping, 0u, memory_order_relaxed);
     return v;
+}
+
+/* hermes__wake_wait_spin() with the waiter's budget, w->spin_ns. */
+static inline uint32_t hermes__wake_wait(struct hermes_shm_wake *w, uint32_t old, uint64_t deadline_ns)
+{
+    return hermes__wake_wait_spin(w, old, deadline_ns, w->spin_ns);
 }
 
 #endif

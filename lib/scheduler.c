@@ -7,12 +7,18 @@
  *    fire-and-forget. A single relaxed atomic flag keeps the no-request path
  *    of the frame loop free of locks.
  *  - Realtime pacing waits on the request condition variable with an
- *    absolute CLOCK_MONOTONIC deadline, so a request never waits for a sleep.
+ *    absolute CLOCK_MONOTONIC deadline, so a request never waits for a sleep
+ *    (then optionally busy-waits the last spin_us), and records every
+ *    frame's lateness.
+ *  - A schedule group is stepped by lib/sched_group.c (its worker threads
+ *    call only module step functions; their control calls are refused like
+ *    the scheduler thread's own).
  *  - With no thread in run(), control calls execute in the caller's thread
  *    under `mu`. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +29,8 @@
 #include "config_internal.h"
 #include "hermes/scheduler.h"
 #include "module_internal.h"
+#include "process_wake.h"
+#include "sched_group.h"
 #include "util.h"
 
 enum req_type { REQ_SET, REQ_PAUSE, REQ_RESUME, REQ_RESET, REQ_STEP, REQ_STOP, REQ_FAIL };
@@ -51,7 +59,34 @@ struct wire {
     hermes_type_t dst_type;  /* HERMES_TYPE_F64: no check needed */
 };
 
-enum { H_FRAME_TIME, H_RTF, H_OVERRUNS, H_LATENESS, H_WALL_TIME, H_FIXED_COUNT };
+/* Fixed health signals of module "hermes": name, unit, type. */
+#define HEALTH_TABLE(X)                             \
+    X(H_FRAME_TIME,   "frame_time",   "s", F64)     \
+    X(H_RTF,          "rtf",          "",  F64)     \
+    X(H_OVERRUNS,     "overruns",     "",  I64)     \
+    X(H_LATENESS,     "lateness",     "s", F64)     \
+    X(H_WALL_TIME,    "wall_time",    "s", F64)     \
+    X(H_LATENESS_MAX, "lateness_max", "s", F64)
+
+#define X(id, name, unit, type) id,
+enum { HEALTH_TABLE(X) H_FIXED_COUNT };
+#undef X
+
+/* One schedule entry: a module alone, or a group stepped concurrently. */
+struct step {
+    struct hermes__module *m;            /* a module alone (NULL for a group) */
+    struct hermes__group  *group;        /* count >= 2 */
+    double                *time;         /* live slot of hermes.group_time.<n>, groups only */
+    uint32_t               first, count; /* range of s->sched */
+};
+
+/* Realtime lateness: the last value, a windowed maximum over LAT_WINDOWS
+ * sub-windows of a tenth of a second, and a log-linear histogram (LAT_SUB
+ * bins per octave, exact below 2 * LAT_SUB ns) for percentiles. */
+#define LAT_WINDOWS 10u
+#define LAT_SUB_BITS 5u
+#define LAT_SUB (1u << LAT_SUB_BITS)
+#define LAT_BINS (2u * LAT_SUB + (64u - LAT_SUB_BITS - 1u) * LAT_SUB)
 
 struct hermes_scheduler {
     const hermes_config_t *cfg;
@@ -62,6 +97,9 @@ struct hermes_scheduler {
     uint32_t               nmods;
     struct hermes__module **sched;    /* schedule order */
     uint32_t               nsched;
+    struct step           *steps;     /* schedule entries: single modules and groups */
+    uint32_t               nsteps, ngroups;
+    bool                   check_groups;
     struct wire           *wires;
     uint32_t               nwires;
 
@@ -76,7 +114,12 @@ struct hermes_scheduler {
     uint64_t steps_pending;
     double  *health[H_FIXED_COUNT];
     uint64_t overruns;
-    double   lateness;
+    uint64_t spin_ns;                 /* realtime: busy-wait this long before a deadline */
+    uint64_t lat_win[LAT_WINDOWS];    /* max lateness (ns) of each recent sub-window */
+    uint64_t lat_cur;                 /* max of the current sub-window */
+    uint32_t lat_frames, lat_win_frames, lat_wi;
+    uint64_t lat_count, lat_max;
+    uint64_t *lat_hist;               /* LAT_BINS counters */
     uint64_t win_frame, win_wall;     /* rtf window start */
     uint64_t run_wall_ns;             /* wall time spent running */
     uint64_t epoch_ns;  uint64_t epoch_frame;  /* realtime pacing */
@@ -94,7 +137,8 @@ struct hermes_scheduler {
     pthread_t       run_thread;       /* valid while in_run */
     bool            stop_self;        /* stop() called on the scheduler thread itself */
     bool            staged;
-    bool            async_failed;     /* REQ_FAIL seen: error already in s->error */
+    bool            async_failed;     /* async_msg taken: copied to error (frame thread only) */
+    char            async_msg[768];   /* its message, under mu (error belongs to the frame thread) */
 
     hermes_listener_fn listener;
     void              *listener_ctx;
@@ -115,28 +159,32 @@ struct hermes_scheduler {
 
 HERMES_API const char *hermes_state_name(hermes_state_t st)
 {
+#define X(name, value, text) case HERMES_STATE_##name: return text;
     switch (st) {
-    case HERMES_STATE_IDLE: return "idle";
-    case HERMES_STATE_PAUSED: return "paused";
-    case HERMES_STATE_RUNNING: return "running";
-    case HERMES_STATE_STOPPED: return "stopped";
-    case HERMES_STATE_ERROR: return "error";
+    HERMES_STATE_TABLE(X)
+    case HERMES_STATE_COUNT_: break;
     }
+#undef X
     return "unknown";
 }
 
 HERMES_API const char *hermes_event_name(hermes_event_t ev)
 {
+#define X(name, value, text) case HERMES_EVENT_##name: return text;
     switch (ev) {
-    case HERMES_EVENT_RUNNING: return "running";
-    case HERMES_EVENT_PAUSED: return "paused";
-    case HERMES_EVENT_RESET: return "reset";
-    case HERMES_EVENT_STOPPED: return "stopped";
-    case HERMES_EVENT_ERROR: return "error";
-    case HERMES_EVENT_NONE: break;
+    HERMES_EVENT_TABLE(X)
+    case HERMES_EVENT_COUNT_: break;
     }
+#undef X
     return "none";
 }
+
+static void post_failure(void *ctx, const char *msg);
+
+/* Set while this thread runs modules with `mu` held (stage, and step or
+ * reset without run()): a fail callback on this thread (a process module
+ * that died right after answering) must not lock `mu` again. */
+static _Thread_local const hermes_scheduler_t *mu_held_here;
 
 static inline uint64_t time_of(const hermes_scheduler_t *s, uint64_t frame)
 {
@@ -239,8 +287,50 @@ static void update_health(hermes_scheduler_t *s, uint64_t t0, uint64_t t1)
     s->win_wall = t1;
     s->win_frame = s->frame;
     *s->health[H_OVERRUNS] = (double)s->overruns;
-    *s->health[H_LATENESS] = s->lateness;
     *s->health[H_WALL_TIME] = (double)s->run_wall_ns * 1e-9;
+}
+
+static unsigned lat_bin(uint64_t ns)
+{
+    if (ns < 2u * LAT_SUB)
+        return (unsigned)ns;
+    unsigned e = 63u - (unsigned)__builtin_clzll(ns);  /* >= LAT_SUB_BITS + 1 */
+    unsigned sub = (unsigned)(ns >> (e - LAT_SUB_BITS)) & (LAT_SUB - 1u);
+    return 2u * LAT_SUB + (e - LAT_SUB_BITS - 1u) * LAT_SUB + sub;
+}
+
+/* Middle of bin @p b in ns. */
+static double lat_bin_value(unsigned b)
+{
+    if (b < 2u * LAT_SUB)
+        return (double)b;
+    unsigned e = (b - 2u * LAT_SUB) / LAT_SUB + LAT_SUB_BITS + 1u, sub = (b - 2u * LAT_SUB) % LAT_SUB;
+    double width = ldexp(1.0, (int)(e - LAT_SUB_BITS));
+    return (double)(LAT_SUB + sub) * width + width / 2;
+}
+
+/* Realtime: record the lateness of the frame about to start and publish it
+ * in hermes.lateness and hermes.lateness_max (this frame's values). */
+static void note_lateness(hermes_scheduler_t *s, uint64_t ns)
+{
+    s->lat_hist[lat_bin(ns)]++;
+    s->lat_count++;
+    if (ns > s->lat_max)
+        s->lat_max = ns;
+    if (ns > s->lat_cur)
+        s->lat_cur = ns;
+    uint64_t wmax = s->lat_cur;
+    for (uint32_t i = 0; i < LAT_WINDOWS; i++)
+        if (s->lat_win[i] > wmax)
+            wmax = s->lat_win[i];
+    if (++s->lat_frames >= s->lat_win_frames) {
+        s->lat_win[s->lat_wi] = s->lat_cur;
+        s->lat_wi = (s->lat_wi + 1) % LAT_WINDOWS;
+        s->lat_cur = 0;
+        s->lat_frames = 0;
+    }
+    *s->health[H_LATENESS] = (double)ns * 1e-9;
+    *s->health[H_LATENESS_MAX] = (double)wmax * 1e-9;
 }
 
 /* One frame: modules in schedule order, wires, advance, publish. */
@@ -251,15 +341,26 @@ static int do_frame(hermes_scheduler_t *s)
     uint64_t t0 = 0;
     if (sample)
         t0 = hermes__now_ns();
-    for (uint32_t i = 0; i < s->nsched; i++) {
-        struct hermes__module *m = s->sched[i];
-        if (!m->step)
+    const double dt = s->dt;
+    for (const struct step *st = s->steps, *end = st + s->nsteps; st < end; st++) {
+        struct hermes__module *m = st->m;
+        if (m) {
+            if (!m->step)
+                continue;
+            uint64_t ts = sample ? hermes__now_ns() : 0;
+            if (m->step(m->state, f, dt) != 0)
+                return module_failed(s, m, "step");
+            if (sample)
+                *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
             continue;
+        }
         uint64_t ts = sample ? hermes__now_ns() : 0;
-        if (m->step(m->state, f, s->dt) != 0)
-            return module_failed(s, m, "step");
+        int who = s->check_groups ? hermes__group_check_step(st->group, f, dt, sample)
+                                  : hermes__group_step(st->group, f, dt, sample);
+        if (who >= 0)
+            return module_failed(s, s->sched[st->first + (uint32_t)who], "step");
         if (sample)
-            *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
+            *st->time = (double)(hermes__now_ns() - ts) * 1e-9;
     }
     int rc = apply_wires(s);
     if (rc)
@@ -320,23 +421,25 @@ static int fail_run(hermes_scheduler_t *s, int rc)
 
 /* ---- creation ---------------------------------------------------------- */
 
+/* Specs of the "hermes" signals: the fixed ones, step_time.<module> and
+ * group_time.<n>. Names are allocated into @p names (nmods + ngroups). */
 static int add_health_specs(hermes_scheduler_t *s, hermes_signal_spec_t *specs, uint32_t *n, char **names)
 {
-    static const char *const fixed[H_FIXED_COUNT] = {"frame_time", "rtf", "overruns", "lateness", "wall_time"};
-    static const char *const units[H_FIXED_COUNT] = {"s", "", "", "s", "s"};
-    for (uint32_t i = 0; i < H_FIXED_COUNT; i++) {
-        specs[*n] = (hermes_signal_spec_t){HERMES_HEALTH_MODULE, fixed[i],
-                                           i == H_OVERRUNS ? HERMES_TYPE_I64 : HERMES_TYPE_F64, units[i], false, 0.0};
-        (*n)++;
-    }
-    for (uint32_t i = 0; i < s->nmods; i++) {
-        size_t len = strlen("step_time.") + strlen(s->mods[i].name) + 1;
-        names[i] = malloc(len);
-        if (!names[i])
+#define X(id, name, unit, type) {name, unit, HERMES_TYPE_##type},
+    static const struct { const char *name, *unit; hermes_type_t type; } fixed[H_FIXED_COUNT] = {HEALTH_TABLE(X)};
+#undef X
+    for (uint32_t i = 0; i < H_FIXED_COUNT; i++)
+        specs[(*n)++] = (hermes_signal_spec_t){HERMES_HEALTH_MODULE, fixed[i].name, fixed[i].type, fixed[i].unit,
+                                               false, 0.0};
+    for (uint32_t i = 0; i < s->nmods + s->ngroups; i++) {
+        char buf[HERMES_MAX_NAME + 1];
+        if (i < s->nmods)
+            snprintf(buf, sizeof buf, "step_time.%s", s->mods[i].name);
+        else
+            snprintf(buf, sizeof buf, "group_time.%u", i - s->nmods);
+        if (!(names[i] = hermes__strdup(buf)))
             return hermes__fail(HERMES_ENOMEM, "out of memory");
-        snprintf(names[i], len, "step_time.%s", s->mods[i].name);
-        specs[*n] = (hermes_signal_spec_t){HERMES_HEALTH_MODULE, names[i], HERMES_TYPE_F64, "s", false, 0.0};
-        (*n)++;
+        specs[(*n)++] = (hermes_signal_spec_t){HERMES_HEALTH_MODULE, names[i], HERMES_TYPE_F64, "s", false, 0.0};
     }
     return 0;
 }
@@ -346,10 +449,11 @@ static int build_backplane(hermes_scheduler_t *s, const hermes_scheduler_options
     uint32_t total = 0;
     for (uint32_t i = 0; i < s->nmods; i++)
         total += s->mods[i].signal_count;
-    uint32_t cap = total + H_FIXED_COUNT + s->nmods;
+    uint32_t nh = s->nmods + s->ngroups;
+    uint32_t cap = total + H_FIXED_COUNT + nh;
     hermes_signal_spec_t *specs = calloc(cap, sizeof *specs);
     const char **modnames = calloc(s->nmods + 1, sizeof *modnames);
-    char **hnames = calloc(s->nmods + 1, sizeof *hnames);
+    char **hnames = calloc(nh + 1, sizeof *hnames);
     int rc = 0;
     if (!specs || !modnames || !hnames) {
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
@@ -382,9 +486,12 @@ static int build_backplane(hermes_scheduler_t *s, const hermes_scheduler_options
         s->health[i] = &s->live[first_health + i];
     for (uint32_t i = 0; i < s->nmods; i++)
         s->mods[i].step_time = &s->live[first_health + H_FIXED_COUNT + i];
+    for (uint32_t i = 0, g = 0; i < s->nsteps; i++)
+        if (s->steps[i].count > 1)
+            s->steps[i].time = &s->live[first_health + H_FIXED_COUNT + s->nmods + g++];
 out:
     if (hnames)
-        for (uint32_t i = 0; i < s->nmods; i++)
+        for (uint32_t i = 0; i < nh; i++)
             free(hnames[i]);
     free(hnames);
     free(modnames);
@@ -433,6 +540,21 @@ static int open_modules(hermes_scheduler_t *s)
     return 0;
 }
 
+/* Concurrent groups, after the modules are open (their type decides who
+ * needs a worker thread). */
+static int build_groups(hermes_scheduler_t *s)
+{
+    for (uint32_t i = 0; i < s->nsteps; i++) {
+        struct step *st = &s->steps[i];
+        if (st->count < 2)
+            continue;
+        int rc = hermes__group_create(&st->group, &s->sched[st->first], st->count, s->bp, s);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_config_t *cfg,
                                        const hermes_scheduler_options_t *opt)
 {
@@ -471,13 +593,19 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
     /* afap frames may take nanoseconds: time one frame in 64 to keep the clock
      * reads off the floor; paced modes time every frame. */
     s->sample_mask = ex.mode == HERMES_MODE_AFAP ? 63u : 0u;
+    s->check_groups = hermes_config_check_groups(cfg);
+    /* Spinning before a deadline needs a core besides the one it would take. */
+    s->spin_ns = hermes__cpu_count() >= 2 ? (uint64_t)hermes_config_spin_us(cfg) * 1000u : 0;
+    s->lat_win_frames = ex.rate_hz / LAT_WINDOWS >= 1.0 ? (uint32_t)(ex.rate_hz / LAT_WINDOWS) : 1u;
 
     int rc;
     s->nmods = hermes_config_module_count(cfg);
     s->mods = calloc(s->nmods ? s->nmods : 1, sizeof *s->mods);
     s->nsched = hermes_config_schedule_count(cfg);
     s->sched = calloc(s->nsched ? s->nsched : 1, sizeof *s->sched);
-    if (!s->mods || !s->sched) {
+    s->steps = calloc(s->nsched ? s->nsched : 1, sizeof *s->steps);
+    s->lat_hist = calloc(LAT_BINS, sizeof *s->lat_hist);
+    if (!s->mods || !s->sched || !s->steps || !s->lat_hist) {
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
         goto fail;
     }
@@ -487,18 +615,29 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
         s->mods[i].name = mi.name;
         s->mods[i].type = mi.type;
         s->mods[i].config_index = i;
-        s->mods[i].sched = s;
+        s->mods[i].fail = post_failure;
+        s->mods[i].fail_ctx = s;
         s->mods[i].signal_count = mi.signal_count;
     }
-    for (uint32_t k = 0; k < s->nsched; k++) {
-        uint32_t mi = 0;
+    for (uint32_t k = 0, prev = 0; k < s->nsched; k++) {
+        uint32_t mi = 0, g = 0;
         hermes_config_schedule_at(cfg, k, &mi);
+        hermes_config_schedule_group(cfg, k, &g);
         s->sched[k] = &s->mods[mi];
+        if (k == 0 || g != prev)
+            s->steps[s->nsteps++] = (struct step){s->sched[k], NULL, NULL, k, 0};
+        struct step *st = &s->steps[s->nsteps - 1];
+        if (++st->count == 2) {
+            st->m = NULL;
+            s->ngroups++;
+        }
+        prev = g;
     }
     /* Segments of runs whose owner died (SIGKILL, power loss) are removed
      * here, so they never pile up in /dev/shm. */
     (void)hermes_backplane_sweep(true, NULL, NULL);
-    if ((rc = build_backplane(s, opt)) != 0 || (rc = build_wires(s)) != 0 || (rc = open_modules(s)) != 0)
+    if ((rc = build_backplane(s, opt)) != 0 || (rc = build_wires(s)) != 0 || (rc = open_modules(s)) != 0 ||
+        (rc = build_groups(s)) != 0)
         goto fail;
     set_state(s, HERMES_STATE_IDLE);
     hermes__log(HERMES_LOG_INFO, "scheduler", "event=created run=%s modules=%u signals=%u mode=%s rate_hz=%g",
@@ -519,12 +658,17 @@ HERMES_API void hermes_scheduler_destroy(hermes_scheduler_t *s)
 {
     if (!s)
         return;
+    if (s->steps)
+        for (uint32_t i = 0; i < s->nsteps; i++)
+            hermes__group_destroy(s->steps[i].group);
     /* Terminate in reverse schedule order so consumers go before producers. */
     if (s->sched)
         for (uint32_t k = s->nsched; k-- > 0;)
             if (s->sched[k]->terminate)
                 s->sched[k]->terminate(s->sched[k]);
     free(s->sched);
+    free(s->steps);
+    free(s->lat_hist);
     free(s->mods);
     free(s->wires);
     hermes_backplane_destroy(s->bp);
@@ -561,7 +705,9 @@ HERMES_API int hermes_scheduler_stage(hermes_scheduler_t *s)
         return hermes__fail(HERMES_ESTATE, "already staged");
     }
     s->frame = 0;
+    mu_held_here = s;
     int rc = stage_all(s);
+    mu_held_here = NULL;
     if (rc == 0) {
         s->staged = true;
         set_state(s, HERMES_STATE_PAUSED);
@@ -647,6 +793,27 @@ bad_state:
     return HERMES_EVENT_NONE;
 }
 
+/* A fail callback's message becomes the run's error; mu held, on the
+ * thread executing frames (the only writer of s->error). */
+static void take_async_failure(hermes_scheduler_t *s)
+{
+    if (!s->async_failed)
+        hermes__strlcpy(s->error, s->async_msg, sizeof s->error);
+    s->async_failed = true;
+}
+
+/* The one way into the FIFO; mu held. Wakes the loop. */
+static int push(hermes_scheduler_t *s, struct req q)
+{
+    if (s->qlen == QUEUE_CAP)
+        return hermes__fail(HERMES_EAGAIN, "scheduler request queue is full (%u pending)", QUEUE_CAP);
+    s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = q;
+    s->qlen++;
+    atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
+    pthread_cond_signal(&s->cv_req);
+    return 0;
+}
+
 /* Drain the FIFO (scheduler thread); values set while not running are
  * republished at once so readers see them. */
 static void drain(hermes_scheduler_t *s)
@@ -663,10 +830,8 @@ static void drain(hermes_scheduler_t *s)
             call_cmd_hook(s, HERMES_COMMAND_SET, q.index, q.value, 0, s->frame);
             continue;
         }
-        if (q.type == REQ_FAIL) {
-            s->async_failed = true;
-            continue;
-        }
+        if (q.type == REQ_FAIL)
+            continue;  /* only wakes the loop: async_msg is taken below */
         pthread_mutex_unlock(&s->mu);
         uint64_t f0 = s->frame;
         hermes_event_t ev = apply_ctl(s, q.ctl);
@@ -680,6 +845,8 @@ static void drain(hermes_scheduler_t *s)
         q.ctl->done = true;
         pthread_cond_broadcast(&s->cv_done);
     }
+    if (s->async_msg[0])
+        take_async_failure(s);
     bool stop_self = s->stop_self;
     s->stop_self = false;
     atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
@@ -696,12 +863,9 @@ static void drain(hermes_scheduler_t *s)
 static int post_ctl(hermes_scheduler_t *s, struct ctl_req *r)
 {
     /* mu held, in_run true */
-    if (s->qlen == QUEUE_CAP)
-        return hermes__fail(HERMES_EAGAIN, "scheduler request queue is full");
-    s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){r->type, r, 0, 0.0};
-    s->qlen++;
-    atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-    pthread_cond_signal(&s->cv_req);
+    int rc = push(s, (struct req){r->type, r, 0, 0.0});
+    if (rc)
+        return rc;
     while (!r->done && s->in_run)
         pthread_cond_wait(&s->cv_done, &s->mu);
     if (!r->done)
@@ -740,8 +904,9 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         return hermes__fail(HERMES_ESTATE, "the scheduler is not staged");
     }
     int rc;
-    if (s->in_run && pthread_equal(pthread_self(), s->run_thread)) {
-        /* From a module callback or the listener: waiting would deadlock.
+    if (s->in_run && (pthread_equal(pthread_self(), s->run_thread) || hermes__group_thread_owner() == s)) {
+        /* From a module callback (also on a group worker) or the listener:
+         * waiting would deadlock.
          * Only stop is accepted, applied after the current frame. */
         if (type == REQ_STOP) {
             s->stop_self = true;
@@ -749,18 +914,20 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
             rc = 0;
         } else {
             rc = hermes__fail(HERMES_ESTATE, "control calls other than stop cannot be made from the scheduler "
-                                             "thread (module callback or listener)");
+                                             "thread or a group worker (module callback or listener)");
         }
         pthread_mutex_unlock(&s->mu);
     } else if (s->in_run) {
         rc = post_ctl(s, &r);
         pthread_mutex_unlock(&s->mu);
-    } else if (s->async_failed && get_state(s) != HERMES_STATE_ERROR) {
+    } else if (s->async_msg[0] && get_state(s) != HERMES_STATE_ERROR) {
+        take_async_failure(s);
         pthread_mutex_unlock(&s->mu);
         return fail_run(s, HERMES_EMODULE);
     } else {
         /* No scheduler thread: apply here, still one at a time. */
         uint64_t f0 = s->frame;
+        mu_held_here = s;
         hermes_event_t ev = apply_ctl(s, &r);
         rc = r.result;
         if (rc == 0)
@@ -768,6 +935,7 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
         int frc = 0;
         if (rc == 0 && type == REQ_STEP)
             frc = run_steps_sync(s);
+        mu_held_here = NULL;
         pthread_mutex_unlock(&s->mu);
         if (ev != HERMES_EVENT_NONE)
             emit(s, ev, ev == HERMES_EVENT_ERROR ? s->error : NULL);
@@ -825,14 +993,7 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (s->in_run) {
-        if (s->qlen == QUEUE_CAP) {
-            rc = hermes__fail(HERMES_EAGAIN, "scheduler request queue is full (%u pending)", QUEUE_CAP);
-        } else {
-            s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){REQ_SET, NULL, sig.index, value};
-            s->qlen++;
-            atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-            pthread_cond_signal(&s->cv_req);
-        }
+        rc = push(s, (struct req){REQ_SET, NULL, sig.index, value});
     } else {
         s->live[sig.index] = value;
         call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, value, 0, s->frame);
@@ -843,27 +1004,30 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     return rc;
 }
 
-void hermes__scheduler_post_failure(hermes_scheduler_t *s, const char *msg)
+/* The modules' `fail` callback (module_internal.h): any thread. The message
+ * waits in async_msg; while run() is active a request wakes the loop, which
+ * takes it at its next drain; otherwise the next control call or run()
+ * reports it. */
+static void post_failure(void *ctx, const char *msg)
 {
-    pthread_mutex_lock(&s->mu);
-    if (!s->async_failed && !s->error[0]) {
-        hermes__strlcpy(s->error, msg, sizeof s->error);
-        if (s->in_run && s->qlen < QUEUE_CAP) {
-            s->queue[(s->qhead + s->qlen) % QUEUE_CAP] = (struct req){REQ_FAIL, NULL, 0, 0.0};
-            s->qlen++;
-            atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
-            pthread_cond_signal(&s->cv_req);
-        } else {
-            s->async_failed = true;
-        }
+    hermes_scheduler_t *s = ctx;
+    bool held = mu_held_here == s;
+    if (!held)
+        pthread_mutex_lock(&s->mu);
+    if (!s->async_msg[0]) {
+        hermes__strlcpy(s->async_msg, msg, sizeof s->async_msg);
+        if (s->in_run)
+            (void)push(s, (struct req){REQ_FAIL, NULL, 0, 0.0});  /* full: the loop drains soon anyway */
     }
-    pthread_mutex_unlock(&s->mu);
+    if (!held)
+        pthread_mutex_unlock(&s->mu);
 }
 
 /* ---- the loop -------------------------------------------------------------- */
 
 /* Realtime: wait until the deadline of the next frame, waking early for
- * requests. Returns true when the frame is due. */
+ * requests (sleeping, then busy-waiting the last spin_ns). Returns true when
+ * the frame is due, after recording its lateness (start - deadline). */
 static bool pace(hermes_scheduler_t *s)
 {
     uint64_t now = hermes__now_ns();
@@ -873,23 +1037,27 @@ static bool pace(hermes_scheduler_t *s)
     }
     uint64_t due = s->epoch_ns + (uint64_t)llround((double)(s->frame - s->epoch_frame) * s->ns_per_frame);
     if (now < due) {
-        struct timespec ts = {(time_t)(due / 1000000000u), (long)(due % 1000000000u)};
-        pthread_mutex_lock(&s->mu);
-        while (!s->qlen && hermes__now_ns() < due)
-            if (pthread_cond_timedwait(&s->cv_req, &s->mu, &ts) == ETIMEDOUT)
-                break;
-        pthread_mutex_unlock(&s->mu);
-        if (hermes__now_ns() < due)
-            return false;  /* woken by a request */
-        s->lateness = 0.0;
-    } else {
-        s->lateness = (double)(now - due) * 1e-9;
-        /* More than a period behind (the overrun was counted when that frame
-         * finished): restart the epoch instead of running a catch-up burst. */
-        if (now - due > (uint64_t)s->ns_per_frame) {
-            s->epoch_ns = now;
-            s->epoch_frame = s->frame;
+        uint64_t wake = due - now > s->spin_ns ? due - s->spin_ns : now;
+        if (now < wake) {
+            struct timespec ts = {(time_t)(wake / 1000000000u), (long)(wake % 1000000000u)};
+            pthread_mutex_lock(&s->mu);
+            while (!s->qlen && hermes__now_ns() < wake)
+                if (pthread_cond_timedwait(&s->cv_req, &s->mu, &ts) == ETIMEDOUT)
+                    break;
+            pthread_mutex_unlock(&s->mu);
         }
+        while ((now = hermes__now_ns()) < due) {
+            if (!s->spin_ns || atomic_load_explicit(&s->pending, memory_order_relaxed))
+                return false;  /* woken by a request */
+            hermes__cpu_relax();
+        }
+    }
+    note_lateness(s, now - due);
+    /* More than a period behind (the overrun was counted when that frame
+     * finished): restart the epoch instead of running a catch-up burst. */
+    if (now - due > (uint64_t)s->ns_per_frame) {
+        s->epoch_ns = now;
+        s->epoch_frame = s->frame;
     }
     return true;
 }
@@ -927,7 +1095,14 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
     }
     s->in_run = true;
     s->run_thread = pthread_self();
+    if (s->async_msg[0])
+        take_async_failure(s);
     pthread_mutex_unlock(&s->mu);
+    /* Timed waits of this thread wake as close to their deadline as the
+     * kernel can (the default slack is 50 us); restored on return. */
+    int slack = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+    if (s->mode == HERMES_MODE_REALTIME)
+        prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
 
     if (s->mode != HERMES_MODE_SINGLE_FRAME && !s->start_paused && st0 == HERMES_STATE_PAUSED &&
         s->frame < s->end_frame) {
@@ -996,6 +1171,8 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
     atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
     pthread_cond_broadcast(&s->cv_done);
     pthread_mutex_unlock(&s->mu);
+    if (s->mode == HERMES_MODE_REALTIME && slack > 0)
+        prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
     if (rc)
         return hermes__fail(rc, "%s", s->error);
     return 0;
@@ -1131,4 +1308,39 @@ HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_
         pthread_mutex_unlock(&s->mu);
     }
     return rc;
+}
+/* Value of quantile @p q from the histogram (the bin's middle, capped by the exact max). */
+static double lat_quantile(const hermes_scheduler_t *s, double q)
+{
+    uint64_t rank = (uint64_t)ceil(q * (double)s->lat_count), seen = 0;
+    if (rank == 0)
+        rank = 1;
+    for (unsigned b = 0; b < LAT_BINS; b++) {
+        seen += s->lat_hist[b];
+        if (seen >= rank) {
+            double v = lat_bin_value(b);
+            return (v < (double)s->lat_max ? v : (double)s->lat_max) * 1e-9;
+        }
+    }
+    return (double)s->lat_max * 1e-9;
+}
+
+HERMES_API int hermes_scheduler_lateness(const hermes_scheduler_t *s, hermes_lateness_t *out)
+{
+    if (!s || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_lateness: NULL argument");
+    hermes_scheduler_t *w = (hermes_scheduler_t *)s;
+    pthread_mutex_lock(&w->mu);
+    bool busy = s->in_run && !pthread_equal(pthread_self(), s->run_thread);
+    pthread_mutex_unlock(&w->mu);
+    if (busy)
+        return hermes__fail(HERMES_ESTATE, "hermes_scheduler_lateness: run() is active on another thread");
+    *out = (hermes_lateness_t){s->lat_count, 0.0, 0.0, 0.0, 0.0};
+    if (s->lat_count) {
+        out->median = lat_quantile(s, 0.5);
+        out->p99 = lat_quantile(s, 0.99);
+        out->p999 = lat_quantile(s, 0.999);
+        out->max = (double)s->lat_max * 1e-9;
+    }
+    return 0;
 }

@@ -68,12 +68,7 @@ static double get(hermes_scheduler_t *s, const char *qname)
 
 static hermes_scheduler_t *create(hermes_config_t *cfg, char *run, size_t cap, const char *what)
 {
-    hermes_scheduler_options_t opt;
-    hermes_scheduler_options_init(&opt);
-    opt.run_name = test_run_name(run, cap, what);
-    hermes_scheduler_t *s = NULL;
-    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
-    return s;
+    return test_scheduler_create(cfg, run, cap, what);
 }
 
 static bool pid_gone(pid_t pid)

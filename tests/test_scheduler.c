@@ -124,24 +124,12 @@ static hermes_config_t *chain_config(hermes_mode_t mode, double rate, double end
 
 static hermes_scheduler_t *make_sched(hermes_config_t *cfg, char *name, size_t cap)
 {
-    hermes_scheduler_options_t opt;
-    hermes_scheduler_options_init(&opt);
-    opt.run_name = test_run_name(name, cap, "sched");
-    hermes_scheduler_t *s = NULL;
-    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
+    hermes_scheduler_t *s = test_scheduler_create(cfg, name, cap, "sched");
     assert_true(shm_exists(name));
     return s;
 }
 
-static double value(hermes_scheduler_t *s, const char *qn)
-{
-    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    hermes_signal_t sig;
-    assert_hermes_ok(hermes_backplane_find(bp, qn, &sig));
-    double v = NAN;
-    assert_hermes_ok(hermes_backplane_snapshot(bp, &sig.index, 1, &v, NULL, NULL));
-    return v;
-}
+static double value(hermes_scheduler_t *s, const char *qn) { return test_published(s, qn); }
 
 static hermes_signal_t sig_of(hermes_scheduler_t *s, const char *qn)
 {
@@ -601,19 +589,133 @@ static void test_scheduler_listener_cannot_deadlock(void **state)
     finish(s, cfg, name);
 }
 
+/* ---- realtime lateness ------------------------------------------------------- */
+
+/* One inproc module that records, at each step, the wall clock and the
+ * hermes.lateness of the frame being computed; optionally sleeps. */
+#define LAT_CAP 512
+static struct {
+    const double *lateness;    /* live slot of hermes.lateness */
+    double  t[LAT_CAP], lat[LAT_CAP];
+    int     n;
+    uint64_t sleep_below;      /* frames < this sleep sleep_us */
+    unsigned sleep_us;
+} lrec;
+
+static int lat_init(void **state, const hermes_inproc_env_t *env)
+{
+    (void)env;
+    *state = NULL;
+    return 0;
+}
+
+static int lat_step(void *state, uint64_t frame, double dt)
+{
+    (void)state;
+    (void)dt;
+    if (lrec.n < LAT_CAP) {
+        lrec.t[lrec.n] = test_now();
+        lrec.lat[lrec.n] = *lrec.lateness;
+        lrec.n++;
+    }
+    if (frame < lrec.sleep_below)
+        usleep(lrec.sleep_us);
+    return 0;
+}
+
+static const hermes_inproc_module_t lat_table = {HERMES_INPROC_ABI_VERSION, 0, lat_init, NULL, lat_step, NULL,
+                                                 NULL};
+
+static hermes_scheduler_t *lat_sched(hermes_config_t **cfgp, char *name, size_t cap, double rate, double end,
+                                     uint32_t spin_us)
+{
+    memset(&lrec, 0, sizeof lrec);
+    hermes_config_t *cfg = NULL;
+    assert_hermes_ok(hermes_config_create(&cfg));
+    assert_hermes_ok(hermes_config_add_module(cfg, "probe", HERMES_MODULE_INPROC, NULL));
+    assert_hermes_ok(hermes_config_set_module_callbacks(cfg, "probe", &lat_table));
+    hermes_execution_t ex = {HERMES_MODE_REALTIME, rate, end, true, HERMES_DEFAULT_STEP_TIMEOUT};
+    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    assert_hermes_ok(hermes_config_set_spin_us(cfg, spin_us));
+    hermes_scheduler_t *s = make_sched(cfg, name, cap);
+    lrec.lateness = hermes_backplane_slot(hermes_scheduler_backplane(s), sig_of(s, "hermes.lateness"));
+    *cfgp = cfg;
+    return s;
+}
+
+static void test_scheduler_lateness_reports_late_frames(void **state)
+{
+    (void)state;
+    char name[96];
+    hermes_config_t *cfg;
+    hermes_scheduler_t *s = lat_sched(&cfg, name, sizeof name, 100.0, 0.3, 0);
+    lrec.sleep_below = 10;
+    lrec.sleep_us = 15000;     /* 15 ms steps in a 10 ms period */
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));
+    assert_int_equal(lrec.n, 30);
+    hermes_timing_t t;
+    assert_hermes_ok(hermes_scheduler_timing(s, &t));
+    assert_true(t.overruns >= 9);     /* frames 0..9 each outlast their period */
+    double worst = 0;
+    for (int i = 1; i <= 10; i++)
+        worst = lrec.lat[i] > worst ? lrec.lat[i] : worst;
+    assert_true(worst >= 0.004);      /* each slow frame starts >= 5 ms late */
+    assert_true(value(s, "hermes.lateness_max") >= 0.004);  /* within the last second */
+    hermes_lateness_t l;
+    assert_hermes_ok(hermes_scheduler_lateness(s, &l));
+    assert_int_equal(l.frames, 30);
+    assert_true(l.max >= worst && l.max < 1.0);
+    assert_true(l.p99 >= 0.004);
+    assert_true(l.median > 0 && l.median <= l.p99 && l.p99 <= l.p999 && l.p999 <= l.max);
+    finish(s, cfg, name);
+}
+
+/* An on-time run: every frame but the first (which defines the epoch)
+ * starts after a timed wait or late, so its lateness is > 0; and lateness
+ * must match the wake-ups: step time - lateness of consecutive frames is
+ * one period apart (the deadline grid; a frame more than a period late
+ * restarts it, hence "most"). */
+static void check_on_time(uint32_t spin_us)
+{
+    char name[96];
+    hermes_config_t *cfg;
+    const double rate = 200.0, period = 1.0 / rate;
+    hermes_scheduler_t *s = lat_sched(&cfg, name, sizeof name, rate, 0.5, spin_us);
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));
+    assert_int_equal(lrec.n, 100);
+    assert_true(lrec.lat[0] == 0.0);
+    int on_grid = 0;
+    for (int i = 1; i < lrec.n; i++) {
+        /* A spin ends within a clock read of the deadline: 0 ns is possible there. */
+        if (!((spin_us ? lrec.lat[i] >= 0.0 : lrec.lat[i] > 0.0) && lrec.lat[i] < 1.0))
+            fail_msg("frame %d: lateness %.9f s", i, lrec.lat[i]);
+        double d = (lrec.t[i] - lrec.lat[i]) - (lrec.t[i - 1] - lrec.lat[i - 1]) - period;
+        on_grid += fabs(d) < 0.5e-3;
+    }
+    if (on_grid < 80)
+        fail_msg("only %d of 99 frames start one period after the previous deadline + lateness (+-0.5 ms)",
+                 on_grid);
+    hermes_lateness_t l;
+    assert_hermes_ok(hermes_scheduler_lateness(s, &l));
+    assert_int_equal(l.frames, 100);
+    assert_true((spin_us || l.median > 0) && l.median <= l.max);
+    finish(s, cfg, name);
+}
+
+static void test_scheduler_lateness_on_time_is_measured(void **state)
+{
+    (void)state;
+    check_on_time(0);
+    check_on_time(300);   /* the spin before the deadline measures the same way */
+}
+
 /* ---- the demo: two afap runs give bit-identical traces -------------------- */
 
 static uint64_t demo_trace(double *final_altitude)
 {
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    int rc = hermes_config_load(&cfg, HERMES_TEST_BUILDDIR "/../examples/launch/launch.yaml", &err);
-    if (rc)
-        fail_msg("%s", err.message);
-    hermes_execution_t ex;
-    assert_hermes_ok(hermes_config_execution(cfg, &ex));
-    ex.mode = HERMES_MODE_AFAP;
-    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    hermes_config_t *cfg = test_load_demo(HERMES_MODE_AFAP);
     char name[96];
     hermes_scheduler_t *s = make_sched(cfg, name, sizeof name);
     assert_hermes_ok(hermes_scheduler_stage(s));
@@ -670,6 +772,8 @@ int main(void)
         cmocka_unit_test(test_scheduler_inproc_library_checks),
         cmocka_unit_test(test_scheduler_listener_cannot_deadlock),
         cmocka_unit_test(test_scheduler_demo_is_deterministic),
+        cmocka_unit_test(test_scheduler_lateness_reports_late_frames),
+        cmocka_unit_test(test_scheduler_lateness_on_time_is_measured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

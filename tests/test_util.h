@@ -52,6 +52,51 @@ static inline const char *test_run_name(char *buf, size_t cap, const char *what)
     return buf;
 }
 
+/* A scheduler for @p cfg on a fresh run name (written to @p run). */
+static inline hermes_scheduler_t *test_scheduler_create(hermes_config_t *cfg, char *run, size_t cap, const char *what)
+{
+    hermes_scheduler_options_t opt;
+    hermes_scheduler_options_init(&opt);
+    opt.run_name = test_run_name(run, cap, what);
+    hermes_scheduler_t *s = NULL;
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
+    return s;
+}
+
+/* Published value of signal @p qname of @p s's backplane. */
+static inline double test_published(hermes_scheduler_t *s, const char *qname)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    hermes_signal_t id;
+    if (hermes_backplane_find(bp, qname, &id) != 0)
+        fail_msg("no signal %s", qname);
+    double v = 0.0;
+    assert_hermes_ok(hermes_backplane_snapshot(bp, &id.index, 1, &v, NULL, NULL));
+    return v;
+}
+
+#ifdef HERMES_TEST_BUILDDIR
+#define TEST_DEMO_DIR HERMES_TEST_BUILDDIR "/../examples/launch"
+/* The demo's config (examples/launch, built next to its modules) in @p mode;
+ * @p text: its YAML as given instead of the file (NULL: the file). */
+static inline hermes_config_t *test_load_demo_text(hermes_mode_t mode, const char *text)
+{
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int rc = text ? hermes_config_parse(&cfg, text, strlen(text), "launch.yaml", TEST_DEMO_DIR, &err)
+                  : hermes_config_load(&cfg, TEST_DEMO_DIR "/launch.yaml", &err);
+    if (rc != 0)
+        fail_msg("%s", err.message);
+    hermes_execution_t ex;
+    assert_hermes_ok(hermes_config_execution(cfg, &ex));
+    ex.mode = mode;
+    assert_hermes_ok(hermes_config_set_execution(cfg, &ex));
+    return cfg;
+}
+
+static inline hermes_config_t *test_load_demo(hermes_mode_t mode) { return test_load_demo_text(mode, NULL); }
+#endif
+
 static inline int shm_exists(const char *run_name)
 {
     char path[128];

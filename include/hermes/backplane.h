@@ -1,18 +1,19 @@
 /** @file backplane.h  Shared-memory backplane of named signals.
  *
  * One POSIX shared-memory segment per run holds a header (magic, layout
- * version, published frame and time, a sequence counter), a signal directory,
- * a per-module control area for process-module handshakes and two 64-byte
- * aligned regions of 8-byte slots, one slot per signal: the *live* region that
- * modules read and write while a frame runs, and the *published* region that
- * holds the last completed frame. Every value is stored as a double whatever
- * its declared type.
+ * version, published frame and time, a publication counter), a signal
+ * directory, a per-module control area for process-module handshakes and
+ * 64-byte aligned regions of 8-byte slots, one slot per signal: the *live*
+ * region that modules read and write while a frame runs, and two copies of
+ * the *published* region that hold completed frames. Every value is stored
+ * as a double whatever its declared type.
  *
- * Consistency: hermes_backplane_publish() copies the live region into the
- * published region inside a seqlock (sequence odd while copying). Snapshot
- * readers copy from the published region and retry if the sequence moved, so
- * a reader never sees a torn frame and never blocks the writer; the writer's
- * critical section is one memcpy of the slots.
+ * Consistency: the publication is double-buffered. Publish number n copies
+ * the live region into copy n & 1 (the one readers of the latest frame are
+ * not using) and then sets the counter to n. Snapshot readers copy from copy
+ * counter & 1 and retry if the counter moved while they copied, so a reader
+ * has a whole frame period to copy, never sees a torn frame and never blocks
+ * the writer; the writer's cost is one memcpy of the slots.
  *
  * Threading: a handle may be shared between threads. Reads, writes, find,
  * info and snapshot are safe from any thread; publish must be called by one
@@ -100,8 +101,9 @@ typedef struct hermes_signal_info {
 
 /**
  * Create and map a new segment holding every signal at its initial value.
- * @return 0, HERMES_EINVAL (bad spec, duplicate or over-long name, initial
- *         not fitting its type), HERMES_EEXIST (run name in use), HERMES_ENOMEM
+ * @return 0, HERMES_EINVAL (NULL or uninitialised config, bad spec, duplicate
+ *         or over-long name, initial not fitting its type, run name not 1-63
+ *         characters of [A-Za-z0-9._-]), HERMES_EEXIST (run name in use), HERMES_ENOMEM
  *         or HERMES_ESYS.
  */
 HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_backplane_config_t *cfg);
@@ -109,7 +111,8 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
 /**
  * Attach to an existing segment by run name (with or without leading '/'),
  * typically from another process.
- * @return 0, HERMES_ENOENT (no such segment), HERMES_EABI (bad magic or layout
+ * @return 0, HERMES_EINVAL (NULL argument, invalid run name), HERMES_ENOENT
+ *         (no such segment), HERMES_EABI (too small, bad magic or layout
  *         version), HERMES_ENOMEM or HERMES_ESYS.
  */
 HERMES_API int hermes_backplane_open(hermes_backplane_t **out, const char *run_name);
@@ -127,14 +130,14 @@ HERMES_API uint32_t hermes_backplane_module_count(const hermes_backplane_t *bp);
 /** Name of module @p i, or NULL when out of range (borrowed). */
 HERMES_API const char *hermes_backplane_module_name(const hermes_backplane_t *bp, uint32_t i);
 
-/** Look up a qualified name once. @return 0 or HERMES_ENOENT. */
+/** Look up a qualified name once. @return 0, HERMES_EINVAL (NULL argument) or HERMES_ENOENT. */
 HERMES_API int hermes_backplane_find(const hermes_backplane_t *bp, const char *qualified_name,
                                      hermes_signal_t *out);
-/** Directory entry @p index (0 .. count-1). @return 0 or HERMES_ENOENT. */
+/** Directory entry @p index (0 .. count-1). @return 0, HERMES_EINVAL (NULL argument) or HERMES_ENOENT. */
 HERMES_API int hermes_backplane_info(const hermes_backplane_t *bp, uint32_t index,
                                      hermes_signal_info_t *out);
 
-/** Read the live value. @return 0 or HERMES_ENOENT. Context: any thread, RT-safe. */
+/** Read the live value. @return 0 or HERMES_ENOENT (invalid id, or @p out NULL). Context: any thread, RT-safe. */
 HERMES_API int hermes_backplane_read(const hermes_backplane_t *bp, hermes_signal_t sig, double *out);
 
 /**
@@ -178,8 +181,8 @@ HERMES_API void hermes_backplane_publish(hermes_backplane_t *bp, uint64_t frame,
  * @param out     @p n doubles; may be NULL when n == 0
  * @param frame   optional
  * @param time_ns optional
- * @return 0, HERMES_EINVAL (index out of range) or HERMES_EAGAIN when the
- *         writer kept publishing for more than about a millisecond of retries.
+ * @return 0, HERMES_EINVAL (NULL argument, index out of range) or
+ *         HERMES_EAGAIN when a publish overtook every copy for 10 ms of retries.
  * Context: any thread, RT-safe.
  */
 HERMES_API int hermes_backplane_snapshot(const hermes_backplane_t *bp, const uint32_t *indices,
@@ -192,8 +195,8 @@ typedef struct hermes_snapshot_plan hermes_snapshot_plan_t;
 
 /**
  * Compile @p n slot indices of @p bp into a plan (indices copied). Values come
- * out in the order given. @return 0, HERMES_EINVAL (index out of range) or
- * HERMES_ENOMEM.
+ * out in the order given. @return 0, HERMES_EINVAL (NULL argument, index out
+ * of range) or HERMES_ENOMEM.
  */
 HERMES_API int hermes_snapshot_plan_create(hermes_snapshot_plan_t **out, const hermes_backplane_t *bp,
                                            const uint32_t *indices, size_t n);
@@ -204,7 +207,8 @@ HERMES_API size_t hermes_snapshot_plan_count(const hermes_snapshot_plan_t *plan)
 
 /**
  * Same guarantees as hermes_backplane_snapshot() for the plan's signals.
- * @return 0, HERMES_EINVAL (plan made for another backplane) or HERMES_EAGAIN.
+ * @return 0, HERMES_EINVAL (NULL argument, plan made for another backplane)
+ *         or HERMES_EAGAIN (as hermes_backplane_snapshot()).
  * Context: any thread, RT-safe.
  */
 HERMES_API int hermes_backplane_snapshot_plan(const hermes_backplane_t *bp, const hermes_snapshot_plan_t *plan,

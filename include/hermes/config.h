@@ -65,6 +65,7 @@ typedef enum hermes_mode {
 #define HERMES_DEFAULT_TELEMETRY_HZ  60.0
 #define HERMES_DEFAULT_PORT          8765
 #define HERMES_DEFAULT_HOST          "127.0.0.1"
+#define HERMES_MAX_SPIN_US           1000  /**< largest execution.spin_us */
 #define HERMES_DEFAULT_STEP_TIMEOUT  5.0   /**< seconds a process module may take for one command */
 
 /** Reserved module name of the timing-health signals; configs may not use it. */
@@ -197,12 +198,39 @@ HERMES_API int hermes_config_seed(const hermes_config_t *cfg, uint64_t *out);
 /** Append a wire dst = src * gain + offset. Checked by validate. */
 HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, const char *dst,
                                       double gain, double offset);
-/** Replace the execution section (schedule excluded). Checked in full (the
- *  same rule as validate): HERMES_EINVAL names the field. Keeps a validated
- *  config validated. */
+/** Replace the execution section (schedule, spin_us and check_groups
+ *  excluded). Checked in full (the same rule as validate): HERMES_EINVAL
+ *  names the field. Keeps a validated config validated. */
 HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_execution_t *exec);
-/** Set the schedule (module names); NULL/0 means file order. */
+/** Set the schedule (module names); NULL/0 means file order. Every entry runs alone. */
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count);
+/**
+ * Set a schedule with parallel groups (YAML `schedule: [a, [b, c], d]`).
+ * Entry k is @p modules[k]; adjacent entries with equal @p group[k] form one
+ * group whose members step concurrently within the frame; groups and single
+ * entries run in order. Group numbers are only compared with their
+ * neighbours: {0, 1, 1, 2} and {7, 3, 3, 9} mean the same. Within a group a
+ * module must not read or write another member's signals during the step
+ * (wires apply at frame boundaries, so wired inputs are fine).
+ * @p group NULL is hermes_config_set_schedule(). Copied.
+ * @return 0, HERMES_EINVAL (NULL argument, or a group number that reappears
+ *         after another one: members must be adjacent), HERMES_ENOMEM.
+ * @since 0.2
+ */
+HERMES_API int hermes_config_set_schedule_groups(hermes_config_t *cfg, const char *const *modules,
+                                                 const uint32_t *group, uint32_t count);
+/** execution.spin_us: in realtime mode, busy-wait the last @p us microseconds
+ *  before each frame's deadline instead of sleeping through them: tighter
+ *  pacing for the price of a core (ignored when the process may use only one
+ *  CPU). 0 (default) is off. @return 0, HERMES_EINVAL (NULL, or above
+ *  HERMES_MAX_SPIN_US). @since 0.2 */
+HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us);
+/** execution.check_groups: a debug mode that steps the members of every
+ *  schedule group one at a time, in reverse order, and fails the run naming
+ *  the frame, the module and the signal when a member changes a signal of
+ *  another member of its group (see docs/config.md). Default false.
+ *  @return 0 or HERMES_EINVAL. @since 0.2 */
+HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on);
 /** Replace the server section (strings copied; NULL host means default). Checks the
  *  telemetry rate (0 < telemetry_hz <= 1000), host, token and origin syntax and the
  *  limit ranges with validate's rules (HERMES_EINVAL, message names the key, never
@@ -241,7 +269,15 @@ HERMES_API int hermes_config_wire(const hermes_config_t *cfg, uint32_t i, hermes
 /** Schedule: module indices in step order (default: file order). */
 HERMES_API uint32_t hermes_config_schedule_count(const hermes_config_t *cfg);
 HERMES_API int hermes_config_schedule_at(const hermes_config_t *cfg, uint32_t k, uint32_t *module_index);
+/** Group of schedule entry @p k: entries with the same number step concurrently.
+ *  Numbers are 0, 1, 2, ... in schedule order (one per group or single entry).
+ *  @return 0, HERMES_EINVAL (NULL) or HERMES_ENOENT (no entry k). @since 0.2 */
+HERMES_API int hermes_config_schedule_group(const hermes_config_t *cfg, uint32_t k, uint32_t *group);
 HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execution_t *out);
+/** execution.spin_us (0 for NULL). @since 0.2 */
+HERMES_API uint32_t hermes_config_spin_us(const hermes_config_t *cfg);
+/** execution.check_groups (false for NULL). @since 0.2 */
+HERMES_API bool hermes_config_check_groups(const hermes_config_t *cfg);
 HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out);
 /** Record section; strings borrowed from the config. @since 0.3 */
 HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_settings_t *out);

@@ -9,8 +9,14 @@
  * whose table says version 1 must not read them. A C host can also hand
  * the same table directly to a config (hermes_config_set_module_callbacks()).
  *
- * Threading: all callbacks run on the scheduler thread, one module at a time,
- * in schedule order. They must not call scheduler control functions.
+ * Threading: callbacks run on the scheduler thread, one module at a time, in
+ * schedule order, except step() of a module in a schedule group (see
+ * hermes_config_set_schedule_groups()), which may run on a worker thread of
+ * the scheduler, concurrently with the other members of its group: it must
+ * then touch only its own signals and state. init, stage, reset and
+ * terminate always run on the thread that calls the scheduler. Callbacks
+ * must not call scheduler control functions other than
+ * hermes_scheduler_stop() (the others return HERMES_ESTATE).
  * Ownership: @ref hermes_inproc_env_t and everything it points to belong to
  * Hermes and stay valid from init until terminate returns. */
 #ifndef HERMES_INPROC_H

@@ -70,15 +70,17 @@ typedef enum hermes_command {
  * as part of its start-up.
  * @param[out] out  new handle, or NULL on failure  @nonnull
  * @return 0, HERMES_EINVAL (variables missing: not started by Hermes),
- *         HERMES_ENOENT (no such backplane or module), HERMES_EABI (layout or
- *         protocol version mismatch; Hermes is told), HERMES_ENOMEM, HERMES_ESYS.
+ *         HERMES_ENOENT (no such backplane or module), HERMES_ESTATE (the
+ *         module is not waiting for its start-up handshake: already attached,
+ *         or not started by Hermes), HERMES_EABI (layout or protocol version
+ *         mismatch; Hermes is told), HERMES_ENOMEM, HERMES_ESYS.
  *         The message is in hermes_last_error().
  */
 HERMES_API int hermes_module_open(hermes_module_t **out);
 
 /**
  * Same as hermes_module_open() with explicit names instead of the environment.
- * @return as hermes_module_open().
+ * @return as hermes_module_open(); HERMES_EINVAL for NULL names.
  */
 HERMES_API int hermes_module_attach(hermes_module_t **out, const char *run_name, const char *module_name);
 

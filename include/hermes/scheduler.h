@@ -1,10 +1,19 @@
 /** @file scheduler.h  Lockstep scheduler: stages and steps modules over a backplane.
  *
- * One frame: every module in schedule order steps and completes before the
- * next starts; then every wire applies dst = src * gain + offset in config
- * order; then frame and time advance and the frame is published to snapshot
- * readers. Time is frame * 1e9 / rate_hz nanoseconds (computed, never
- * accumulated).
+ * One frame: every schedule entry in order steps and completes before the
+ * next starts; an entry is one module, or a group whose members step
+ * concurrently (hermes_config_set_schedule_groups(); inproc members beyond
+ * the first run on worker threads created with the scheduler); then every
+ * wire applies dst = src * gain + offset in config order; then frame and
+ * time advance and the frame is published to snapshot readers. Time is
+ * frame * 1e9 / rate_hz nanoseconds (computed, never accumulated).
+ *
+ * Realtime pacing sleeps until each frame's deadline on CLOCK_MONOTONIC
+ * (absolute, with the thread's timer slack lowered to 1 ns while run() is
+ * active), optionally busy-waiting its last execution.spin_us. Every frame
+ * records its lateness (start - deadline): hermes.lateness (this frame),
+ * hermes.lateness_max (maximum over about the last second) and
+ * hermes_scheduler_lateness() (distribution).
  *
  * States: after create the scheduler is IDLE; stage() makes it PAUSED at
  * frame 0. run() blocks the calling thread (the "scheduler thread") until
@@ -19,10 +28,10 @@
  * no thread inside run(), step() and reset() execute in the calling thread.
  * The listener runs on the thread that applied the change (normally the
  * scheduler thread) with no scheduler lock held; it must not block and must
- * not destroy the scheduler. From the scheduler thread itself (a module
- * callback or the listener) only stop() is accepted; the other control
- * calls return HERMES_ESTATE instead of deadlocking. create/stage/destroy: one thread, not from the
- * listener. */
+ * not destroy the scheduler. From the scheduler thread itself or a group
+ * worker (a module callback or the listener) only stop() is accepted; the
+ * other control calls return HERMES_ESTATE instead of deadlocking.
+ * create/stage/destroy: one thread, not from the listener. */
 #ifndef HERMES_SCHEDULER_H
 #define HERMES_SCHEDULER_H
 
@@ -38,23 +47,39 @@ extern "C" {
 
 typedef struct hermes_scheduler hermes_scheduler_t;
 
-typedef enum hermes_state {
-    HERMES_STATE_IDLE    = 0,  /**< created, not staged */
-    HERMES_STATE_PAUSED  = 1,
-    HERMES_STATE_RUNNING = 2,
-    HERMES_STATE_STOPPED = 3,  /**< end_time reached or stop() */
-    HERMES_STATE_ERROR   = 4   /**< a module failed; see hermes_scheduler_error() */
-} hermes_state_t;
+/** Run states: name, value, hermes_state_name() text.
+ *  IDLE: created, not staged; STOPPED: end_time reached or stop();
+ *  ERROR: a module failed, see hermes_scheduler_error(). */
+#define HERMES_STATE_TABLE(X)      \
+    X(IDLE,    0, "idle")          \
+    X(PAUSED,  1, "paused")        \
+    X(RUNNING, 2, "running")       \
+    X(STOPPED, 3, "stopped")       \
+    X(ERROR,   4, "error")
 
-/** State-change notifications (the server's "event" messages). */
+/** State-change notifications (the server's "event" messages): name, value,
+ *  hermes_event_name() text. */
+#define HERMES_EVENT_TABLE(X)      \
+    X(NONE,    0, "none")          \
+    X(RUNNING, 1, "running")       \
+    X(PAUSED,  2, "paused")        \
+    X(RESET,   3, "reset")         \
+    X(STOPPED, 4, "stopped")       \
+    X(ERROR,   5, "error")
+
+#define HERMES_X_STATE_(name, value, text) HERMES_STATE_##name = (value),
+typedef enum hermes_state {
+    HERMES_STATE_TABLE(HERMES_X_STATE_)
+    HERMES_STATE_COUNT_
+} hermes_state_t;
+#undef HERMES_X_STATE_
+
+#define HERMES_X_EVENT_(name, value, text) HERMES_EVENT_##name = (value),
 typedef enum hermes_event {
-    HERMES_EVENT_NONE    = 0,
-    HERMES_EVENT_RUNNING = 1,
-    HERMES_EVENT_PAUSED  = 2,
-    HERMES_EVENT_RESET   = 3,
-    HERMES_EVENT_STOPPED = 4,
-    HERMES_EVENT_ERROR   = 5
+    HERMES_EVENT_TABLE(HERMES_X_EVENT_)
+    HERMES_EVENT_COUNT_
 } hermes_event_t;
+#undef HERMES_X_EVENT_
 
 /** @p detail: error text for HERMES_EVENT_ERROR, else NULL. Borrowed for the call. */
 typedef void (*hermes_listener_fn)(void *ctx, hermes_event_t event, uint64_t frame, const char *detail);
@@ -72,15 +97,27 @@ static inline void hermes_scheduler_options_init(hermes_scheduler_options_t *o)
     o->size = (uint32_t)sizeof *o;
 }
 
-/** Timing health, also published as read-only signals of module "hermes". */
+/** Timing health, also published as read-only signals of module "hermes"
+ *  (besides lateness_max, step_time.<module> and group_time.<n>: docs/cli.md). */
 typedef struct hermes_timing {
-    uint64_t frames;          /**< frames computed since stage */
+    uint64_t frames;          /**< published frame number these values belong to (frames since stage or reset) */
     double   frame_time;      /**< wall seconds of the last (sampled) frame */
-    double   lateness;        /**< realtime: seconds the last frame started after its deadline */
+    double   lateness;        /**< realtime: seconds the last frame started after its deadline (0 in other modes) */
     uint64_t overruns;        /**< realtime: frames that finished after their deadline */
     double   rtf;             /**< real-time factor: sim seconds per wall second while running */
     double   wall_time;       /**< wall seconds spent running */
 } hermes_timing_t;
+
+/** Distribution of realtime lateness: for every frame of a realtime run,
+ *  the time its start came after its deadline. Percentiles come from a
+ *  histogram with bins 1/32 of an octave wide (about 3 %); max is exact. */
+typedef struct hermes_lateness {
+    uint64_t frames;  /**< realtime frames measured since create (0: the others are 0) */
+    double   median;  /**< seconds */
+    double   p99;     /**< seconds */
+    double   p999;    /**< seconds */
+    double   max;     /**< seconds */
+} hermes_lateness_t;
 
 /**
  * Create a scheduler for a validated config: creates the backplane (config
@@ -102,7 +139,8 @@ HERMES_API hermes_backplane_t *hermes_scheduler_backplane(hermes_scheduler_t *s)
 /** Config the scheduler was made from (borrowed). */
 HERMES_API const hermes_config_t *hermes_scheduler_config(const hermes_scheduler_t *s);
 
-/** Register the state listener (one; NULL removes). Call before run(). */
+/** Register the state listener (one; NULL removes). Call before run().
+ *  @return 0, HERMES_EINVAL or HERMES_ESTATE (run() is active). */
 HERMES_API int hermes_scheduler_set_listener(hermes_scheduler_t *s, hermes_listener_fn fn, void *ctx);
 
 /** Stage every module, apply wires once, publish frame 0. IDLE -> PAUSED.
@@ -113,27 +151,43 @@ HERMES_API int hermes_scheduler_stage(hermes_scheduler_t *s);
  * Run until end_time, stop() or an error. Blocks the calling thread.
  * @return 0 when stopped or end_time reached, HERMES_EMODULE (or another
  *         code) after an error (message in hermes_scheduler_error() and
- *         hermes_last_error()), HERMES_ESTATE when not staged or already running.
+ *         hermes_last_error()), HERMES_ESTATE when not staged, already
+ *         running, stopped or failed, HERMES_EINVAL for NULL.
  */
 HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s);
 
 /** Request pause/resume. Idempotent (no event when already in that state);
  *  pause while paused cancels steps still pending from step().
- *  @return 0 or HERMES_ESTATE (not staged, stopped, error). Context: any thread. */
+ *  Every control call (pause, resume, reset, step, stop) made while run() is
+ *  active returns once the loop has applied it, and can also return
+ *  HERMES_EAGAIN (request queue full: retry) or HERMES_ESTATE (the run ended
+ *  first); made while no run() is active after a process module died, it
+ *  returns HERMES_EMODULE and the scheduler enters ERROR.
+ *  @return 0, HERMES_EINVAL (NULL) or HERMES_ESTATE (not staged, stopped,
+ *          error, end_time reached, resume in single_frame mode, or called
+ *          from the scheduler thread or a group worker). Context: any thread. */
 HERMES_API int hermes_scheduler_pause(hermes_scheduler_t *s);
 HERMES_API int hermes_scheduler_resume(hermes_scheduler_t *s);
-/** Request a reset (see file comment). Context: any thread. */
+/** Request a reset (see file comment). @return 0, HERMES_EINVAL, HERMES_ESTATE
+ *  (not staged, idle or failed), HERMES_EMODULE (a module's reset or stage
+ *  failed: state ERROR), HERMES_EAGAIN. Context: any thread. */
 HERMES_API int hermes_scheduler_reset(hermes_scheduler_t *s);
 /**
- * Advance @p count >= 1 frames while paused. With run() active elsewhere the
- * request is queued and this returns at once; @p target_frame (optional)
- * receives the frame number the run will show when the steps are done.
- * Without run() the frames run in the calling thread before returning.
- * @return 0, HERMES_EINVAL (count 0), HERMES_ESTATE (not paused), HERMES_EMODULE.
+ * Advance @p count >= 1 frames while paused. With run() active elsewhere
+ * this returns once the loop has accepted the request, before the frames
+ * run; @p target_frame (optional) receives the frame number the run will
+ * show when the steps are done. Without run() the frames run in the calling
+ * thread before returning.
+ * @return 0, HERMES_EINVAL (count 0, NULL), HERMES_ESTATE (not paused),
+ *         HERMES_EMODULE (a frame failed), HERMES_EAGAIN.
  * Context: any thread.
  */
 HERMES_API int hermes_scheduler_step(hermes_scheduler_t *s, uint64_t count, uint64_t *target_frame);
-/** Ask run() to return; state STOPPED. Idempotent. Context: any thread (not a signal handler). */
+/** Ask run() to return; state STOPPED. Idempotent; before stage() it only
+ *  sets STOPPED. From the scheduler thread (a module callback or the
+ *  listener) it is applied after the current frame.
+ *  @return 0, HERMES_EINVAL, HERMES_EAGAIN, HERMES_EMODULE (see pause()).
+ *  Context: any thread (not a signal handler). */
 HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
 
 /**
@@ -142,8 +196,9 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
  * A signal that a wire drives cannot be set (the wire would overwrite it on
  * the next frame): HERMES_EREADONLY, with a message naming the wire's source
  * ("guidance.throttle_in is driven by commands.throttle; set that instead").
- * @return 0, HERMES_ENOENT, HERMES_EREADONLY (not writable, or driven by a
- *         wire), HERMES_ETYPE, HERMES_EAGAIN (request queue full).
+ * @return 0, HERMES_EINVAL (NULL), HERMES_ENOENT (invalid id),
+ *         HERMES_EREADONLY (not writable, or driven by a wire), HERMES_ETYPE,
+ *         HERMES_EAGAIN (request queue full while run() is active: retry).
  * Context: any thread.
  */
 HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value);
@@ -152,8 +207,16 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
 HERMES_API hermes_state_t hermes_scheduler_state(const hermes_scheduler_t *s);
 /** Frame number the scheduler has completed (same as the backplane's published frame). */
 HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s);
-/** Copy of the timing health. Context: any thread. */
+/** Copy of the timing health, read from the last published frame.
+ *  @return 0, HERMES_EINVAL (NULL) or HERMES_EAGAIN (see hermes_backplane_snapshot()).
+ *  Context: any thread. */
 HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timing_t *out);
+/** Lateness distribution of the realtime frames run so far (for a run
+ *  summary). @return 0, HERMES_EINVAL (NULL) or HERMES_ESTATE (run() is
+ *  active on another thread: call it after run() returns).
+ *  Context: any thread; while run() is active, only the scheduler thread
+ *  (the listener). @since 0.2 */
+HERMES_API int hermes_scheduler_lateness(const hermes_scheduler_t *s, hermes_lateness_t *out);
 /** Error message of the failed run, or "" (borrowed; valid until destroy). */
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s);
 
@@ -238,8 +301,9 @@ HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_
  */
 HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd);
 
+/** Text of HERMES_STATE_TABLE ("idle", "paused", ...), "unknown" otherwise; never NULL. */
 HERMES_API const char *hermes_state_name(hermes_state_t state);
-/** "running", "paused", "reset", "stopped", "error". */
+/** Text of HERMES_EVENT_TABLE ("running", "paused", "reset", "stopped", "error"), "none" otherwise. */
 HERMES_API const char *hermes_event_name(hermes_event_t event);
 
 #ifdef __cplusplus

@@ -5,8 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-int hermes__module_attach_protocol(hermes_module_t **out, const char *run_name, const char *module_name,
-                                   uint32_t protocol);
+#include "module_protocol.h"
 
 int main(void)
 {

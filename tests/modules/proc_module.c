@@ -13,6 +13,7 @@
  *   early-exit      exit(3) before opening the handle
  *   refuse          open, refuse start-up with a message, exit(1)
  *   slow-hello S    sleep S seconds before opening
+ *   work US         busy for US microseconds in every step (benchmarks)
  * Options: --marker PATH  write "terminated\n" to PATH on terminate
  *          --cpu C        pin to CPU C (benchmarks)
  * Every mode writes its pid into its signal 'pid' when it has one. */
@@ -22,7 +23,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static double mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
 
 static void sleep_forever(void)
 {
@@ -139,6 +148,9 @@ int main(int argc, char **argv)
             }
             if (!strcmp(mode, "echo"))
                 *out = *in * 2.0 + (double)frame;
+            if (!strcmp(mode, "work"))
+                for (double end = mono_us() + (double)n; mono_us() < end;)
+                    ;
             if (!strcmp(mode, "order")) {
                 *pos = *counter;
                 *counter += 1.0;
