@@ -1,4 +1,4 @@
-/* Foxglove messages built from a backplane: the channel catalog (one channel
+/* Foxglove messages built from the server's signal catalog: the channel catalog (one channel
  * per module, JSON Schema of its signals nested by their dotted local names,
  * plus the "hermes" channel), the per-tick JSON payloads, serverInfo,
  * advertise, advertiseServices, parameterValues, status, and the binary
