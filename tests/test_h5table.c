@@ -129,6 +129,11 @@ static void test_h5table_bad_arguments(void **state)
                                     {.name = "b", .type = HERMES_H5TABLE_U64, .u64 = u}};
     hermes_h5table_attr_t a[2] = {{.name = "k", .type = HERMES_H5TABLE_U64, .u64 = 1},
                                   {.name = "l", .type = HERMES_H5TABLE_F64, .f64 = 1}};
+    if (!hermes_recording_supported()) {   /* the stub refuses every call the same way */
+        assert_hermes_rc(hermes_h5table_write(path, c, 2, 2, a, 2), HERMES_ESTATE);
+        assert_hermes_rc(hermes_h5table_write(NULL, NULL, 0, 0, NULL, 0), HERMES_ESTATE);
+        return;
+    }
     assert_hermes_rc(hermes_h5table_write(NULL, c, 2, 2, a, 2), HERMES_EINVAL);
     assert_hermes_rc(hermes_h5table_write(path, NULL, 2, 2, a, 2), HERMES_EINVAL);
     assert_hermes_rc(hermes_h5table_write(path, c, 2, 2, NULL, 2), HERMES_EINVAL);
@@ -156,13 +161,11 @@ static void test_h5table_bad_arguments(void **state)
     assert_hermes_rc(hermes_h5table_write(path, c, 2, 2, a, 2), HERMES_EINVAL);
     a[1].type = HERMES_H5TABLE_F64;
     assert_int_equal(access(path, F_OK), -1);
-    /* No such directory: HERMES_ESYS naming the file (or the stub's ESTATE). */
+    /* No such directory: HERMES_ESYS naming the file. */
     char nodir[300];
     snprintf(nodir, sizeof nodir, "%s/no/such/dir.h5", tmpdir);
-    int want = hermes_recording_supported() ? HERMES_ESYS : HERMES_ESTATE;
-    assert_hermes_rc(hermes_h5table_write(nodir, c, 2, 2, a, 2), want);
-    if (want == HERMES_ESYS)
-        assert_contains(hermes_last_error(), nodir);
+    assert_hermes_rc(hermes_h5table_write(nodir, c, 2, 2, a, 2), HERMES_ESYS);
+    assert_contains(hermes_last_error(), nodir);
 }
 
 /* A write that fails halfway (file size limit) leaves the previous file as it

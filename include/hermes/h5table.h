@@ -18,8 +18,8 @@
  *
  * Needs libhdf5 at build time (meson option -Drecording, the same as
  * recording, see recorder.h): without it hermes_recording_supported() is
- * false and hermes_h5table_write() fails with HERMES_ESTATE and a message
- * saying how to enable it.
+ * false and every call of hermes_h5table_write() fails with HERMES_ESTATE
+ * (before any argument check) and a message saying how to enable it.
  *
  * Threading: hermes_h5table_write() may be called from any thread; it keeps
  * no state between calls.
