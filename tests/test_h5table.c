@@ -68,8 +68,9 @@ static void test_h5table_roundtrip(void **state)
         return;
     }
     assert_hermes_ok(hermes_h5table_write(path, cols, 3, 5, attrs, 4));
-    /* Replacing an existing file, and a table of no rows. */
+    /* Replacing an existing file, a table of no rows, one of no columns. */
     assert_hermes_ok(hermes_h5table_write(path, cols, 3, 0, NULL, 0));
+    assert_hermes_ok(hermes_h5table_write(path, NULL, 0, 0, attrs, 4));   /* attributes only */
     assert_hermes_ok(hermes_h5table_write(path, cols, 3, 5, attrs, 4));
     assert_int_equal(count_entries(tmpdir), 1);   /* no temporary left */
     struct stat sb;
