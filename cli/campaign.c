@@ -30,7 +30,7 @@ static const char usage_campaign[] =
     "  plan CAMPAIGN.yaml DIR [--force]   write DIR: runs.csv, copies, run-local.sh, campaign.sbatch\n"
     "  run DIR INDEX [--force] [--server] [--port N]\n"
     "                                     one run (as fast as possible) into DIR/runs/INDEX/\n"
-    "  collect DIR                        DIR/results.csv, failed and missing runs, rerun command\n"
+    "  collect DIR                        DIR/results.csv (and .h5), failed and missing runs, rerun command\n"
     "  status DIR                         done / failed / missing counts\n"
     "\n"
     "exit status: 0 ok, 1 a run failed (run) or some runs failed or are missing (collect),\n"
@@ -935,6 +935,124 @@ static void print_number(FILE *f, const json_t *v)
         fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 }
 
+/* The value print_number() prints, as a double; NaN where it prints nothing. */
+static double number_of(const json_t *v)
+{
+    return json_is_real(v) ? json_real_value(v) : json_is_integer(v) ? (double)json_integer_value(v) : NAN;
+}
+
+/* results.csv as columns, for results.h5: the same rows and values. */
+struct table {
+    uint64_t     *index, *seed;
+    const char  **status;                   /* literals */
+    char        **reason, **error;          /* owned */
+    double       *frames, *sim_time, *wall_time;
+    double       *values;                   /* (ndisp + nout) columns of runs rows */
+};
+
+static void table_free(struct table *t, uint64_t runs)
+{
+    for (uint64_t r = 0; r < runs; r++) {
+        if (t->reason)
+            free(t->reason[r]);
+        if (t->error)
+            free(t->error[r]);
+    }
+    free(t->index);
+    free(t->seed);
+    free(t->status);
+    free(t->reason);
+    free(t->error);
+    free(t->frames);
+    free(t->sim_time);
+    free(t->wall_time);
+    free(t->values);
+    memset(t, 0, sizeof *t);
+}
+
+static int table_alloc(struct table *t, uint64_t runs, uint32_t nvalues)
+{
+    memset(t, 0, sizeof *t);
+    t->index = calloc(runs, sizeof *t->index);
+    t->seed = calloc(runs, sizeof *t->seed);
+    t->status = calloc(runs, sizeof *t->status);
+    t->reason = calloc(runs, sizeof *t->reason);
+    t->error = calloc(runs, sizeof *t->error);
+    t->frames = calloc(runs, sizeof *t->frames);
+    t->sim_time = calloc(runs, sizeof *t->sim_time);
+    t->wall_time = calloc(runs, sizeof *t->wall_time);
+    t->values = calloc(runs * (nvalues ? nvalues : 1), sizeof *t->values);
+    if (t->index && t->seed && t->status && t->reason && t->error && t->frames && t->sim_time && t->wall_time &&
+        t->values)
+        return 0;
+    table_free(t, runs);
+    return -1;
+}
+
+/* DIR/results.h5: the columns of results.csv, one dataset each (a CSV header
+ * STAT:SIGNAL becomes STAT/SIGNAL), campaign metadata as root attributes.
+ * Returns 0 or C_IO. Without HDF5 support: one line, and no stale table left
+ * beside a newer results.csv. */
+static int write_results_h5(const char *dir, const struct plan *p, const struct table *t)
+{
+    const struct campaign *c = &p->c;
+    char *out = path_join(dir, "results.h5");
+    if (!out)
+        return C_IO;
+    if (!hermes_recording_supported()) {
+        bool stale = unlink(out) == 0;
+        fprintf(stderr, "hermes: %s: not written: this hermes is built without HDF5 (recording) support%s\n", out,
+                stale ? "; removed the older one" : "");
+        free(out);
+        return 0;
+    }
+    uint32_t nv = c->ndisp + c->nout, n = 0;
+    hermes_h5table_column_t *cols = calloc(8 + nv, sizeof *cols);
+    char **names = calloc(nv ? nv : 1, sizeof *names);
+    int rc = C_IO;
+    if (!cols || !names)
+        goto done;
+    cols[n++] = (hermes_h5table_column_t){.name = "index", .type = HERMES_H5TABLE_U64, .u64 = t->index};
+    cols[n++] = (hermes_h5table_column_t){.name = "seed", .type = HERMES_H5TABLE_U64, .u64 = t->seed};
+    cols[n++] = (hermes_h5table_column_t){.name = "status", .type = HERMES_H5TABLE_TEXT, .text = t->status};
+    cols[n++] = (hermes_h5table_column_t){.name = "end_reason", .type = HERMES_H5TABLE_TEXT,
+                                          .text = (const char *const *)t->reason};
+    cols[n++] = (hermes_h5table_column_t){.name = "frames", .type = HERMES_H5TABLE_F64, .f64 = t->frames};
+    cols[n++] = (hermes_h5table_column_t){.name = "sim_time", .type = HERMES_H5TABLE_F64, .f64 = t->sim_time};
+    cols[n++] = (hermes_h5table_column_t){.name = "wall_time", .type = HERMES_H5TABLE_F64, .f64 = t->wall_time};
+    for (uint32_t i = 0; i < nv; i++) {
+        names[i] = i < c->ndisp ? strdup(c->disp[i].signal)
+                                : path_join(campaign_stat_name(c->out[i - c->ndisp].stat), c->out[i - c->ndisp].signal);
+        if (!names[i])
+            goto done;
+        cols[n++] = (hermes_h5table_column_t){.name = names[i], .type = HERMES_H5TABLE_F64,
+                                              .f64 = t->values + (size_t)i * p->runs};
+    }
+    cols[n++] = (hermes_h5table_column_t){.name = "error", .type = HERMES_H5TABLE_TEXT,
+                                          .text = (const char *const *)t->error};
+    const hermes_h5table_attr_t attrs[] = {
+        {.name = "format", .type = HERMES_H5TABLE_TEXT, .text = "hermes-campaign-results"},
+        {.name = "format_version", .type = HERMES_H5TABLE_U64, .u64 = 1},
+        {.name = "campaign_seed", .type = HERMES_H5TABLE_U64, .u64 = p->seed},
+        {.name = "runs", .type = HERMES_H5TABLE_U64, .u64 = p->runs},
+        {.name = "base", .type = HERMES_H5TABLE_TEXT, .text = p->base},
+        {.name = "hermes_version", .type = HERMES_H5TABLE_TEXT, .text = hermes_version_string()},
+    };
+    if (hermes_h5table_write(out, cols, n, p->runs, attrs, (uint32_t)(sizeof attrs / sizeof attrs[0])) != 0) {
+        fprintf(stderr, "hermes: %s\n", hermes_last_error());
+        goto done;
+    }
+    printf("%s: %" PRIu64 " rows, %u columns\n", out, p->runs, n);
+    rc = 0;
+done:
+    for (uint32_t i = 0; names && i < nv; i++)
+        free(names[i]);
+    free(names);
+    free(cols);
+    free(out);
+    return rc;
+}
+
 static int cmd_collect(int argc, char **argv)
 {
     if (argc != 2 || argv[1][0] == '-') {
@@ -977,9 +1095,20 @@ static int cmd_collect(int argc, char **argv)
     uint64_t n_ok = 0, n_failed = 0, n_missing = 0;
     uint64_t *bad = calloc(p.runs, sizeof *bad);
     uint64_t nbad = 0;
+    struct table t;
+    if (table_alloc(&t, p.runs, c->ndisp + c->nout) != 0) {
+        fprintf(stderr, "hermes: out of memory\n");
+        fclose(f);
+        free(buf);
+        free(bad);
+        plan_free(&p);
+        return C_IO;
+    }
     for (uint64_t r = 0; r < p.runs; r++) {
         json_t *sum = load_summary(dir, r);
         enum run_state st = state_of(sum);
+        t.index[r] = r;
+        t.status[r] = st == RS_OK ? "ok" : st == RS_FAILED ? "failed" : "missing";
         if (st == RS_OK)
             n_ok++;
         else if (st == RS_FAILED)
@@ -989,7 +1118,11 @@ static int cmd_collect(int argc, char **argv)
         if (st != RS_OK && bad)
             bad[nbad++] = r;
         if (st == RS_MISSING) {
-            fprintf(f, "%" PRIu64 ",%" PRIu64 ",missing,,,,", r, hermes_campaign_run_seed(p.seed, r));
+            t.seed[r] = hermes_campaign_run_seed(p.seed, r);
+            t.frames[r] = t.sim_time[r] = t.wall_time[r] = NAN;
+            for (uint32_t i = 0; i < c->ndisp + c->nout; i++)
+                t.values[(size_t)i * p.runs + r] = NAN;
+            fprintf(f, "%" PRIu64 ",%" PRIu64 ",missing,,,,", r, t.seed[r]);
             for (uint32_t i = 0; i < c->ndisp + c->nout; i++)
                 fputc(',', f);
             fputs(",\n", f);
@@ -1003,19 +1136,29 @@ static int cmd_collect(int argc, char **argv)
         print_number(f, json_object_get(sum, "sim_time"));
         fputc(',', f);
         print_number(f, json_object_get(sum, "wall_time"));
+        const char *seed_s = json_string_value(json_object_get(sum, "seed"));
+        t.seed[r] = seed_s ? strtoull(seed_s, NULL, 10) : 0;
+        t.frames[r] = number_of(json_object_get(sum, "frames"));
+        t.sim_time[r] = number_of(json_object_get(sum, "sim_time"));
+        t.wall_time[r] = number_of(json_object_get(sum, "wall_time"));
+        t.reason[r] = strdup(reason ? reason : "");
         json_t *disp = json_object_get(sum, "dispersions");
         for (uint32_t i = 0; i < c->ndisp; i++) {
             fputc(',', f);
-            print_number(f, json_object_get(disp, c->disp[i].signal));
+            json_t *v = json_object_get(disp, c->disp[i].signal);
+            print_number(f, v);
+            t.values[(size_t)i * p.runs + r] = number_of(v);
         }
         json_t *outs = json_object_get(sum, "outputs");
         for (uint32_t i = 0; i < c->nout; i++) {
             fputc(',', f);
-            print_number(f, json_object_get(json_object_get(outs, campaign_stat_name(c->out[i].stat)),
-                                            c->out[i].signal));
+            json_t *v = json_object_get(json_object_get(outs, campaign_stat_name(c->out[i].stat)), c->out[i].signal);
+            print_number(f, v);
+            t.values[(size_t)(c->ndisp + i) * p.runs + r] = number_of(v);
         }
         fputc(',', f);
         const char *e = json_string_value(json_object_get(sum, "error"));
+        t.error[r] = strdup(e ? e : "");
         csv_field(f, e ? e : "");
         fputc('\n', f);
         if (st == RS_FAILED)
@@ -1029,11 +1172,21 @@ static int cmd_collect(int argc, char **argv)
         free(out);
         free(buf);
         free(bad);
+        table_free(&t, p.runs);
         plan_free(&p);
         return C_IO;
     }
     printf("%s: %" PRIu64 " runs: %" PRIu64 " ok, %" PRIu64 " failed, %" PRIu64 " missing\n", out, p.runs, n_ok,
            n_failed, n_missing);
+    rc = write_results_h5(dir, &p, &t);
+    table_free(&t, p.runs);
+    if (rc) {
+        free(out);
+        free(buf);
+        free(bad);
+        plan_free(&p);
+        return rc;
+    }
     if (n_missing) {
         fprintf(stderr, "missing runs (no summary):");
         for (uint64_t k = 0, shown = 0; k < nbad && shown < 50; k++) {

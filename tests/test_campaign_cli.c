@@ -1,5 +1,6 @@
 /* End to end: `hermes campaign` plan, GNU parallel with 2 jobs, collect,
- * status, rerun of one run, a crashing run, a killed run; `hermes run
+ * status, results.csv and results.h5 (read back with h5py), rerun of one
+ * run, a crashing run, a killed run; `hermes run
  * --set/--seed`; campaign file errors. Real processes, real shared memory. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,6 +102,47 @@ static void write_text(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
+}
+
+/* DIR/results.h5 after a collect: with recording support, equal to
+ * results.csv row for row and bit for bit (tests/python/check_campaign_h5.py,
+ * h5py), and no temporary left beside it; without, absent and said so in
+ * @p collect_out. */
+static void check_results_h5(const char *d, const char *collect_out)
+{
+    char h5[500], csvp[500], out[500];
+    snprintf(h5, sizeof h5, "%s/results.h5", d);
+    snprintf(csvp, sizeof csvp, "%s/results.csv", d);
+    char *col = slurp(collect_out);
+    assert_non_null(col);
+    if (!hermes_recording_supported()) {
+        assert_int_equal(access(h5, F_OK), -1);
+        assert_non_null(strstr(col, "results.h5: not written: this hermes is built without HDF5"));
+        free(col);
+        return;
+    }
+    assert_non_null(strstr(col, "results.h5: "));
+    free(col);
+#ifdef HERMES_PYTHON
+    snprintf(out, sizeof out, "%s/check_h5.out", tmpdir);
+    int rc = run_cmd(out, 60, (const char *[]){HERMES_PYTHON, CHECK_H5_PY, h5, csvp, NULL});
+    char *o = slurp(out);
+    if (rc != 0)
+        fail_msg("check_campaign_h5.py (exit %d): %s", rc, o ? o : "");
+    assert_non_null(strstr(o, " columns: ok"));
+    free(o);
+#else
+    (void)out;
+    (void)csvp;
+    print_message("results.h5 not read back: /usr/bin/python3 with h5py missing\n");
+#endif
+    DIR *dd = opendir(d);
+    assert_non_null(dd);
+    struct dirent *e;
+    while ((e = readdir(dd)))
+        if (strstr(e->d_name, ".tmp"))
+            fail_msg("temporary left in %s: %s", d, e->d_name);
+    closedir(dd);
 }
 
 static const char campaign_text[] =
@@ -287,6 +329,10 @@ static void test_campaign_parallel_collect(void **state)
     assert_non_null(strstr(col, "SIGABRT"));
     free(res);
     free(col);
+    check_results_h5(dir, out);
+    /* A second collect replaces the table (atomically) with the same content. */
+    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", dir, NULL}), 1);
+    check_results_h5(dir, out);
 
     /* status: counts. */
     snprintf(out, sizeof out, "%s/status.out", tmpdir);
@@ -432,6 +478,11 @@ static void test_campaign_killed_run(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(t, "error")), "SIGTERM"));
     json_decref(t);
     assert_false(shm_exists(name));
+    /* collect with a missing run (0) and an interrupted one (1): empty CSV
+     * fields are NaN in results.h5, text fields empty strings. */
+    snprintf(out, sizeof out, "%s/kcollect.out", tmpdir);
+    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", kdir, NULL}), 1);
+    check_results_h5(kdir, out);
 
     /* A later run of an index sweeps that index's temporary directories of
      * dead runs (here: one named after the killed pid in the 40-run campaign). */

@@ -16,5 +16,6 @@
 #include "campaign.h"
 #include "recorder.h"
 #include "replay.h"
+#include "h5table.h"
 
 #endif
