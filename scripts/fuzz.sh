@@ -68,7 +68,13 @@ build_failed=0
 newest_hdr=$(ls -t include/hermes/*.h lib/*.h "$gen/version.h" | head -1)
 objs=()
 pids=()
+# The harnesses need neither HDF5 nor the viewer: build the library as meson
+# does without them (the recording stubs, the fallback page), so the sources
+# that need libhdf5 are left out.
 for src in lib/*.c; do
+    case "$(basename "$src")" in
+        recorder.c|replay.c|replay_serve.c|h5table.c) continue ;;
+    esac
     o="$out/obj/$(basename "$src" .c).o"
     objs+=("$o")
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$newest_hdr" -nt "$o" ]; then
