@@ -705,31 +705,6 @@ static void on_done(struct client *c, struct hermes__job *j)
 
 /* ---- messages --------------------------------------------------------------------- */
 
-/* Nesting deeper than @p max '[' / '{' (outside strings): one linear scan. */
-static bool too_deep(const char *t, size_t len, uint32_t max)
-{
-    uint32_t depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = t[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if ((ch == '[' || ch == '{') && ++depth > max) {
-            return true;
-        } else if ((ch == ']' || ch == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return false;
-}
-
 static void on_message(struct client *c, const char *data, size_t len, bool binary)
 {
     const struct hermes__server_info *in = hermes__server_info(hermes__client_server(c));
@@ -737,7 +712,7 @@ static void on_message(struct client *c, const char *data, size_t len, bool bina
         on_call(c, (const unsigned char *)data, len);
         return;
     }
-    if (too_deep(data, len, in->max_depth)) {
+    if (hermes__json_too_deep(data, len, in->max_depth)) {
         status(c, HERMES_FG_ERROR, "JSON nested deeper than %u levels; this message was ignored", in->max_depth);
         return;
     }

@@ -336,33 +336,6 @@ static void do_seek(struct client *c, json_t *params, json_t *id)
     submit(c, "seek", j, id);
 }
 
-/* Whether @p text nests '[' / '{' deeper than @p max (outside strings). Run
- * before parsing so a deep message costs one linear scan, not a deep tree. */
-static bool too_deep(const char *text, size_t len, uint32_t max)
-{
-    uint32_t depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '[' || ch == '{') {
-            if (++depth > max)
-                return true;
-        } else if ((ch == ']' || ch == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return false;
-}
-
 #define ACTIONS "pause, resume, reset, step, set, seek, subscribe, unsubscribe or stats"
 
 /* Control commands: name, job (or -1 when the handler builds it). */
@@ -403,7 +376,7 @@ static void on_message(struct client *c, const char *text, size_t len, bool bina
 {
     (void)binary;  /* refused by the session layer: binary_in is false */
     uint32_t max_depth = hermes__server_info(hermes__client_server(c))->max_depth;
-    if (too_deep(text, len, max_depth)) {
+    if (hermes__json_too_deep(text, len, max_depth)) {
         send_error(c, NULL, NULL, "JSON nested deeper than %u levels; this message was ignored", max_depth);
         return;
     }
