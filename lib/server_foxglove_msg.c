@@ -609,19 +609,6 @@ const char *hermes__fg_signal_path(const hermes__fg_catalog_t *cat, uint32_t ind
 
 /* ---- per-tick payload --------------------------------------------------------- */
 
-static size_t put_dec(char *out, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 size_t hermes__fg_encode(const hermes__fg_catalog_t *cat, uint32_t id, const hermes__fg_tick_t *tick, char *out)
 {
     const struct channel *c = chan(cat, id);
@@ -658,7 +645,7 @@ size_t hermes__fg_encode(const hermes__fg_catalog_t *cat, uint32_t id, const her
             break;
         }
         case SLOT_FRAME:
-            p += put_dec(p, tick->frame);
+            p += hermes__fg_format_u64(tick->frame, p);
             break;
         case SLOT_TIME:
             p += hermes__fg_format_double((double)tick->time_ns / 1e9, p);
