@@ -1001,15 +1001,15 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     return 0;
 fail:
     {
-        char m[1024];
-        hermes__strlcpy(m, hermes_last_error(), sizeof m);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_scheduler_set_frame_hook(s, NULL, NULL);
         hermes_scheduler_set_command_hook(s, NULL, NULL);
         hermes_scheduler_set_event_hook(s, NULL, NULL);
         r->closed = true;
         close_h5(r);
         hermes_recorder_destroy(r);
-        return hermes__fail(rc, "%s", m);
+        return hermes__error_restore(rc, &e);
     }
 }
 

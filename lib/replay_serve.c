@@ -491,10 +491,10 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
     return 0;
 fail:
     {
-        char m[768];
-        hermes__strlcpy(m, hermes_last_error(), sizeof m);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_replay_destroy(rp);
-        return hermes__fail(rc, "%s", m);
+        return hermes__error_restore(rc, &e);
     }
 }
 

@@ -654,10 +654,10 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
     return 0;
 fail:
     {
-        char msg[1024];
-        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_scheduler_destroy(s);
-        return hermes__fail(rc, "%s", msg);
+        return hermes__error_restore(rc, &e);
     }
 }
 

@@ -503,10 +503,10 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     return 0;
 fail:
     {
-        char msg[512];
-        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_server_destroy(s);
-        return hermes__fail(rc, "%s", msg);
+        return hermes__error_restore(rc, &e);
     }
 }
 

@@ -18,6 +18,14 @@ int hermes__fail(int code, const char *fmt, ...) HERMES_PRINTF(2, 3);
 int hermes__failv(int code, const char *fmt, va_list ap);
 /* Clear the thread's last error. */
 void hermes__clear_error(void);
+/* The thread's pending error message, kept across cleanup that may record
+ * another (a destroy on a create's failure path): save it, clean up, then
+ * `return hermes__error_restore(rc, &saved);`. */
+typedef struct hermes__error_saved {
+    char msg[1024];
+} hermes__error_saved_t;
+void hermes__error_save(hermes__error_saved_t *e);
+int hermes__error_restore(int code, const hermes__error_saved_t *e);
 
 /* Structured log line through the host's hook; cheap no-op when silent. */
 void hermes__log(hermes_log_level_t level, const char *component, const char *fmt, ...) HERMES_PRINTF(3, 4);
