@@ -132,21 +132,6 @@ static void call_failure(struct client *c, uint32_t service, uint32_t call, cons
     send_owned(c, hermes__fg_call_failure(service, call, msg, &len), &len);
 }
 
-static const char *kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "unknown";
-}
-
 /* ---- the tick's snapshot --------------------------------------------------------- */
 
 static double rd_f64(const unsigned char *p)
@@ -320,7 +305,7 @@ static void op_subscribe(struct client *c, json_t *msg)
     json_t *list = json_object_get(msg, "subscriptions");
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "subscribe needs \"subscriptions\", a list of {\"id\", \"channelId\"}, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     size_t i;
@@ -375,7 +360,7 @@ static void op_unsubscribe(struct client *c, json_t *msg)
     json_t *list = json_object_get(msg, "subscriptionIds");
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "unsubscribe needs \"subscriptionIds\", a list of numbers, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     size_t i;
@@ -383,7 +368,7 @@ static void op_unsubscribe(struct client *c, json_t *msg)
     json_array_foreach(list, i, it) {
         uint32_t id;
         if (!get_u32(it, &id)) {
-            status(c, HERMES_FG_ERROR, "subscriptionIds[%zu] must be a u32, got %s", i, kind(it));
+            status(c, HERMES_FG_ERROR, "subscriptionIds[%zu] must be a u32, got %s", i, hermes__json_kind(it));
             continue;
         }
         uint32_t k = 0;
@@ -458,7 +443,8 @@ static void op_get_parameters(struct client *c, json_t *msg)
     json_t *idv = json_object_get(msg, "id");
     const char *id = json_string_value(idv);
     if (names && !json_is_array(names)) {
-        status(c, HERMES_FG_ERROR, "getParameters: \"parameterNames\" must be a list of strings, got %s", kind(names));
+        status(c, HERMES_FG_ERROR, "getParameters: \"parameterNames\" must be a list of strings, got %s",
+               hermes__json_kind(names));
         return;
     }
     read_params(hermes__client_server(c), g);
@@ -476,7 +462,8 @@ static void op_get_parameters(struct client *c, json_t *msg)
     json_t *it;
     json_array_foreach(names, i, it) {
         if (!json_is_string(it)) {
-            status(c, HERMES_FG_ERROR, "getParameters: parameterNames[%zu] must be a string, got %s", i, kind(it));
+            status(c, HERMES_FG_ERROR, "getParameters: parameterNames[%zu] must be a string, got %s", i,
+                   hermes__json_kind(it));
             continue;
         }
         int64_t k = find_param(c, json_string_value(it), true);
@@ -527,7 +514,7 @@ static void op_set_parameters(struct client *c, json_t *msg)
     const char *id = json_string_value(json_object_get(msg, "id"));
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "setParameters needs \"parameters\", a list of {\"name\", \"value\"}, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     if (!in->has_control) {
@@ -571,7 +558,7 @@ static void op_set_parameters(struct client *c, json_t *msg)
             value = json_number_value(vv);
         } else {
             status(c, HERMES_FG_ERROR, "parameter '%s': the value must be a finite number, got %s", name,
-                   vv ? kind(vv) : "none (parameters cannot be unset)");
+                   vv ? hermes__json_kind(vv) : "none (parameters cannot be unset)");
             continue;
         }
         if (!isfinite(value) || hermes_type_check(info->type, value) != 0) {
@@ -629,11 +616,12 @@ static void on_call(struct client *c, const unsigned char *data, size_t len)
         bool ok = json_is_object(req);
         json_t *cv = json_object_get(req, "count");
         if (!ok) {
-            call_failure(c, call.service, call.call, "the request must be a JSON object, got %s", kind(req));
+            call_failure(c, call.service, call.call, "the request must be a JSON object, got %s",
+                         hermes__json_kind(req));
         } else if (call.service == HERMES_FG_SVC_STEP && cv && !json_is_null(cv)) {
             if (!json_is_integer(cv) || json_integer_value(cv) < 1) {
                 call_failure(c, call.service, call.call, "count must be an integer >= 1, got %s",
-                             json_is_number(cv) ? "a number below 1 or not whole" : kind(cv));
+                             json_is_number(cv) ? "a number below 1 or not whole" : hermes__json_kind(cv));
                 ok = false;
             } else {
                 count = (uint64_t)json_integer_value(cv);
@@ -724,7 +712,7 @@ static void on_message(struct client *c, const char *data, size_t len, bool bina
     }
     const char *op = json_string_value(json_object_get(msg, "op"));
     if (!json_is_object(msg)) {
-        status(c, HERMES_FG_ERROR, "a message must be a JSON object with an \"op\", got %s", kind(msg));
+        status(c, HERMES_FG_ERROR, "a message must be a JSON object with an \"op\", got %s", hermes__json_kind(msg));
     } else if (!op) {
         status(c, HERMES_FG_ERROR, "missing \"op\" (a string)");
     } else if (!strcmp(op, "subscribe")) {

@@ -125,6 +125,8 @@ struct hermes__job *hermes__job_new(enum hermes__job_kind kind, json_t *id);
  * Protocols run it before parsing, so a deep message costs one linear scan,
  * not a deep tree. Pure; any thread. */
 bool hermes__json_too_deep(const char *text, size_t len, uint32_t max);
+/* What @p v is, for error messages: "an object", "a string", "null", ... */
+const char *hermes__json_kind(const json_t *v);
 
 /* ---- shared telemetry streams (server_telemetry.c) ---- */
 /* Sessions subscribed to the same signals share one stream, encoded once per tick. */

@@ -153,6 +153,21 @@ bool hermes__json_too_deep(const char *text, size_t len, uint32_t max)
     return false;
 }
 
+const char *hermes__json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "unknown";
+}
+
 void hermes__server_broadcast(hermes_server_t *s, const struct hermes__protocol *p, const char *text, size_t len)
 {
     for (struct client *c = s->clients; c; c = c->next)
