@@ -614,12 +614,10 @@ static void enqueue(hermes_recorder_t *r, const struct qentry *e)
 static const char *action_name(hermes_command_kind_t k)
 {
     switch (k) {
-    case HERMES_COMMAND_SET: return "set";
-    case HERMES_COMMAND_PAUSE: return "pause";
-    case HERMES_COMMAND_RESUME: return "resume";
-    case HERMES_COMMAND_STEP: return "step";
-    case HERMES_COMMAND_RESET: return "reset";
-    case HERMES_COMMAND_STOP: return "stop";
+#define X_CASE(kind, word) \
+    case HERMES_COMMAND_##kind: return word;
+    REC_ACTION_TABLE(X_CASE)
+#undef X_CASE
     case HERMES_COMMAND_NONE: break;
     }
     return "none";
