@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hermes/config.h"
 #include "hermes/encoder.h"
 #include "hermes/replay.h"
 #include "recording_internal.h"
@@ -477,9 +478,12 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
         rp->wires[i].src[REC_NAME_LEN - 1] = rp->wires[i].dst[REC_NAME_LEN - 1] = '\0';
     rp->ex.rate_hz = rate;
     const char *mode = hermes_recording_attr(rec, "mode");
-    rp->ex.mode = mode && !strcmp(mode, "realtime")       ? HERMES_MODE_REALTIME
-                  : mode && !strcmp(mode, "single_frame") ? HERMES_MODE_SINGLE_FRAME
-                                                          : HERMES_MODE_AFAP;
+    rp->ex.mode = HERMES_MODE_AFAP;  /* also for a missing or unknown word */
+#define X_MODE(name, value, word)          \
+    if (mode && !strcmp(mode, word))       \
+        rp->ex.mode = HERMES_MODE_##name;
+    HERMES_MODE_TABLE(X_MODE)
+#undef X_MODE
     double end = NAN;
     hermes_recording_attr_number(rec, "end_time", &end);
     rp->ex.has_end_time = !isnan(end);
