@@ -586,10 +586,7 @@ HERMES_API void hermes_replay_destroy(hermes_replay_t *rp)
         pthread_mutex_unlock(&rp->mu);
         pthread_join(rp->thread, NULL);
     }
-    if (rp->modules)
-        for (uint32_t k = 0; k < rp->rec->n; k++)
-            free(rp->modules[k]);
-    free(rp->modules);
+    hermes__free_strv(rp->modules, rp->rec->n);
     free(rp->locals);
     free(rp->mod_index);
     free(rp->frames);

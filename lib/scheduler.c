@@ -497,10 +497,7 @@ static int build_backplane(hermes_scheduler_t *s, const hermes_scheduler_options
         if (s->steps[i].count > 1)
             s->steps[i].time = &s->live[first_health + H_FIXED_COUNT + s->nmods + g++];
 out:
-    if (hnames)
-        for (uint32_t i = 0; i < nh; i++)
-            free(hnames[i]);
-    free(hnames);
+    hermes__free_strv(hnames, nh);
     free(modnames);
     free(specs);
     return rc;
