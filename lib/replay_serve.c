@@ -248,6 +248,18 @@ static int src_execution(void *ctx, hermes_execution_t *out)
 
 static void wake(hermes_replay_t *rp) { pthread_cond_broadcast(&rp->cv); }
 
+/* End of a control call that holds `mu`: wake the player, unlock and, when
+ * @p was_changed, post @p ev at the frame now shown. Returns 0. */
+static int changed(hermes_replay_t *rp, bool was_changed, hermes_event_t ev)
+{
+    uint64_t f = rp->frames[rp->cur];
+    wake(rp);
+    pthread_mutex_unlock(&rp->mu);
+    if (was_changed)
+        post(rp, ev, f);
+    return 0;
+}
+
 static int ctl_pause(void *ctx)
 {
     hermes_replay_t *rp = ctx;
@@ -257,12 +269,7 @@ static int ctl_pause(void *ctx)
         rp->cur = row_now(rp);
         rp->state = HERMES_STATE_PAUSED;
     }
-    uint64_t f = rp->frames[rp->cur];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    if (was)
-        post(rp, HERMES_EVENT_PAUSED, f);
-    return 0;
+    return changed(rp, was, HERMES_EVENT_PAUSED);
 }
 
 static int ctl_resume(void *ctx)
@@ -276,12 +283,7 @@ static int ctl_resume(void *ctx)
         rp->state = HERMES_STATE_RUNNING;
         start_clock(rp);
     }
-    uint64_t f = rp->frames[rp->cur];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    if (was)
-        post(rp, HERMES_EVENT_RUNNING, f);
-    return 0;
+    return changed(rp, was, HERMES_EVENT_RUNNING);
 }
 
 static int ctl_reset(void *ctx)
@@ -290,11 +292,7 @@ static int ctl_reset(void *ctx)
     pthread_mutex_lock(&rp->mu);
     rp->cur = 0;
     rp->state = HERMES_STATE_PAUSED;
-    uint64_t f = rp->frames[0];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    post(rp, HERMES_EVENT_RESET, f);
-    return 0;
+    return changed(rp, true, HERMES_EVENT_RESET);
 }
 
 static int ctl_step(void *ctx, uint64_t count, uint64_t *target)
