@@ -16,6 +16,7 @@
 #include "hermes/config.h"
 #include "hermes/encoder.h"
 #include "hermes/replay.h"
+#include "encoder_internal.h"
 #include "recording_internal.h"
 #include "util.h"
 
@@ -172,19 +173,6 @@ static int src_open(void *ctx, const uint32_t *indices, uint32_t n, void **strea
     return 0;
 }
 
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_le(p, v, 8);
-}
-
 static int src_encode(void *ctx, void *stream, void *buf, size_t cap)
 {
     hermes_replay_t *rp = ctx;
@@ -202,12 +190,9 @@ static int src_encode(void *ctx, void *stream, void *buf, size_t cap)
         rp->cached_row = row;
     }
     unsigned char *p = buf;
-    put_le(p, HERMES_TELEMETRY_MAGIC, 4);
-    put_le(p + 4, rp->frames[row], 8);
-    put_f64(p + 12, rp->times[row]);
-    put_le(p + 20, st->n, 4);
+    hermes__telemetry_put_header(p, rp->frames[row], rp->times[row], st->n);
     for (uint32_t k = 0; k < st->n; k++)
-        put_f64(p + 24 + 8u * k, rp->vals[st->idx[k]]);
+        hermes__put_lef64(p + HERMES_TELEMETRY_HEADER_SIZE + 8u * k, rp->vals[st->idx[k]]);
     pthread_mutex_unlock(&rp->mu);
     return 0;
 }

@@ -134,24 +134,6 @@ static void call_failure(struct client *c, uint32_t service, uint32_t call, cons
 
 /* ---- the tick's snapshot --------------------------------------------------------- */
 
-static double rd_f64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static uint64_t rd_u64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    return u;
-}
-
 /* Open the all-signals stream for @p c (once per session). */
 static bool hold_all(struct client *c, struct fgserver *g, struct fgsess *f)
 {
@@ -193,14 +175,14 @@ static void refresh(hermes_server_t *s, struct fgserver *g, uint64_t tick)
     g->tick = tick;
     g->valid = false;
     const struct hermes__frame *f = hermes__stream_frame(s, g->all, tick);
-    if (!f || !f->valid || f->len != HERMES_TELEMETRY_FRAME_SIZE(g->scat->n))
+    hermes_telemetry_header_t h;
+    if (!f || !f->valid || hermes_telemetry_decode_header(f->buf, f->len, &h) != 0 || h.count != g->scat->n)
         return;
-    const unsigned char *p = f->buf;
-    g->frame = rd_u64(p + 4);
-    double t = rd_f64(p + 12);
+    g->frame = h.frame;
+    double t = h.time;
     g->time_ns = t > 0 && t < 1.8e10 ? (uint64_t)llround(t * 1e9) : 0;
     for (uint32_t k = 0; k < g->scat->n; k++)
-        g->values[k] = rd_f64(p + HERMES_TELEMETRY_HEADER_SIZE + 8u * k);
+        g->values[k] = hermes_telemetry_value(f->buf, k);
     g->state = hermes__server_state_name(s);
     hermes__fg_put_time(g->time_buf + LWS_PRE, g->time_ns);
     g->valid = true;
@@ -433,7 +415,7 @@ static void read_params(hermes_server_t *s, struct fgserver *g)
     if (src->stream_encode(src->ctx, g->preader, g->pbuf, size) != 0)
         return;  /* the previous values stand */
     for (uint32_t i = 0; i < g->nparams; i++)
-        g->pvalues[g->params[i]] = rd_f64(g->pbuf + HERMES_TELEMETRY_HEADER_SIZE + 8u * i);
+        g->pvalues[g->params[i]] = hermes_telemetry_value(g->pbuf, i);
 }
 
 static void op_get_parameters(struct client *c, json_t *msg)
