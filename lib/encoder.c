@@ -13,6 +13,7 @@
 
 #include "hermes/encoder.h"
 #include "backplane_internal.h"
+#include "encoder_internal.h"
 #include "patterns.h"
 #include "util.h"
 
@@ -56,49 +57,6 @@ struct hermes_encoder {
 #else
 #define HOST_LE 1
 #endif
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_u64(p, v);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t v = get_u64(p);
-    double d;
-    memcpy(&d, &v, sizeof d);
-    return d;
-}
 
 /* Length of the run of consecutive slots starting at idx[i]. */
 static uint32_t run_at(const uint32_t *idx, uint32_t n, uint32_t i)
@@ -313,6 +271,14 @@ static void copy_segments(const double *pub, double *unused, const void *arg)
     }
 }
 
+void hermes__telemetry_put_header(unsigned char *p, uint64_t frame, double time, uint32_t count)
+{
+    hermes__put_le32(p, HERMES_TELEMETRY_MAGIC);
+    hermes__put_le64(p + 4, frame);
+    hermes__put_lef64(p + 12, time);
+    hermes__put_le32(p + 20, count);
+}
+
 HERMES_API int hermes_encoder_encode(hermes_encoder_t *enc, void *buf, size_t cap, size_t *len, uint64_t *frame)
 {
     if (!enc || !buf)
@@ -330,12 +296,9 @@ HERMES_API int hermes_encoder_encode(hermes_encoder_t *enc, void *buf, size_t ca
         for (uint32_t i = 0; i < enc->count; i++) {
             double d;
             memcpy(&d, c.dst + 8u * i, sizeof d);
-            put_f64(c.dst + 8u * i, d);
+            hermes__put_lef64(c.dst + 8u * i, d);
         }
-    put_u32(p, HERMES_TELEMETRY_MAGIC);
-    put_u64(p + 4, f);
-    put_f64(p + 12, (double)t * 1e-9);
-    put_u32(p + 20, enc->count);
+    hermes__telemetry_put_header(p, f, (double)t * 1e-9, enc->count);
     if (len)
         *len = need;
     if (frame)
@@ -350,10 +313,10 @@ HERMES_API int hermes_telemetry_decode_header(const void *buf, size_t len, herme
     if (len < HERMES_TELEMETRY_HEADER_SIZE)
         return hermes__fail(HERMES_EINVAL, "frame of %zu bytes is shorter than the 24-byte header", len);
     const unsigned char *p = buf;
-    out->magic = get_u32(p);
-    out->frame = get_u64(p + 4);
-    out->time = get_f64(p + 12);
-    out->count = get_u32(p + 20);
+    out->magic = hermes__get_le32(p);
+    out->frame = hermes__get_le64(p + 4);
+    out->time = hermes__get_lef64(p + 12);
+    out->count = hermes__get_le32(p + 20);
     if (out->magic != HERMES_TELEMETRY_MAGIC)
         return hermes__fail(HERMES_EINVAL, "bad magic 0x%08x", out->magic);
     if (len != HERMES_TELEMETRY_FRAME_SIZE(out->count))
@@ -363,5 +326,5 @@ HERMES_API int hermes_telemetry_decode_header(const void *buf, size_t len, herme
 
 HERMES_API double hermes_telemetry_value(const void *buf, uint32_t i)
 {
-    return get_f64((const unsigned char *)buf + HERMES_TELEMETRY_HEADER_SIZE + 8u * (size_t)i);
+    return hermes__get_lef64((const unsigned char *)buf + HERMES_TELEMETRY_HEADER_SIZE + 8u * (size_t)i);
 }

@@ -127,72 +127,93 @@ static hid_t str_type(size_t n)
     return t;
 }
 
+/* One member of a compound row type: a native number, or a NUL-terminated
+ * string of `len` bytes. */
+enum member_kind { M_U8, M_U32, M_U64, M_F64, M_STR };
+struct member {
+    const char      *name;
+    size_t           off;
+    enum member_kind kind;
+    size_t           len;  /* M_STR */
+};
+
+static hid_t compound(size_t size, const struct member *m, size_t n)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, size);
+    for (size_t i = 0; i < n; i++) {
+        hid_t mt;
+        switch (m[i].kind) {
+        case M_U8: mt = H5T_NATIVE_UINT8; break;
+        case M_U32: mt = H5T_NATIVE_UINT32; break;
+        case M_U64: mt = H5T_NATIVE_UINT64; break;
+        case M_F64: mt = H5T_NATIVE_DOUBLE; break;
+        default: mt = str_type(m[i].len); break;
+        }
+        H5Tinsert(t, m[i].name, m[i].off, mt);
+        if (m[i].kind == M_STR)
+            H5Tclose(mt);
+    }
+    return t;
+}
+
+#define COMPOUND(row, members) compound(sizeof(struct row), members, sizeof members / sizeof members[0])
+
 hid_t hermes__rec_signal_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct rec_signal_row));
-    hid_t sn = str_type(REC_NAME_LEN), st = str_type(REC_TYPE_LEN), su = str_type(REC_UNIT_LEN);
-    H5Tinsert(t, "name", HOFFSET(struct rec_signal_row, name), sn);
-    H5Tinsert(t, "type", HOFFSET(struct rec_signal_row, type), st);
-    H5Tinsert(t, "unit", HOFFSET(struct rec_signal_row, unit), su);
-    H5Tinsert(t, "writable", HOFFSET(struct rec_signal_row, writable), H5T_NATIVE_UINT8);
-    H5Tinsert(t, "initial", HOFFSET(struct rec_signal_row, initial), H5T_NATIVE_DOUBLE);
-    H5Tclose(sn);
-    H5Tclose(st);
-    H5Tclose(su);
-    return t;
+    static const struct member m[] = {
+        {"name", HOFFSET(struct rec_signal_row, name), M_STR, REC_NAME_LEN},
+        {"type", HOFFSET(struct rec_signal_row, type), M_STR, REC_TYPE_LEN},
+        {"unit", HOFFSET(struct rec_signal_row, unit), M_STR, REC_UNIT_LEN},
+        {"writable", HOFFSET(struct rec_signal_row, writable), M_U8, 0},
+        {"initial", HOFFSET(struct rec_signal_row, initial), M_F64, 0},
+    };
+    return COMPOUND(rec_signal_row, m);
 }
 
 hid_t hermes__rec_module_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct rec_module_row));
-    hid_t sn = str_type(REC_MODNAME_LEN), st = str_type(REC_EVENT_LEN);
-    H5Tinsert(t, "name", HOFFSET(struct rec_module_row, name), sn);
-    H5Tinsert(t, "type", HOFFSET(struct rec_module_row, type), st);
-    H5Tinsert(t, "schedule", HOFFSET(struct rec_module_row, schedule), H5T_NATIVE_UINT32);
-    H5Tinsert(t, "config_hash", HOFFSET(struct rec_module_row, config_hash), H5T_NATIVE_UINT64);
-    H5Tclose(sn);
-    H5Tclose(st);
-    return t;
+    static const struct member m[] = {
+        {"name", HOFFSET(struct rec_module_row, name), M_STR, REC_MODNAME_LEN},
+        {"type", HOFFSET(struct rec_module_row, type), M_STR, REC_EVENT_LEN},
+        {"schedule", HOFFSET(struct rec_module_row, schedule), M_U32, 0},
+        {"config_hash", HOFFSET(struct rec_module_row, config_hash), M_U64, 0},
+    };
+    return COMPOUND(rec_module_row, m);
 }
 
 hid_t hermes__rec_wire_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct rec_wire_row));
-    hid_t sn = str_type(REC_NAME_LEN);
-    H5Tinsert(t, "src", HOFFSET(struct rec_wire_row, src), sn);
-    H5Tinsert(t, "dst", HOFFSET(struct rec_wire_row, dst), sn);
-    H5Tinsert(t, "gain", HOFFSET(struct rec_wire_row, gain), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "offset", HOFFSET(struct rec_wire_row, offset), H5T_NATIVE_DOUBLE);
-    H5Tclose(sn);
-    return t;
+    static const struct member m[] = {
+        {"src", HOFFSET(struct rec_wire_row, src), M_STR, REC_NAME_LEN},
+        {"dst", HOFFSET(struct rec_wire_row, dst), M_STR, REC_NAME_LEN},
+        {"gain", HOFFSET(struct rec_wire_row, gain), M_F64, 0},
+        {"offset", HOFFSET(struct rec_wire_row, offset), M_F64, 0},
+    };
+    return COMPOUND(rec_wire_row, m);
 }
 
 hid_t hermes__rec_event_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct rec_event_row));
-    hid_t se = str_type(REC_EVENT_LEN), sd = str_type(REC_DETAIL_LEN);
-    H5Tinsert(t, "tick", HOFFSET(struct rec_event_row, tick), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "frame", HOFFSET(struct rec_event_row, frame), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "event", HOFFSET(struct rec_event_row, event), se);
-    H5Tinsert(t, "detail", HOFFSET(struct rec_event_row, detail), sd);
-    H5Tclose(se);
-    H5Tclose(sd);
-    return t;
+    static const struct member m[] = {
+        {"tick", HOFFSET(struct rec_event_row, tick), M_U64, 0},
+        {"frame", HOFFSET(struct rec_event_row, frame), M_U64, 0},
+        {"event", HOFFSET(struct rec_event_row, event), M_STR, REC_EVENT_LEN},
+        {"detail", HOFFSET(struct rec_event_row, detail), M_STR, REC_DETAIL_LEN},
+    };
+    return COMPOUND(rec_event_row, m);
 }
 
 hid_t hermes__rec_journal_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(struct rec_journal_row));
-    hid_t sa = str_type(REC_ACTION_LEN), sn = str_type(REC_NAME_LEN);
-    H5Tinsert(t, "tick", HOFFSET(struct rec_journal_row, tick), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "frame", HOFFSET(struct rec_journal_row, frame), H5T_NATIVE_UINT64);
-    H5Tinsert(t, "action", HOFFSET(struct rec_journal_row, action), sa);
-    H5Tinsert(t, "signal", HOFFSET(struct rec_journal_row, signal), sn);
-    H5Tinsert(t, "value", HOFFSET(struct rec_journal_row, value), H5T_NATIVE_DOUBLE);
-    H5Tinsert(t, "count", HOFFSET(struct rec_journal_row, count), H5T_NATIVE_UINT64);
-    H5Tclose(sa);
-    H5Tclose(sn);
-    return t;
+    static const struct member m[] = {
+        {"tick", HOFFSET(struct rec_journal_row, tick), M_U64, 0},
+        {"frame", HOFFSET(struct rec_journal_row, frame), M_U64, 0},
+        {"action", HOFFSET(struct rec_journal_row, action), M_STR, REC_ACTION_LEN},
+        {"signal", HOFFSET(struct rec_journal_row, signal), M_STR, REC_NAME_LEN},
+        {"value", HOFFSET(struct rec_journal_row, value), M_F64, 0},
+        {"count", HOFFSET(struct rec_journal_row, count), M_U64, 0},
+    };
+    return COMPOUND(rec_journal_row, m);
 }
 
 uint64_t hermes__file_hash(const char *path)
@@ -593,12 +614,10 @@ static void enqueue(hermes_recorder_t *r, const struct qentry *e)
 static const char *action_name(hermes_command_kind_t k)
 {
     switch (k) {
-    case HERMES_COMMAND_SET: return "set";
-    case HERMES_COMMAND_PAUSE: return "pause";
-    case HERMES_COMMAND_RESUME: return "resume";
-    case HERMES_COMMAND_STEP: return "step";
-    case HERMES_COMMAND_RESET: return "reset";
-    case HERMES_COMMAND_STOP: return "stop";
+#define X_CASE(kind, word) \
+    case HERMES_COMMAND_##kind: return word;
+    REC_ACTION_TABLE(X_CASE)
+#undef X_CASE
     case HERMES_COMMAND_NONE: break;
     }
     return "none";
@@ -980,15 +999,15 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     return 0;
 fail:
     {
-        char m[1024];
-        hermes__strlcpy(m, hermes_last_error(), sizeof m);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_scheduler_set_frame_hook(s, NULL, NULL);
         hermes_scheduler_set_command_hook(s, NULL, NULL);
         hermes_scheduler_set_event_hook(s, NULL, NULL);
         r->closed = true;
         close_h5(r);
         hermes_recorder_destroy(r);
-        return hermes__fail(rc, "%s", m);
+        return hermes__error_restore(rc, &e);
     }
 }
 

@@ -24,6 +24,15 @@
 #define REC_MODNAME_LEN 64
 #define REC_DETAIL_LEN 256
 #define REC_ACTION_LEN 8
+/* The journal's "action" word of each command kind: X(KIND, word), one table
+ * for the recorder (writes) and the reader (parses). */
+#define REC_ACTION_TABLE(X) \
+    X(SET, "set")           \
+    X(PAUSE, "pause")       \
+    X(RESUME, "resume")     \
+    X(STEP, "step")         \
+    X(RESET, "reset")       \
+    X(STOP, "stop")
 #define REC_EVENT_LEN  16
 
 struct rec_signal_row {

@@ -289,10 +289,11 @@ HERMES_API uint64_t hermes_recording_journal_count(const hermes_recording_t *rec
 
 static hermes_command_kind_t parse_action(const char *a)
 {
-    static const char *const names[] = {"", "set", "pause", "resume", "step", "reset", "stop"};
-    for (int k = 1; k <= 6; k++)
-        if (!strcmp(a, names[k]))
-            return (hermes_command_kind_t)k;
+#define X_PARSE(kind, word) \
+    if (!strcmp(a, word))   \
+        return HERMES_COMMAND_##kind;
+    REC_ACTION_TABLE(X_PARSE)
+#undef X_PARSE
     return HERMES_COMMAND_NONE;
 }
 

@@ -13,8 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "hermes/config.h"
 #include "hermes/encoder.h"
 #include "hermes/replay.h"
+#include "encoder_internal.h"
 #include "recording_internal.h"
 #include "util.h"
 
@@ -171,19 +173,6 @@ static int src_open(void *ctx, const uint32_t *indices, uint32_t n, void **strea
     return 0;
 }
 
-static void put_le(unsigned char *p, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    put_le(p, v, 8);
-}
-
 static int src_encode(void *ctx, void *stream, void *buf, size_t cap)
 {
     hermes_replay_t *rp = ctx;
@@ -201,12 +190,9 @@ static int src_encode(void *ctx, void *stream, void *buf, size_t cap)
         rp->cached_row = row;
     }
     unsigned char *p = buf;
-    put_le(p, HERMES_TELEMETRY_MAGIC, 4);
-    put_le(p + 4, rp->frames[row], 8);
-    put_f64(p + 12, rp->times[row]);
-    put_le(p + 20, st->n, 4);
+    hermes__telemetry_put_header(p, rp->frames[row], rp->times[row], st->n);
     for (uint32_t k = 0; k < st->n; k++)
-        put_f64(p + 24 + 8u * k, rp->vals[st->idx[k]]);
+        hermes__put_lef64(p + HERMES_TELEMETRY_HEADER_SIZE + 8u * k, rp->vals[st->idx[k]]);
     pthread_mutex_unlock(&rp->mu);
     return 0;
 }
@@ -247,6 +233,18 @@ static int src_execution(void *ctx, hermes_execution_t *out)
 
 static void wake(hermes_replay_t *rp) { pthread_cond_broadcast(&rp->cv); }
 
+/* End of a control call that holds `mu`: wake the player, unlock and, when
+ * @p was_changed, post @p ev at the frame now shown. Returns 0. */
+static int changed(hermes_replay_t *rp, bool was_changed, hermes_event_t ev)
+{
+    uint64_t f = rp->frames[rp->cur];
+    wake(rp);
+    pthread_mutex_unlock(&rp->mu);
+    if (was_changed)
+        post(rp, ev, f);
+    return 0;
+}
+
 static int ctl_pause(void *ctx)
 {
     hermes_replay_t *rp = ctx;
@@ -256,12 +254,7 @@ static int ctl_pause(void *ctx)
         rp->cur = row_now(rp);
         rp->state = HERMES_STATE_PAUSED;
     }
-    uint64_t f = rp->frames[rp->cur];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    if (was)
-        post(rp, HERMES_EVENT_PAUSED, f);
-    return 0;
+    return changed(rp, was, HERMES_EVENT_PAUSED);
 }
 
 static int ctl_resume(void *ctx)
@@ -275,12 +268,7 @@ static int ctl_resume(void *ctx)
         rp->state = HERMES_STATE_RUNNING;
         start_clock(rp);
     }
-    uint64_t f = rp->frames[rp->cur];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    if (was)
-        post(rp, HERMES_EVENT_RUNNING, f);
-    return 0;
+    return changed(rp, was, HERMES_EVENT_RUNNING);
 }
 
 static int ctl_reset(void *ctx)
@@ -289,11 +277,7 @@ static int ctl_reset(void *ctx)
     pthread_mutex_lock(&rp->mu);
     rp->cur = 0;
     rp->state = HERMES_STATE_PAUSED;
-    uint64_t f = rp->frames[0];
-    wake(rp);
-    pthread_mutex_unlock(&rp->mu);
-    post(rp, HERMES_EVENT_RESET, f);
-    return 0;
+    return changed(rp, true, HERMES_EVENT_RESET);
 }
 
 static int ctl_step(void *ctx, uint64_t count, uint64_t *target)
@@ -477,9 +461,12 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
         rp->wires[i].src[REC_NAME_LEN - 1] = rp->wires[i].dst[REC_NAME_LEN - 1] = '\0';
     rp->ex.rate_hz = rate;
     const char *mode = hermes_recording_attr(rec, "mode");
-    rp->ex.mode = mode && !strcmp(mode, "realtime")       ? HERMES_MODE_REALTIME
-                  : mode && !strcmp(mode, "single_frame") ? HERMES_MODE_SINGLE_FRAME
-                                                          : HERMES_MODE_AFAP;
+    rp->ex.mode = HERMES_MODE_AFAP;  /* also for a missing or unknown word */
+#define X_MODE(name, value, word)          \
+    if (mode && !strcmp(mode, word))       \
+        rp->ex.mode = HERMES_MODE_##name;
+    HERMES_MODE_TABLE(X_MODE)
+#undef X_MODE
     double end = NAN;
     hermes_recording_attr_number(rec, "end_time", &end);
     rp->ex.has_end_time = !isnan(end);
@@ -491,10 +478,10 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
     return 0;
 fail:
     {
-        char m[768];
-        hermes__strlcpy(m, hermes_last_error(), sizeof m);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_replay_destroy(rp);
-        return hermes__fail(rc, "%s", m);
+        return hermes__error_restore(rc, &e);
     }
 }
 
@@ -582,10 +569,7 @@ HERMES_API void hermes_replay_destroy(hermes_replay_t *rp)
         pthread_mutex_unlock(&rp->mu);
         pthread_join(rp->thread, NULL);
     }
-    if (rp->modules)
-        for (uint32_t k = 0; k < rp->rec->n; k++)
-            free(rp->modules[k]);
-    free(rp->modules);
+    hermes__free_strv(rp->modules, rp->rec->n);
     free(rp->locals);
     free(rp->mod_index);
     free(rp->frames);

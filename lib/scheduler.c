@@ -382,15 +382,25 @@ static void restore_initials(hermes_scheduler_t *s)
         }
 }
 
-static int stage_all(hermes_scheduler_t *s)
+/* Run every scheduled module's reset (@p reset) or stage hook, in schedule
+ * order; the first failure stops it. */
+static int call_modules(hermes_scheduler_t *s, bool reset)
 {
     for (uint32_t i = 0; i < s->nsched; i++) {
         struct hermes__module *m = s->sched[i];
+        int (*hook)(struct hermes__module *) = reset ? m->reset : m->stage;
         m->errbuf[0] = '\0';
-        if (m->stage && m->stage(m) != 0)
-            return module_failed(s, m, "stage");
+        if (hook && hook(m) != 0)
+            return module_failed(s, m, reset ? "reset" : "stage");
     }
-    int rc = apply_wires(s);
+    return 0;
+}
+
+static int stage_all(hermes_scheduler_t *s)
+{
+    int rc = call_modules(s, false);
+    if (rc == 0)
+        rc = apply_wires(s);
     if (rc)
         return rc;
     publish(s);
@@ -399,12 +409,9 @@ static int stage_all(hermes_scheduler_t *s)
 
 static int reset_all(hermes_scheduler_t *s)
 {
-    for (uint32_t i = 0; i < s->nsched; i++) {
-        struct hermes__module *m = s->sched[i];
-        m->errbuf[0] = '\0';
-        if (m->reset && m->reset(m) != 0)
-            return module_failed(s, m, "reset");
-    }
+    int rc = call_modules(s, true);
+    if (rc)
+        return rc;
     s->frame = 0;
     s->steps_pending = 0;
     restore_initials(s);
@@ -490,10 +497,7 @@ static int build_backplane(hermes_scheduler_t *s, const hermes_scheduler_options
         if (s->steps[i].count > 1)
             s->steps[i].time = &s->live[first_health + H_FIXED_COUNT + s->nmods + g++];
 out:
-    if (hnames)
-        for (uint32_t i = 0; i < nh; i++)
-            free(hnames[i]);
-    free(hnames);
+    hermes__free_strv(hnames, nh);
     free(modnames);
     free(specs);
     return rc;
@@ -647,10 +651,10 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
     return 0;
 fail:
     {
-        char msg[1024];
-        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_scheduler_destroy(s);
-        return hermes__fail(rc, "%s", msg);
+        return hermes__error_restore(rc, &e);
     }
 }
 

@@ -503,10 +503,10 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
     return 0;
 fail:
     {
-        char msg[512];
-        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
         hermes_server_destroy(s);
-        return hermes__fail(rc, "%s", msg);
+        return hermes__error_restore(rc, &e);
     }
 }
 
@@ -608,9 +608,7 @@ HERMES_API void hermes_server_destroy(hermes_server_t *s)
             hermes__protocols[i]->fini(s, s->proto_data[i]);
     hermes__catalog_free(&s->cat);
     free(s->etags);
-    for (uint32_t i = 0; i < s->norigins; i++)
-        free(s->origins[i]);
-    free(s->origins);
+    hermes__free_strv(s->origins, s->norigins);
     explicit_bzero(s->token, sizeof s->token);
     pthread_cond_destroy(&s->cv_job);
     pthread_mutex_destroy(&s->mu_job);

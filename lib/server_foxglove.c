@@ -132,40 +132,7 @@ static void call_failure(struct client *c, uint32_t service, uint32_t call, cons
     send_owned(c, hermes__fg_call_failure(service, call, msg, &len), &len);
 }
 
-static const char *kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "unknown";
-}
-
 /* ---- the tick's snapshot --------------------------------------------------------- */
-
-static double rd_f64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    double d;
-    memcpy(&d, &u, sizeof d);
-    return d;
-}
-
-static uint64_t rd_u64(const unsigned char *p)
-{
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u |= (uint64_t)p[i] << (8 * i);
-    return u;
-}
 
 /* Open the all-signals stream for @p c (once per session). */
 static bool hold_all(struct client *c, struct fgserver *g, struct fgsess *f)
@@ -208,14 +175,14 @@ static void refresh(hermes_server_t *s, struct fgserver *g, uint64_t tick)
     g->tick = tick;
     g->valid = false;
     const struct hermes__frame *f = hermes__stream_frame(s, g->all, tick);
-    if (!f || !f->valid || f->len != HERMES_TELEMETRY_FRAME_SIZE(g->scat->n))
+    hermes_telemetry_header_t h;
+    if (!f || !f->valid || hermes_telemetry_decode_header(f->buf, f->len, &h) != 0 || h.count != g->scat->n)
         return;
-    const unsigned char *p = f->buf;
-    g->frame = rd_u64(p + 4);
-    double t = rd_f64(p + 12);
+    g->frame = h.frame;
+    double t = h.time;
     g->time_ns = t > 0 && t < 1.8e10 ? (uint64_t)llround(t * 1e9) : 0;
     for (uint32_t k = 0; k < g->scat->n; k++)
-        g->values[k] = rd_f64(p + HERMES_TELEMETRY_HEADER_SIZE + 8u * k);
+        g->values[k] = hermes_telemetry_value(f->buf, k);
     g->state = hermes__server_state_name(s);
     hermes__fg_put_time(g->time_buf + LWS_PRE, g->time_ns);
     g->valid = true;
@@ -320,7 +287,7 @@ static void op_subscribe(struct client *c, json_t *msg)
     json_t *list = json_object_get(msg, "subscriptions");
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "subscribe needs \"subscriptions\", a list of {\"id\", \"channelId\"}, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     size_t i;
@@ -375,7 +342,7 @@ static void op_unsubscribe(struct client *c, json_t *msg)
     json_t *list = json_object_get(msg, "subscriptionIds");
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "unsubscribe needs \"subscriptionIds\", a list of numbers, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     size_t i;
@@ -383,7 +350,7 @@ static void op_unsubscribe(struct client *c, json_t *msg)
     json_array_foreach(list, i, it) {
         uint32_t id;
         if (!get_u32(it, &id)) {
-            status(c, HERMES_FG_ERROR, "subscriptionIds[%zu] must be a u32, got %s", i, kind(it));
+            status(c, HERMES_FG_ERROR, "subscriptionIds[%zu] must be a u32, got %s", i, hermes__json_kind(it));
             continue;
         }
         uint32_t k = 0;
@@ -448,7 +415,7 @@ static void read_params(hermes_server_t *s, struct fgserver *g)
     if (src->stream_encode(src->ctx, g->preader, g->pbuf, size) != 0)
         return;  /* the previous values stand */
     for (uint32_t i = 0; i < g->nparams; i++)
-        g->pvalues[g->params[i]] = rd_f64(g->pbuf + HERMES_TELEMETRY_HEADER_SIZE + 8u * i);
+        g->pvalues[g->params[i]] = hermes_telemetry_value(g->pbuf, i);
 }
 
 static void op_get_parameters(struct client *c, json_t *msg)
@@ -458,7 +425,8 @@ static void op_get_parameters(struct client *c, json_t *msg)
     json_t *idv = json_object_get(msg, "id");
     const char *id = json_string_value(idv);
     if (names && !json_is_array(names)) {
-        status(c, HERMES_FG_ERROR, "getParameters: \"parameterNames\" must be a list of strings, got %s", kind(names));
+        status(c, HERMES_FG_ERROR, "getParameters: \"parameterNames\" must be a list of strings, got %s",
+               hermes__json_kind(names));
         return;
     }
     read_params(hermes__client_server(c), g);
@@ -476,7 +444,8 @@ static void op_get_parameters(struct client *c, json_t *msg)
     json_t *it;
     json_array_foreach(names, i, it) {
         if (!json_is_string(it)) {
-            status(c, HERMES_FG_ERROR, "getParameters: parameterNames[%zu] must be a string, got %s", i, kind(it));
+            status(c, HERMES_FG_ERROR, "getParameters: parameterNames[%zu] must be a string, got %s", i,
+                   hermes__json_kind(it));
             continue;
         }
         int64_t k = find_param(c, json_string_value(it), true);
@@ -527,7 +496,7 @@ static void op_set_parameters(struct client *c, json_t *msg)
     const char *id = json_string_value(json_object_get(msg, "id"));
     if (!json_is_array(list)) {
         status(c, HERMES_FG_ERROR, "setParameters needs \"parameters\", a list of {\"name\", \"value\"}, got %s",
-               list ? kind(list) : "nothing");
+               list ? hermes__json_kind(list) : "nothing");
         return;
     }
     if (!in->has_control) {
@@ -571,7 +540,7 @@ static void op_set_parameters(struct client *c, json_t *msg)
             value = json_number_value(vv);
         } else {
             status(c, HERMES_FG_ERROR, "parameter '%s': the value must be a finite number, got %s", name,
-                   vv ? kind(vv) : "none (parameters cannot be unset)");
+                   vv ? hermes__json_kind(vv) : "none (parameters cannot be unset)");
             continue;
         }
         if (!isfinite(value) || hermes_type_check(info->type, value) != 0) {
@@ -629,11 +598,12 @@ static void on_call(struct client *c, const unsigned char *data, size_t len)
         bool ok = json_is_object(req);
         json_t *cv = json_object_get(req, "count");
         if (!ok) {
-            call_failure(c, call.service, call.call, "the request must be a JSON object, got %s", kind(req));
+            call_failure(c, call.service, call.call, "the request must be a JSON object, got %s",
+                         hermes__json_kind(req));
         } else if (call.service == HERMES_FG_SVC_STEP && cv && !json_is_null(cv)) {
             if (!json_is_integer(cv) || json_integer_value(cv) < 1) {
                 call_failure(c, call.service, call.call, "count must be an integer >= 1, got %s",
-                             json_is_number(cv) ? "a number below 1 or not whole" : kind(cv));
+                             json_is_number(cv) ? "a number below 1 or not whole" : hermes__json_kind(cv));
                 ok = false;
             } else {
                 count = (uint64_t)json_integer_value(cv);
@@ -705,31 +675,6 @@ static void on_done(struct client *c, struct hermes__job *j)
 
 /* ---- messages --------------------------------------------------------------------- */
 
-/* Nesting deeper than @p max '[' / '{' (outside strings): one linear scan. */
-static bool too_deep(const char *t, size_t len, uint32_t max)
-{
-    uint32_t depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = t[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if ((ch == '[' || ch == '{') && ++depth > max) {
-            return true;
-        } else if ((ch == ']' || ch == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return false;
-}
-
 static void on_message(struct client *c, const char *data, size_t len, bool binary)
 {
     const struct hermes__server_info *in = hermes__server_info(hermes__client_server(c));
@@ -737,7 +682,7 @@ static void on_message(struct client *c, const char *data, size_t len, bool bina
         on_call(c, (const unsigned char *)data, len);
         return;
     }
-    if (too_deep(data, len, in->max_depth)) {
+    if (hermes__json_too_deep(data, len, in->max_depth)) {
         status(c, HERMES_FG_ERROR, "JSON nested deeper than %u levels; this message was ignored", in->max_depth);
         return;
     }
@@ -749,7 +694,7 @@ static void on_message(struct client *c, const char *data, size_t len, bool bina
     }
     const char *op = json_string_value(json_object_get(msg, "op"));
     if (!json_is_object(msg)) {
-        status(c, HERMES_FG_ERROR, "a message must be a JSON object with an \"op\", got %s", kind(msg));
+        status(c, HERMES_FG_ERROR, "a message must be a JSON object with an \"op\", got %s", hermes__json_kind(msg));
     } else if (!op) {
         status(c, HERMES_FG_ERROR, "missing \"op\" (a string)");
     } else if (!strcmp(op, "subscribe")) {

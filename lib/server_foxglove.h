@@ -38,6 +38,9 @@ enum hermes__fg_service { HERMES_FG_SVC_PAUSE = 1, HERMES_FG_SVC_RESUME, HERMES_
  * infinities become "null". Returns the length; @p out needs
  * HERMES_FG_DOUBLE_MAX bytes. Context: any thread, no allocation. */
 size_t hermes__fg_format_double(double v, char *out);
+/* Write @p v in decimal (no NUL); returns the length, at most 20. Context:
+ * any thread, no allocation. */
+size_t hermes__fg_format_u64(uint64_t v, char *out);
 
 /* What a tick adds beyond the signal values (the "hermes" channel). */
 typedef struct hermes__fg_tick {

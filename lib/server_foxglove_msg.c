@@ -609,19 +609,6 @@ const char *hermes__fg_signal_path(const hermes__fg_catalog_t *cat, uint32_t ind
 
 /* ---- per-tick payload --------------------------------------------------------- */
 
-static size_t put_dec(char *out, uint64_t v)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 size_t hermes__fg_encode(const hermes__fg_catalog_t *cat, uint32_t id, const hermes__fg_tick_t *tick, char *out)
 {
     const struct channel *c = chan(cat, id);
@@ -658,7 +645,7 @@ size_t hermes__fg_encode(const hermes__fg_catalog_t *cat, uint32_t id, const her
             break;
         }
         case SLOT_FRAME:
-            p += put_dec(p, tick->frame);
+            p += hermes__fg_format_u64(tick->frame, p);
             break;
         case SLOT_TIME:
             p += hermes__fg_format_double((double)tick->time_ns / 1e9, p);
@@ -672,34 +659,17 @@ size_t hermes__fg_encode(const hermes__fg_catalog_t *cat, uint32_t id, const her
 
 /* ---- binary layouts ------------------------------------------------------------ */
 
-static void le32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void le64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t rd32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 void hermes__fg_put_message_header(unsigned char *p, uint32_t subscription, uint64_t time_ns)
 {
     p[0] = HERMES_FG_OP_MESSAGE_DATA;
-    le32(p + 1, subscription);
-    le64(p + 5, time_ns);
+    hermes__put_le32(p + 1, subscription);
+    hermes__put_le64(p + 5, time_ns);
 }
 
 void hermes__fg_put_time(unsigned char *p, uint64_t time_ns)
 {
     p[0] = HERMES_FG_OP_TIME;
-    le64(p + 1, time_ns);
+    hermes__put_le64(p + 1, time_ns);
 }
 
 int hermes__fg_parse_call(const unsigned char *msg, size_t len, hermes__fg_call_t *out)
@@ -711,9 +681,9 @@ int hermes__fg_parse_call(const unsigned char *msg, size_t len, hermes__fg_call_
                             msg[0]);
     if (len < 13)
         return hermes__fail(HERMES_EINVAL, "service call request of %zu bytes is shorter than its 13-byte header", len);
-    out->service = rd32(msg + 1);
-    out->call = rd32(msg + 5);
-    uint32_t el = rd32(msg + 9);
+    out->service = hermes__get_le32(msg + 1);
+    out->call = hermes__get_le32(msg + 5);
+    uint32_t el = hermes__get_le32(msg + 9);
     if (el > len - 13)
         return hermes__fail(HERMES_EINVAL, "service call request: encoding length %u exceeds the message", el);
     out->encoding = (const char *)msg + 13;
@@ -729,9 +699,9 @@ void hermes__fg_put_call_response(unsigned char *out, uint32_t service, uint32_t
                                   size_t payload_len)
 {
     out[0] = HERMES_FG_OP_SERVICE_CALL_RESPONSE;
-    le32(out + 1, service);
-    le32(out + 5, call);
-    le32(out + 9, 4);
+    hermes__put_le32(out + 1, service);
+    hermes__put_le32(out + 5, call);
+    hermes__put_le32(out + 9, 4);
     memcpy(out + 13, "json", 4);
     if (payload_len)
         memcpy(out + 17, payload, payload_len);

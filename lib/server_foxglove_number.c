@@ -209,7 +209,7 @@ static int grisu2(double v, char *buf, int *k)
     return len;
 }
 
-static size_t put_u64(char *out, uint64_t v)
+size_t hermes__fg_format_u64(uint64_t v, char *out)
 {
     char tmp[20];
     size_t n = 0;
@@ -263,7 +263,7 @@ static size_t layout(char *out, const char *d, int len, int k)
         } else {
             out[n++] = '+';
         }
-        n += put_u64(out + n, (uint64_t)e);
+        n += hermes__fg_format_u64((uint64_t)e, out + n);
     }
     return n;
 }
@@ -284,7 +284,7 @@ size_t hermes__fg_format_double(double v, char *out)
         return n;
     }
     if (v < 9007199254740992.0 && v == (double)(uint64_t)v)
-        return n + put_u64(out + n, (uint64_t)v);
+        return n + hermes__fg_format_u64((uint64_t)v, out + n);
     char d[20];
     int k = 0;
     int len = grisu2(v, d, &k);

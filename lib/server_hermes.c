@@ -75,21 +75,6 @@ static json_t *ack(const char *action, json_t *id)
 
 /* ---- command helpers ------------------------------------------------------------ */
 
-static const char *json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    }
-    return "unknown";
-}
-
 static void describe(const json_t *v, char *buf, size_t cap)
 {
     if (json_is_integer(v))
@@ -97,7 +82,7 @@ static void describe(const json_t *v, char *buf, size_t cap)
     else if (json_is_real(v))
         snprintf(buf, cap, "%.17g", json_real_value(v));
     else
-        snprintf(buf, cap, "%s", json_kind(v));
+        snprintf(buf, cap, "%s", hermes__json_kind(v));
 }
 
 static void submit(struct client *c, const char *action, struct hermes__job *j, json_t *id)
@@ -121,7 +106,7 @@ static void do_subscribe(struct client *c, json_t *params, json_t *id)
         return;
     }
     if (!json_is_array(sigs)) {
-        send_error(c, "subscribe", id, "params.signals must be a list of strings, got %s", json_kind(sigs));
+        send_error(c, "subscribe", id, "params.signals must be a list of strings, got %s", hermes__json_kind(sigs));
         return;
     }
     double rate = in->telemetry_hz;
@@ -151,7 +136,7 @@ static void do_subscribe(struct client *c, json_t *params, json_t *id)
     for (size_t i = 0; i < n; i++) {
         json_t *p = json_array_get(sigs, i);
         if (!json_is_string(p)) {
-            send_error(c, "subscribe", id, "params.signals[%zu] must be a string, got %s", i, json_kind(p));
+            send_error(c, "subscribe", id, "params.signals[%zu] must be a string, got %s", i, hermes__json_kind(p));
             free(pats);
             return;
         }
@@ -243,7 +228,7 @@ static void do_set(struct client *c, json_t *params, json_t *id)
         return;
     }
     if (!json_is_string(sv)) {
-        send_error(c, "set", id, "params.signal must be a string, got %s", json_kind(sv));
+        send_error(c, "set", id, "params.signal must be a string, got %s", hermes__json_kind(sv));
         return;
     }
     const char *name = json_string_value(sv);
@@ -271,7 +256,7 @@ static void do_set(struct client *c, json_t *params, json_t *id)
     } else if (json_is_number(vv)) {
         value = json_number_value(vv);
     } else {
-        send_error(c, "set", id, "params.value must be a finite number, got %s", json_kind(vv));
+        send_error(c, "set", id, "params.value must be a finite number, got %s", hermes__json_kind(vv));
         return;
     }
     if (!isfinite(value)) {
@@ -336,33 +321,6 @@ static void do_seek(struct client *c, json_t *params, json_t *id)
     submit(c, "seek", j, id);
 }
 
-/* Whether @p text nests '[' / '{' deeper than @p max (outside strings). Run
- * before parsing so a deep message costs one linear scan, not a deep tree. */
-static bool too_deep(const char *text, size_t len, uint32_t max)
-{
-    uint32_t depth = 0;
-    bool in_str = false, esc = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = text[i];
-        if (in_str) {
-            if (esc)
-                esc = false;
-            else if (ch == '\\')
-                esc = true;
-            else if (ch == '"')
-                in_str = false;
-        } else if (ch == '"') {
-            in_str = true;
-        } else if (ch == '[' || ch == '{') {
-            if (++depth > max)
-                return true;
-        } else if ((ch == ']' || ch == '}') && depth > 0) {
-            depth--;
-        }
-    }
-    return false;
-}
-
 #define ACTIONS "pause, resume, reset, step, set, seek, subscribe, unsubscribe or stats"
 
 /* Control commands: name, job (or -1 when the handler builds it). */
@@ -403,7 +361,7 @@ static void on_message(struct client *c, const char *text, size_t len, bool bina
 {
     (void)binary;  /* refused by the session layer: binary_in is false */
     uint32_t max_depth = hermes__server_info(hermes__client_server(c))->max_depth;
-    if (too_deep(text, len, max_depth)) {
+    if (hermes__json_too_deep(text, len, max_depth)) {
         send_error(c, NULL, NULL, "JSON nested deeper than %u levels; this message was ignored", max_depth);
         return;
     }
@@ -414,7 +372,8 @@ static void on_message(struct client *c, const char *text, size_t len, bool bina
         return;
     }
     if (!json_is_object(cmd)) {
-        send_error(c, NULL, NULL, "a command must be a JSON object like {\"action\": \"pause\"}, got %s", json_kind(cmd));
+        send_error(c, NULL, NULL, "a command must be a JSON object like {\"action\": \"pause\"}, got %s",
+                   hermes__json_kind(cmd));
         json_decref(cmd);
         return;
     }
@@ -427,12 +386,12 @@ static void on_message(struct client *c, const char *text, size_t len, bool bina
         goto out;
     }
     if (!json_is_string(av)) {
-        send_error(c, NULL, id, "\"action\" must be a string, got %s", json_kind(av));
+        send_error(c, NULL, id, "\"action\" must be a string, got %s", hermes__json_kind(av));
         goto out;
     }
     action = json_string_value(av);
     if (params && !json_is_object(params) && !json_is_null(params)) {
-        send_error(c, action, id, "\"params\" must be an object, got %s", json_kind(params));
+        send_error(c, action, id, "\"params\" must be an object, got %s", hermes__json_kind(params));
         goto out;
     }
     if (!json_is_object(params))

@@ -121,6 +121,12 @@ void hermes__client_submit(struct client *c, struct hermes__job *j);
 /* Queue @p text (owned copy) to every session of protocol @p p. */
 void hermes__server_broadcast(hermes_server_t *s, const struct hermes__protocol *p, const char *text, size_t len);
 struct hermes__job *hermes__job_new(enum hermes__job_kind kind, json_t *id);
+/* Whether JSON @p text nests '[' / '{' deeper than @p max (outside strings).
+ * Protocols run it before parsing, so a deep message costs one linear scan,
+ * not a deep tree. Pure; any thread. */
+bool hermes__json_too_deep(const char *text, size_t len, uint32_t max);
+/* What @p v is, for error messages: "an object", "a string", "null", ... */
+const char *hermes__json_kind(const json_t *v);
 
 /* ---- shared telemetry streams (server_telemetry.c) ---- */
 /* Sessions subscribed to the same signals share one stream, encoded once per tick. */

@@ -129,6 +129,45 @@ void hermes__client_submit(struct client *c, struct hermes__job *j)
     hermes__server_submit(c->srv, j);
 }
 
+bool hermes__json_too_deep(const char *text, size_t len, uint32_t max)
+{
+    uint32_t depth = 0;
+    bool in_str = false, esc = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (in_str) {
+            if (esc)
+                esc = false;
+            else if (ch == '\\')
+                esc = true;
+            else if (ch == '"')
+                in_str = false;
+        } else if (ch == '"') {
+            in_str = true;
+        } else if ((ch == '[' || ch == '{') && ++depth > max) {
+            return true;
+        } else if ((ch == ']' || ch == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
+const char *hermes__json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a real number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "unknown";
+}
+
 void hermes__server_broadcast(hermes_server_t *s, const struct hermes__protocol *p, const char *text, size_t len)
 {
     for (struct client *c = s->clients; c; c = c->next)

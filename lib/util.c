@@ -28,6 +28,10 @@ int hermes__fail(int code, const char *fmt, ...)
 
 void hermes__clear_error(void) { last_error[0] = '\0'; }
 
+void hermes__error_save(hermes__error_saved_t *e) { hermes__strlcpy(e->msg, last_error, sizeof e->msg); }
+
+int hermes__error_restore(int code, const hermes__error_saved_t *e) { return hermes__fail(code, "%s", e->msg); }
+
 HERMES_API const char *hermes_last_error(void) { return last_error; }
 
 /* The hook is read on hot-ish paths from several threads: keep it in atomics. */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include "hermes/common.h"
 #include "hermes/error.h"
@@ -18,6 +19,14 @@ int hermes__fail(int code, const char *fmt, ...) HERMES_PRINTF(2, 3);
 int hermes__failv(int code, const char *fmt, va_list ap);
 /* Clear the thread's last error. */
 void hermes__clear_error(void);
+/* The thread's pending error message, kept across cleanup that may record
+ * another (a destroy on a create's failure path): save it, clean up, then
+ * `return hermes__error_restore(rc, &saved);`. */
+typedef struct hermes__error_saved {
+    char msg[1024];
+} hermes__error_saved_t;
+void hermes__error_save(hermes__error_saved_t *e);
+int hermes__error_restore(int code, const hermes__error_saved_t *e);
 
 /* Structured log line through the host's hook; cheap no-op when silent. */
 void hermes__log(hermes_log_level_t level, const char *component, const char *fmt, ...) HERMES_PRINTF(3, 4);
@@ -44,6 +53,51 @@ int hermes__grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
  * directory): realpath() when the file exists, else the lexically normalised
  * base/path. malloc'd; NULL when out of memory. */
 char *hermes__resolve_path(const char *base, const char *path);
+
+/* Little-endian fields of the wire formats (telemetry frames, Foxglove
+ * binary messages), whatever the host's byte order. */
+static inline void hermes__put_le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void hermes__put_le64(unsigned char *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static inline void hermes__put_lef64(unsigned char *p, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    hermes__put_le64(p, v);
+}
+
+static inline uint32_t hermes__get_le32(const unsigned char *p)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v |= (uint32_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline uint64_t hermes__get_le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static inline double hermes__get_lef64(const unsigned char *p)
+{
+    uint64_t v = hermes__get_le64(p);
+    double d;
+    memcpy(&d, &v, sizeof d);
+    return d;
+}
 
 static inline uint64_t hermes__now_ns(void)
 {
