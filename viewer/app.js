@@ -907,6 +907,10 @@
         const b = el('button', 'small', 'Set');
         b.type = 'submit';
         const status = el('span', 'set-status');
+        /* born with the current control state, not only at the next redraw */
+        const block = controlBlock();
+        inp.disabled = b.disabled = block !== '';
+        b.title = block;
         form.appendChild(inp);
         form.appendChild(b);
         form.appendChild(status);
