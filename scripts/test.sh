@@ -8,8 +8,9 @@
 #   fuzz        the libFuzzer harnesses of tests/fuzz/ (clang, ASan + UBSan),
 #               $HERMES_FUZZ_SECONDS each (default 30); skipped when clang's
 #               fuzzer runtime is missing. One test per harness.
-#   tsan        ThreadSanitizer build (gcc): the scheduler, groups, server, ws_cli and
-#               process tests, halting on the first report
+#   tsan        ThreadSanitizer build (gcc): the scheduler, groups, server, seams,
+#               ws_cli, process, recording (record, replay, rerun), Foxglove and
+#               campaign tests, halting on the first report
 #   valgrind    memcheck of the WebSocket integration test (ws_cli: the real
 #               `hermes run` server process and the test's lws clients, both
 #               under memcheck), definite leaks count as errors
@@ -111,7 +112,8 @@ if [ -f build-tsan/build.ninja ] && ninja -C build-tsan; then
     # Add suppressions=tests/tsan.supp here if libwebsockets (not built with
     # TSan) ever produces reports from inside itself; none so far.
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
-        meson test -C build-tsan --print-errorlogs --num-processes 2 scheduler server ws_cli process groups || status=1
+        meson test -C build-tsan --print-errorlogs --num-processes 2 scheduler server server_seams ws_cli process groups \
+            record replay rerun foxglove-node campaign_cli || status=1
 else
     status=1
 fi
