@@ -8,13 +8,19 @@
  * no thread. More threads than CPUs would only make them take turns on a
  * core and pay a blocking wake-up each per frame. Members are dealt out
  * round-robin at create (inproc member j to lane j % T, lane T - 1 being the
- * caller's) and each lane steps its members in member order, so the mapping
- * is fixed for the run. A worker sleeps on its own wake-up pair
+ * caller's) and a lane's members always step together, in member order, so
+ * the lanes are fixed for the run. A worker sleeps on its own wake-up pair
  * (lib/process_wake.h, here in process-private memory): `go` carries the
- * frame's sequence number, `done` answers it. The frame's command (frame,
- * dt, sample) and the cleared per-member results are written before the
- * seq_cst post of `go` and read after the worker sees it; the worker writes
- * its members' results before it posts `done`, so no lock is needed. */
+ * frame's sequence number, `done` answers it. Whoever claims the frame's
+ * sequence number in the lane's `claim` word first (compare-and-swap from
+ * the previous one) steps the lane: its worker, or the caller once its own
+ * lane is done, so a worker that is not running yet (its CPU taken, or
+ * sleeping on the caller's CPU) costs the frame no wake-up latency; the
+ * caller waits for `done` only when the worker claimed. The frame's command
+ * (frame, dt, sample) and the cleared per-member results are written before
+ * the seq_cst post of `go` and read after the worker sees it; the worker
+ * writes its members' results before it posts `done`, so no lock is
+ * needed. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -33,6 +39,7 @@ struct worker {
     uint32_t              count;
     pthread_t             thr;
     uint32_t              seq;      /* last go posted */
+    _Atomic uint32_t      claim;    /* seq of the last frame whose lane was claimed */
     _Alignas(64) struct hermes_shm_wake go;
     _Alignas(64) struct hermes_shm_wake done;
 };
@@ -96,6 +103,10 @@ static void *work(void *arg)
         seen = v;
         if (atomic_load_explicit(&g->quit, memory_order_acquire))
             break;
+        uint32_t prev = (seen - 1) & HERMES__WAKE_SEQ;
+        if (!atomic_compare_exchange_strong_explicit(&w->claim, &prev, seen, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;   /* the caller stepped this lane (and maybe later frames') */
         step_lane(g, w->member, w->count, g->frame, g->dt, g->sample);
         hermes__wake_post(&w->done, seen);
     }
@@ -108,8 +119,16 @@ static void post_go(struct worker *w)
     hermes__wake_post(&w->go, w->seq);
 }
 
-static void await_done(struct worker *w)
+/* After the caller's own lane: step @p w's lane here unless its worker
+ * claimed it, else wait for the worker's answer. */
+static void finish_lane(struct hermes__group *g, struct worker *w)
 {
+    uint32_t prev = (w->seq - 1) & HERMES__WAKE_SEQ;
+    if (atomic_compare_exchange_strong_explicit(&w->claim, &prev, w->seq, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        step_lane(g, w->member, w->count, g->frame, g->dt, g->sample);
+        return;
+    }
     uint32_t v = atomic_load_explicit(&w->done.seq, memory_order_acquire);
     while (v != w->seq)
         v = hermes__wake_wait(&w->done, v, UINT64_MAX);
@@ -258,7 +277,7 @@ int hermes__group_step(struct hermes__group *g, uint64_t frame, double dt, bool 
         post_go(&g->w[i]);
     step_lane(g, g->local, g->nlocal, frame, dt, sample);
     for (uint32_t i = 0; i < g->nw; i++)
-        await_done(&g->w[i]);
+        finish_lane(g, &g->w[i]);
     for (uint32_t i = 0; i < g->n; i++) {
         if (!g->begun[i])
             continue;
