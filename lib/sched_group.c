@@ -127,6 +127,10 @@ static void finish_lane(struct hermes__group *g, struct worker *w)
     if (atomic_compare_exchange_strong_explicit(&w->claim, &prev, w->seq, memory_order_acq_rel,
                                                 memory_order_acquire)) {
         step_lane(g, w->member, w->count, g->frame, g->dt, g->sample);
+        /* Keep `done` at the last frame, as if the worker had answered (no
+         * post of it is pending: each was awaited), so a later wait can
+         * never match a stale answer after the sequence number wraps. */
+        atomic_store_explicit(&w->done.seq, w->seq, memory_order_relaxed);
         return;
     }
     uint32_t v = atomic_load_explicit(&w->done.seq, memory_order_acquire);
