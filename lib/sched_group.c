@@ -2,14 +2,25 @@
  * frame, or one by one with isolation checks (execution.check_groups).
  *
  * Process members have a split step (step_begin/step_end): all are woken,
- * then all are waited for. Inproc members run on threads: the first on the
- * caller's (the scheduler thread), each further one on a worker created with
- * the group and kept until it is destroyed, so a frame creates no thread.
- * A worker sleeps on its own wake-up pair (lib/process_wake.h, here in
- * process-private memory): `go` carries the frame's sequence number, `done`
- * answers it. The frame's command (frame, dt, sample) is written before the
- * seq_cst post of `go` and read after the worker sees it; the worker's
- * result is written before it posts `done`, so no lock is needed. */
+ * then all are waited for. Inproc members run on T = min(inproc members,
+ * CPUs) threads: the caller's (the scheduler thread) and T - 1 workers
+ * created with the group and kept until it is destroyed, so a frame creates
+ * no thread. More threads than CPUs would only make them take turns on a
+ * core and pay a blocking wake-up each per frame. Members are dealt out
+ * round-robin at create (inproc member j to lane j % T, lane T - 1 being the
+ * caller's) and a lane's members always step together, in member order, so
+ * the lanes are fixed for the run. A worker sleeps on its own wake-up pair
+ * (lib/process_wake.h, here in process-private memory): `go` carries the
+ * frame's sequence number, `done` answers it. Whoever claims the frame's
+ * sequence number in the lane's `claim` word first (compare-and-swap from
+ * the previous one) steps the lane: its worker, or the caller once its own
+ * lane is done, so a worker that is not running yet (its CPU taken, or
+ * sleeping on the caller's CPU) costs the frame no wake-up latency; the
+ * caller waits for `done` only when the worker claimed. The frame's command
+ * (frame, dt, sample) and the cleared per-member results are written before
+ * the seq_cst post of `go` and read after the worker sees it; the worker
+ * writes its members' results before it posts `done`, so no lock is
+ * needed. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -24,10 +35,11 @@
 
 struct worker {
     struct hermes__group *g;
-    uint32_t              member;   /* index in g->mem */
+    const uint32_t       *member;   /* its members' indexes in g->mem, ascending */
+    uint32_t              count;
     pthread_t             thr;
     uint32_t              seq;      /* last go posted */
-    int                   rc;       /* step result of the last go */
+    _Atomic uint32_t      claim;    /* seq of the last frame whose lane was claimed */
     _Alignas(64) struct hermes_shm_wake go;
     _Alignas(64) struct hermes_shm_wake done;
 };
@@ -35,7 +47,9 @@ struct worker {
 struct hermes__group {
     struct hermes__module **mem;
     uint32_t                n;
-    int                     local;      /* member stepped by the caller, or -1 */
+    uint32_t               *lanes;      /* inproc members' indexes, grouped by lane */
+    const uint32_t         *local;      /* members stepped by the caller (a slice of lanes) */
+    uint32_t                nlocal;
     struct worker          *w;
     uint32_t                nw;
     int                    *rc;         /* per member, this frame */
@@ -58,11 +72,28 @@ const void *hermes__group_thread_owner(void) { return thread_owner; }
 
 static void time_step(struct hermes__module *m, uint64_t t0) { *m->step_time = (double)(hermes__now_ns() - t0) * 1e-9; }
 
+/* Step @p count members in order, stopping at the first failure (the run
+ * stops; the lane's later members skip this frame). Results go to g->rc. */
+static void step_lane(struct hermes__group *g, const uint32_t *member, uint32_t count, uint64_t frame, double dt,
+                      bool sample)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        struct hermes__module *m = g->mem[member[i]];
+        uint64_t t0 = sample ? hermes__now_ns() : 0;
+        int rc = m->step(m->state, frame, dt);
+        if (sample)
+            time_step(m, t0);
+        if (rc != 0) {
+            g->rc[member[i]] = rc;
+            return;
+        }
+    }
+}
+
 static void *work(void *arg)
 {
     struct worker *w = arg;
     struct hermes__group *g = w->g;
-    struct hermes__module *m = g->mem[w->member];
     thread_owner = g->owner;
     uint32_t seen = 0;
     for (;;) {
@@ -72,10 +103,11 @@ static void *work(void *arg)
         seen = v;
         if (atomic_load_explicit(&g->quit, memory_order_acquire))
             break;
-        uint64_t t0 = g->sample ? hermes__now_ns() : 0;
-        w->rc = m->step(m->state, g->frame, g->dt);
-        if (g->sample)
-            time_step(m, t0);
+        uint32_t prev = (seen - 1) & HERMES__WAKE_SEQ;
+        if (!atomic_compare_exchange_strong_explicit(&w->claim, &prev, seen, memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;   /* the caller stepped this lane (and maybe later frames') */
+        step_lane(g, w->member, w->count, g->frame, g->dt, g->sample);
         hermes__wake_post(&w->done, seen);
     }
     return NULL;
@@ -87,8 +119,20 @@ static void post_go(struct worker *w)
     hermes__wake_post(&w->go, w->seq);
 }
 
-static void await_done(struct worker *w)
+/* After the caller's own lane: step @p w's lane here unless its worker
+ * claimed it, else wait for the worker's answer. */
+static void finish_lane(struct hermes__group *g, struct worker *w)
 {
+    uint32_t prev = (w->seq - 1) & HERMES__WAKE_SEQ;
+    if (atomic_compare_exchange_strong_explicit(&w->claim, &prev, w->seq, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        step_lane(g, w->member, w->count, g->frame, g->dt, g->sample);
+        /* Keep `done` at the last frame, as if the worker had answered (no
+         * post of it is pending: each was awaited), so a later wait can
+         * never match a stale answer after the sequence number wraps. */
+        atomic_store_explicit(&w->done.seq, w->seq, memory_order_relaxed);
+        return;
+    }
     uint32_t v = atomic_load_explicit(&w->done.seq, memory_order_acquire);
     while (v != w->seq)
         v = hermes__wake_wait(&w->done, v, UINT64_MAX);
@@ -109,6 +153,7 @@ void hermes__group_destroy(struct hermes__group *g)
         return;
     stop_workers(g, g->nw);
     free(g->w);
+    free(g->lanes);
     free(g->mem);
     free(g->rc);
     free(g->begun);
@@ -126,27 +171,49 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
     if (!g)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     g->n = n;
-    g->local = -1;
     g->owner = owner;
     g->bp = bp;
     g->mem = calloc(n, sizeof *g->mem);
     g->rc = calloc(n, sizeof *g->rc);
     g->begun = calloc(n, sizeof *g->begun);
     g->w = calloc(n, sizeof *g->w);
-    if (!g->mem || !g->rc || !g->begun || !g->w) {
+    g->lanes = calloc(n, sizeof *g->lanes);
+    if (!g->mem || !g->rc || !g->begun || !g->w || !g->lanes) {
         hermes__group_destroy(g);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
+    uint32_t ninproc = 0, nproc = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct hermes__module *m = members[i];
         g->mem[i] = m;
         g->nsaved += m->signal_count;
-        if (!m->step || m->step_begin)
-            continue;
-        if (g->local < 0)
-            g->local = (int)i;
-        else
-            g->w[g->nw++].member = i;
+        nproc += m->step_begin != NULL;
+        ninproc += m->step && !m->step_begin;
+    }
+    /* Lanes: T = min(inproc members, CPUs), at least 1 when there is an
+     * inproc member; T - 1 workers. Lane l gets inproc members l, l + T, ...
+     * (in member order), stored contiguously in g->lanes; the last lane is
+     * the caller's. */
+    uint32_t cpus = (uint32_t)hermes__cpu_count(), lanes = ninproc < cpus ? ninproc : cpus;
+    if (lanes == 0 && ninproc > 0)
+        lanes = 1;
+    uint32_t *p = g->lanes;
+    for (uint32_t l = 0; l < lanes; l++) {
+        uint32_t *first = p;
+        for (uint32_t i = 0, j = 0; i < n; i++) {
+            struct hermes__module *m = members[i];
+            if (!m->step || m->step_begin)
+                continue;
+            if (j++ % lanes == l)
+                *p++ = i;
+        }
+        if (l + 1 < lanes) {
+            g->w[g->nw].member = first;
+            g->w[g->nw++].count = (uint32_t)(p - first);
+        } else {
+            g->local = first;
+            g->nlocal = (uint32_t)(p - first);
+        }
     }
     if (!(g->saved = calloc(g->nsaved ? g->nsaved : 1, sizeof *g->saved))) {
         hermes__group_destroy(g);
@@ -155,10 +222,8 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
     /* A worker waits for its next frame only while the other members finish
      * this one: it may spin when every member has a CPU (as process members
      * do, lib/process.c). */
-    uint32_t poster_ns, waiter_ns, nproc = 0;
-    for (uint32_t i = 0; i < n; i++)
-        nproc += members[i]->step_begin != NULL;
-    hermes__spin_budget(nproc + g->nw + (g->local >= 0) - 1, &poster_ns, &waiter_ns);
+    uint32_t poster_ns, waiter_ns;
+    hermes__spin_budget(nproc + g->nw + (g->nlocal > 0) - 1, &poster_ns, &waiter_ns);
     /* While the caller waits, process members and workers may all be
      * running: a busy-waiting caller would take the core one of them needs. */
     g->spin_wait = (uint32_t)hermes__cpu_count() >= nproc + g->nw + 1;
@@ -179,7 +244,7 @@ int hermes__group_create(struct hermes__group **out, struct hermes__module *cons
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (e != 0) {
-        const char *name = members[g->w[started].member]->name;
+        const char *name = members[g->w[started].member[0]]->name;
         stop_workers(g, started);
         g->nw = 0;
         hermes__group_destroy(g);
@@ -214,17 +279,9 @@ int hermes__group_step(struct hermes__group *g, uint64_t frame, double dt, bool 
     g->sample = sample;
     for (uint32_t i = 0; i < g->nw; i++)
         post_go(&g->w[i]);
-    if (g->local >= 0) {
-        struct hermes__module *m = g->mem[g->local];
-        uint64_t ts = sample ? hermes__now_ns() : 0;
-        g->rc[g->local] = m->step(m->state, frame, dt);
-        if (sample)
-            time_step(m, ts);
-    }
-    for (uint32_t i = 0; i < g->nw; i++) {
-        await_done(&g->w[i]);
-        g->rc[g->w[i].member] = g->w[i].rc;
-    }
+    step_lane(g, g->local, g->nlocal, frame, dt, sample);
+    for (uint32_t i = 0; i < g->nw; i++)
+        finish_lane(g, &g->w[i]);
     for (uint32_t i = 0; i < g->n; i++) {
         if (!g->begun[i])
             continue;

@@ -10,9 +10,10 @@
 struct hermes__group;
 
 /* A group of @p n >= 2 members (borrowed, opened). Members with step_begin
- * (process modules) are woken together; of the others (inproc) the first is
- * stepped by the calling thread and each further one by a worker thread
- * created here, once. @p bp is the run's backplane (check mode reads its
+ * (process modules) are woken together; the others (inproc) are dealt
+ * round-robin into min(inproc members, CPUs) lanes, the last stepped by the
+ * calling thread and each other one by a worker thread created here, once
+ * (the caller also steps a lane its worker has not claimed yet). @p bp is the run's backplane (check mode reads its
  * live region and names) and @p owner tags the workers
  * (hermes__group_thread_owner()). Returns 0 or a hermes__fail() code. */
 int hermes__group_create(struct hermes__group **out, struct hermes__module *const *members, uint32_t n,
@@ -27,7 +28,8 @@ uint32_t hermes__group_workers(const struct hermes__group *g);
 /* Step every member for @p frame. Every member finishes (answers, fails or
  * times out) before this returns, so none is left mid-step. Returns -1 when
  * all succeeded, else the index of the first failing member in member
- * order (its errbuf says why). With @p sample, members' step_time slots are
+ * order (its errbuf says why); a failure ends its lane's frame, so later
+ * members of that lane do not step. With @p sample, members' step_time slots are
  * written (for process members: from the group's wake-up to the answer). */
 int hermes__group_step(struct hermes__group *g, uint64_t frame, double dt, bool sample);
 

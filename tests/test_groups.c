@@ -4,15 +4,21 @@
  * module and frame and leaves no process behind; check_groups catches a
  * member writing another member's signal; a worker thread's control calls
  * get HERMES_ESTATE; group timing is published; the config builder refuses
- * split groups. Test modules: host callback tables below and
+ * split groups. Inproc members share min(members, CPUs) threads (checked
+ * with the test thread's CPU affinity cut to one CPU and left whole): each
+ * lane's members step together, in member order, on the lane's worker or
+ * on the scheduler thread, and a failure stops only the rest of its lane's
+ * frame. Test modules: host callback tables below and
  * tests/modules/proc_module.c. */
 #include "test_util.h"
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 
 #ifndef PROC_MODULE
 #error "PROC_MODULE must be defined by meson"
@@ -23,7 +29,20 @@
 struct osc {
     double *in, *x, *v;
     double  k;
+    int     idx;      /* the digit of its name: p0 -> 0 */
+    char   *errbuf;
+    size_t  errbuf_size;
 };
+
+/* What each oscillator's last step saw: the thread, a global ticket (order
+ * of steps) and the frame. Fault injection: members in fail_mask fail at
+ * fail_frame. */
+#define NOSC 8
+static _Atomic long step_tid[NOSC];
+static _Atomic uint64_t step_ticket[NOSC], step_frame[NOSC];
+static _Atomic uint64_t ticket;
+static _Atomic unsigned fail_mask;
+static _Atomic uint64_t fail_frame;
 
 static double *poke_target;   /* check_groups test: 'p0' writes here when set */
 static hermes_scheduler_t *ctl_sched;  /* control test: 'p2' calls pause/stop on it */
@@ -37,7 +56,10 @@ static int osc_init(void **state, const hermes_inproc_env_t *env)
     o->in = hermes_inproc_slot(env, "in");
     o->x = hermes_inproc_slot(env, "x");
     o->v = hermes_inproc_slot(env, "v");
-    o->k = 1.0 + (double)(env->module_name[1] - '0');
+    o->idx = env->module_name[1] - '0';
+    o->k = 1.0 + (double)o->idx;
+    o->errbuf = env->errbuf;
+    o->errbuf_size = env->errbuf_size;
     *state = o;
     return o->in && o->x && o->v ? 0 : -1;
 }
@@ -45,6 +67,15 @@ static int osc_init(void **state, const hermes_inproc_env_t *env)
 static int osc_step(void *state, uint64_t frame, double dt)
 {
     struct osc *o = state;
+    if (o->idx >= 0 && o->idx < NOSC) {
+        atomic_store(&step_tid[o->idx], (long)syscall(SYS_gettid));
+        atomic_store(&step_ticket[o->idx], atomic_fetch_add(&ticket, 1) + 1);
+        atomic_store(&step_frame[o->idx], frame);
+    }
+    if (frame == atomic_load(&fail_frame) && (atomic_load(&fail_mask) >> o->idx & 1u)) {
+        snprintf(o->errbuf, o->errbuf_size, "fault injected");
+        return -1;
+    }
     *o->v += (*o->in - o->k * *o->x) * dt - 0.01 * *o->v;
     *o->x += *o->v * dt + 1e-3 * (double)(frame % 7);
     if (poke_target && o->k == 1.0)
@@ -294,6 +325,147 @@ static void test_groups_demo_trace_matches_sequential(void **state)
     demo_compare(load_demo_inproc);   /* both inproc: the vehicle on a worker thread */
 }
 
+
+/* ---- lanes: inproc members share min(members, CPUs) threads ------------------------------ */
+
+static cpu_set_t saved_cpus;
+
+/* Cut the calling thread's affinity to its first @p n CPUs (0: restore).
+ * Returns the CPU count it may now use. */
+static int use_cpus(int n)
+{
+    if (n == 0) {
+        assert_int_equal(sched_setaffinity(0, sizeof saved_cpus, &saved_cpus), 0);
+        return CPU_COUNT(&saved_cpus);
+    }
+    assert_int_equal(sched_getaffinity(0, sizeof saved_cpus, &saved_cpus), 0);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c = 0, k = 0; c < CPU_SETSIZE && k < n; c++)
+        if (CPU_ISSET(c, &saved_cpus)) {
+            CPU_SET(c, &set);
+            k++;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof set, &set), 0);
+    return CPU_COUNT(&set);
+}
+
+/* Five oscillators p0..p4 in a loop. */
+static void build_inproc5(hermes_config_t *cfg)
+{
+    add_oscs(cfg);
+    add_osc(cfg, "p4", -1.5);
+    assert_hermes_ok(hermes_config_add_wire(cfg, "p3.x", "p4.in", 1.0, 0.0));
+    assert_hermes_ok(hermes_config_add_wire(cfg, "p4.x", "p0.in", -1.0, 0.0));
+}
+
+static const char *const order5[] = {"p0", "p1", "p2", "p3", "p4"};
+static const uint32_t together5[] = {0, 0, 0, 0, 0};
+
+static hermes_scheduler_t *create5(hermes_config_t **cfg, char *run, size_t cap)
+{
+    *cfg = new_cfg(HERMES_MODE_SINGLE_FRAME, 100.0);
+    build_inproc5(*cfg);
+    assert_hermes_ok(hermes_config_set_schedule_groups(*cfg, order5, together5, 5));
+    hermes_scheduler_t *s = create(*cfg, run, cap);
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    return s;
+}
+
+static void lanes_with(int want_cpus)
+{
+    int cpus = use_cpus(want_cpus);
+    uint32_t lanes = cpus < 5 ? (uint32_t)cpus : 5;
+    /* Bit-identical to the sequential schedule whatever the mapping. */
+    compare(build_inproc5, order5, together5, 5, 400);
+    hermes_config_t *cfg;
+    char run[96];
+    hermes_scheduler_t *s = create5(&cfg, run, sizeof run);
+    long self = (long)syscall(SYS_gettid), worker_tid[5] = {0};
+    for (uint32_t f = 1; f <= 200; f++) {
+        assert_hermes_ok(hermes_scheduler_step(s, 1, NULL));
+        for (uint32_t j = 0; j < 5; j++) {
+            uint32_t l = j % lanes;
+            long tid = atomic_load(&step_tid[j]);
+            assert_int_equal(atomic_load(&step_frame[j]), f - 1);   /* frame f steps from f - 1 */
+            /* A lane steps together, in member order, on one thread. */
+            if (j >= lanes) {
+                assert_true(tid == atomic_load(&step_tid[j - lanes]));
+                assert_true(atomic_load(&step_ticket[j]) > atomic_load(&step_ticket[j - lanes]));
+            }
+            /* The last lane is the caller's; another runs on its own worker
+             * (always the same thread: none is created per frame) unless
+             * the caller claimed it first. */
+            if (l == lanes - 1 || tid == self) {
+                assert_true(tid == self);
+                continue;
+            }
+            if (!worker_tid[l])
+                worker_tid[l] = tid;
+            if (tid != worker_tid[l])
+                fail_msg("%u CPUs, frame %u: p%u stepped on thread %ld, its lane's worker is %ld", (unsigned)cpus, f,
+                         j, tid, worker_tid[l]);
+        }
+        for (uint32_t a = 0; a < lanes; a++)
+            for (uint32_t b = a + 1; b < lanes; b++)
+                assert_true(!worker_tid[a] || worker_tid[a] != worker_tid[b]);
+    }
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+    assert_false(shm_exists(run));
+    use_cpus(0);
+}
+
+static void test_groups_inproc_lanes_follow_cpus(void **state)
+{
+    (void)state;
+    lanes_with(1);     /* one CPU: the whole group on the scheduler thread */
+    lanes_with(2);
+    lanes_with(CPU_SETSIZE);   /* every CPU this machine gives */
+}
+
+/* p2 and p3 fail at frame 10. The run reports p2 (first in member order)
+ * on any number of lanes; a member after a failure in its lane does not
+ * step that frame, every other member does. */
+static void shared_lane_failure_with(int want_cpus)
+{
+    int cpus = use_cpus(want_cpus);
+    uint32_t lanes = cpus < 5 ? (uint32_t)cpus : 5;
+    hermes_config_t *cfg;
+    char run[96];
+    hermes_scheduler_t *s = create5(&cfg, run, sizeof run);
+    atomic_store(&fail_frame, 10);
+    atomic_store(&fail_mask, 1u << 2 | 1u << 3);
+    int rc = hermes_scheduler_step(s, 30, NULL);
+    atomic_store(&fail_mask, 0);
+    assert_int_equal(rc, HERMES_EMODULE);
+    assert_contains(hermes_scheduler_error(s), "module 'p2' step failed at frame 10: fault injected");
+    assert_int_equal(hermes_scheduler_frame(s), 10);
+    for (uint32_t j = 0; j < 5; j++) {
+        bool after_failure = false;
+        for (uint32_t i = j % lanes; i < j; i += lanes)
+            after_failure |= i == 2 || i == 3;
+        uint64_t want = after_failure ? 9 : 10;
+        if (atomic_load(&step_frame[j]) != want)
+            fail_msg("%u lanes: p%u last stepped frame %llu, expected %llu", lanes, j,
+                     (unsigned long long)atomic_load(&step_frame[j]), (unsigned long long)want);
+    }
+    double t0 = test_now();
+    hermes_scheduler_destroy(s);
+    assert_true(test_now() - t0 < 3.0);
+    assert_false(shm_exists(run));
+    hermes_config_destroy(cfg);
+    use_cpus(0);
+}
+
+static void test_groups_failure_in_a_shared_lane(void **state)
+{
+    (void)state;
+    shared_lane_failure_with(1);
+    shared_lane_failure_with(2);
+    shared_lane_failure_with(CPU_SETSIZE);
+}
+
 /* ---- failures ----------------------------------------------------------------------- */
 
 static void test_groups_crash_names_module_and_leaves_no_orphan(void **state)
@@ -392,7 +564,7 @@ static void test_groups_worker_control_calls(void **state)
     hermes_config_t *cfg = new_cfg(HERMES_MODE_AFAP, 1000.0);
     build_inproc(cfg);
     const char *order[] = {"p0", "p1", "p2", "p3"};
-    const uint32_t groups[] = {0, 0, 0, 0};   /* p2 steps on a worker thread */
+    const uint32_t groups[] = {0, 0, 0, 0};   /* p2 steps on a worker thread given 2 CPUs or more */
     assert_hermes_ok(hermes_config_set_schedule_groups(cfg, order, groups, 4));
     char run[96];
     hermes_scheduler_t *s = create(cfg, run, sizeof run);
@@ -553,6 +725,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_groups_process_trace_matches_sequential),
         cmocka_unit_test(test_groups_mixed_trace_matches_sequential),
         cmocka_unit_test(test_groups_demo_trace_matches_sequential),
+        cmocka_unit_test(test_groups_inproc_lanes_follow_cpus),
+        cmocka_unit_test(test_groups_failure_in_a_shared_lane),
         cmocka_unit_test(test_groups_crash_names_module_and_leaves_no_orphan),
         cmocka_unit_test(test_groups_inproc_failure_in_worker_is_reported),
         cmocka_unit_test(test_groups_check_mode_catches_a_write_to_a_member),

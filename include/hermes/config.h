@@ -211,7 +211,9 @@ HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *cons
  * entries run in order. Group numbers are only compared with their
  * neighbours: {0, 1, 1, 2} and {7, 3, 3, 9} mean the same. Within a group a
  * module must not read or write another member's signals during the step
- * (wires apply at frame boundaries, so wired inputs are fine).
+ * (wires apply at frame boundaries, so wired inputs are fine). Inproc
+ * members share min(inproc members, CPUs) threads, the scheduler thread
+ * included (docs/config.md).
  * @p group NULL is hermes_config_set_schedule(). Copied.
  * @return 0, HERMES_EINVAL (NULL argument, or a group number that reappears
  *         after another one: members must be adjacent), HERMES_ENOMEM.

@@ -12,8 +12,10 @@
  * Threading: callbacks run on the scheduler thread, one module at a time, in
  * schedule order, except step() of a module in a schedule group (see
  * hermes_config_set_schedule_groups()), which may run on a worker thread of
- * the scheduler, concurrently with the other members of its group: it must
- * then touch only its own signals and state. init, stage, reset and
+ * the scheduler, concurrently with the other members of its group, and not
+ * always on the same thread (the scheduler thread steps a worker's members
+ * when the worker is late): it must then touch only its own signals and
+ * state, and keep no thread-local state between steps. init, stage, reset and
  * terminate always run on the thread that calls the scheduler. Callbacks
  * must not call scheduler control functions other than
  * hermes_scheduler_stop() (the others return HERMES_ESTATE).

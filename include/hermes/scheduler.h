@@ -2,8 +2,9 @@
  *
  * One frame: every schedule entry in order steps and completes before the
  * next starts; an entry is one module, or a group whose members step
- * concurrently (hermes_config_set_schedule_groups(); inproc members beyond
- * the first run on worker threads created with the scheduler); then every
+ * concurrently (hermes_config_set_schedule_groups(); inproc members share
+ * min(inproc members, CPUs) threads: the scheduler thread and worker threads
+ * created with the scheduler); then every
  * wire applies dst = src * gain + offset in config order; then frame and
  * time advance and the frame is published to snapshot readers. Time is
  * frame * 1e9 / rate_hz nanoseconds (computed, never accumulated).
