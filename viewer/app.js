@@ -110,6 +110,7 @@
     retryAt: 0,
     connState: 'connecting',
     schema: null,
+    openBeforeFilter: null,  /* module -> open, saved when a filter starts */
     runId: null,
     signals: new Map(),      /* qualified name -> {name, module, local, type, unit, writable} */
     role: '',
@@ -633,19 +634,35 @@
     markTree();
   }
 
+  /* A filter opens the modules it finds signals in; clearing it gives back
+   * the open/closed state the modules had before (with 10^5 signals, opening
+   * every module at once would lay out every row: seconds). Rows are written
+   * only when their visibility changes. */
   function applyFilter() {
     const f = $('filter').value.trim().toLowerCase();
-    for (const det of document.querySelectorAll('#tree details.module')) {
+    const dets = document.querySelectorAll('#tree details.module');
+    if (f && !S.openBeforeFilter) {
+      S.openBeforeFilter = new Map();
+      for (const det of dets)
+        S.openBeforeFilter.set(det.dataset.module, det.open);
+    }
+    for (const det of dets) {
       let shown = 0;
       for (const li of det.querySelectorAll('li.sig')) {
         const hit = !f || li.dataset.signal.toLowerCase().includes(f);
-        li.hidden = !hit;
+        if (li.hidden === hit)
+          li.hidden = !hit;
         shown += hit ? 1 : 0;
       }
-      det.hidden = shown === 0;
+      if (det.hidden !== (shown === 0))
+        det.hidden = shown === 0;
       if (f && shown > 0)
         det.open = true;
+      else if (!f && S.openBeforeFilter && S.openBeforeFilter.has(det.dataset.module))
+        det.open = S.openBeforeFilter.get(det.dataset.module);
     }
+    if (!f)
+      S.openBeforeFilter = null;
   }
 
   function markTree() {
