@@ -407,6 +407,22 @@ async function main() {
       const listed = await q.evaluate(() => window.rowsListed);
       if (listed > 0)
         throw new Error('two clicks listed ' + listed + ' tree rows');
+      /* what runs every drawn frame queries inside the values table, never
+       * the whole document for buttons or inputs (each tree row has one) */
+      const wide = await q.evaluate(async () => {
+        const seen = new Set();
+        const orig = Document.prototype.querySelectorAll;
+        Document.prototype.querySelectorAll = function (sel) {
+          if (/(^|[\s,>])(button|input)\b/.test(sel))
+            seen.add(sel);
+          return orig.call(this, sel);
+        };
+        await new Promise((r) => setTimeout(r, 1000));
+        Document.prototype.querySelectorAll = orig;
+        return [...seen].join(' | ');
+      });
+      if (wide)
+        throw new Error('document-wide queries while running: ' + wide);
       await q.close();
     });
   } catch (e) {
