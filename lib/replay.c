@@ -255,7 +255,7 @@ static int read_series(hid_t d, hid_t mt, uint64_t first, uint64_t count, void *
 HERMES_API int hermes_recording_read(hermes_recording_t *rec, uint64_t first, uint64_t count, double *values,
                                      uint64_t *frames, double *times)
 {
-    if (!rec || (!values && rec->n))
+    if (!rec || (!values && !frames && !times))
         return hermes__fail(HERMES_EINVAL, "NULL argument");
     if (first > rec->rows || count > rec->rows - first)
         return hermes__fail(HERMES_EINVAL, "rows %llu..%llu beyond the %llu recorded", (unsigned long long)first,
@@ -263,7 +263,7 @@ HERMES_API int hermes_recording_read(hermes_recording_t *rec, uint64_t first, ui
     if (count == 0)
         return 0;
     int rc = 0;
-    if (rec->n) {
+    if (rec->n && values) {
         hid_t fs = H5Dget_space(rec->d_data);
         hsize_t st[2] = {first, 0}, c[2] = {count, rec->n};
         H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, c, NULL);
@@ -321,6 +321,8 @@ static int check_pattern(const char *p)
     return 0;
 }
 
+enum { EXPORT_BLOCK_VALUES = 1 << 20 };
+
 HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *csv_path,
                                            const char *const *patterns, uint32_t pattern_count)
 {
@@ -371,7 +373,10 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
             fprintf(f, ",%s", s->name);
     }
     fputc('\n', f);
-    const uint64_t block = 4096;
+    /* whole rows are read, so a block holds at most EXPORT_BLOCK_VALUES values
+     * (8 MiB): with 10^5 signals that is 10 rows, not the whole file */
+    uint64_t block = EXPORT_BLOCK_VALUES / (rec->n ? rec->n : 1);
+    block = block < 1 ? 1 : block > 4096 ? 4096 : block;
     double *vals = malloc(block * (rec->n ? rec->n : 1) * sizeof *vals);
     uint64_t *frames = malloc(block * sizeof *frames);
     double *times = malloc(block * sizeof *times);

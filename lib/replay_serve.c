@@ -410,17 +410,9 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
         goto fail;
     }
-    /* frame and time of every row, read in blocks */
-    double *scratch = malloc(4096 * (n ? n : 1) * sizeof *scratch);
-    if (!scratch) {
-        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
-        goto fail;
-    }
-    for (uint64_t r0 = 0; r0 < rp->rows && rc == 0; r0 += 4096) {
-        uint64_t cnt = rp->rows - r0 < 4096 ? rp->rows - r0 : 4096;
-        rc = hermes_recording_read(rec, r0, cnt, scratch, rp->frames + r0, rp->times + r0);
-    }
-    free(scratch);
+    /* frame and time of every row (no signal value: the values are read one
+     * row at a time when a frame is served) */
+    rc = hermes_recording_read(rec, 0, rp->rows, NULL, rp->frames, rp->times);
     if (rc)
         goto fail;
     double rate = rec->rate_hz > 0 ? rec->rate_hz : 1.0;
@@ -431,28 +423,41 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
         rp->pt[k] = rp->pt[k - 1] + (d > 0 ? d : rp->dt);  /* a reset: one frame period */
     }
     uint32_t nmods = 0;
+    uint32_t *mod_first = malloc((n ? n : 1) * sizeof *mod_first);
+    if (!mod_first) {
+        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
+        goto fail;
+    }
     for (uint32_t k = 0; k < n; k++) {
         const char *name = rec->views[k].name;
         const char *dot = strchr(name, '.');
         size_t ml = dot ? (size_t)(dot - name) : strlen(name);
         rp->modules[k] = malloc(ml + 1);
         if (!rp->modules[k]) {
+            free(mod_first);
             rc = hermes__fail(HERMES_ENOMEM, "out of memory");
             goto fail;
         }
         memcpy(rp->modules[k], name, ml);
         rp->modules[k][ml] = '\0';
         rp->locals[k] = dot ? dot + 1 : "";
+        /* the module's index: the previous signal's (signals of a module are
+         * usually together), else a search among the modules seen so far
+         * (mod_first[i]: the first signal of module i), never among signals */
         uint32_t mi = nmods;
-        for (uint32_t j = 0; j < k; j++)
-            if (!strcmp(rp->modules[j], rp->modules[k])) {
-                mi = rp->mod_index[j];
-                break;
-            }
+        if (k > 0 && !strcmp(rp->modules[k - 1], rp->modules[k]))
+            mi = rp->mod_index[k - 1];
+        else
+            for (uint32_t i = 0; i < nmods; i++)
+                if (!strcmp(rp->modules[mod_first[i]], rp->modules[k])) {
+                    mi = i;
+                    break;
+                }
         if (mi == nmods)
-            nmods++;
+            mod_first[nmods++] = k;
         rp->mod_index[k] = mi;
     }
+    free(mod_first);
     hid_t tw = hermes__rec_wire_type();
     if (hermes__rec_read_table(rec->file, REC_WIRES, tw, sizeof *rp->wires, (void **)&rp->wires, &rp->nwires) != 0)
         rp->nwires = 0;

@@ -2,6 +2,7 @@
  * h5dump), decimation, patterns, the command journal, config checks for
  * reruns, a SIGKILLed run's file, and a disk-full run (RLIMIT_FSIZE). */
 #include "test_util.h"
+#include "config_gen.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -468,6 +469,101 @@ static void test_disk_full_stops_the_run(void **state)
     assert_false(shm_exists(run));
 }
 
+/* Export and replay of a recording with 10^4 signals under an address-space
+ * limit of 160 MiB beyond the process's own: both must read the file a few
+ * rows at a time. (They once allocated 4096 whole rows, 328 MB here and 3.2 GB
+ * with 10^5 signals, and replay read every value of the file at start.)
+ * RLIMIT_AS cannot be used under AddressSanitizer or ThreadSanitizer (their
+ * shadow memory): there the test only checks the results. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define REC_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define REC_UNDER_ASAN 1
+#endif
+#endif
+
+#ifndef REC_UNDER_ASAN
+static long vm_size_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+#endif
+
+static void test_many_signals_bounded_memory(void **state)
+{
+    (void)state;
+    char cfgp[512], file[512], log[512], csv[512], run[64];
+    snprintf(cfgp, sizeof cfgp, "%s/many.yaml", tmpdir);
+    snprintf(file, sizeof file, "%s/many.h5", tmpdir);
+    snprintf(log, sizeof log, "%s/many.log", tmpdir);
+    snprintf(csv, sizeof csv, "%s/many.csv", tmpdir);
+    test_run_name(run, sizeof run, "many");
+    size_t len = 0;
+    char *text = gen_config(10000, 0, 10, &len);  /* m0..m9, s0..s999 each */
+    assert_non_null(text);
+    FILE *f = fopen(cfgp, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    free(text);
+    const char *args[] = {"run", cfgp, "--no-server", "--run-name", run, "--end-time", "0.005",
+                          "--record", file, NULL};
+    pid_t pid = spawn(log, args, 0);
+    int st = wait_exit(pid, 120);
+    if (st != 0)
+        sh("cat '%s'", log);
+    assert_int_equal(st, 0);
+
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+#ifndef REC_UNDER_ASAN
+        long kb = vm_size_kb();
+        struct rlimit rl = {.rlim_cur = (rlim_t)(kb + 160 * 1024) * 1024, .rlim_max = RLIM_INFINITY};
+        if (kb <= 0 || setrlimit(RLIMIT_AS, &rl) != 0)
+            _exit(10);
+#endif
+        hermes_recording_t *rec = NULL;
+        if (hermes_recording_open(&rec, file) != 0)
+            _exit(11);
+        if (hermes_recording_signal_count(rec) < 10000 || hermes_recording_rows(rec) != 6)
+            _exit(12);
+        const char *pats[] = {"m9.s999", "m0.s0"};
+        if (hermes_recording_export_csv(rec, csv, pats, 2) != 0) {
+            fprintf(stderr, "export: %s\n", hermes_last_error());
+            _exit(13);
+        }
+        uint64_t frames[6];
+        if (hermes_recording_read(rec, 0, 6, NULL, frames, NULL) != 0 || frames[5] != 5)
+            _exit(14);
+        hermes_replay_config_t rc;
+        hermes_replay_config_init(&rc);
+        hermes_replay_t *rp = NULL;
+        if (hermes_replay_create(&rp, rec, &rc) != 0) {
+            fprintf(stderr, "replay: %s\n", hermes_last_error());
+            _exit(15);
+        }
+        hermes_replay_destroy(rp);
+        hermes_recording_close(rec);
+        _exit(0);
+    }
+    int cst = 0;
+    assert_int_equal(waitpid(child, &cst, 0), child);
+    assert_true(WIFEXITED(cst));
+    assert_int_equal(WEXITSTATUS(cst), 0);
+    assert_true(file_contains(csv, "frame,time {s},m9.s999 {m},m0.s0 {m}"));
+    assert_true(file_contains(csv, "5,0.0050000000000000001,0.5,0.5\n"));
+}
+
 static void test_cli_usage_errors(void **state)
 {
     (void)state;
@@ -577,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_disk_full_stops_the_run),
         cmocka_unit_test(test_cli_usage_errors),
         cmocka_unit_test(test_config_record_section),
+        cmocka_unit_test(test_many_signals_bounded_memory),
         cmocka_unit_test(test_scheduler_hooks),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);

@@ -103,8 +103,9 @@ HERMES_API int hermes_recording_attr_number(hermes_recording_t *rec, const char 
 /**
  * Read rows [first, first + count): @p values gets count * signal_count
  * doubles, row-major (row r, column k at r * signal_count + k); @p frames and
- * @p times (optional) get count numbers each.
- * @return 0, HERMES_EINVAL (NULL values with columns, range beyond rows), HERMES_ESYS.
+ * @p times get count numbers each. Each of the three may be NULL (not read;
+ * frames and times alone read no signal values), but not all three.
+ * @return 0, HERMES_EINVAL (all three NULL, range beyond rows), HERMES_ESYS.
  */
 HERMES_API int hermes_recording_read(hermes_recording_t *rec, uint64_t first, uint64_t count, double *values,
                                      uint64_t *frames, double *times);

@@ -337,6 +337,94 @@ async function main() {
         throw new Error('controls enabled while disconnected');
     });
     await p.close();
+    await H.stopHermes(c);
+    c = null;
+
+    /* ---- a larger run: modules start closed, a filter opens them ---- */
+    const big = path.join(require('os').tmpdir(), 'hermes-viewer-test-' + process.pid + '.yaml');
+    let y = 'version: "0.2"\nmodules:\n';
+    for (const m of ['ma', 'mb']) {
+      y += '  ' + m + ':\n    type: injection\n    signals:\n';
+      for (let i = 0; i < 200; i++)
+        y += '      - {name: s' + i + ', type: f64}\n';
+    }
+    require('fs').writeFileSync(big, y + 'execution:\n  mode: realtime\n  rate_hz: 50\nserver:\n  enabled: true\n');
+    try {
+      c = await H.startHermes(hermes, [big, '--port', '0']);
+    } finally {
+      require('fs').unlinkSync(big);
+    }
+    await step('a large run: clearing a filter gives back the closed modules, rows written only on a change, a click touches only its row', async () => {
+      const q = await ctx.newPage();
+      await q.goto('http://127.0.0.1:' + c.port + '/', { timeout: WAIT });
+      await q.waitForSelector('#tree details[data-module="mb"]', { state: 'attached', timeout: WAIT });
+      const openMods = () => q.$$eval('#tree details.module', (ds) => ds.filter((d) => d.open && d.dataset.module !== 'hermes').map((d) => d.dataset.module).join());
+      if ((await openMods()) !== '')
+        throw new Error('modules of 200 signals open at first: ' + await openMods());
+      /* the user opens ma, then filters: both open, 2 rows (s199) shown */
+      await q.$eval('#tree details[data-module="ma"]', (d) => { d.open = true; });
+      await q.fill('#filter', 's199');
+      const shown = await q.$$eval('#tree li.sig', (ls) => ls.filter((l) => !l.hidden).map((l) => l.dataset.signal).join());
+      if (shown !== 'ma.s199,mb.s199' || (await openMods()) !== 'ma,mb')
+        throw new Error('filter s199 shows ' + shown + ', open: ' + await openMods());
+      /* count attribute writes from here on: a narrower filter touches only
+       * the rows that change (2 -> 0 here: s1990 does not exist), not all 400 */
+      await q.evaluate(() => {
+        window.hiddenWrites = 0;
+        new MutationObserver((ms) => { window.hiddenWrites += ms.length; })
+          .observe(document.getElementById('tree'), { attributes: true, attributeFilter: ['hidden'], subtree: true });
+      });
+      await q.fill('#filter', 's1990');
+      await H.sleep(50);
+      const writes = await q.evaluate(() => window.hiddenWrites);
+      if (writes > 4)    /* 2 rows + 2 modules */
+        throw new Error(writes + ' hidden attributes written for 2 rows that changed');
+      await q.fill('#filter', '');
+      const after = await openMods();
+      if (after !== 'ma')
+        throw new Error('after clearing the filter open modules are "' + after + '", expected the user\'s "ma"');
+      const hidden = await q.$$eval('#tree li.sig', (ls) => ls.filter((l) => l.hidden).length);
+      if (hidden !== 0)
+        throw new Error(hidden + ' rows still hidden');
+      /* a click marks its row without walking the 400 rows of the tree */
+      await q.evaluate(() => {
+        window.rowsListed = 0;
+        for (const proto of [Document.prototype, Element.prototype]) {
+          const orig = proto.querySelectorAll;
+          proto.querySelectorAll = function (sel) {
+            const r = orig.call(this, sel);
+            if (/li\.sig$/.test(sel))   /* every row, not the test's own .plotted query */
+              window.rowsListed += r.length;
+            return r;
+          };
+        }
+      });
+      const marked = () => q.$$eval('#tree li.sig.plotted', (ls) => ls.map((l) => l.dataset.signal).join());
+      await q.click('#tree li.sig[data-signal="ma.s3"]');
+      await H.waitFor(async () => (await marked()) === 'ma.s3', WAIT, 'ma.s3 marked plotted');
+      await q.click('#tree li.sig[data-signal="ma.s3"]');
+      await H.waitFor(async () => (await marked()) === '', WAIT, 'ma.s3 no longer marked');
+      const listed = await q.evaluate(() => window.rowsListed);
+      if (listed > 0)
+        throw new Error('two clicks listed ' + listed + ' tree rows');
+      /* what runs every drawn frame queries inside the values table, never
+       * the whole document for buttons or inputs (each tree row has one) */
+      const wide = await q.evaluate(async () => {
+        const seen = new Set();
+        const orig = Document.prototype.querySelectorAll;
+        Document.prototype.querySelectorAll = function (sel) {
+          if (/(^|[\s,>])(button|input)\b/.test(sel))
+            seen.add(sel);
+          return orig.call(this, sel);
+        };
+        await new Promise((r) => setTimeout(r, 1000));
+        Document.prototype.querySelectorAll = orig;
+        return [...seen].join(' | ');
+      });
+      if (wide)
+        throw new Error('document-wide queries while running: ' + wide);
+      await q.close();
+    });
   } catch (e) {
     ok(false, 'test setup', e.stack || e.message);
   } finally {
