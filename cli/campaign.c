@@ -402,6 +402,34 @@ static int make_dir(const char *path)
     return mkdir(path, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* plan_open() with its error printed: 0, or the exit status (@p p freed). */
+static int plan_load(struct plan *p, const char *dir)
+{
+    char err[2048];
+    int rc = plan_open(p, dir, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "hermes: %s\n", err);
+        plan_free(p);
+    }
+    return rc;
+}
+
+/* The DIR of `hermes campaign NAME DIR` (collect, status), or NULL with the
+ * exit status in @p status (0 after --help, C_USAGE after a usage error). */
+static const char *dir_arg(const char *name, int argc, char **argv, int *status)
+{
+    if (argc == 2 && argv[1][0] != '-')
+        return argv[1];
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(usage_campaign, stdout);
+        *status = 0;
+        return NULL;
+    }
+    fprintf(stderr, "hermes campaign %s: expected DIR\n\n%s", name, usage_campaign);
+    *status = C_USAGE;
+    return NULL;
+}
+
 static int cmd_plan(int argc, char **argv, const char *argv0)
 {
     bool force = false;
@@ -646,14 +674,10 @@ static int cmd_run_one(int argc, char **argv)
         fprintf(stderr, "hermes campaign run: INDEX must be a run number, got '%s'\n", idx_s);
         return C_USAGE;
     }
-    char err[2048];
     struct plan p;
-    int rc = plan_open(&p, dir, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "hermes: %s\n", err);
-        plan_free(&p);
+    int rc = plan_load(&p, dir);
+    if (rc)
         return rc;
-    }
     if (index >= p.runs) {
         fprintf(stderr, "hermes campaign run: INDEX %llu is out of range: the campaign has runs 0..%" PRIu64 "\n",
                 index, p.runs - 1);
@@ -1055,23 +1079,14 @@ done:
 
 static int cmd_collect(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-            fputs(usage_campaign, stdout);
-            return 0;
-        }
-        fprintf(stderr, "hermes campaign collect: expected DIR\n\n%s", usage_campaign);
-        return C_USAGE;
-    }
-    const char *dir = argv[1];
-    char err[2048];
+    int status;
+    const char *dir = dir_arg("collect", argc, argv, &status);
+    if (!dir)
+        return status;
     struct plan p;
-    int rc = plan_open(&p, dir, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "hermes: %s\n", err);
-        plan_free(&p);
+    int rc = plan_load(&p, dir);
+    if (rc)
         return rc;
-    }
     const struct campaign *c = &p.c;
     char *buf = NULL;
     size_t len = 0;
@@ -1224,23 +1239,14 @@ static int cmd_collect(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-    if (argc != 2 || argv[1][0] == '-') {
-        if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-            fputs(usage_campaign, stdout);
-            return 0;
-        }
-        fprintf(stderr, "hermes campaign status: expected DIR\n\n%s", usage_campaign);
-        return C_USAGE;
-    }
-    const char *dir = argv[1];
-    char err[2048];
+    int status;
+    const char *dir = dir_arg("status", argc, argv, &status);
+    if (!dir)
+        return status;
     struct plan p;
-    int rc = plan_open(&p, dir, err, sizeof err);
-    if (rc) {
-        fprintf(stderr, "hermes: %s\n", err);
-        plan_free(&p);
+    int rc = plan_load(&p, dir);
+    if (rc)
         return rc;
-    }
     uint64_t n_ok = 0, n_failed = 0, n_running = 0;
     for (uint64_t r = 0; r < p.runs; r++) {
         json_t *sum = load_summary(dir, r);
