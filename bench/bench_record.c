@@ -13,25 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #ifndef BUILD_TYPE
 #define BUILD_TYPE "unknown"
 #endif
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-#define CHECK(x)                                                                             \
-    do {                                                                                     \
-        int rc_ = (x);                                                                       \
-        if (rc_) {                                                                           \
-            fprintf(stderr, "%s: %s: %s\n", #x, hermes_err_name(rc_), hermes_last_error()); \
-            exit(1);                                                                         \
-        }                                                                                    \
-    } while (0)
 
 /* One module writing every one of its signals each frame. */
 struct gen {

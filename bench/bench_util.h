@@ -1,4 +1,4 @@
-/* Helpers shared by the scheduler benchmarks (bench_scheduler, bench_groups). */
+/* Helpers shared by the scheduler benchmarks (bench_scheduler, bench_groups, bench_record). */
 #ifndef HERMES_BENCH_UTIL_H
 #define HERMES_BENCH_UTIL_H
 

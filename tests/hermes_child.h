@@ -87,17 +87,6 @@ static int wait_hermes(double seconds)
 }
 
 /* Whether any line of the child's log contains @p needle. */
-static bool log_contains(const char *needle)
-{
-    FILE *f = fopen(logpath, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
+static bool log_contains(const char *needle) { return file_contains(logpath, needle); }
 
 #endif

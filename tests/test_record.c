@@ -374,19 +374,6 @@ static int wait_exit(pid_t pid, double seconds)
     return -1;
 }
 
-static bool file_contains(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    char line[4096];
-    bool found = false;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, needle) != NULL;
-    fclose(f);
-    return found;
-}
-
 static void test_sigkill_keeps_flushed_frames(void **state)
 {
     (void)state;

@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -102,6 +103,21 @@ static inline int shm_exists(const char *run_name)
     char path[128];
     snprintf(path, sizeof path, "/dev/shm/%s", run_name);
     return access(path, F_OK) == 0;
+}
+
+/* Whether any line of the text file @p path contains @p needle (false when
+ * it cannot be opened). */
+static inline bool file_contains(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
 }
 
 #endif
