@@ -17,22 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fanout_util.h"
+
 #define NSIG 1000
-#define WARMUP 3.0
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
-}
 
 /* ---- a 100 Hz "simulation" publishing the backplane ------------------------- */
 struct pub {
@@ -110,29 +97,6 @@ static void *bare_main(void *arg)
     return NULL;
 }
 
-static int run_clients(const char *exe, int port, int n, double seconds, const char *sub, char *out, size_t cap,
-                       double *cpu_pct)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %d %d %g %g '%s'", exe, port, n, WARMUP, seconds, sub);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    sleep_s(WARMUP);
-    double c0 = cpu_s();
-    sleep_s(seconds);
-    double c1 = cpu_s();
-    *cpu_pct = 100.0 * (c1 - c0) / seconds;
-    out[0] = '\0';
-    if (!fgets(out, (int)cap, p))
-        out[0] = '\0';
-    pclose(p);
-    size_t l = strlen(out);
-    if (l && out[l - 1] == '\n')
-        out[l - 1] = '\0';
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -172,7 +136,7 @@ int main(int argc, char **argv)
     }
     char line1[512], line2[512];
     double cpu1 = 0, cpu2 = 0;
-    run_clients(exe, hermes_server_port(srv), n, secs, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"*\"]}}",
+    run_clients(exe, hermes_server_port(srv), n, secs, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"*\"]}}", "",
                 line1, sizeof line1, &cpu1);
     hermes_server_stats_t st;
     hermes_server_stats(srv, &st);
@@ -200,7 +164,7 @@ int main(int argc, char **argv)
     int bport = vh ? lws_get_vhost_listen_port(vh) : -1;
     pthread_t bth;
     pthread_create(&bth, NULL, bare_main, NULL);
-    run_clients(exe, bport, n, secs, "-", line2, sizeof line2, &cpu2);
+    run_clients(exe, bport, n, secs, "-", "", line2, sizeof line2, &cpu2);
     atomic_store(&bare.stop, 1);
     lws_cancel_service(bare.ctx);
     pthread_join(bth, NULL);

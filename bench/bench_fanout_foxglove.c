@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fanout_util.h"
 #include "server_foxglove.h"
 
 #ifndef HERMES_BUILD_TYPE
@@ -27,27 +28,12 @@
 #endif
 
 #define NSIG   1000
-#define WARMUP 3.0
-
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + (double)ru.ru_stime.tv_sec +
-           ru.ru_stime.tv_usec * 1e-6;
-}
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    nanosleep(&ts, NULL);
 }
 
 /* ---- a 100 Hz "simulation" publishing values with full-precision fractions ---- */
@@ -69,29 +55,6 @@ static void *publisher(void *arg)
         sleep_s(0.01);
     }
     return NULL;
-}
-
-static int run_clients(const char *exe, int port, int n, double seconds, const char *sub, const char *proto,
-                       const char *first_byte, char *out, size_t cap, double *cpu_pct)
-{
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %d %d %g %g '%s' %s %s", exe, port, n, WARMUP, seconds, sub, proto, first_byte);
-    FILE *p = popen(cmd, "r");
-    if (!p)
-        return -1;
-    sleep_s(WARMUP);
-    double c0 = cpu_s();
-    sleep_s(seconds);
-    double c1 = cpu_s();
-    *cpu_pct = 100.0 * (c1 - c0) / seconds;
-    out[0] = '\0';
-    if (!fgets(out, (int)cap, p))
-        out[0] = '\0';
-    pclose(p);
-    size_t l = strlen(out);
-    if (l && out[l - 1] == '\n')
-        out[l - 1] = '\0';
-    return 0;
 }
 
 /* ns per JSON payload of the 1,000-signal channel, and per "%.17g" pass. */
@@ -190,10 +153,10 @@ int main(int argc, char **argv)
     hermes_server_stats_t st0, st1, st2;
     hermes_server_stats(srv, &st0);
     run_clients(exe, hermes_server_port(srv), n, secs, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"m.*\"]}}",
-                "hermes", "", line1, sizeof line1, &cpu1);
+                "hermes", line1, sizeof line1, &cpu1);
     hermes_server_stats(srv, &st1);
     run_clients(exe, hermes_server_port(srv), n, secs, "{\"op\":\"subscribe\",\"subscriptions\":[{\"id\":7,\"channelId\":1}]}",
-                "foxglove.websocket.v1", "1", line2, sizeof line2, &cpu2);
+                "foxglove.websocket.v1 1", line2, sizeof line2, &cpu2);
     hermes_server_stats(srv, &st2);
     hermes_server_destroy(srv);
     atomic_store(&pub.stop, 1);
