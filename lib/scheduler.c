@@ -162,7 +162,6 @@ HERMES_API const char *hermes_state_name(hermes_state_t st)
 #define X(name, value, text) case HERMES_STATE_##name: return text;
     switch (st) {
     HERMES_STATE_TABLE(X)
-    case HERMES_STATE_COUNT_: break;
     }
 #undef X
     return "unknown";
@@ -173,7 +172,6 @@ HERMES_API const char *hermes_event_name(hermes_event_t ev)
 #define X(name, value, text) case HERMES_EVENT_##name: return text;
     switch (ev) {
     HERMES_EVENT_TABLE(X)
-    case HERMES_EVENT_COUNT_: break;
     }
 #undef X
     return "none";

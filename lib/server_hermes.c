@@ -457,8 +457,7 @@ static hermes_state_t state_after(hermes_event_t ev)
     case HERMES_EVENT_RESET: return HERMES_STATE_PAUSED;
     case HERMES_EVENT_STOPPED: return HERMES_STATE_STOPPED;
     case HERMES_EVENT_ERROR: return HERMES_STATE_ERROR;
-    case HERMES_EVENT_NONE:
-    case HERMES_EVENT_COUNT_: break;
+    case HERMES_EVENT_NONE: break;
     }
     return HERMES_STATE_IDLE;
 }

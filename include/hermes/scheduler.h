@@ -71,14 +71,12 @@ typedef struct hermes_scheduler hermes_scheduler_t;
 #define HERMES_X_STATE_(name, value, text) HERMES_STATE_##name = (value),
 typedef enum hermes_state {
     HERMES_STATE_TABLE(HERMES_X_STATE_)
-    HERMES_STATE_COUNT_
 } hermes_state_t;
 #undef HERMES_X_STATE_
 
 #define HERMES_X_EVENT_(name, value, text) HERMES_EVENT_##name = (value),
 typedef enum hermes_event {
     HERMES_EVENT_TABLE(HERMES_X_EVENT_)
-    HERMES_EVENT_COUNT_
 } hermes_event_t;
 #undef HERMES_X_EVENT_
 
