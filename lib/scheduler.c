@@ -976,10 +976,10 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s)
     return control(s, REQ_STOP, 0, NULL);
 }
 
-HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value)
+/* Whether @p value may be set into @p sig from outside: 0, or the code of
+ * hermes__fail() (unknown id, not writable, driven by a wire, wrong type). */
+static int set_check(const hermes_scheduler_t *s, hermes_signal_t sig, double value)
 {
-    if (!s)
-        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
     if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
         return hermes__fail(HERMES_ENOENT, "invalid signal id (index %u)", sig.index);
     const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
@@ -992,6 +992,16 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     if (hermes_type_check((hermes_type_t)d->type, value) != 0)
         return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g", hermes_type_name((hermes_type_t)d->type),
                             d->name, value);
+    return 0;
+}
+
+HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, double value)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    int bad = set_check(s, sig, value);
+    if (bad)
+        return bad;
     pthread_mutex_lock(&s->mu);
     int rc = 0;
     if (s->in_run) {
@@ -1219,18 +1229,9 @@ HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_co
         return hermes__fail(HERMES_ESTATE, "hermes_scheduler_apply: only from inside the boundary hook");
     if (cmd->kind == HERMES_COMMAND_SET) {
         hermes_signal_t sig = cmd->signal;
-        if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
-            return hermes__fail(HERMES_ENOENT, "invalid signal id (index %u)", sig.index);
-        const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
-        if (!d->writable)
-            return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
-        for (uint32_t i = 0; i < s->nwires; i++)  /* as hermes_scheduler_set() */
-            if (s->wires[i].dst == sig.index)
-                return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,
-                                    s->bp->dir[s->wires[i].src].name);
-        if (hermes_type_check((hermes_type_t)d->type, cmd->value) != 0)
-            return hermes__fail(HERMES_ETYPE, "cannot set %s signal '%s' to %.17g",
-                                hermes_type_name((hermes_type_t)d->type), d->name, cmd->value);
+        int bad = set_check(s, sig, cmd->value);
+        if (bad)
+            return bad;
         s->live[sig.index] = cmd->value;
         call_cmd_hook(s, HERMES_COMMAND_SET, sig.index, cmd->value, 0, s->frame);
         if (get_state(s) != HERMES_STATE_RUNNING)
