@@ -29,7 +29,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "backplane_internal.h"
+#include "backplane/layout.h"
 
 #ifndef HERMES_BUILD_TYPE
 #define HERMES_BUILD_TYPE "unknown"
@@ -76,7 +76,7 @@ __attribute__((noinline)) static void gather4(const double *pub, const uint32_t 
 
 typedef void (*gather_fn)(const double *, const uint32_t *, uint32_t, double *);
 
-/* The reference: the seqlock read of lib/backplane.c around a gather. */
+/* The reference: the seqlock read of lib/backplane/backplane.c around a gather. */
 __attribute__((noinline)) static int ref_gather(const hermes_backplane_t *bp, gather_fn g, const uint32_t *idx,
                                                 uint32_t n, double *out, uint64_t *frame)
 {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "fanout_util.h"
-#include "server_foxglove.h"
+#include "server/foxglove/foxglove.h"
 
 #ifndef HERMES_BUILD_TYPE
 #define HERMES_BUILD_TYPE "unknown"

@@ -1,6 +1,6 @@
 /* Process-module stepping cost against the raw wake-up round trip.
  *
- *   (a) round trip of the wake-up primitive (lib/process_wake.h, the code the
+ *   (a) round trip of the wake-up primitive (lib/scheduler/drivers/process_wake.h, the code the
  *       library runs) between two bare processes, plus a process-shared
  *       sem_t pair for comparison;
  *   (b) ns per frame of a scheduler with 1 no-op process module;
@@ -25,7 +25,7 @@
 
 #include <hermes/hermes.h>
 
-#include "process_wake.h"
+#include "scheduler/drivers/process_wake.h"
 
 static double secs = 0.5;
 static const char *noop_exe;
@@ -234,7 +234,7 @@ int main(int argc, char **argv)
     printf("bench_process: %d CPUs, %.2f s per measurement, %s\n", ncpu, secs, HERMES_VERSION_STRING);
 
     printf("\nreference primitives, blocking only (no spin):\n");
-    printf("  futex pair (lib/process_wake.h)   one CPU %8.0f ns   across CPUs %8.0f ns\n",
+    printf("  futex pair (lib/scheduler/drivers/process_wake.h)   one CPU %8.0f ns   across CPUs %8.0f ns\n",
            raw_rt(0, 0, 0, 0, false), ncpu > 1 ? raw_rt(0, 1, 0, 0, false) : -1.0);
     printf("  process-shared sem_t pair         one CPU %8.0f ns   across CPUs %8.0f ns\n",
            raw_rt(0, 0, 0, 0, true), ncpu > 1 ? raw_rt(0, 1, 0, 0, true) : -1.0);
@@ -243,7 +243,7 @@ int main(int argc, char **argv)
                raw_rt(0, 0, 20000, 20000, false), raw_rt(0, 1, 20000, 20000, false));
 
     /* The library's default policy on this machine (see spin_policy() in
-     * lib/process.c): orchestrator spins with >= 2 CPUs; modules spin only
+     * lib/scheduler/drivers/process.c): orchestrator spins with >= 2 CPUs; modules spin only
      * when every process module plus the orchestrator has a CPU. */
     uint32_t o = ncpu >= 2 ? 20000u : 0u;
     uint32_t m1 = ncpu >= 2 ? 20000u : 0u, m4 = ncpu >= 5 ? 20000u : 0u;

@@ -65,13 +65,13 @@ read -r -a pclibs <<<"$(pkg-config --libs libwebsockets jansson libcyaml yaml-0.
 # The library once (instrumented for coverage, no fuzzer main), two at a time;
 # a source is rebuilt when it or any header is newer than its object.
 build_failed=0
-newest_hdr=$(ls -t include/hermes/*.h lib/*.h "$gen/version.h" | head -1)
+newest_hdr=$(ls -t include/hermes/*.h $(find lib -name '*.h') "$gen/version.h" | head -1)
 objs=()
 pids=()
 # The harnesses need neither HDF5 nor the viewer: build the library as meson
 # does without them (the recording stubs, the fallback page), so the sources
 # that need libhdf5 are left out.
-for src in lib/*.c; do
+for src in $(find lib -name '*.c' | sort); do
     case "$(basename "$src")" in
         recorder.c|replay.c|replay_serve.c|h5table.c) continue ;;
     esac

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "names.h"
+#include "common/names.h"
 
 static hermes_backplane_t *make(const char *name, const hermes_signal_spec_t *specs, uint32_t n)
 {

@@ -16,7 +16,7 @@
 
 #include "hermes/config.h"
 #include "hermes/inproc.h"
-#include "config_internal.h"
+#include "config/internal.h"
 
 #ifndef HERMES_TEST_SRCDIR
 #error "HERMES_TEST_SRCDIR must be defined (the tests/ source directory)"

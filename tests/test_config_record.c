@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "hermes/config.h"
-#include "config_internal.h"
+#include "config/internal.h"
 
 #define assert_hermes_ok(expr)                                                           \
     do {                                                                                 \

@@ -1,5 +1,5 @@
-/* Foxglove protocol message builders (lib/server_foxglove_msg.c) and the
- * payload number formatter (lib/server_foxglove_number.c), without sockets:
+/* Foxglove protocol message builders (lib/server/foxglove/msg.c) and the
+ * payload number formatter (lib/server/foxglove/number.c), without sockets:
  * a real shared-memory backplane, texts parsed back with jansson. */
 #include "test_util.h"
 
@@ -7,8 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "server_foxglove.h"
-#include "server_internal.h"
+#include "server/foxglove/foxglove.h"
+#include "server/internal.h"
 
 struct fixture {
     hermes_backplane_t  *bp;

@@ -1,10 +1,10 @@
 /* The HTTP route over an asset table of its own: this test defines
- * hermes__assets() (lib/assets.h), so the linker takes it instead of
- * lib/assets_fallback.c, as a viewer build does. Real server on 127.0.0.1
+ * hermes__assets() (lib/server/assets.h), so the linker takes it instead of
+ * lib/server/assets_fallback.c, as a viewer build does. Real server on 127.0.0.1
  * port 0 over a backplane, raw HTTP. */
 #include "test_util.h"
 
-#include "assets.h"
+#include "server/assets.h"
 #include "ws_client.h"
 
 #define BIG (200u * 1024u + 7u)  /* many WRITEABLE chunks, odd tail */

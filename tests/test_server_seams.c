@@ -4,7 +4,7 @@
  * hermes_server_errmsg() after failed calls. */
 #include "test_util.h"
 
-#include "util.h"
+#include "common/util.h"
 #include "ws_client.h"
 
 /* ---- an in-memory "recording": 3 signals, frame = position, value = f(frame) ---- */

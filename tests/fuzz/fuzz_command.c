@@ -3,7 +3,7 @@
  * The input is one complete client text message. It goes through the same
  * path as a message read off a connection (rate limit, JSON depth scan,
  * parsing, every command, the control jobs) via hermes__server_fuzz_command()
- * on a detached server (lib/server_internal.h), against a real shared-memory
+ * on a detached server (lib/server/internal.h), against a real shared-memory
  * backplane and a real, staged scheduler built from a small programmatic
  * config (no run() thread: control calls apply in the calling thread). Each
  * message is fed twice, as a controller and as an observer.

@@ -5,7 +5,7 @@
  * goes through the same path as a message read off a connection (rate limit,
  * the shared session layer, every op, parameters, services and their control
  * jobs) via hermes__server_fuzz_message() on a detached server
- * (lib/server_internal.h), against a real shared-memory backplane and a real,
+ * (lib/server/internal.h), against a real shared-memory backplane and a real,
  * staged scheduler (no run() thread: control calls apply in the calling
  * thread). Each message is fed twice, as a controller and as an observer.
  *

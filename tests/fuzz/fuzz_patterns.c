@@ -1,5 +1,5 @@
 /* libFuzzer harness: subscription pattern expansion (hermes_encoder_create,
- * and the server's catalog, lib/server_catalog.c, over the same signals).
+ * and the server's catalog, lib/server/catalog.c, over the same signals).
  *
  * The input is split at '\n' into patterns (a NUL inside a line ends that
  * pattern early, as a C string would). They are expanded against one real
@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "server_source.h"  /* private: the server's catalog (scripts/fuzz.sh adds -Ilib) */
+#include "server/source.h"  /* private: the server's catalog (scripts/fuzz.sh adds -Ilib) */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

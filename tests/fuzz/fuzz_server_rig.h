@@ -1,7 +1,7 @@
 /* Shared set-up of the server fuzz harnesses (fuzz_command.c, fuzz_foxglove.c):
  * a real shared-memory backplane and a real, staged scheduler built from a
  * small programmatic config (no run() thread: control calls apply in the
- * calling thread), served by a detached server (lib/server_internal.h) whose
+ * calling thread), served by a detached server (lib/server/internal.h) whose
  * control table drives that scheduler with step counts capped at STEP_CAP.
  * The backplane's run name comes from $HERMES_FUZZ_RUN (scripts/fuzz.sh sets
  * it and removes the segment if the process dies), else hermes-fuzz-<pid>.
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "server_internal.h"
+#include "server/internal.h"
 
 #define MAX_MESSAGE 65536u
 #define STEP_CAP    64u

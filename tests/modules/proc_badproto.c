@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "module_protocol.h"
+#include "module/protocol.h"
 
 int main(void)
 {
