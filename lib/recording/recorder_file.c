@@ -58,11 +58,22 @@ static hid_t make_series(hid_t loc, const char *name, hid_t type, hsize_t chunk)
 }
 
 /* Fixed table of @p n rows. */
+/* Fixed table of @p n rows. Tables over 64 KiB (the signal tables of big
+ * configs: fixed-length, mostly padding) are stored deflated in chunks of
+ * about 64 KiB when the HDF5 build has zlib; readers see the same rows. */
 static int write_table(hid_t loc, const char *name, hid_t type, const void *rows, hsize_t n)
 {
     hsize_t dims = n;
     hid_t sp = H5Screate_simple(1, &dims, NULL);
-    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    size_t row = H5Tget_size(type);
+    if (row && n * row > 65536 && H5Zfilter_avail(H5Z_FILTER_DEFLATE) > 0) {
+        hsize_t chunk = 65536 / row ? 65536 / row : 1;
+        H5Pset_chunk(dcpl, 1, &chunk);
+        H5Pset_deflate(dcpl, 1);
+    }
+    hid_t d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Pclose(dcpl);
     herr_t rc = d < 0 ? -1 : n ? H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) : 0;
     if (d >= 0)
         H5Dclose(d);
@@ -240,7 +251,7 @@ static int make_storage(hermes_recorder_t *r, hid_t *space)
      * of memory per chunk, which HDF5 writes without gathering it. */
     hsize_t cs = r->n ? r->n : 1;
     hsize_t cf = 131072 / cs;
-    hsize_t p2 = 16;
+    hsize_t p2 = 1;  /* a chunk is allocated whole: at most about 1 MiB is unused at the end */
     while (p2 * 2 <= cf && p2 < 4096)
         p2 *= 2;
     r->chunk_frames = p2;
@@ -274,45 +285,6 @@ static int make_storage(hermes_recorder_t *r, hid_t *space)
     return 0;
 }
 
-static int make_signal_views(hermes_recorder_t *r, const uint32_t *idx, const struct rec_signal_row *sigs, hid_t sp)
-{
-    /* One virtual dataset per signal: /module/local_name -> data[:, k]. */
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hsize_t vd = 0, vm = H5S_UNLIMITED;
-    hid_t vs = H5Screate_simple(1, &vd, &vm);
-    hsize_t st = 0, one = 1, unl = H5S_UNLIMITED;
-    H5Sselect_hyperslab(vs, H5S_SELECT_SET, &st, &one, &unl, &one);
-    int rc = 0;
-    for (uint32_t k = 0; k < r->n && rc == 0; k++) {
-        hermes_signal_info_t si;
-        hermes_backplane_info(r->bp, idx[k], &si);
-        hid_t ss = H5Scopy(sp);
-        hsize_t s2[2] = {0, k}, str2[2] = {1, 1}, c2[2] = {H5S_UNLIMITED, 1}, b2[2] = {1, 1};
-        H5Sselect_hyperslab(ss, H5S_SELECT_SET, s2, str2, c2, b2);
-        hid_t vp = H5Pcreate(H5P_DATASET_CREATE);
-        char path[HERMES_MAX_NAME + 4];
-        snprintf(path, sizeof path, "%s/%s", si.module, si.local_name);
-        hid_t v = -1;
-        if (H5Pset_virtual(vp, vs, ".", "/" REC_DATA, ss) >= 0)
-            v = H5Dcreate2(r->file, path, H5T_IEEE_F64LE, vs, lcpl, vp, H5P_DEFAULT);
-        if (v < 0)
-            rc = -1;
-        else {
-            uint64_t col = k;
-            rc = attr_str(v, "type", sigs[k].type) | attr_str(v, "unit", sigs[k].unit) |
-                 attr_u64(v, "writable", sigs[k].writable) | attr_f64(v, "initial", sigs[k].initial) |
-                 attr_u64(v, "column", col);
-            H5Dclose(v);
-        }
-        H5Pclose(vp);
-        H5Sclose(ss);
-    }
-    H5Sclose(vs);
-    H5Pclose(lcpl);
-    return rc ? create_fail(r, HERMES_ESYS, "cannot create the signal datasets") : 0;
-}
-
 int hermes__rec_file_build(hermes_recorder_t *r, const hermes_recorder_config_t *cfg, const uint32_t *idx)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
@@ -328,8 +300,6 @@ int hermes__rec_file_build(hermes_recorder_t *r, const hermes_recorder_config_t 
         rc = write_tables(r, idx, &sigs);
     if (rc == 0)
         rc = make_storage(r, &sp);
-    if (rc == 0)
-        rc = make_signal_views(r, idx, sigs, sp);
     if (sp >= 0)
         H5Sclose(sp);
     free(sigs);
