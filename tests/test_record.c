@@ -652,6 +652,62 @@ static void test_config_record_section(void **state)
                         "sys.exit(0 if list(f['frame'][:]) == [0, 50, 100] else 1)\"", HERMES_PYTHON, file), 0);
 }
 
+/* A writer that cannot keep up (held by the test-only HERMES_TEST_RECORDER_HOLD
+ * hook until the ring is full, so no timing is involved): the run waits for
+ * space instead of dropping frames, stats counts the stalls, the log says
+ * event=recording_behind and the file's ring_stalls matches. */
+static _Atomic int behind_lines;
+static void behind_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
+{
+    (void)ctx;
+    if (level == HERMES_LOG_WARN && !strcmp(component, "recorder") && strstr(msg, "event=recording_behind"))
+        behind_lines++;
+}
+
+static void test_slow_writer_counts_stalls(void **state)
+{
+    (void)state;
+    char file[512];
+    snprintf(file, sizeof file, "%s/behind.h5", tmpdir);
+    setenv("HERMES_TEST_RECORDER_HOLD", "1", 1);
+    hermes_log_set(behind_log, NULL, HERMES_LOG_WARN);
+    hermes_config_t *cfg = make_config(1.0, 1.0);
+    hermes_scheduler_t *s;
+    hermes_scheduler_options_t opt;
+    hermes_scheduler_options_init(&opt);
+    char rn[64];
+    opt.run_name = test_run_name(rn, sizeof rn, "behind");
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
+    hermes_recorder_t *r;
+    hermes_recorder_config_t rc;
+    hermes_recorder_config_init(&rc);
+    rc.path = file;
+    rc.ring_frames = 4;
+    assert_hermes_ok(hermes_recorder_create(&r, s, &rc));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));
+    assert_hermes_ok(hermes_recorder_close(r, "end_time"));
+    hermes_recorder_stats_t st;
+    assert_hermes_ok(hermes_recorder_stats(r, &st));
+    hermes_log_set(NULL, NULL, HERMES_LOG_WARN);
+    unsetenv("HERMES_TEST_RECORDER_HOLD");
+    hermes_recorder_destroy(r);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+    /* 101 frames through a ring of 4 whose writer waits for it to be full:
+     * the producer finds it full at least once per 4 frames. */
+    assert_true(st.stalls >= 101 / 4 - 1);
+    assert_int_equal(st.rows, 101);
+    assert_true(behind_lines >= 1);
+    hermes_recording_t *rec;
+    assert_hermes_ok(hermes_recording_open(&rec, file));
+    assert_int_equal(hermes_recording_rows(rec), 101);
+    double stalls = 0;
+    assert_hermes_ok(hermes_recording_attr_number(rec, "ring_stalls", &stalls));
+    assert_true(stalls == (double)st.stalls);
+    hermes_recording_close(rec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +720,7 @@ int main(void)
         cmocka_unit_test(test_config_record_section),
         cmocka_unit_test(test_many_signals_bounded_memory),
         cmocka_unit_test(test_scheduler_hooks),
+        cmocka_unit_test(test_slow_writer_counts_stalls),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -108,6 +108,8 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     r->s = s;
     r->bp = hermes_scheduler_backplane(s);
+    const char *hold = getenv("HERMES_TEST_RECORDER_HOLD");
+    r->hold = hold && hold[0] == '1';
     r->path = hermes__strdup(cfg->path);
     r->file = r->d_data = r->d_frame = r->d_time = r->d_tick = r->d_events = r->d_journal = -1;
     r->t_event = r->t_journal = -1;

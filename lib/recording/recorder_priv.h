@@ -69,6 +69,10 @@ struct hermes_recorder {
     /* stats */
     _Atomic uint64_t st_rows, st_stalls, st_flushes, st_busy_ns;
     bool closed;
+    /* Test-only (environment HERMES_TEST_RECORDER_HOLD=1, read at create):
+     * the writer holds each write until the producer waits for space, so a
+     * test sees the slow-writer path (stalls, recording_behind) without timing. */
+    bool hold;
 };
 
 /* ---- recorder_ring.c ---- */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recording/recorder_priv.h"
 #include "common/util.h"
@@ -137,6 +138,11 @@ static int drain_some(hermes_recorder_t *r)
     uint64_t pos, n = hermes__rec_ring_peek(r, &pos);
     if (!n)
         return 0;
+    if (r->hold) {  /* test-only: until the ring is full (the producer waits) or 5 s */
+        for (int i = 0; i < 5000 && !atomic_load(&r->producer_waiting) && !atomic_load(&r->stopping); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+        n = hermes__rec_ring_peek(r, &pos);
+    }
     uint64_t to_edge = r->chunk_frames - r->rows % r->chunk_frames;
     if (n > to_edge)
         n = to_edge;
