@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 /* Root-level objects; a module may not use one of these names. */
-#define REC_DATA    "data"     /* f64 [rows, signals]: the storage behind every signal dataset */
+#define REC_DATA    "data"     /* f64 [rows, signals]: every value; column k is row k of signals */
 #define REC_FRAME   "frame"    /* u64 [rows] */
 #define REC_TIME    "time"     /* f64 [rows] seconds */
 #define REC_TICK    "tick"     /* u64 [rows] frames computed since stage (monotonic across resets) */

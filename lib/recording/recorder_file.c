@@ -154,8 +154,8 @@ static int write_metadata(hermes_recorder_t *r, const hermes_recorder_config_t *
 }
 
 /* The modules, wires, signals and config_signals tables (also used to check
- * a rerun's config); *sigs_out gets the signal rows (caller frees). */
-static int write_tables(hermes_recorder_t *r, const uint32_t *idx, struct rec_signal_row **sigs_out)
+ * a rerun's config). */
+static int write_tables(hermes_recorder_t *r, const uint32_t *idx)
 {
     const hermes_config_t *hc = hermes_scheduler_config(r->s);
     uint32_t nm = hermes_config_module_count(hc);
@@ -238,13 +238,12 @@ static int write_tables(hermes_recorder_t *r, const uint32_t *idx, struct rec_si
         free(sigs);
         return create_fail(r, HERMES_ESYS, "cannot write the signal tables");
     }
-    *sigs_out = sigs;
+    free(sigs);
     return 0;
 }
 
-/* The series: data [rows, n], frame, time, tick, events, journal; *space gets
- * the data's dataspace (caller closes). */
-static int make_storage(hermes_recorder_t *r, hid_t *space)
+/* The series: data [rows, n], frame, time, tick, events, journal. */
+static int make_storage(hermes_recorder_t *r)
 {
     /* The storage: [rows, n] f64 in chunks of whole rows (chunk_frames rows,
      * about 1 MiB): a block of frames in the ring is then one contiguous piece
@@ -281,7 +280,7 @@ static int make_storage(hermes_recorder_t *r, hid_t *space)
     }
     attr_str(r->d_time, "unit", "s");
     attr_str(r->d_data, "description", "column k holds signal k of the 'signals' table; read signals by name");
-    *space = sp;
+    H5Sclose(sp);
     return 0;
 }
 
@@ -293,16 +292,11 @@ int hermes__rec_file_build(hermes_recorder_t *r, const hermes_recorder_config_t 
     H5Pclose(fapl);
     if (r->file < 0)
         return create_fail(r, HERMES_ESYS, "cannot create the file");
-    struct rec_signal_row *sigs = NULL;
-    hid_t sp = -1;
     int rc = write_metadata(r, cfg);
     if (rc == 0)
-        rc = write_tables(r, idx, &sigs);
+        rc = write_tables(r, idx);
     if (rc == 0)
-        rc = make_storage(r, &sp);
-    if (sp >= 0)
-        H5Sclose(sp);
-    free(sigs);
+        rc = make_storage(r);
     if (rc)
         return rc;
     if (H5Fstart_swmr_write(r->file) < 0)
