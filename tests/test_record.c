@@ -179,6 +179,31 @@ static void test_every_type_by_name(void **state)
     const char *mode = hermes_recording_attr(rec, "mode");
     assert_string_equal(mode, "afap");
 
+    /* Layout 1 (per-signal virtual datasets over /data, format_version 1) still
+     * reads: a copy made layout 1 by h5py gives the same rows. */
+    char v1[512];
+    snprintf(v1, sizeof v1, "%s/types_v1.h5", tmpdir);
+    assert_int_equal(sh("cp '%s' '%s' && %s -c \"import h5py; f=h5py.File('%s', 'a'); d=f['data']; "
+                        "f.attrs['format_version']=1\n"
+                        "for k, row in enumerate(f['signals']):\n"
+                        "  m, s = row['name'].decode().split('.', 1); L=h5py.VirtualLayout(shape=(d.shape[0],), dtype='f8')\n"
+                        "  L[:]=h5py.VirtualSource(d)[:, k]; f.require_group(m).create_virtual_dataset(s, L)\n\"",
+                        file, v1, HERMES_PYTHON, v1), 0);
+    hermes_recording_t *old;
+    assert_hermes_ok(hermes_recording_open(&old, v1));
+    double ver = 0;
+    assert_hermes_ok(hermes_recording_attr_number(old, "format_version", &ver));
+    assert_true(ver == 1.0);
+    assert_int_equal(hermes_recording_rows(old), 1001);
+    assert_int_equal(hermes_recording_signal_count(old), n);
+    double *a = calloc(n * 1001, sizeof *a), *b = calloc(n * 1001, sizeof *b);
+    assert_hermes_ok(hermes_recording_read(rec, 0, 1001, a, NULL, NULL));
+    assert_hermes_ok(hermes_recording_read(old, 0, 1001, b, NULL, NULL));
+    assert_memory_equal(a, b, n * 1001 * sizeof *a);
+    free(a);
+    free(b);
+    hermes_recording_close(old);
+
     /* CSV export: header with units, values that read back exactly. */
     char csv[512];
     snprintf(csv, sizeof csv, "%s/out.csv", tmpdir);
