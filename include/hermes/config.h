@@ -5,7 +5,7 @@
  * hermes_config_load(), or build it in code with hermes_config_create() and
  * the add/set calls, then hermes_config_validate() before handing it to a
  * scheduler. Every rule that the YAML loader enforces after parsing (unique
- * names, schedule, wires, rates) is enforced by validate, so both paths give
+ * names, schedule, wires, rates, module rates) is enforced by validate, so both paths give
  * the same errors.
  *
  * Threading: a config is a plain value: use it from one thread at a time.
@@ -168,6 +168,24 @@ HERMES_API int hermes_config_set_module_args(hermes_config_t *cfg, const char *m
  *  @return 0, HERMES_EINVAL, HERMES_ENOENT, HERMES_ENOMEM. */
 HERMES_API int hermes_config_set_module_config(hermes_config_t *cfg, const char *module,
                                                const char *path);
+/**
+ * Run module @p module at its own rate (YAML `rate_hz` and `offset`, see
+ * docs/config.md). The module steps on the frames f with
+ * (f - offset) % divisor == 0, where divisor = execution.rate_hz / rate_hz
+ * must be a whole number (the module's period is a whole number of base
+ * frames), and is told dt = divisor / execution.rate_hz. Between its steps
+ * its outputs hold their last value. @p rate_hz 0 (the default) is the base
+ * rate; @p offset must be in [0, divisor).
+ * Checked against the current execution.rate_hz with validate's rule; a
+ * later hermes_config_set_execution() whose rate no longer fits makes
+ * validate fail naming the module.
+ * @return 0, HERMES_EINVAL (NULL, a rate above the base, one that does not
+ *         divide it, or an offset out of range; the message names the rates
+ *         that would work), HERMES_ENOENT (no such module).
+ * @since 0.4
+ */
+HERMES_API int hermes_config_set_module_rate(hermes_config_t *cfg, const char *module, double rate_hz,
+                                             uint32_t offset);
 /** Append a signal to @p module. @return 0, HERMES_ENOENT, HERMES_EINVAL, HERMES_EEXIST, HERMES_ENOMEM. */
 HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module, const char *name,
                                         hermes_type_t type, const char *unit, bool writable, double initial);
@@ -263,6 +281,16 @@ HERMES_API int hermes_config_validate(const hermes_config_t *cfg, hermes_error_t
 
 HERMES_API uint32_t hermes_config_module_count(const hermes_config_t *cfg);
 HERMES_API int hermes_config_module(const hermes_config_t *cfg, uint32_t i, hermes_module_info_t *out);
+/** The rate of one module (hermes_config_module_rate()). @since 0.4 */
+typedef struct hermes_module_rate {
+    double   rate_hz;  /**< steps per second (the base rate unless set) */
+    uint32_t divisor;  /**< steps every divisor-th frame (1: every frame) */
+    uint32_t offset;   /**< ... on the frames f with (f - offset) % divisor == 0 */
+    double   dt;       /**< divisor / execution.rate_hz: the dt its steps are told */
+} hermes_module_rate_t;
+/** Rate of module @p i. @return 0, HERMES_EINVAL, HERMES_ENOENT, HERMES_ECONFIG
+ *  (its rate does not divide the base rate: the config does not validate). @since 0.4 */
+HERMES_API int hermes_config_module_rate(const hermes_config_t *cfg, uint32_t i, hermes_module_rate_t *out);
 /** Signal @p j of module @p i as a backplane spec (strings borrowed). */
 HERMES_API int hermes_config_signal(const hermes_config_t *cfg, uint32_t i, uint32_t j,
                                     hermes_signal_spec_t *out);

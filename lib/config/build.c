@@ -283,6 +283,8 @@ HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_ex
     const char *why = hermes__config_exec_problem(exec, &field, buf, sizeof buf);
     if (why)
         return hermes__fail(HERMES_EINVAL, "%s: %s", field, why);
+    if (!hermes__config_rates_fit(cfg, exec->rate_hz))
+        hermes__config_changed(cfg);  /* a module rate no longer divides the base: validate reports it */
     cfg->exec = *exec;
     if (!cfg->exec.has_end_time)
         cfg->exec.end_time = 0.0;

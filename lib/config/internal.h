@@ -57,6 +57,8 @@ struct cfg_module {
     struct hermes__names  sigidx;       /* signal name -> index (the first of duplicates) */
     uint32_t              ndup;         /* signals named like an earlier one (validate reports them) */
     const struct hermes_inproc_module *callbacks;
+    double                rate_hz;      /* modules.<m>.rate_hz; 0: the base rate */
+    uint32_t              offset;       /* modules.<m>.offset (frames) */
 };
 
 struct cfg_wire {
@@ -174,6 +176,21 @@ const char *hermes__config_server_problem(const hermes_server_settings_t *srv, c
 /* Record section; writes the full key ("record.every") to @p field. */
 const char *hermes__config_record_problem(const hermes_record_settings_t *rec, char *field, size_t fcap, char *buf,
                                           size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* rates.c: module rates                                                    */
+
+/* Frames per step of a module at @p rate Hz in a run at @p base Hz (rate 0:
+ * the base rate, 1); 0 when @p rate is not @p base divided by a whole number. */
+uint32_t hermes__rate_divisor(double base, double rate);
+/* NULL when @p rate / @p offset fit @p base, else the reason (naming rates that
+ * work) with *key "rate_hz" or "offset". */
+const char *hermes__config_rate_problem(double base, double rate, uint32_t offset, const char **key, char *buf,
+                                        size_t cap);
+/* Validate's rate rule for every module (modules.<m>.rate_hz / .offset). */
+int hermes__config_check_rates(const hermes_config_t *cfg, hermes_error_t *err);
+/* Every module's rate divides @p base (offsets aside). */
+bool hermes__config_rates_fit(const hermes_config_t *cfg, double base);
 
 /* ------------------------------------------------------------------------ */
 /* config_build.c: appending without checks (validate checks)               */

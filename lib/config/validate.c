@@ -392,6 +392,8 @@ static int validate(const hermes_config_t *cfg, hermes_error_t *err)
     const char *why = hermes__config_exec_problem(&cfg->exec, &field, buf, sizeof buf);
     if (why)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "%s", why);
+    if ((rc = hermes__config_check_rates(cfg, err)) != 0)
+        return rc;
     if ((rc = validate_schedule(cfg, err)) != 0)
         return rc;
     hermes_server_settings_t srv;

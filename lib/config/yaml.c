@@ -54,6 +54,8 @@ struct ymodule {
     char           *config;
     struct ysignal *signals;
     unsigned        signals_count;
+    char           *rate_hz;
+    char           *offset;
 };
 
 struct yexec {
@@ -129,6 +131,8 @@ static const cyaml_schema_field_t module_fields[] = {
     STR_OPT("config", struct ymodule, config),
     CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ymodule, signals, &signal_entry,
                          0, CYAML_UNLIMITED),
+    STR_OPT("rate_hz", struct ymodule, rate_hz),
+    STR_OPT("offset", struct ymodule, offset),
     CYAML_FIELD_END,
 };
 
@@ -337,6 +341,32 @@ static int convert_signal(hermes_config_t *cfg, hermes_error_t *err, struct cfg_
     return hermes__config_add_signal(m, name, t, unit, writable, initial);
 }
 
+/* modules.<m>.rate_hz and .offset; the divisor rule needs the base rate and
+ * is checked by validate (rates.c). */
+static int convert_rate(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const struct ymodule *ym)
+{
+    char field[300];
+    int rc;
+    snprintf(field, sizeof field, "modules.%s.rate_hz", m->name);
+    if (ym->rate_hz && (rc = get_number(cfg, err, field, ym->rate_hz, &m->rate_hz)) != 0)
+        return rc;
+    if (ym->rate_hz && !(m->rate_hz > 0.0))
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "must be a number of Hz > 0 (got '%s')",
+                                         ym->rate_hz);
+    snprintf(field, sizeof field, "modules.%s.offset", m->name);
+    if (ym->offset) {
+        const char *s = ym->offset;
+        bool ok = *s && strlen(s) <= 10 && strspn(s, "0123456789") == strlen(s);
+        unsigned long long v = ok ? strtoull(s, NULL, 10) : 0;
+        if (!ok || v > UINT32_MAX)
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field,
+                                             "invalid value '%s' (a whole number of base frames, 0 <= offset < "
+                                             "execution.rate_hz / rate_hz)", s);
+        m->offset = (uint32_t)v;
+    }
+    return 0;
+}
+
 static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char *name, struct ymodule *ym,
                           const char *base)
 {
@@ -382,6 +412,8 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (hermes__copy_strv(&m->args, (const char *const *)ym->args, ym->args_count) != 0)
         return hermes__config_nomem();
     m->arg_count = ym->args_count;
+    if ((rc = convert_rate(cfg, err, m, ym)) != 0)
+        return rc;
     if (hermes__grow((void **)&m->sig, &m->capsig, ym->signals_count, sizeof *m->sig) != 0 ||
         hermes__names_reserve(&m->sigidx, ym->signals_count) != 0)
         return hermes__config_nomem();
