@@ -77,10 +77,13 @@ static void time_step(struct hermes__module *m, uint64_t t0) { *m->step_time = (
 static void step_lane(struct hermes__group *g, const uint32_t *member, uint32_t count, uint64_t frame, double dt,
                       bool sample)
 {
+    (void)dt;   /* each member is told its own rate_dt */
     for (uint32_t i = 0; i < count; i++) {
         struct hermes__module *m = g->mem[member[i]];
+        if (!m->rate_due)
+            continue;   /* not its frame (scheduler/rates.h) */
         uint64_t t0 = sample ? hermes__now_ns() : 0;
-        int rc = m->step(m->state, frame, dt);
+        int rc = m->step(m->state, frame, m->rate_dt);
         if (sample)
             time_step(m, t0);
         if (rc != 0) {
@@ -269,8 +272,8 @@ int hermes__group_step(struct hermes__group *g, uint64_t frame, double dt, bool 
         struct hermes__module *m = g->mem[i];
         g->rc[i] = 0;
         g->begun[i] = false;
-        if (m->step_begin) {
-            g->rc[i] = m->step_begin(m->state, frame, dt);
+        if (m->step_begin && m->rate_due) {
+            g->rc[i] = m->step_begin(m->state, frame, m->rate_dt);
             g->begun[i] = g->rc[i] == 0;
         }
     }
@@ -323,15 +326,16 @@ static bool others_unchanged(struct hermes__group *g, uint32_t self, bool save, 
 
 int hermes__group_check_step(struct hermes__group *g, uint64_t frame, double dt, bool sample)
 {
+    (void)dt;
     for (uint32_t r = g->n; r-- > 0;) {
         struct hermes__module *m = g->mem[r];
-        if (!m->step)
+        if (!m->step || !m->rate_due)
             continue;
         uint32_t who = 0, k = 0;
         double before = 0.0;
         others_unchanged(g, r, true, &who, &k, &before);
         uint64_t ts = sample ? hermes__now_ns() : 0;
-        if (m->step(m->state, frame, dt) != 0)
+        if (m->step(m->state, frame, m->rate_dt) != 0)
             return (int)r;
         if (sample)
             time_step(m, ts);

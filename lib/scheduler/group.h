@@ -25,7 +25,9 @@ void hermes__group_destroy(struct hermes__group *g);
 /* Number of worker threads of @p g. */
 uint32_t hermes__group_workers(const struct hermes__group *g);
 
-/* Step every member for @p frame. Every member finishes (answers, fails or
+/* Step every member due in @p frame (rate_due, set by the caller with
+ * hermes__rates_take_members(); each is told its own rate_dt, @p dt is the
+ * base frame's). Every member finishes (answers, fails or
  * times out) before this returns, so none is left mid-step. Returns -1 when
  * all succeeded, else the index of the first failing member in member
  * order (its errbuf says why); a failure ends its lane's frame, so later

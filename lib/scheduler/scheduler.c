@@ -31,6 +31,7 @@
 #include "scheduler/drivers/driver.h"
 #include "scheduler/drivers/process_wake.h"
 #include "scheduler/group.h"
+#include "scheduler/rates.h"
 #include "common/util.h"
 
 enum req_type { REQ_SET, REQ_PAUSE, REQ_RESUME, REQ_RESET, REQ_STEP, REQ_STOP, REQ_FAIL };
@@ -343,15 +344,17 @@ static int do_frame(hermes_scheduler_t *s)
     for (const struct step *st = s->steps, *end = st + s->nsteps; st < end; st++) {
         struct hermes__module *m = st->m;
         if (m) {
-            if (!m->step)
-                continue;
+            if (!m->step || !hermes__rate_take(m, f))
+                continue;   /* no dynamics, or not its frame: no call, no wake-up */
             uint64_t ts = sample ? hermes__now_ns() : 0;
-            if (m->step(m->state, f, dt) != 0)
+            if (m->step(m->state, f, m->rate_dt) != 0)
                 return module_failed(s, m, "step");
             if (sample)
                 *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
             continue;
         }
+        if (!hermes__rates_take_members(&s->sched[st->first], st->count, f))
+            continue;   /* no member due: the group costs nothing */
         uint64_t ts = sample ? hermes__now_ns() : 0;
         int who = s->check_groups ? hermes__group_check_step(st->group, f, dt, sample)
                                   : hermes__group_step(st->group, f, dt, sample);
@@ -396,6 +399,7 @@ static int call_modules(hermes_scheduler_t *s, bool reset)
 
 static int stage_all(hermes_scheduler_t *s)
 {
+    hermes__rates_rewind(s->mods, s->nmods);  /* frame 0 again */
     int rc = call_modules(s, false);
     if (rc == 0)
         rc = apply_wires(s);
@@ -639,7 +643,7 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
      * here, so they never pile up in /dev/shm. */
     (void)hermes_backplane_sweep(true, NULL, NULL);
     if ((rc = build_backplane(s, opt)) != 0 || (rc = build_wires(s)) != 0 || (rc = open_modules(s)) != 0 ||
-        (rc = build_groups(s)) != 0)
+        (rc = hermes__rates_init(s->mods, s->nmods, cfg)) != 0 || (rc = build_groups(s)) != 0)
         goto fail;
     set_state(s, HERMES_STATE_IDLE);
     hermes__log(HERMES_LOG_INFO, "scheduler", "event=created run=%s modules=%u signals=%u mode=%s rate_hz=%g",

@@ -46,6 +46,14 @@ struct hermes__module {
     void (*fail)(void *fail_ctx, const char *msg);
     void *fail_ctx;
     char errbuf[HERMES_MODULE_ERRBUF];
+
+    /* Set by the owner (scheduler/rates.h): steps on frames f with
+     * (f - rate_offset) % rate_div == 0, told dt = rate_dt; rate_next is the
+     * next such frame, rate_due says whether it steps in the current frame. */
+    uint64_t rate_next;
+    uint32_t rate_div, rate_offset;
+    double   rate_dt;
+    bool     rate_due;
 };
 
 /* Constructors: fill @p m (name, indices already set) or return an error code
