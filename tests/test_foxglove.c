@@ -382,7 +382,7 @@ static void test_foxglove_texts(void **state)
 {
     struct fixture *f = *state;
     size_t len = 0;
-    char *s = hermes__fg_server_info("hermes 0.1.0", "run-1.0", "run-1", &len);
+    char *s = hermes__fg_server_info("hermes 0.1.0", "run-1.0", "run-1", NULL, &len);
     json_t *j = parse(s, len);
     free(s);
     assert_string_equal(js(j, "op"), "serverInfo");

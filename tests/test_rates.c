@@ -6,7 +6,8 @@
  * schedule groups. Test modules: the host table below and
  * tests/modules/proc_module.c (echo: out = in * 2 + frame, steps, last_frame,
  * last_dt). */
-#include "test_util.h"
+#include "server_rig.h"
+#include "ws_client.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -276,10 +277,54 @@ static void test_rates_steps_dt_hold_and_determinism(void **state)
     }
 }
 
+/* The schema's modules and Foxglove's serverInfo metadata carry each module's rate. */
+static void test_rates_in_schema_and_foxglove(void **state)
+{
+    (void)state;
+    struct rig r;
+    memset(&r, 0, sizeof r);
+    r.cfg = build(false);
+    hermes_server_config_t sc;
+    hermes_server_config_init(&sc);
+    sc.port = 0;
+    rig_serve(&r, "rates-srv", &sc, true);
+    struct wsc w;
+    assert_int_equal(wsc_init(&w), 0);
+    struct wsc_conn a, f;
+    assert_int_equal(wsc_connect(&w, &a, r.port, "hermes"), 0);
+    json_t *s = wsc_wait(&w, &a, "schema", NULL, 5);
+    assert_non_null(s);
+    json_t *mods = json_object_get(s, "modules");
+    for (size_t i = 0; i < NMOD; i++) {
+        json_t *m = json_object_get(mods, rates[i].name);
+        assert_non_null(m);
+        assert_true(json_real_value(json_object_get(m, "rate_hz")) == (rates[i].hz ? rates[i].hz : BASE_HZ));
+        assert_int_equal(json_integer_value(json_object_get(m, "divisor")), rates[i].divisor);
+        assert_int_equal(json_integer_value(json_object_get(m, "offset")), rates[i].offset);
+    }
+    assert_null(json_object_get(json_object_get(mods, "hermes"), "divisor"));
+    json_decref(s);
+    assert_int_equal(wsc_connect(&w, &f, r.port, "foxglove.websocket.v1"), 0);
+    json_t *info = wsc_next(&w, &f, 5);
+    assert_non_null(info);
+    assert_string_equal(js(info, "op"), "serverInfo");
+    const char *text = js(json_object_get(info, "metadata"), "module_rates");
+    json_t *mr = json_loads(text, 0, NULL);
+    assert_non_null(mr);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(mr, "p1"), "divisor")), 10);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(mr, "p1"), "offset")), 3);
+    assert_true(json_real_value(json_object_get(json_object_get(mr, "i2"), "rate_hz")) == 10.0);
+    json_decref(mr);
+    json_decref(info);
+    wsc_destroy(&w);
+    rig_down(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rates_steps_dt_hold_and_determinism),
+        cmocka_unit_test(test_rates_in_schema_and_foxglove),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

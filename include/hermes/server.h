@@ -213,6 +213,11 @@ typedef struct hermes_server_source {
     /** Optional: rate_hz, mode and end_time for the schema; rate_hz also turns
      *  a seek's time into a frame. @return 0 or a negative code (omitted). */
     int (*execution)(void *ctx, hermes_execution_t *out);
+    /* since 0.4 */
+    /** Optional: the rate of module @p module (rate_hz, divisor, offset, dt;
+     *  see hermes_config_set_module_rate()) for the schema's modules and the
+     *  Foxglove metadata. @return 0 or a negative code (omitted). */
+    int (*module_rate)(void *ctx, const char *module, hermes_module_rate_t *out);
 } hermes_server_source_t;
 
 static inline void hermes_server_source_init(hermes_server_source_t *src)

@@ -16,8 +16,9 @@ static json_t *signal_json(const hermes_signal_info_t *in)
     return sig;
 }
 
-/* "modules": {name: {"signals": [...]}} in catalog module order. */
-static json_t *modules_json(const struct hermes__catalog *cat)
+/* "modules": {name: {"signals": [...], "rate_hz", "divisor", "offset"}} in
+ * catalog module order (the rate keys when the source knows them). */
+static json_t *modules_json(const struct hermes__catalog *cat, const hermes_server_source_t *src)
 {
     json_t *mods = json_object();
     if (!mods)
@@ -25,6 +26,12 @@ static json_t *modules_json(const struct hermes__catalog *cat)
     for (uint32_t i = 0; i < cat->nmodules; i++) {
         json_t *m = json_object();
         json_object_set_new(m, "signals", json_array());
+        hermes_module_rate_t r;
+        if (src->module_rate && src->module_rate(src->ctx, cat->modules[i], &r) == 0) {
+            json_object_set_new(m, "rate_hz", json_real(r.rate_hz));
+            json_object_set_new(m, "divisor", json_integer(r.divisor));
+            json_object_set_new(m, "offset", json_integer(r.offset));
+        }
         json_object_set_new(mods, cat->modules[i], m);
     }
     /* Signals of one module are usually contiguous: look the list up once per run. */
@@ -64,7 +71,7 @@ json_t *hermes__schema_build(const hermes_server_t *s)
 {
     const struct hermes__server_info *in = hermes__server_info(s);
     json_t *root = json_object();
-    json_t *mods = modules_json(in->catalog);
+    json_t *mods = modules_json(in->catalog, in->source);
     json_t *wiring = wiring_json(in->source);
     if (!root || !mods || !wiring) {
         json_decref(root);

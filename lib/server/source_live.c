@@ -1,6 +1,8 @@
 /* The live telemetry source: a hermes_server_source_t over a shared-memory
  * backplane (frames through the encoder) and the simulation config (wires,
- * execution). */
+ * execution, module rates). */
+#include <string.h>
+
 #include "hermes/encoder.h"
 #include "server/source.h"
 
@@ -60,6 +62,18 @@ static int live_execution(void *ctx, hermes_execution_t *out)
     return cfg ? hermes_config_execution(cfg, out) : HERMES_ENOENT;
 }
 
+static int live_module_rate(void *ctx, const char *module, hermes_module_rate_t *out)
+{
+    const hermes_config_t *cfg = ((struct hermes__live_source *)ctx)->sim_config;
+    uint32_t n = cfg ? hermes_config_module_count(cfg) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        hermes_module_info_t mi;
+        if (hermes_config_module(cfg, i, &mi) == 0 && strcmp(mi.name, module) == 0)
+            return hermes_config_module_rate(cfg, i, out);
+    }
+    return HERMES_ENOENT;   /* the health module "hermes", or no config */
+}
+
 void hermes__live_source(struct hermes__live_source *ctx_mem, hermes_backplane_t *bp, const hermes_config_t *sim_config,
                          hermes_server_source_t *out)
 {
@@ -79,4 +93,5 @@ void hermes__live_source(struct hermes__live_source *ctx_mem, hermes_backplane_t
     out->wire_count = live_wire_count;
     out->wire = live_wire;
     out->execution = live_execution;
+    out->module_rate = live_module_rate;
 }

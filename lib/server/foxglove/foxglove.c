@@ -45,6 +45,7 @@ struct fgserver {
     unsigned char                *pbuf;      /* its frame */
     char                         *advertise, *services;
     size_t                        advertise_len, services_len;
+    char                         *rates;     /* serverInfo's module_rates (NULL: the source has none) */
     /* the tick's snapshot */
     struct hermes__stream        *all;       /* every signal; open while a session needs it */
     uint32_t                      users;     /* sessions holding `all` */
@@ -734,7 +735,7 @@ static void on_event(hermes_server_t *s, const struct hermes__protocol *p, const
         g->resets++;
         set_session_id(s, g);
         text = hermes__fg_server_info("hermes " HERMES_VERSION_STRING, g->session_id, hermes__server_info(s)->run_id,
-                                      &len);
+                                      g->rates, &len);
         if (text)
             hermes__server_broadcast(s, p, text, len);
         free(text);
@@ -768,8 +769,26 @@ static void fg_free(struct fgserver *g)
     free(g->pbuf);
     free(g->advertise);
     free(g->services);
+    free(g->rates);
     free(g->values);
     free(g);
+}
+
+/* serverInfo's module_rates from the source's module_rate(), or NULL. */
+static char *module_rates(const struct hermes__server_info *in)
+{
+    const struct hermes__catalog *cat = in->catalog;
+    if (!in->source->module_rate || cat->nmodules == 0)
+        return NULL;
+    hermes_module_rate_t *r = calloc(cat->nmodules, sizeof *r);
+    if (!r)
+        return NULL;
+    for (uint32_t i = 0; i < cat->nmodules; i++)
+        if (in->source->module_rate(in->source->ctx, cat->modules[i], &r[i]) != 0)
+            r[i].divisor = 0;
+    char *text = hermes__fg_module_rates(r, (const char *const *)cat->modules, cat->nmodules);
+    free(r);
+    return text;
 }
 
 static int on_init(hermes_server_t *s, void **data)
@@ -792,6 +811,7 @@ static int on_init(hermes_server_t *s, void **data)
     g->pvalues = malloc((cat->n ? cat->n : 1) * sizeof *g->pvalues);
     g->advertise = hermes__fg_advertise(g->cat, &g->advertise_len);
     g->services = hermes__fg_advertise_services(&g->services_len);
+    g->rates = module_rates(in);
     bool ok = g->ch && g->params && g->values && g->pvalues && g->advertise && g->services;
     for (uint32_t i = 0; ok && i < g->nch; i++) {
         g->ch[i].tick = UINT64_MAX;
@@ -833,7 +853,7 @@ static void on_open(struct client *c)
     struct fgsess *f = hermes__client_state(c);
     size_t len = 0;
     send_owned(c, hermes__fg_server_info("hermes " HERMES_VERSION_STRING, g->session_id,
-                                         hermes__server_info(s)->run_id, &len), &len);
+                                         hermes__server_info(s)->run_id, g->rates, &len), &len);
     f->greet = GREET_INFO_SENT;  /* advertise, services, status: next_frame() */
     /* time messages from the start, subscribed or not */
     if (!hold_all(c, g, f))

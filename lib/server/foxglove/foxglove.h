@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "hermes/backplane.h"
+#include "hermes/config.h"
 
 /* Subprotocol names a Foxglove client may ask for (they differ only by name). */
 #define HERMES_FG_PROTOCOL_SDK "foxglove.sdk.v1"
@@ -79,7 +80,12 @@ void hermes__fg_put_message_header(unsigned char *p, uint32_t subscription, uint
 void hermes__fg_put_time(unsigned char *p, uint64_t time_ns);
 
 /* JSON texts (malloc'd, NUL-terminated, length in @p len; NULL on ENOMEM). */
-char *hermes__fg_server_info(const char *name, const char *session_id, const char *run_id, size_t *len);
+/* serverInfo; @p rates (optional) is the "module_rates" metadata value. */
+char *hermes__fg_server_info(const char *name, const char *session_id, const char *run_id, const char *rates,
+                             size_t *len);
+/* {"module": {"rate_hz", "divisor", "offset"}, ...} for the modules whose
+ * rates[i].divisor is not 0, as JSON text (malloc'd; NULL on ENOMEM). */
+char *hermes__fg_module_rates(const hermes_module_rate_t *rates, const char *const *modules, uint32_t n);
 char *hermes__fg_advertise(const hermes__fg_catalog_t *cat, size_t *len);
 char *hermes__fg_advertise_services(size_t *len);
 char *hermes__fg_status(int level, const char *message, const char *id, size_t *len);

@@ -709,7 +709,24 @@ void hermes__fg_put_call_response(unsigned char *out, uint32_t service, uint32_t
 
 /* ---- JSON texts ------------------------------------------------------------------ */
 
-char *hermes__fg_server_info(const char *name, const char *session_id, const char *run_id, size_t *len)
+char *hermes__fg_module_rates(const hermes_module_rate_t *rates, const char *const *modules, uint32_t n)
+{
+    json_t *o = json_object();
+    for (uint32_t i = 0; i < n; i++) {
+        if (!rates[i].divisor)
+            continue;
+        json_t *r = json_object();
+        json_object_set_new(r, "rate_hz", json_real(rates[i].rate_hz));
+        json_object_set_new(r, "divisor", json_integer(rates[i].divisor));
+        json_object_set_new(r, "offset", json_integer(rates[i].offset));
+        json_object_set_new(o, modules[i], r);
+    }
+    size_t len = 0;
+    return dump(o, &len);
+}
+
+char *hermes__fg_server_info(const char *name, const char *session_id, const char *run_id, const char *rates,
+                             size_t *len)
 {
     json_t *j = json_object();
     json_object_set_new(j, "op", json_string("serverInfo"));
@@ -725,6 +742,8 @@ char *hermes__fg_server_info(const char *name, const char *session_id, const cha
     json_t *meta = json_object();
     json_object_set_new(meta, "run_id", jstr(run_id));
     json_object_set_new(meta, "hermes_version", json_string(HERMES_VERSION_STRING));
+    if (rates)  /* metadata values are strings: the JSON text of hermes__fg_module_rates() */
+        json_object_set_new(meta, "module_rates", jstr(rates));
     json_object_set_new(j, "metadata", meta);
     json_object_set_new(j, "sessionId", jstr(session_id));
     return dump(j, len);
