@@ -298,18 +298,26 @@ static int cmd_signals(int argc, char **argv)
     int rc = load_config(argv[1], &cfg);
     if (rc)
         return rc;
-    printf("%-40s %-5s %-10s %s\n", "SIGNAL", "TYPE", "UNIT", "WRITABLE");
+    printf("%-40s %-5s %-10s %-24s %s\n", "SIGNAL", "TYPE", "UNIT", "RATE", "WRITABLE");
     uint32_t n = hermes_config_module_count(cfg);
     for (uint32_t i = 0; i < n; i++) {
         hermes_module_info_t mi;
         hermes_config_module(cfg, i, &mi);
+        hermes_module_rate_t mr;
+        char rate[48] = "-";
+        memset(&mr, 0, sizeof mr);
+        if (hermes_config_module_rate(cfg, i, &mr) == 0 && mr.divisor == 1)
+            snprintf(rate, sizeof rate, "%g Hz", mr.rate_hz);
+        else if (mr.divisor > 1)   /* steps every N-th frame of the base rate */
+            snprintf(rate, sizeof rate, "%g Hz N=%u offset=%u", mr.rate_hz, (unsigned)mr.divisor,
+                     (unsigned)mr.offset);
         for (uint32_t j = 0; j < mi.signal_count; j++) {
             hermes_signal_spec_t sp;
             hermes_config_signal(cfg, i, j, &sp);
             char qn[HERMES_MAX_NAME + 2];
             snprintf(qn, sizeof qn, "%s.%s", sp.module, sp.name);
-            printf("%-40s %-5s %-10s %s\n", qn, hermes_type_name(sp.type ? sp.type : HERMES_TYPE_F64),
-                   sp.unit && *sp.unit ? sp.unit : "-", sp.writable ? "yes" : "no");
+            printf("%-40s %-5s %-10s %-24s %s\n", qn, hermes_type_name(sp.type ? sp.type : HERMES_TYPE_F64),
+                   sp.unit && *sp.unit ? sp.unit : "-", rate, sp.writable ? "yes" : "no");
         }
     }
     hermes_config_destroy(cfg);
