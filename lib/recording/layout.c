@@ -102,6 +102,17 @@ hid_t hermes__rec_module_type(void)
     return COMPOUND(rec_module_row, m);
 }
 
+hid_t hermes__rec_rate_type(void)
+{
+    static const struct member m[] = {
+        {"name", HOFFSET(struct rec_rate_row, name), M_STR, REC_MODNAME_LEN},
+        {"rate_hz", HOFFSET(struct rec_rate_row, rate_hz), M_F64, 0},
+        {"divisor", HOFFSET(struct rec_rate_row, divisor), M_U32, 0},
+        {"offset", HOFFSET(struct rec_rate_row, offset), M_U32, 0},
+    };
+    return COMPOUND(rec_rate_row, m);
+}
+
 hid_t hermes__rec_wire_type(void)
 {
     static const struct member m[] = {
@@ -178,7 +189,7 @@ int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_
 }
 
 static const char *const reserved[] = {REC_DATA,    REC_FRAME, REC_TIME,   REC_TICK,    REC_SIGNALS, REC_CONFIG_SIGNALS,
-                                       REC_MODULES, REC_WIRES, REC_EVENTS, REC_JOURNAL, NULL};
+                                       REC_MODULES, REC_WIRES, REC_EVENTS, REC_JOURNAL, REC_MODULE_RATES, NULL};
 
 const char *hermes__rec_reserved(const char *module)
 {

@@ -18,6 +18,7 @@
 #define REC_WIRES   "wires"    /* table */
 #define REC_EVENTS  "events"   /* table */
 #define REC_JOURNAL "journal"  /* table */
+#define REC_MODULE_RATES "module_rates"  /* table (since 0.4): each module's rate; absent in older files */
 
 #define REC_NAME_LEN   128
 #define REC_TYPE_LEN   8
@@ -49,6 +50,13 @@ struct rec_module_row {
     char     type[REC_EVENT_LEN];
     uint32_t schedule;          /* position in the schedule */
     uint64_t config_hash;       /* FNV-1a of the module's config file, 0 when none */
+};
+
+struct rec_rate_row {
+    char     name[REC_MODNAME_LEN];
+    double   rate_hz;
+    uint32_t divisor;           /* steps on frames f with (f - offset) % divisor == 0 */
+    uint32_t offset;
 };
 
 struct rec_wire_row {
@@ -96,6 +104,7 @@ int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_
 hid_t hermes__rec_signal_type(void);
 hid_t hermes__rec_module_type(void);
 hid_t hermes__rec_wire_type(void);
+hid_t hermes__rec_rate_type(void);
 hid_t hermes__rec_event_type(void);
 hid_t hermes__rec_journal_type(void);
 

@@ -242,6 +242,32 @@ static int write_tables(hermes_recorder_t *r, const uint32_t *idx)
     return 0;
 }
 
+/* The module_rates table: each module's rate, divisor and offset. */
+static int write_rates(hermes_recorder_t *r)
+{
+    const hermes_config_t *hc = hermes_scheduler_config(r->s);
+    uint32_t nm = hermes_config_module_count(hc);
+    struct rec_rate_row *rows = calloc(nm ? nm : 1, sizeof *rows);
+    if (!rows)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < nm; i++) {
+        hermes_module_info_t mi;
+        hermes_module_rate_t mr;
+        hermes_config_module(hc, i, &mi);
+        hermes__strlcpy(rows[i].name, mi.name, sizeof rows[i].name);
+        if (hermes_config_module_rate(hc, i, &mr) == 0) {
+            rows[i].rate_hz = mr.rate_hz;
+            rows[i].divisor = mr.divisor;
+            rows[i].offset = mr.offset;
+        }
+    }
+    hid_t t = hermes__rec_rate_type();
+    int rc = write_table(r->file, REC_MODULE_RATES, t, rows, nm);
+    H5Tclose(t);
+    free(rows);
+    return rc ? create_fail(r, HERMES_ESYS, "cannot write the module rates") : 0;
+}
+
 /* The series: data [rows, n], frame, time, tick, events, journal. */
 static int make_storage(hermes_recorder_t *r)
 {
@@ -295,6 +321,8 @@ int hermes__rec_file_build(hermes_recorder_t *r, const hermes_recorder_config_t 
     int rc = write_metadata(r, cfg);
     if (rc == 0)
         rc = write_tables(r, idx);
+    if (rc == 0)
+        rc = write_rates(r);
     if (rc == 0)
         rc = make_storage(r);
     if (rc)

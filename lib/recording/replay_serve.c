@@ -37,6 +37,8 @@ struct hermes_replay {
     uint32_t           *mod_index;
     struct rec_wire_row *wires;
     uint64_t            nwires;
+    struct rec_rate_row *rates;     /* module_rates table; NULL in older files */
+    uint64_t            nrates;
     hermes_execution_t  ex;
     char                run_id[128];
 
@@ -464,6 +466,14 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
     H5Tclose(tw);
     for (uint64_t i = 0; i < rp->nwires; i++)
         rp->wires[i].src[REC_NAME_LEN - 1] = rp->wires[i].dst[REC_NAME_LEN - 1] = '\0';
+    hid_t tr = hermes__rec_rate_type();
+    if (H5Lexists(rec->file, REC_MODULE_RATES, H5P_DEFAULT) <= 0 ||
+        hermes__rec_read_table(rec->file, REC_MODULE_RATES, tr, sizeof *rp->rates, (void **)&rp->rates,
+                               &rp->nrates) != 0)
+        rp->nrates = 0;
+    H5Tclose(tr);
+    for (uint64_t i = 0; i < rp->nrates; i++)
+        rp->rates[i].name[REC_MODNAME_LEN - 1] = '\0';
     rp->ex.rate_hz = rate;
     const char *mode = hermes_recording_attr(rec, "mode");
     rp->ex.mode = HERMES_MODE_AFAP;  /* also for a missing or unknown word */
@@ -490,6 +500,20 @@ fail:
     }
 }
 
+static int src_module_rate(void *ctx, const char *module, hermes_module_rate_t *out)
+{
+    const hermes_replay_t *rp = ctx;
+    for (uint64_t i = 0; i < rp->nrates; i++)
+        if (!strcmp(rp->rates[i].name, module) && rp->rates[i].divisor) {
+            out->rate_hz = rp->rates[i].rate_hz;
+            out->divisor = rp->rates[i].divisor;
+            out->offset = rp->rates[i].offset;
+            out->dt = rp->ex.rate_hz > 0 ? (double)rp->rates[i].divisor / rp->ex.rate_hz : 0.0;
+            return 0;
+        }
+    return HERMES_ENOENT;
+}
+
 HERMES_API int hermes_replay_source(hermes_replay_t *rp, hermes_server_source_t *out)
 {
     if (!rp || !out)
@@ -506,6 +530,7 @@ HERMES_API int hermes_replay_source(hermes_replay_t *rp, hermes_server_source_t 
     out->wire_count = src_wire_count;
     out->wire = src_wire;
     out->execution = src_execution;
+    out->module_rate = src_module_rate;
     return 0;
 }
 
@@ -582,6 +607,7 @@ HERMES_API void hermes_replay_destroy(hermes_replay_t *rp)
     free(rp->pt);
     free(rp->vals);
     free(rp->wires);
+    free(rp->rates);
     pthread_cond_destroy(&rp->cv);
     pthread_mutex_destroy(&rp->mu);
     free(rp);

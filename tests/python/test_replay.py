@@ -90,6 +90,9 @@ async def run(port, rec):
             fail(f"schema signals {listed} differ from the recording's {names}")
         if schema["rate_hz"] != 100.0:
             fail(f"schema rate_hz {schema['rate_hz']}")
+        g = schema["modules"]["guidance"]
+        if (g.get("rate_hz"), g.get("divisor"), g.get("offset")) != (20.0, 5, 0):
+            fail(f"replayed schema's guidance rate {g}")
         c = Client(ws)
         ack = await c.cmd("subscribe", signals=["vehicle.*", "commands.throttle"])
         cols = [names.index(n) for n in ack["signals"]]
@@ -183,7 +186,11 @@ def main():
             fail(f"recording run exited {r.returncode}: {r.stderr[-1500:]}")
         f = h5py.File(path, "r")
         rec = ([n.decode() for n in f["signals"]["name"]], f["data"][:], f["frame"][:])
+        rates = {r["name"].decode(): (float(r["rate_hz"]), int(r["divisor"]), int(r["offset"]))
+                 for r in f["module_rates"][:]}
         f.close()
+        if rates.get("guidance") != (20.0, 5, 0) or rates.get("vehicle") != (100.0, 1, 0):
+            fail(f"module_rates {rates}: the demo's guidance runs at 20 Hz (divisor 5), vehicle at 100 Hz")
         log = os.path.join(tmp, "replay.log")
         with open(log, "w") as lf:
             proc = subprocess.Popen([hermes, "replay", path, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
