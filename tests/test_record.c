@@ -331,6 +331,11 @@ static void test_journal_and_reset(void **state)
     assert_hermes_rc(hermes_recording_check_config(rec, other), HERMES_ECONFIG);
     assert_contains(hermes_last_error(), "rate_hz is 100 in the recording, 50 in the config");
     hermes_config_destroy(other);
+    other = make_config(0, 1.0);   /* a module at its own rate (issue 19): not the recorded run */
+    assert_hermes_ok(hermes_config_set_module_rate(other, "gen", 20.0, 1));
+    assert_hermes_rc(hermes_recording_check_config(rec, other), HERMES_ECONFIG);
+    assert_contains(hermes_last_error(), "module 'gen' steps every 1 frames from frame 0 in the recording, every 5 from 1");
+    hermes_config_destroy(other);
     hermes_recording_close(rec);
     hermes_config_destroy(cfg);
 }

@@ -372,6 +372,36 @@ out:
 
 static bool same_num(double a, double b) { return a == b || (isnan(a) && isnan(b)); }
 
+/* Module rates (the module_rates table; a file without it recorded every
+ * module at the base rate). Writes the difference to @p why. */
+static void check_rates(hermes_recording_t *r, const hermes_config_t *cfg, char *why, size_t cap)
+{
+    struct rec_rate_row *rows = NULL;
+    uint64_t n = 0;
+    hid_t t = hermes__rec_rate_type();
+    bool have = H5Lexists(r->file, REC_MODULE_RATES, H5P_DEFAULT) > 0 &&
+                hermes__rec_read_table(r->file, REC_MODULE_RATES, t, sizeof *rows, (void **)&rows, &n) == 0;
+    H5Tclose(t);
+    for (uint32_t i = 0; i < hermes_config_module_count(cfg) && !why[0]; i++) {
+        hermes_module_info_t mi;
+        hermes_module_rate_t mr;
+        hermes_config_module(cfg, i, &mi);
+        if (hermes_config_module_rate(cfg, i, &mr) != 0)
+            continue;   /* validate refuses such a config */
+        uint32_t div = 1, off = 0;
+        if (have && i < n) {
+            rows[i].name[REC_MODNAME_LEN - 1] = '\0';
+            div = rows[i].divisor;
+            off = rows[i].offset;
+        }
+        if (div != mr.divisor || off != mr.offset)
+            snprintf(why, cap, "module '%s' steps every %u frames from frame %u in the recording, every %u from %u "
+                     "in the config", mi.name, (unsigned)div, (unsigned)off, (unsigned)mr.divisor,
+                     (unsigned)mr.offset);
+    }
+    free(rows);
+}
+
 HERMES_API int hermes_recording_check_config(const hermes_recording_t *rec, const hermes_config_t *cfg)
 {
     if (!rec || !cfg)
@@ -483,6 +513,8 @@ HERMES_API int hermes_recording_check_config(const hermes_recording_t *rec, cons
                      "offset %.17g) in the config",
                      i + 1, w->src, w->dst, w->gain, w->offset, wi.src, wi.dst, wi.gain, wi.offset);
     }
+    if (!why[0])
+        check_rates(r, cfg, why, sizeof why);
 out:
     free(mods);
     free(wires);
