@@ -248,6 +248,11 @@ static struct trace run(bool grouped)
             }
         assert_int_equal(l->n, k);
     }
+    /* hermes.step_time.<m> is a slow module's last step: i1 steps on frames 3, 13, ..., none of which is
+     * one of the frames afap samples (one in 64), yet it is written */
+    if (!(test_published(s, "hermes.step_time.i1") > 0.0) || !(test_published(s, "hermes.step_time.p1") > 0.0))
+        fail_msg("step_time of a slow module not written: i1 %g, p1 %g", test_published(s, "hermes.step_time.i1"),
+                 test_published(s, "hermes.step_time.p1"));
     check_trace(&t);
     hermes_scheduler_destroy(s);
     assert_false(shm_exists(rn));

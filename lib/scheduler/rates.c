@@ -38,13 +38,14 @@ void hermes__rates_rewind(struct hermes__module *mods, uint32_t n)
         mods[i].rate_next = mods[i].rate_offset;
 }
 
-bool hermes__rates_take_members(struct hermes__module *const *mem, uint32_t n, uint64_t f)
+unsigned hermes__rates_take_members(struct hermes__module *const *mem, uint32_t n, uint64_t f)
 {
-    bool any = false;
+    unsigned due = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct hermes__module *m = mem[i];
         m->rate_due = m->step != NULL && hermes__rate_take(m, f);
-        any |= m->rate_due;
+        if (m->rate_due)
+            due |= HERMES__RATES_DUE | (m->rate_div > 1 ? HERMES__RATES_SLOW_DUE : 0u);
     }
-    return any;
+    return due;
 }

@@ -31,8 +31,14 @@ int hermes__rates_init(struct hermes__module *mods, uint32_t n, const hermes_con
 /* The frame counter restarts at 0 (stage, reset). */
 void hermes__rates_rewind(struct hermes__module *mods, uint32_t n);
 
-/* Mark which of @p n group members are due in frame @p f (rate_due);
- * whether any is. The group then steps only those. */
-bool hermes__rates_take_members(struct hermes__module *const *mem, uint32_t n, uint64_t f);
+/* Mark which of @p n group members are due in frame @p f (rate_due). The
+ * group then steps only those. Returns 0 when none is, else
+ * HERMES__RATES_DUE, plus HERMES__RATES_SLOW_DUE when one of them is slower
+ * than the base rate (its step is timed in every frame it steps, so
+ * hermes.step_time.<m> is its last step even in afap, which times one frame
+ * in 64). */
+#define HERMES__RATES_DUE      1u
+#define HERMES__RATES_SLOW_DUE 2u
+unsigned hermes__rates_take_members(struct hermes__module *const *mem, uint32_t n, uint64_t f);
 
 #endif

@@ -346,21 +346,24 @@ static int do_frame(hermes_scheduler_t *s)
         if (m) {
             if (!m->step || !hermes__rate_take(m, f))
                 continue;   /* no dynamics, or not its frame: no call, no wake-up */
-            uint64_t ts = sample ? hermes__now_ns() : 0;
+            const bool timed = sample || m->rate_div > 1;   /* a slower module's every step is timed */
+            uint64_t ts = timed ? hermes__now_ns() : 0;
             if (m->step(m->state, f, m->rate_dt) != 0)
                 return module_failed(s, m, "step");
-            if (sample)
+            if (timed)
                 *m->step_time = (double)(hermes__now_ns() - ts) * 1e-9;
             continue;
         }
-        if (!hermes__rates_take_members(&s->sched[st->first], st->count, f))
+        unsigned due = hermes__rates_take_members(&s->sched[st->first], st->count, f);
+        if (!due)
             continue;   /* no member due: the group costs nothing */
-        uint64_t ts = sample ? hermes__now_ns() : 0;
-        int who = s->check_groups ? hermes__group_check_step(st->group, f, dt, sample)
-                                  : hermes__group_step(st->group, f, dt, sample);
+        const bool timed = sample || (due & HERMES__RATES_SLOW_DUE);
+        uint64_t ts = timed ? hermes__now_ns() : 0;
+        int who = s->check_groups ? hermes__group_check_step(st->group, f, dt, timed)
+                                  : hermes__group_step(st->group, f, dt, timed);
         if (who >= 0)
             return module_failed(s, s->sched[st->first + (uint32_t)who], "step");
-        if (sample)
+        if (timed)
             *st->time = (double)(hermes__now_ns() - ts) * 1e-9;
     }
     int rc = apply_wires(s);
