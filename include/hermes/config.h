@@ -218,7 +218,9 @@ HERMES_API int hermes_config_add_wire(hermes_config_t *cfg, const char *src, con
                                       double gain, double offset);
 /** Replace the execution section (schedule, spin_us and check_groups
  *  excluded). Checked in full (the same rule as validate): HERMES_EINVAL
- *  names the field. Keeps a validated config validated. */
+ *  names the field. Keeps a validated config validated, unless a module
+ *  rate (hermes_config_set_module_rate()) no longer divides the new rate:
+ *  then validate fails naming the module. */
 HERMES_API int hermes_config_set_execution(hermes_config_t *cfg, const hermes_execution_t *exec);
 /** Set the schedule (module names); NULL/0 means file order. Every entry runs alone. */
 HERMES_API int hermes_config_set_schedule(hermes_config_t *cfg, const char *const *modules, uint32_t count);

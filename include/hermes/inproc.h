@@ -60,7 +60,9 @@ typedef struct hermes_inproc_module {
     int  (*init)(void **state, const hermes_inproc_env_t *env);
     /** Called before the first frame and after every reset (signals hold their initial values). */
     int  (*stage)(void *state);
-    /** Advance one frame of @p dt seconds; @p frame is the frame being computed (0 for the first). */
+    /** Advance by @p dt seconds; @p frame is the frame being computed (0 for the first). A module
+     *  with its own rate (hermes_config_set_module_rate()) is called only on its frames, with
+     *  dt = its divisor / execution.rate_hz; otherwise every frame with 1 / execution.rate_hz. */
     int  (*step)(void *state, uint64_t frame, double dt);
     /** Return to initial conditions (signals are restored by Hermes afterwards). */
     int  (*reset)(void *state);
