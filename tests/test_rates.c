@@ -321,6 +321,8 @@ static void test_rates_in_schema_and_foxglove(void **state)
     assert_true(json_real_value(json_object_get(json_object_get(mr, "i2"), "rate_hz")) == 10.0);
     json_decref(mr);
     json_decref(info);
+    wsc_finish(&w, &a);
+    wsc_finish(&w, &f);
     wsc_destroy(&w);
     rig_down(&r);
 }
