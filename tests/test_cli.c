@@ -155,6 +155,8 @@ static void test_cli_signals(void **state)
     assert_contains(out_text, "SIGNAL");
     assert_contains(out_text, "vehicle.position.altitude");
     assert_contains(out_text, "guidance.phase");
+    assert_contains(strstr(out_text, "guidance.phase"), "20 Hz N=5 offset=0");   /* the demo's guidance rate */
+    assert_contains(strstr(out_text, "vehicle.mass"), "100 Hz");
     const char *line = strstr(out_text, "commands.throttle");
     assert_non_null(line);
     assert_true(strncmp(line + strcspn(line, "\n") - 3, "yes", 3) == 0);
