@@ -3,13 +3,18 @@
  *      10,000 signals every frame of an afap run (run start to file closed),
  *      beside write() of the same bytes in 1 MiB calls to the same directory;
  *   2. scheduler cost: overruns of a 1 kHz realtime run of 100 signals,
- *      without and with recording every frame, same length.
+ *      without and with recording every frame, same length;
+ *   3. scale: 10^4 and 10^5 signals, 101 frames afap (1 s at 100 Hz): whole
+ *      run (scheduler create to destroy) without and with recording, the
+ *      recording's throughput beside write() of the same bytes, and the file
+ *      size over the value bytes.
  * Usage: bench_record [DIR] [FRAMES] [SECONDS]  (DIR: where files go, default .) */
 #include <fcntl.h>
 #include <hermes/hermes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,6 +108,52 @@ static double run(hermes_config_t *cfg, const char *path, uint64_t *overruns, he
     return t;
 }
 
+/* Section 3: one size. Whole run from scheduler create to destroy. */
+static double whole_run(hermes_config_t *cfg, const char *path, hermes_recorder_stats_t *st)
+{
+    double t0 = now();
+    uint64_t ov = 0;
+    run(cfg, path, &ov, st);
+    return now() - t0;
+}
+
+static void scale(uint32_t nsig, const char *h5, const char *raw)
+{
+    hermes_config_t *cfg = make(nsig, HERMES_MODE_AFAP, 100, 1.0);
+    hermes_recorder_stats_t st;
+    memset(&st, 0, sizeof st);
+    double off = whole_run(cfg, NULL, NULL);
+    double on = whole_run(cfg, h5, &st);
+    struct stat sb;
+    double fsize = stat(h5, &sb) == 0 ? (double)sb.st_size : 0;
+    unlink(h5);
+    double bytes = (double)st.bytes;
+    size_t chunk = 1u << 20;
+    char *buf = malloc(chunk);
+    CHECK(buf ? 0 : -1);
+    memset(buf, 0x5a, chunk);
+    int fd = open(raw, O_CREAT | O_TRUNC | O_WRONLY, 0644);
+    double w0 = now();
+    for (double left = bytes; fd >= 0 && left > 0;) {
+        size_t n = left < (double)chunk ? (size_t)left : chunk;
+        if (write(fd, buf, n) != (ssize_t)n)
+            break;
+        left -= (double)n;
+    }
+    double w = now() - w0;
+    if (fd >= 0)
+        close(fd);
+    unlink(raw);
+    free(buf);
+    hermes_config_destroy(cfg);
+    printf("  %6u signals, %llu frames: run %.3f s without recording, %.3f s with (target <= 1.0 s at 10^5); "
+           "writer %.0f MB/s vs write() %.0f MB/s (%.2fx); file %.1f MB for %.1f MB of values: %.2fx "
+           "(target <= 1.2x); stalls %llu\n",
+           nsig, (unsigned long long)st.rows, off, on, bytes / st.writer_seconds / 1e6, bytes / w / 1e6,
+           (bytes / st.writer_seconds) / (bytes / w), fsize / 1e6, bytes / 1e6, bytes ? fsize / bytes : 0,
+           (unsigned long long)st.stalls);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : ".";
@@ -176,6 +227,11 @@ int main(int argc, char **argv)
            best_e2e / best_raw);
     printf("  durable (both followed by fsync): recording end to end %.0f MB/s, write() %.0f MB/s: %.2fx\n",
            best_dur / 1e6, best_rawdur / 1e6, best_dur / best_rawdur);
+
+    /* 3. scale (first, on a quiet machine): 10^4 and 10^5 signals */
+    printf("scale, afap 1 s at 100 Hz, one in-process module writing every signal (build type %s):\n", BUILD_TYPE);
+    scale(10000, h5, raw);
+    scale(100000, h5, raw);
 
     /* 2. scheduler cost at 1 kHz realtime, 100 signals */
     uint64_t ov_off = 0, ov_on = 0;

@@ -318,6 +318,10 @@ static int cmd_signals(int argc, char **argv)
 
 /* ---- run ---------------------------------------------------------------------- */
 
+/* Option ids of `hermes run` ('R': the recording options, 'h': help). */
+enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT,
+       O_SET, O_SEED };
+
 struct monitor {
     hermes_scheduler_t *s;
     sigset_t            sigs;
@@ -381,10 +385,75 @@ static int parse_double(const char *s, double *out)
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* The command line of `hermes run`. */
+struct run_opts {
+    struct cli_record  rec;
+    bool               no_server, paused, have_end, have_seed;
+    long               port;          /* -1: the config's */
+    const char        *host, *mode, *run_name, *path;
+    double             end_time;
+    const char        *sets[256];     /* --set arguments, applied after loading */
+    int                nsets;
+    unsigned long long seed;
+};
+
+/* One option of `hermes run` (@p name for the recording ones): 0, or the exit status (message printed). */
+static int run_option(struct run_opts *o, int c, const char *name)
 {
-    enum { O_NO_SERVER = 1, O_PORT, O_HOST, O_MODE, O_END, O_PAUSED, O_RUN_NAME, O_QUIET, O_VERBOSE, O_LOGFMT,
-           O_SET, O_SEED };
+    char *end;
+    switch (c) {
+    case 'R': return cli_record_option(&o->rec, name, optarg) ? EXIT_USAGE : 0;
+    case O_NO_SERVER: o->no_server = true; return 0;
+    case O_PORT:
+        o->port = strtol(optarg, &end, 10);
+        if (*end || end == optarg || o->port < 0 || o->port > 65535) {
+            fprintf(stderr, "hermes run: --port needs an integer 0..65535, got '%s'\n", optarg);
+            return EXIT_USAGE;
+        }
+        return 0;
+    case O_HOST: o->host = optarg; return 0;
+    case O_MODE: o->mode = optarg; return 0;
+    case O_END:
+        if (parse_double(optarg, &o->end_time) || o->end_time <= 0) {
+            fprintf(stderr, "hermes run: --end-time needs a positive number of seconds, got '%s'\n", optarg);
+            return EXIT_USAGE;
+        }
+        o->have_end = true;
+        return 0;
+    case O_PAUSED: o->paused = true; return 0;
+    case O_RUN_NAME: o->run_name = optarg; return 0;
+    case O_QUIET: logcfg.level = HERMES_LOG_WARN; return 0;
+    case O_VERBOSE: logcfg.level = HERMES_LOG_DEBUG; return 0;
+    case O_LOGFMT:
+        if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
+            fprintf(stderr, "hermes run: --log-format must be text or json, got '%s'\n", optarg);
+            return EXIT_USAGE;
+        }
+        logcfg.json = !strcmp(optarg, "json");
+        return 0;
+    case O_SET:
+        if (o->nsets == (int)(sizeof o->sets / sizeof o->sets[0])) {
+            fprintf(stderr, "hermes run: at most %d --set options\n", o->nsets);
+            return EXIT_USAGE;
+        }
+        o->sets[o->nsets++] = optarg;
+        return 0;
+    case O_SEED:
+        errno = 0;
+        o->seed = strtoull(optarg, &end, 10);
+        if (errno || end == optarg || *end || strchr(optarg, '-')) {
+            fprintf(stderr, "hermes run: --seed needs an integer 0 .. 2^64-1, got '%s'\n", optarg);
+            return EXIT_USAGE;
+        }
+        o->have_seed = true;
+        return 0;
+    default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
+    }
+}
+
+/* Options and CONFIG: -1 to go on, or the exit status. */
+static int run_args(struct run_opts *o, int argc, char **argv)
+{
     static const struct option opts[] = {
         {"no-server", no_argument, NULL, O_NO_SERVER}, {"port", required_argument, NULL, O_PORT},
         {"host", required_argument, NULL, O_HOST},     {"mode", required_argument, NULL, O_MODE},
@@ -397,101 +466,36 @@ static int cmd_run(int argc, char **argv)
         {"rerun", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
-    struct cli_record rec = {.log = logf_};
-    int opt_index = 0;
-    bool no_server = false, paused = false, have_end = false;
-    long port = -1;
-    const char *host = NULL, *mode = NULL, *run_name = NULL;
-    double end_time = 0;
-    const char *sets[256];   /* --set arguments, applied after loading */
-    int nsets = 0;
-    bool have_seed = false;
-    unsigned long long seed = 0;
-    int c;
+    int opt_index = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
-        switch (c) {
-        case 'R':
-            if (cli_record_option(&rec, opts[opt_index].name, optarg))
-                return EXIT_USAGE;
-            break;
-        case O_NO_SERVER: no_server = true; break;
-        case O_PORT: {
-            char *end;
-            port = strtol(optarg, &end, 10);
-            if (*end || end == optarg || port < 0 || port > 65535) {
-                fprintf(stderr, "hermes run: --port needs an integer 0..65535, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
+        if (c == 'h') {
+            printf(usage_run, cli_record_usage);
+            return 0;
         }
-        case O_HOST: host = optarg; break;
-        case O_MODE: mode = optarg; break;
-        case O_END:
-            if (parse_double(optarg, &end_time) || end_time <= 0) {
-                fprintf(stderr, "hermes run: --end-time needs a positive number of seconds, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            have_end = true;
-            break;
-        case O_PAUSED: paused = true; break;
-        case O_RUN_NAME: run_name = optarg; break;
-        case O_QUIET: logcfg.level = HERMES_LOG_WARN; break;
-        case O_VERBOSE: logcfg.level = HERMES_LOG_DEBUG; break;
-        case O_LOGFMT:
-            if (!strcmp(optarg, "json"))
-                logcfg.json = true;
-            else if (!strcmp(optarg, "text"))
-                logcfg.json = false;
-            else {
-                fprintf(stderr, "hermes run: --log-format must be text or json, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            break;
-        case O_SET:
-            if (nsets == (int)(sizeof sets / sizeof sets[0])) {
-                fprintf(stderr, "hermes run: at most %d --set options\n", nsets);
-                return EXIT_USAGE;
-            }
-            sets[nsets++] = optarg;
-            break;
-        case O_SEED: {
-            char *end;
-            errno = 0;
-            seed = strtoull(optarg, &end, 10);
-            if (errno || end == optarg || *end || strchr(optarg, '-')) {
-                fprintf(stderr, "hermes run: --seed needs an integer 0 .. 2^64-1, got '%s'\n", optarg);
-                return EXIT_USAGE;
-            }
-            have_seed = true;
-            break;
-        }
-        case 'h': printf(usage_run, cli_record_usage); return 0;
-        default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
-        }
+        int rc = run_option(o, c, opts[opt_index].name);
+        if (rc)
+            return rc;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n");
         fprintf(stderr, usage_run, cli_record_usage);
         return EXIT_USAGE;
     }
-    const char *path = argv[optind];
-    hermes_log_set(lib_log, NULL, logcfg.level);
+    o->path = argv[optind];
+    return -1;
+}
 
-    char qb[1200];
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    if (hermes_config_load(&cfg, path, &err) != 0) {
-        logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", path, q(err.message, qb, sizeof qb));
-        return EXIT_CONFIG;
-    }
-    for (int i = 0; i < nsets; i++) {
-        const char *eq = strchr(sets[i], '=');
+/* The --set overrides: 0 or EXIT_USAGE (printed). */
+static int run_apply_sets(const struct run_opts *o, hermes_config_t *cfg)
+{
+    for (int i = 0; i < o->nsets; i++) {
+        const char *set = o->sets[i], *eq = strchr(set, '=');
         char name[HERMES_MAX_NAME + 2];
         double v = 0;
-        bool ok = eq && eq > sets[i] && (size_t)(eq - sets[i]) < sizeof name;
+        bool ok = eq && eq > set && (size_t)(eq - set) < sizeof name;
         if (ok) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+            snprintf(name, sizeof name, "%.*s", (int)(eq - set), set);
             if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false"))
                 v = !strcmp(eq + 1, "true");
             else
@@ -499,50 +503,155 @@ static int cmd_run(int argc, char **argv)
         }
         if (!ok) {
             fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
-                    sets[i]);
-            hermes_config_destroy(cfg);
-            cli_record_cleanup(&rec);
+                    set);
             return EXIT_USAGE;
         }
         if (hermes_config_set_initial(cfg, name, v) != 0) {
-            fprintf(stderr, "hermes run: --set %s: %s\n", sets[i], hermes_last_error());
-            hermes_config_destroy(cfg);
-            cli_record_cleanup(&rec);
+            fprintf(stderr, "hermes run: --set %s: %s\n", set, hermes_last_error());
             return EXIT_USAGE;
         }
     }
-    if (have_seed)
-        hermes_config_set_seed(cfg, (uint64_t)seed);
-    hermes_execution_t ex;
-    hermes_config_execution(cfg, &ex);
-    if (mode) {
-        if (!strcmp(mode, "afap")) ex.mode = HERMES_MODE_AFAP;
-        else if (!strcmp(mode, "realtime")) ex.mode = HERMES_MODE_REALTIME;
-        else if (!strcmp(mode, "single_frame")) ex.mode = HERMES_MODE_SINGLE_FRAME;
+    return 0;
+}
+
+/* Load CONFIG and apply the command line: --set, --seed, --mode, --end-time,
+ * the recording options; execution in @p ex. 0 or the exit status (printed). */
+static int run_load(struct run_opts *o, hermes_config_t **cfg, hermes_execution_t *ex)
+{
+    char qb[1200];
+    hermes_error_t err;
+    if (hermes_config_load(cfg, o->path, &err) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=config_invalid config=%s error=%s", o->path, q(err.message, qb, sizeof qb));
+        return EXIT_CONFIG;
+    }
+    int rc = run_apply_sets(o, *cfg);
+    if (rc)
+        return rc;
+    if (o->have_seed)
+        hermes_config_set_seed(*cfg, (uint64_t)o->seed);
+    hermes_config_execution(*cfg, ex);
+    if (o->mode) {
+        if (!strcmp(o->mode, "afap")) ex->mode = HERMES_MODE_AFAP;
+        else if (!strcmp(o->mode, "realtime")) ex->mode = HERMES_MODE_REALTIME;
+        else if (!strcmp(o->mode, "single_frame")) ex->mode = HERMES_MODE_SINGLE_FRAME;
         else {
-            fprintf(stderr, "hermes run: --mode must be afap, realtime or single_frame, got '%s'\n", mode);
-            hermes_config_destroy(cfg);
+            fprintf(stderr, "hermes run: --mode must be afap, realtime or single_frame, got '%s'\n", o->mode);
             return EXIT_USAGE;
         }
     }
-    if (have_end) {
-        ex.end_time = end_time;
-        ex.has_end_time = true;
+    if (o->have_end) {
+        ex->end_time = o->end_time;
+        ex->has_end_time = true;
     }
-    int rst = cli_record_prepare(&rec, cfg, &ex, &paused);
-    if (rst) {
-        cli_record_cleanup(&rec);
+    if ((rc = cli_record_prepare(&o->rec, *cfg, ex, &o->paused)) != 0)
+        return rc;
+    hermes_config_set_execution(*cfg, ex);
+    return 0;
+}
+
+/* Recording or rerun attached, staged, server started: 0 or the exit status (logged). */
+static int run_start(struct run_opts *o, hermes_config_t *cfg, const hermes_execution_t *ex,
+                     hermes_scheduler_t *s, struct cli_server **srv)
+{
+    char qb[1200];
+    int status = cli_record_attach(&o->rec, s, o->paused);
+    if (status)
+        return status;
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    char seed_kv[40] = "";
+    if (o->have_seed)
+        snprintf(seed_kv, sizeof seed_kv, " seed=%llu", o->seed);
+    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s%s",
+          o->path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
+          hermes_mode_name(ex->mode), ex->rate_hz, ex->has_end_time ? "" : "none",
+          ex->has_end_time ? (snprintf(qb, sizeof qb, "%g", ex->end_time), qb) : "", seed_kv);
+    if (hermes_scheduler_stage(s) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
+        return EXIT_STARTUP;
+    }
+    hermes_server_settings_t ss;
+    hermes_config_server(cfg, &ss);
+    if (o->host)
+        ss.host = o->host;
+    if (o->port >= 0)
+        ss.port = (uint16_t)o->port;
+    if (!ss.enabled || o->no_server)
+        return EXIT_OK;
+    char e[512];
+    if (cli_server_start(srv, s, &ss, e, sizeof e) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=server_failed host=%s port=%u error=%s", ss.host, ss.port,
+              q(e, qb, sizeof qb));
+        return EXIT_STARTUP;
+    }
+    return EXIT_OK;
+}
+
+/* The end of a run: summary and lateness lines, the recording closed. The exit status. */
+static int run_report(struct run_opts *o, hermes_scheduler_t *s, int rc, int sig, double wall)
+{
+    char qb[1200];
+    hermes_timing_t t;
+    hermes_scheduler_timing(s, &t);
+    uint64_t frames = hermes_scheduler_frame(s);
+    double sim = (double)hermes_backplane_time_ns(hermes_scheduler_backplane(s)) * 1e-9;
+    int status = EXIT_OK;
+    if (rc != 0) {
+        logf_(HERMES_LOG_ERROR, "event=run_failed frame=%llu error=%s", (unsigned long long)frames,
+              q(hermes_scheduler_error(s), qb, sizeof qb));
+        status = EXIT_RUN_ERROR;
+    } else if (sig) {
+        status = sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+    }
+    logf_(HERMES_LOG_INFO,
+          "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
+          rc ? "error" : sig ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
+          wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+    status = cli_record_finish(&o->rec, status, rc ? hermes_scheduler_error(s) : sig ? "interrupted" : "finished");
+    hermes_lateness_t lat;
+    if (hermes_scheduler_lateness(s, &lat) == 0 && lat.frames)
+        logf_(HERMES_LOG_INFO, "event=lateness frames=%llu median_us=%.1f p99_us=%.1f max_us=%.1f",
+              (unsigned long long)lat.frames, lat.median * 1e6, lat.p99 * 1e6, lat.max * 1e6);
+    return status;
+}
+
+/* Run the staged scheduler to its end with the monitor thread handling
+ * signals and progress lines. The exit status. */
+static int run_monitored(struct run_opts *o, hermes_scheduler_t *s, const hermes_execution_t *ex,
+                         struct monitor *mon)
+{
+    mon->s = s;
+    mon->progress = ex->mode == HERMES_MODE_AFAP && logcfg.level >= HERMES_LOG_INFO;
+    mon->rate_hz = ex->rate_hz;
+    pthread_t mon_thread;
+    if (pthread_create(&mon_thread, NULL, monitor_main, mon) != 0) {
+        logf_(HERMES_LOG_ERROR, "event=start_failed error=\"cannot create the monitor thread\"");
+        return EXIT_STARTUP;
+    }
+    struct timespec w0, w1;
+    clock_gettime(CLOCK_MONOTONIC, &w0);
+    int rc = hermes_scheduler_run(s);
+    clock_gettime(CLOCK_MONOTONIC, &w1);
+    atomic_store(&mon->done, true);
+    pthread_kill(mon_thread, SIGUSR1);
+    pthread_join(mon_thread, NULL);
+    double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
+    return run_report(o, s, rc, atomic_load(&mon->signal), wall);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    struct run_opts o = {.rec = {.log = logf_}, .port = -1};
+    int status = run_args(&o, argc, argv);
+    if (status >= 0)
+        return status;
+    hermes_log_set(lib_log, NULL, logcfg.level);
+    hermes_config_t *cfg = NULL;
+    hermes_execution_t ex;
+    if ((status = run_load(&o, &cfg, &ex)) != 0) {
+        cli_record_cleanup(&o.rec);
         hermes_config_destroy(cfg);
-        return rst;
+        return status;
     }
-    hermes_config_set_execution(cfg, &ex);
-    hermes_server_settings_t srv_settings;
-    hermes_config_server(cfg, &srv_settings);
-    if (host)
-        srv_settings.host = host;
-    if (port >= 0)
-        srv_settings.port = (uint16_t)port;
-    bool serve = srv_settings.enabled && !no_server;
 
     /* Signals are handled by the monitor thread; block them everywhere first
      * so every thread the library starts inherits the mask. */
@@ -553,86 +662,21 @@ static int cmd_run(int argc, char **argv)
     sigaddset(&mon.sigs, SIGUSR1);  /* wakes the monitor when the run ends */
     pthread_sigmask(SIG_BLOCK, &mon.sigs, NULL);
 
-    int status = EXIT_OK;
     struct cli_server *srv = NULL;
     hermes_scheduler_t *s = NULL;
     hermes_scheduler_options_t opt;
     hermes_scheduler_options_init(&opt);
-    opt.run_name = run_name;
-    opt.start_paused = paused;
+    opt.run_name = o.run_name;
+    opt.start_paused = o.paused;
     if (hermes_scheduler_create(&s, cfg, &opt) != 0) {
+        char qb[1200];
         logf_(HERMES_LOG_ERROR, "event=start_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
-        cli_record_cleanup(&rec);
-        hermes_config_destroy(cfg);
-        return EXIT_STARTUP;
-    }
-    if ((status = cli_record_attach(&rec, s, paused)) != 0)
-        goto out;
-    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
-    char seed_kv[40] = "";
-    if (have_seed)
-        snprintf(seed_kv, sizeof seed_kv, " seed=%llu", seed);
-    logf_(HERMES_LOG_INFO, "event=start config=%s run=%s modules=%u signals=%u mode=%s rate_hz=%g end_time=%s%s%s",
-          path, hermes_backplane_name(bp), hermes_config_module_count(cfg), hermes_backplane_count(bp),
-          hermes_mode_name(ex.mode), ex.rate_hz, ex.has_end_time ? "" : "none",
-          ex.has_end_time ? (snprintf(qb, sizeof qb, "%g", ex.end_time), qb) : "", seed_kv);
-    if (hermes_scheduler_stage(s) != 0) {
-        logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         status = EXIT_STARTUP;
-        goto out;
+    } else if ((status = run_start(&o, cfg, &ex, s, &srv)) == EXIT_OK) {
+        status = run_monitored(&o, s, &ex, &mon);
     }
-    if (serve) {
-        char e[512];
-        if (cli_server_start(&srv, s, &srv_settings, e, sizeof e) != 0) {
-            logf_(HERMES_LOG_ERROR, "event=server_failed host=%s port=%u error=%s", srv_settings.host,
-                  srv_settings.port, q(e, qb, sizeof qb));
-            status = EXIT_STARTUP;
-            goto out;
-        }
-    }
-
-    mon.s = s;
-    mon.progress = ex.mode == HERMES_MODE_AFAP && logcfg.level >= HERMES_LOG_INFO;
-    mon.rate_hz = ex.rate_hz;
-    pthread_t mon_thread;
-    if (pthread_create(&mon_thread, NULL, monitor_main, &mon) != 0) {
-        logf_(HERMES_LOG_ERROR, "event=start_failed error=\"cannot create the monitor thread\"");
-        status = EXIT_STARTUP;
-        goto out;
-    }
-    struct timespec w0, w1;
-    clock_gettime(CLOCK_MONOTONIC, &w0);
-    int rc = hermes_scheduler_run(s);
-    clock_gettime(CLOCK_MONOTONIC, &w1);
-    atomic_store(&mon.done, true);
-    pthread_kill(mon_thread, SIGUSR1);
-    pthread_join(mon_thread, NULL);
-
-    double wall = (double)(w1.tv_sec - w0.tv_sec) + (double)(w1.tv_nsec - w0.tv_nsec) * 1e-9;
-    hermes_timing_t t;
-    hermes_scheduler_timing(s, &t);
-    uint64_t frames = hermes_scheduler_frame(s);
-    double sim = (double)hermes_backplane_time_ns(bp) * 1e-9;
-    if (rc != 0) {
-        logf_(HERMES_LOG_ERROR, "event=run_failed frame=%llu error=%s", (unsigned long long)frames,
-              q(hermes_scheduler_error(s), qb, sizeof qb));
-        status = EXIT_RUN_ERROR;
-    } else if (atomic_load(&mon.signal)) {
-        status = atomic_load(&mon.signal) == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
-    }
-    logf_(HERMES_LOG_INFO,
-          "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
-          rc ? "error" : atomic_load(&mon.signal) ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
-          wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
-    status = cli_record_finish(&rec, status, rc ? hermes_scheduler_error(s) : atomic_load(&mon.signal) ? "interrupted"
-                                                                                                       : "finished");
-    hermes_lateness_t lat;
-    if (hermes_scheduler_lateness(s, &lat) == 0 && lat.frames)
-        logf_(HERMES_LOG_INFO, "event=lateness frames=%llu median_us=%.1f p99_us=%.1f max_us=%.1f",
-              (unsigned long long)lat.frames, lat.median * 1e6, lat.p99 * 1e6, lat.max * 1e6);
-out:
     cli_server_stop(srv);
-    cli_record_cleanup(&rec);
+    cli_record_cleanup(&o.rec);
     hermes_scheduler_destroy(s);
     hermes_config_destroy(cfg);
     return status;

@@ -151,13 +151,15 @@ static void test_every_type_by_name(void **state)
                    "\"gen/v_bool\", \"cmd/gain\", \"hermes/overruns\"], \"unit\": [\"gen/x.f64\", \"m\"], "
                    "\"attrs\": [\"hermes_version\", \"run_id\", \"config\", \"rate_hz\", \"mode\", "
                    "\"start_time_utc\", \"end_reason\", \"overruns\"]}");
-    /* h5dump reads it too: attributes and the first values of an i32 signal. */
+    /* h5dump reads it too: the signal table (layout 2: signals by name through
+     * /signals and /data, no per-signal dataset) and the first frames. */
     char out[512];
     snprintf(out, sizeof out, "%s/dump.txt", tmpdir);
-    assert_int_equal(sh("%s -A -d /gen/v_i32 '%s' > '%s'", H5DUMP, file, out), 0);
-    assert_int_equal(sh("grep -q '\"i32\"' '%s'", out), 0);
-    assert_int_equal(sh("%s -d /gen/v_i32 -c 4 '%s' > '%s'", H5DUMP, file, out), 0);
-    assert_int_equal(sh("grep -q '(0): 0, -3, -6, -9' '%s'", out), 0);
+    assert_int_equal(sh("%s -d /signals '%s' > '%s'", H5DUMP, file, out), 0);
+    assert_int_equal(sh("grep -q '\"gen.v_i32\"' '%s' && grep -q '\"i32\"' '%s'", out, out), 0);
+    assert_int_equal(sh("%s -d /frame -c 4 '%s' > '%s'", H5DUMP, file, out), 0);
+    assert_int_equal(sh("grep -q '(0): 0, 1, 2, 3' '%s'", out), 0);
+    assert_int_equal(sh("%s -a /format_version '%s' | grep -q '(0): 2'", H5DUMP, file), 0);
     assert_int_equal(sh("%s -a /end_reason '%s' | grep -q end_time", H5DUMP, file), 0);
 
     /* The C reader sees the same. */
@@ -176,6 +178,31 @@ static void test_every_type_by_name(void **state)
     free(v);
     const char *mode = hermes_recording_attr(rec, "mode");
     assert_string_equal(mode, "afap");
+
+    /* Layout 1 (per-signal virtual datasets over /data, format_version 1) still
+     * reads: a copy made layout 1 by h5py gives the same rows. */
+    char v1[512];
+    snprintf(v1, sizeof v1, "%s/types_v1.h5", tmpdir);
+    assert_int_equal(sh("cp '%s' '%s' && %s -c \"import h5py; f=h5py.File('%s', 'a'); d=f['data']; "
+                        "f.attrs['format_version']=1\n"
+                        "for k, row in enumerate(f['signals']):\n"
+                        "  m, s = row['name'].decode().split('.', 1); L=h5py.VirtualLayout(shape=(d.shape[0],), dtype='f8')\n"
+                        "  L[:]=h5py.VirtualSource(d)[:, k]; f.require_group(m).create_virtual_dataset(s, L)\n\"",
+                        file, v1, HERMES_PYTHON, v1), 0);
+    hermes_recording_t *old;
+    assert_hermes_ok(hermes_recording_open(&old, v1));
+    double ver = 0;
+    assert_hermes_ok(hermes_recording_attr_number(old, "format_version", &ver));
+    assert_true(ver == 1.0);
+    assert_int_equal(hermes_recording_rows(old), 1001);
+    assert_int_equal(hermes_recording_signal_count(old), n);
+    double *a = calloc(n * 1001, sizeof *a), *b = calloc(n * 1001, sizeof *b);
+    assert_hermes_ok(hermes_recording_read(rec, 0, 1001, a, NULL, NULL));
+    assert_hermes_ok(hermes_recording_read(old, 0, 1001, b, NULL, NULL));
+    assert_memory_equal(a, b, n * 1001 * sizeof *a);
+    free(a);
+    free(b);
+    hermes_recording_close(old);
 
     /* CSV export: header with units, values that read back exactly. */
     char csv[512];
@@ -642,12 +669,68 @@ static void test_config_record_section(void **state)
     const char *a1[] = {"run", cfgp, "--no-server", NULL};
     assert_int_equal(wait_exit(spawn(log, a1, 0), 30), 0);
     assert_int_equal(sh("%s -c \"import h5py,sys; f=h5py.File('%s'); "
-                        "sys.exit(0 if list(f['plant']) == ['s1', 's2'] and list(f['frame'][:]) == list(range(0, 101, 10)) "
-                        "and 'hermes' not in f else 1)\"", HERMES_PYTHON, file), 0);
+                        "sys.exit(0 if [n.decode() for n in f['signals']['name']] == ['plant.s1', 'plant.s2'] "
+                        "and list(f['frame'][:]) == list(range(0, 101, 10)) else 1)\"", HERMES_PYTHON, file), 0);
     const char *a2[] = {"run", cfgp, "--no-server", "--record-every", "50", NULL};
     assert_int_equal(wait_exit(spawn(log, a2, 0), 30), 0);
     assert_int_equal(sh("%s -c \"import h5py,sys; f=h5py.File('%s'); "
                         "sys.exit(0 if list(f['frame'][:]) == [0, 50, 100] else 1)\"", HERMES_PYTHON, file), 0);
+}
+
+/* A writer that cannot keep up (held by the test-only HERMES_TEST_RECORDER_HOLD
+ * hook until the ring is full, so no timing is involved): the run waits for
+ * space instead of dropping frames, stats counts the stalls, the log says
+ * event=recording_behind and the file's ring_stalls matches. */
+static _Atomic int behind_lines;
+static void behind_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
+{
+    (void)ctx;
+    if (level == HERMES_LOG_WARN && !strcmp(component, "recorder") && strstr(msg, "event=recording_behind"))
+        behind_lines++;
+}
+
+static void test_slow_writer_counts_stalls(void **state)
+{
+    (void)state;
+    char file[512];
+    snprintf(file, sizeof file, "%s/behind.h5", tmpdir);
+    setenv("HERMES_TEST_RECORDER_HOLD", "1", 1);
+    hermes_log_set(behind_log, NULL, HERMES_LOG_WARN);
+    hermes_config_t *cfg = make_config(1.0, 1.0);
+    hermes_scheduler_t *s;
+    hermes_scheduler_options_t opt;
+    hermes_scheduler_options_init(&opt);
+    char rn[64];
+    opt.run_name = test_run_name(rn, sizeof rn, "behind");
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, &opt));
+    hermes_recorder_t *r;
+    hermes_recorder_config_t rc;
+    hermes_recorder_config_init(&rc);
+    rc.path = file;
+    rc.ring_frames = 4;
+    assert_hermes_ok(hermes_recorder_create(&r, s, &rc));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_ok(hermes_scheduler_run(s));
+    assert_hermes_ok(hermes_recorder_close(r, "end_time"));
+    hermes_recorder_stats_t st;
+    assert_hermes_ok(hermes_recorder_stats(r, &st));
+    hermes_log_set(NULL, NULL, HERMES_LOG_WARN);
+    unsetenv("HERMES_TEST_RECORDER_HOLD");
+    hermes_recorder_destroy(r);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+    /* 101 frames through a ring of 4 whose writer waits for it to be full:
+     * the producer finds it full at least once per 4 frames. */
+    assert_true(st.stalls >= 101 / 4 - 1);
+    assert_int_equal(st.rows, 101);
+    assert_true(behind_lines >= 1);
+    hermes_recording_t *rec;
+    assert_hermes_ok(hermes_recording_open(&rec, file));
+    assert_int_equal(hermes_recording_rows(rec), 101);
+    double stalls = 0;
+    assert_hermes_ok(hermes_recording_attr_number(rec, "ring_stalls", &stalls));
+    assert_true(stalls == (double)st.stalls);
+    hermes_recording_close(rec);
 }
 
 int main(void)
@@ -662,6 +745,7 @@ int main(void)
         cmocka_unit_test(test_config_record_section),
         cmocka_unit_test(test_many_signals_bounded_memory),
         cmocka_unit_test(test_scheduler_hooks),
+        cmocka_unit_test(test_slow_writer_counts_stalls),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

@@ -46,8 +46,10 @@ extern "C" {
 
 typedef struct hermes_recorder hermes_recorder_t;
 
-/** Version of the file layout, stored as attribute "format_version". */
-#define HERMES_RECORDING_FORMAT_VERSION 1
+/** Version of the file layout, stored as attribute "format_version".
+ *  2: signals are read by name through /signals and /data (no per-signal
+ *  dataset); 1 also had a virtual dataset per signal. The reader reads both. */
+#define HERMES_RECORDING_FORMAT_VERSION 2
 /** Value of the root attribute "format". */
 #define HERMES_RECORDING_FORMAT "hermes-recording"
 /** Default seconds between flushes. */

@@ -1,4 +1,4 @@
-/* Subscription patterns: expands "module.signal", "module.*" and "*" to signal indices over a name view. */
+/* Signal patterns: expands "module.signal", "module.*" and "*" to signal indices over a name view. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,11 +93,14 @@ static int expand(struct run *r, const char *pat)
     if (!star) {
         int64_t k = r->by_name ? hermes__sorted_names_find(r->by_name, v->n, pat) : v->find(v->ctx, pat);
         if (k < 0)
-            return hermes__fail(HERMES_ENOENT, "unknown signal '%s'", pat);
+            return v->scope ? hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal %s", pat, v->scope)
+                            : hermes__fail(HERMES_ENOENT, "unknown signal '%s'", pat);
         add(r, (uint32_t)k);
         return 0;
     }
     if (len == 1) {  /* "*": every signal, in index order */
+        if (v->n == 0 && v->scope)
+            return hermes__fail(HERMES_ENOENT, "pattern '*' matches no signal %s", v->scope);
         if (v->n == 0 && (r->flags & HERMES__PATTERNS_STAR_NONEMPTY))
             return hermes__fail(HERMES_ENOENT, "pattern '*' matches no signal (the backplane is empty)");
         for (uint32_t k = 0; k < v->n; k++)
@@ -115,7 +118,8 @@ static int expand(struct run *r, const char *pat)
     while (end < v->n && strncmp(r->by_name[end].name, pat, plen) == 0)
         end++;
     if (end == first)
-        return hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal", pat);
+        return v->scope ? hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal %s", pat, v->scope)
+                        : hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal", pat);
     uint32_t from = r->n;
     for (uint32_t pos = first; pos < end; pos++)
         add(r, r->by_name[pos].index);

@@ -1,5 +1,5 @@
-/* Subscription patterns ("module.signal", "module.*", "*"): one set of rules and
- * messages for the encoder and the server, over a view of the signal names.
+/* Signal patterns ("module.signal", "module.*", "*"): one set of rules and
+ * messages for subscribe, record, export and replay, over a view of the signal names.
  * Private; never installed. */
 #ifndef HERMES_LIB_PATTERNS_H
 #define HERMES_LIB_PATTERNS_H
@@ -28,6 +28,10 @@ struct hermes__pattern_view {
     const void                       *ctx;      /* for find and name */
     int64_t     (*find)(const void *ctx, const char *name);  /* index of exactly name, or -1 */
     const char *(*name)(const void *ctx, uint32_t index);    /* qualified name of a signal */
+    /* NULL: the subscribe messages ("unknown signal 'x'"); else every
+     * pattern matching nothing fails with "pattern 'x' matches no signal
+     * <scope>" (export: "of the recording"). */
+    const char *scope;
 };
 
 /* "*" matching nothing (no signal at all) fails with HERMES_ENOENT; without

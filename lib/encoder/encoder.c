@@ -150,7 +150,7 @@ HERMES_API int hermes_encoder_create(hermes_encoder_t **out, const hermes_backpl
     *out = NULL;
     if (!bp || (npatterns && !patterns))
         return hermes__fail(HERMES_EINVAL, "hermes_encoder_create: NULL argument");
-    const struct hermes__pattern_view view = {hermes_backplane_count(bp), NULL, bp, bp_find, bp_name};
+    const struct hermes__pattern_view view = {hermes_backplane_count(bp), NULL, bp, bp_find, bp_name, NULL};
     uint32_t *idx, n;
     int rc = hermes__patterns_resolve(&view, patterns, npatterns, HERMES__PATTERNS_STAR_NONEMPTY, &idx, &n);
     if (rc)

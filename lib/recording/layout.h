@@ -1,4 +1,5 @@
-/* File layout shared by the recorder and the recording reader (HDF5 only). */
+/* Recording file layout (layout.c): object names, table rows and their HDF5 types, shared by the recorder,
+ * the reader, export and campaign tables (HDF5 only). */
 #ifndef HERMES_LIB_RECORDING_INTERNAL_H
 #define HERMES_LIB_RECORDING_INTERNAL_H
 
@@ -7,7 +8,7 @@
 #include <stdint.h>
 
 /* Root-level objects; a module may not use one of these names. */
-#define REC_DATA    "data"     /* f64 [rows, signals]: the storage behind every signal dataset */
+#define REC_DATA    "data"     /* f64 [rows, signals]: every value; column k is row k of signals */
 #define REC_FRAME   "frame"    /* u64 [rows] */
 #define REC_TIME    "time"     /* f64 [rows] seconds */
 #define REC_TICK    "tick"     /* u64 [rows] frames computed since stage (monotonic across resets) */
@@ -107,8 +108,7 @@ void hermes__h5_message(char *buf, size_t cap);
 /* FNV-1a of a file's bytes; 0 when path is NULL or unreadable. */
 uint64_t hermes__file_hash(const char *path);
 
-/* Whether qualified name @p name matches subscribe pattern @p pat
- * ("*", "prefix.*", exact). */
-int hermes__pattern_match(const char *pat, const char *name);
+/* The root object a module named @p module would collide with, or NULL. */
+const char *hermes__rec_reserved(const char *module);
 
 #endif

@@ -9,31 +9,8 @@
 #include "hermes/recorder.h"
 #include "hermes/replay.h"
 #include "recording/layout.h"
+#include "common/patterns.h"
 #include "common/util.h"
-
-
-int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n)
-{
-    *rows = NULL;
-    *n = 0;
-    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
-    if (d < 0)
-        return -1;
-    hid_t sp = H5Dget_space(d);
-    hsize_t dims = 0;
-    H5Sget_simple_extent_dims(sp, &dims, NULL);
-    H5Sclose(sp);
-    void *buf = calloc(dims ? dims : 1, row_size);
-    herr_t rc = buf ? (dims ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) : 0) : -1;
-    H5Dclose(d);
-    if (rc < 0) {
-        free(buf);
-        return -1;
-    }
-    *rows = buf;
-    *n = dims;
-    return 0;
-}
 
 static uint64_t extent0(hid_t d)
 {
@@ -310,15 +287,28 @@ HERMES_API int hermes_recording_journal(const hermes_recording_t *rec, uint64_t 
 
 /* ---- CSV export ------------------------------------------------------------------- */
 
-static int check_pattern(const char *p)
+/* Columns of @p patterns (all when none), by the subscribe rules (patterns.c)
+ * over a name-sorted index of the recording's signals: O(n log n). */
+static int export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
+                          uint32_t **cols, uint32_t *nc)
 {
-    if (!p || !*p)
-        return hermes__fail(HERMES_EINVAL, "empty signal pattern");
-    const char *star = strchr(p, '*');
-    size_t n = strlen(p);
-    if (star && !(n == 1 || (star == p + n - 1 && n >= 2 && p[n - 2] == '.')))
-        return hermes__fail(HERMES_EINVAL, "unsupported pattern '%s' (use *, module.* or an exact name)", p);
-    return 0;
+    static const char *const all[] = {"*"};
+    if (!pattern_count && !rec->n) {
+        *cols = malloc(sizeof **cols);
+        *nc = 0;
+        return *cols ? 0 : hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    struct hermes__sorted_name *by_name = malloc((rec->n ? rec->n : 1) * sizeof *by_name);
+    if (!by_name)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    for (uint32_t k = 0; k < rec->n; k++)
+        by_name[k] = (struct hermes__sorted_name){rec->sigs[k].name, k};
+    hermes__sorted_names_sort(by_name, rec->n);
+    const struct hermes__pattern_view v = {rec->n, by_name, NULL, NULL, NULL, "of the recording"};
+    int rc = hermes__patterns_resolve(&v, pattern_count ? patterns : all, pattern_count ? pattern_count : 1, 0, cols,
+                                      nc);
+    free(by_name);
+    return rc;
 }
 
 enum { EXPORT_BLOCK_VALUES = 1 << 20 };
@@ -328,37 +318,10 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
 {
     if (!rec || !csv_path)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
-    uint32_t *cols = calloc(rec->n ? rec->n : 1, sizeof *cols);
-    bool *seen = calloc(rec->n ? rec->n : 1, sizeof *seen);
-    uint32_t nc = 0;
-    int rc = 0;
-    if (!cols || !seen) {
-        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
-        goto out;
-    }
-    if (!pattern_count) {
-        for (uint32_t k = 0; k < rec->n; k++)
-            cols[nc++] = k;
-    }
-    for (uint32_t p = 0; p < pattern_count; p++) {
-        if ((rc = check_pattern(patterns[p])) != 0)
-            goto out;
-        uint32_t before = nc;
-        bool matched = false;
-        for (uint32_t k = 0; k < rec->n; k++)
-            if (hermes__pattern_match(patterns[p], rec->sigs[k].name)) {
-                matched = true;
-                if (!seen[k]) {
-                    seen[k] = true;
-                    cols[nc++] = k;
-                }
-            }
-        (void)before;
-        if (!matched) {
-            rc = hermes__fail(HERMES_ENOENT, "pattern '%s' matches no signal of the recording", patterns[p]);
-            goto out;
-        }
-    }
+    uint32_t *cols = NULL, nc = 0;
+    int rc = export_columns(rec, patterns, pattern_count, &cols, &nc);
+    if (rc)
+        return rc;
     FILE *f = fopen(csv_path, "w");
     if (!f) {
         rc = hermes__fail(HERMES_ESYS, "cannot write '%s': %s", csv_path, strerror(errno));
@@ -402,7 +365,6 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
         rc = hermes__fail(HERMES_ESYS, "cannot write '%s': %s", csv_path, strerror(errno));
 out:
     free(cols);
-    free(seen);
     return rc;
 }
 

@@ -99,6 +99,6 @@ void hermes__catalog_free(struct hermes__catalog *cat)
 int hermes__catalog_resolve(const struct hermes__catalog *cat, const char *const *patterns, size_t npatterns,
                             uint32_t **out, uint32_t *count)
 {
-    const struct hermes__pattern_view v = {cat->n, cat->by_name, NULL, NULL, NULL};
+    const struct hermes__pattern_view v = {cat->n, cat->by_name, NULL, NULL, NULL, NULL};
     return hermes__patterns_resolve(&v, patterns, npatterns, 0, out, count);
 }

@@ -5,8 +5,9 @@ frame P is a formula of P (see gen_step there).
 
 usage: check_recording.py FILE.h5 SPEC_JSON
 SPEC keys: rows (expected row count), every (decimation), frames (optional
-explicit frame list), present (signal names that must be datasets), absent
-(names that must not be), swmr (open with swmr=True, for files of killed runs),
+explicit frame list), present (signals "module/name" that must be recorded:
+rows of /signals, values in the /data column), absent (signals or modules
+that must not be), swmr (open with swmr=True, for files of killed runs),
 min_last_frame (the last frame must be at least this).
 Exit status 0 when everything matches; the first mismatch is printed.
 """
@@ -55,24 +56,33 @@ def main():
     times = f["time"][:n]
     if not np.array_equal(times, frames.astype(np.float64) / rate):
         fail("time series is not frame / rate_hz")
+    if int(f.attrs["format_version"]) >= 2:
+        for k in f:
+            if isinstance(f[k], h5py.Group):
+                fail(f"layout 2 has no per-signal groups, found /{k}")
+    sig = f["signals"][:]
+    cols = {row["name"].decode(): k for k, row in enumerate(sig)}
+    qual = lambda name: name.replace("/", ".", 1)
     for name in spec.get("present", []):
-        if name not in f:
-            fail(f"dataset {name} missing (have {list(f)})")
-        d = f[name]
-        if name in TYPES and d.attrs["type"] != TYPES[name]:
-            fail(f"{name}: type attribute {d.attrs['type']!r}, expected {TYPES[name]!r}")
+        if qual(name) not in cols:
+            fail(f"signal {name} missing (have {sorted(cols)[:20]})")
+        k = cols[qual(name)]
+        typ = sig[k]["type"].decode()
+        if name in TYPES and typ != TYPES[name]:
+            fail(f"{name}: type {typ!r}, expected {TYPES[name]!r}")
         if name in FORMULAS:
-            got = d[:n]
+            got = f["data"][:n, k]
             want = np.array([FORMULAS[name](int(p)) for p in frames], dtype=np.float64)
             if not np.array_equal(got, want):
                 bad = int(np.nonzero(got != want)[0][0])
                 fail(f"{name} row {bad} (frame {frames[bad]}): {got[bad]!r}, expected {want[bad]!r}")
     for name in spec.get("absent", []):
-        if name in f:
-            fail(f"dataset {name} should not be recorded")
+        q = qual(name)
+        if q in cols or any(c.startswith(q + ".") for c in cols):
+            fail(f"{name} should not be recorded")
     unit = spec.get("unit")
-    if unit and f[unit[0]].attrs["unit"] != unit[1]:
-        fail(f"{unit[0]} unit {f[unit[0]].attrs['unit']!r}, expected {unit[1]!r}")
+    if unit and sig[cols[qual(unit[0])]]["unit"].decode() != unit[1]:
+        fail(f"{unit[0]} unit {sig[cols[qual(unit[0])]]['unit']!r}, expected {unit[1]!r}")
     for key in spec.get("attrs", []):
         if key not in f.attrs:
             fail(f"root attribute {key} missing (have {sorted(f.attrs)})")
