@@ -1,0 +1,325 @@
+/* Hermes built-in viewer: the signal list, a virtualised tree (module headers
+ * and signal rows of one fixed height; only the rows in view exist in the DOM).
+ *
+ * The list is a flat sequence of rows: each module's header, then its signals
+ * when it is open. Only the rows in view, plus OVERSCAN above and below, are
+ * elements (a pool reused as the list scrolls); a spacer gives the scroll
+ * height of all rows. The filter walks a flat array of lower-case names (a
+ * narrower filter only the previous hits) and never touches the DOM beyond
+ * the rows in view, so the schema, a filter, opening a module of 5,000 rows
+ * or a click cost the same DOM work with 10^5 signals as with 10.
+ *
+ * window.HermesTree.create(root, hooks) -> tree; hooks:
+ *   plot(name)   a signal row was clicked (or Enter/Space on it)
+ *   table(name)  its ▦ button was clicked (or the key t)
+ *   marks(name)  -> {plotted, table} or undefined: how the row is marked
+ * tree.set(signals)  signals: iterable of {name, module, local, type, unit,
+ *                    writable}, in schema order; keeps the modules' open state
+ * tree.filter(text)  substring of the qualified name, case-insensitive
+ * tree.refresh()     redraw the rows in view (marks changed)
+ * tree.focusFirst()  move the keyboard cursor to the first signal and focus */
+'use strict';
+
+(function () {
+  const ROW_H = 22;          /* px, every row: style.css li.row */
+  const OVERSCAN = 8;        /* rows made above and below the view */
+  const MANY = 300;          /* above this many signals, long modules start closed */
+  const LONG = 50;
+
+  function span(cls, text) {
+    const e = document.createElement('span');
+    e.className = cls;
+    e.textContent = text;
+    return e;
+  }
+
+  function create(root, hooks) {
+    const spacer = document.createElement('div');
+    spacer.className = 'tree-spacer';
+    const ul = document.createElement('ul');
+    ul.className = 'tree-rows';
+    ul.setAttribute('role', 'presentation');
+    root.textContent = '';
+    root.appendChild(spacer);
+    root.appendChild(ul);
+    root.tabIndex = 0;
+    root.setAttribute('role', 'tree');
+
+    const T = {
+      mods: [],              /* {name, sigs, open, fopen, hits: null | [signal]} */
+      text: null,            /* the filter applied (lower case) */
+      shown: [],             /* modules with rows, in order */
+      starts: [],            /* row index of each shown module's header */
+      rows: 0,
+      cursor: -1,            /* keyboard row, -1: none */
+      pool: [],              /* the li elements, rows first..first+pool.length-1 */
+    };
+
+    const open = (m) => (m.hits ? m.fopen : m.open);
+    const list = (m) => m.hits || m.sigs;
+
+    function set(signals) {
+      const before = new Map(T.mods.map((m) => [m.name, m.open]));
+      const byMod = new Map();
+      let n = 0;
+      for (const s of signals) {
+        let m = byMod.get(s.module);
+        if (!m) {
+          m = { name: s.module, sigs: [], open: true, fopen: true, hits: null };
+          byMod.set(s.module, m);
+        }
+        m.sigs.push(s);
+        s.lower = s.name.toLowerCase();
+        n++;
+      }
+      T.mods = Array.from(byMod.values());
+      for (const m of T.mods)
+        m.open = before.has(m.name) ? before.get(m.name) : (n <= MANY || m.sigs.length <= LONG);
+      const text = T.text || '';
+      T.text = null;
+      filter(text);
+    }
+
+    /* A filter opens the modules it finds signals in (the user may close them
+     * again while it is on); clearing it gives back the modules' own
+     * open/closed state. */
+    function filter(raw) {
+      const f = String(raw).trim().toLowerCase();
+      if (f === T.text)
+        return;
+      const narrower = !!T.text && f.includes(T.text);
+      for (const m of T.mods) {
+        if (!f) {
+          m.hits = null;
+          continue;
+        }
+        const from = narrower && m.hits ? m.hits : m.sigs;
+        const hits = [];
+        for (const s of from)
+          if (s.lower.includes(f))
+            hits.push(s);
+        m.hits = hits;
+        m.fopen = true;
+      }
+      T.text = f;
+      T.cursor = -1;
+      layout();
+    }
+
+    function layout() {
+      T.shown = [];
+      T.starts = [];
+      let r = 0;
+      for (const m of T.mods) {
+        const count = list(m).length;
+        if (count === 0)
+          continue;
+        T.shown.push(m);
+        T.starts.push(r);
+        r += 1 + (open(m) ? count : 0);
+      }
+      T.rows = r;
+      if (T.cursor >= r)
+        T.cursor = r - 1;
+      spacer.style.height = r * ROW_H + 'px';
+      render();
+    }
+
+    /* Row i: {mod} for a header, {mod, sig} for a signal. */
+    function rowAt(i) {
+      let lo = 0;
+      let hi = T.starts.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (T.starts[mid] <= i) lo = mid; else hi = mid - 1;
+      }
+      const m = T.shown[lo];
+      const k = i - T.starts[lo];
+      return k === 0 ? { mod: m, index: i } : { mod: m, sig: list(m)[k - 1], index: i };
+    }
+
+    function viewRows() {
+      return Math.max(1, Math.floor((root.clientHeight || 600) / ROW_H));
+    }
+
+    function render() {
+      const top = root.scrollTop;
+      const view = root.clientHeight || 600;
+      const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
+      const last = Math.min(T.rows, Math.ceil((top + view) / ROW_H) + OVERSCAN);
+      ul.style.transform = 'translateY(' + first * ROW_H + 'px)';
+      let k = 0;
+      for (let i = first; i < last; i++, k++) {
+        let li = T.pool[k];
+        if (!li) {
+          li = document.createElement('li');
+          ul.appendChild(li);
+          T.pool.push(li);
+        }
+        fill(li, rowAt(i));
+      }
+      while (T.pool.length > k)
+        T.pool.pop().remove();
+      T.first = first;
+      const cur = T.cursor >= first && T.cursor < last ? T.pool[T.cursor - first] : null;
+      if (cur)
+        root.setAttribute('aria-activedescendant', cur.id);
+      else
+        root.removeAttribute('aria-activedescendant');
+    }
+
+    function fill(li, r) {
+      const m = r.mod;
+      const s = r.sig;
+      const key = s ? 's' + s.name : 'm' + m.name + (open(m) ? '+' : '-') + list(m).length;
+      if (li.dataset.key !== key) {
+        li.textContent = '';
+        for (const a of ['data-signal', 'data-module', 'title', 'aria-expanded'])
+          li.removeAttribute(a);
+        li.dataset.key = key;
+        li.setAttribute('role', 'treeitem');
+        if (s) {
+          li.className = 'row sig';
+          li.dataset.signal = s.name;
+          li.setAttribute('aria-level', '2');
+          li.title = s.name + ' (' + s.type + (s.unit ? ', ' + s.unit : '') +
+                     (s.writable ? ', writable' : '') + '): click to plot';
+          li.appendChild(span('name', s.local));
+          li.appendChild(span('unit', s.unit));
+          li.appendChild(span('type', s.type));
+          li.appendChild(span('w', s.writable ? 'W' : ''));
+          const tb = document.createElement('button');
+          tb.className = 'add-table small';
+          tb.type = 'button';
+          tb.tabIndex = -1;  /* the key t does it: rows come and go as the list scrolls */
+          tb.textContent = '▦';
+          tb.title = 'show ' + s.name + ' in the values table';
+          li.appendChild(tb);
+        } else {
+          li.className = 'row module';
+          li.dataset.module = m.name;
+          li.setAttribute('aria-level', '1');
+          li.setAttribute('aria-expanded', String(open(m)));
+          li.appendChild(span('caret', open(m) ? '▾' : '▸'));
+          li.appendChild(span('mod-name', m.name));
+          li.appendChild(span('dim count', String(list(m).length)));
+        }
+      }
+      li.id = 'tree-row-' + r.index;
+      if (s) {
+        const mk = hooks.marks(s.name);
+        li.classList.toggle('plotted', !!(mk && mk.plotted));
+        li.classList.toggle('in-table', !!(mk && mk.table));
+      }
+      li.classList.toggle('cursor', r.index === T.cursor);
+    }
+
+    function toggle(m) {
+      if (m.hits)
+        m.fopen = !m.fopen;
+      else
+        m.open = !m.open;
+      layout();
+    }
+
+    function rowOf(li) {
+      return T.first + T.pool.indexOf(li);
+    }
+
+    /* Scroll so row i is in view, make it the cursor, redraw. */
+    function moveTo(i) {
+      if (T.rows === 0)
+        return;
+      i = Math.max(0, Math.min(T.rows - 1, i));
+      T.cursor = i;
+      const top = i * ROW_H;
+      if (top < root.scrollTop)
+        root.scrollTop = top;
+      else if (top + ROW_H > root.scrollTop + root.clientHeight)
+        root.scrollTop = top + ROW_H - root.clientHeight;
+      render();
+    }
+
+    root.addEventListener('scroll', render, { passive: true });
+    window.addEventListener('resize', render);
+
+    root.addEventListener('click', (ev) => {
+      const li = ev.target.closest('li.row');
+      if (!li || !root.contains(li))
+        return;
+      const r = rowAt(rowOf(li));
+      T.cursor = r.index;
+      if (!r.sig)
+        toggle(r.mod);
+      else if (ev.target.closest('button.add-table'))
+        hooks.table(r.sig.name);
+      else
+        hooks.plot(r.sig.name);
+      render();
+    });
+
+    root.addEventListener('keydown', (ev) => {
+      if (ev.altKey || ev.ctrlKey || ev.metaKey || T.rows === 0)
+        return;
+      const c = T.cursor < 0 ? 0 : T.cursor;
+      const r = T.cursor < 0 ? null : rowAt(c);
+      const page = viewRows() - 1;
+      switch (ev.key) {
+      case 'ArrowDown': moveTo(T.cursor < 0 ? 0 : c + 1); break;
+      case 'ArrowUp': moveTo(c - 1); break;
+      case 'PageDown': moveTo(c + page); break;
+      case 'PageUp': moveTo(c - page); break;
+      case 'Home': moveTo(0); break;
+      case 'End': moveTo(T.rows - 1); break;
+      case 'ArrowRight':
+        if (r && !r.sig && !open(r.mod))
+          toggle(r.mod);
+        else
+          moveTo(c + 1);
+        break;
+      case 'ArrowLeft':
+        if (r && !r.sig && open(r.mod))
+          toggle(r.mod);
+        else if (r && r.sig)
+          moveTo(T.starts[T.shown.indexOf(r.mod)]);
+        break;
+      case 'Enter': case ' ':
+        if (!r)
+          moveTo(0);
+        else if (!r.sig)
+          toggle(r.mod);
+        else
+          hooks.plot(r.sig.name);
+        render();
+        break;
+      case 't': case 'T':
+        if (r && r.sig)
+          hooks.table(r.sig.name);
+        render();
+        break;
+      default:
+        return;
+      }
+      ev.preventDefault();
+    });
+
+    function focusFirst() {
+      root.focus();
+      let i = 0;
+      while (i < T.rows && !rowAt(i).sig)
+        i++;
+      moveTo(i < T.rows ? i : 0);
+    }
+
+    return {
+      set,
+      filter,
+      refresh: render,
+      focusFirst,
+      rows: () => T.rows,
+      rowHeight: ROW_H,
+    };
+  }
+
+  window.HermesTree = Object.freeze({ create });
+})();
