@@ -384,7 +384,9 @@
     if (newRun)
       S.store.clear();
     S.latest.clear();
+    S.timing.mapped = performance.now();
     S.tree.set(S.signals.values());
+    S.timing.listed = performance.now();
     markTree();
     buildTable();
     resubscribe();

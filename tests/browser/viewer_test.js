@@ -2,14 +2,14 @@
  * playwright-core) against real `hermes run` processes. TAP output; the plan
  * "1..0 # SKIP" only when chromium or viewer/node_modules is missing.
  *
- * usage: node viewer_test.js HERMES SCREENSHOT.png
+ * usage: node viewer_test.js HERMES SCREENSHOT.png [BUILDTYPE]
  */
 'use strict';
 
 const path = require('path');
 const H = require('./harness');
 
-const [hermesArg, screenshot] = process.argv.slice(2);
+const [hermesArg, screenshot, buildType] = process.argv.slice(2);
 if (!hermesArg || !screenshot) {
   console.error('usage: node viewer_test.js HERMES SCREENSHOT.png');
   process.exit(2);
@@ -49,6 +49,81 @@ async function step(name, fn) {
 
 const text = (page, sel) => page.textContent(sel, { timeout: WAIT });
 const frameOf = async (page) => Number(await text(page, '#st-frame'));
+
+/* A run of 20 modules x 5,000 f64 signals (m0.s0 .. m19.s4999, the last one
+ * writable), realtime 50 Hz. */
+async function startBig() {
+  const big = path.join(require('os').tmpdir(), 'hermes-viewer-big-' + process.pid + '.yaml');
+  const parts = ['version: "0.2"\nmodules:\n'];
+  for (let m = 0; m < 20; m++) {
+    parts.push('  m' + m + ':\n    type: injection\n    signals:\n');
+    for (let i = 0; i < 5000; i++)
+      parts.push('      - {name: s' + i + ', type: f64' + (m === 19 && i === 4999 ? ', writable: true' : '') + '}\n');
+  }
+  parts.push('execution:\n  mode: realtime\n  rate_hz: 50\nserver:\n  enabled: true\n');
+  require('fs').writeFileSync(big, parts.join(''));
+  try {
+    return await H.startHermes(hermes, [big, '--port', '0'], null, 60000);
+  } finally {
+    require('fs').unlinkSync(big);
+  }
+}
+
+/* Runs in the page before its own scripts. At the first schema (event
+ * hermes-schema, sent once the page has applied it), as the next task: filter
+ * on the last signal and check its row is laid out in the list; clear the
+ * filter, scroll to the end, open the last module of 5,000 signals (its header
+ * is there, the hermes module follows) and scroll to the end again; its last
+ * signal must then be laid out inside the list's box. Leaves
+ * window.hermesUsable = {timing, filtered, scrolled, rows, domRows} (times as
+ * performance.now()) or {error}. */
+function usableProbe(arg) {
+  const inBox = (row, box) => {
+    const r = row.getBoundingClientRect();
+    const b = box.getBoundingClientRect();
+    return r.height > 0 && r.top >= b.top - 1 && r.bottom <= b.bottom + 1;
+  };
+  const scrollEnd = (tree) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no scroll event')), 5000);
+    tree.addEventListener('scroll', () => { clearTimeout(timer); resolve(); }, { once: true });
+    tree.scrollTop = tree.scrollHeight;
+  });
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+  document.addEventListener('hermes-schema', () => {
+    setTimeout(async () => {
+      try {
+        const start = performance.now();
+        const tree = document.getElementById('tree');
+        const filter = document.getElementById('filter');
+        const sel = 'li.sig[data-signal="' + arg.last + '"]';
+        filter.value = arg.last;
+        filter.dispatchEvent(new Event('input'));
+        const hit = tree.querySelector(sel);
+        if (!hit || !inBox(hit, tree))
+          throw new Error('the filter did not show ' + arg.last);
+        const filtered = performance.now();
+        filter.value = '';
+        filter.dispatchEvent(new Event('input'));
+        await scrollEnd(tree);
+        const head = tree.querySelector('li.module[data-module="' + arg.mod + '"]');
+        if (!head)
+          throw new Error('no header of ' + arg.mod + ' at the end of the list');
+        head.click();
+        await scrollEnd(tree);
+        const row = tree.querySelector(sel);
+        if (!row || !inBox(row, tree))
+          throw new Error(arg.last + ' not in view at the end of the list');
+        await frame();
+        const scrolled = performance.now();
+        window.hermesUsable = { timing: window.hermesViewer.timing(), start, filtered, scrolled,
+                                rows: Math.round(tree.scrollHeight / 22),
+                                domRows: tree.querySelectorAll('li.row').length };
+      } catch (e) {
+        window.hermesUsable = { error: e.message };
+      }
+    }, 0);
+  }, { once: true });
+}
 
 /* Scroll the signal list from the top, a page at a time, until sel is in the
  * DOM (only the rows in view are). */
@@ -466,6 +541,51 @@ async function main() {
       });
       if (wide)
         throw new Error('document-wide queries while running: ' + wide);
+      await q.close();
+    });
+    await H.stopHermes(c);
+    c = null;
+
+    /* ---- 10^5 signals: the page is usable soon after the schema ---- */
+    c = await startBig();
+    await step('10^5 signals: the filter finds the last signal, a click subscribes it, its values arrive; schema to usable page printed', async () => {
+      const last = 'm19.s4999';
+      const q = await ctx.newPage();
+      const probs = watch(q);
+      await q.addInitScript(usableProbe, { last, mod: 'm19' });
+      await q.goto('http://127.0.0.1:' + c.port + '/', { timeout: 30000 });
+      const u = await H.waitFor(() => q.evaluate(() => window.hermesUsable), 60000, 'the page to be usable');
+      if (u.error)
+        throw new Error('in the page: ' + u.error);
+      const t = u.timing;
+      const ms = (x) => (x - t.received).toFixed(0);
+      console.log('# 10^5 signals (' + u.rows + ' rows in the list, ' + u.domRows + ' in the DOM), ' +
+                  (buildType || 'unknown') + ' build, chromium: schema message to usable page ' + ms(u.scrolled) +
+                  ' ms (next task at ' + ms(u.start) + ' ms, filter "' + last + '" answered at ' + ms(u.filtered) + ' ms, module of 5,000 opened and list scrolled to its last row at ' +
+                  ms(u.scrolled) + ' ms); reference in the same page: JSON.parse of the ' +
+                  (t.bytes / 1e6).toFixed(2) + ' MB schema ' + (t.parsed - t.received).toFixed(0) + ' ms, signals mapped at ' + ms(t.mapped) + ' ms, list made at ' + ms(t.listed) + ' ms, schema applied at ' +
+                  ms(t.applied) + ' ms');
+      if (u.rows < 5020 || u.domRows > 100)   /* 20 headers, m19 open, hermes */
+        throw new Error(u.rows + ' rows in the list, ' + u.domRows + ' in the DOM');
+      /* the same by hand, through playwright */
+      await q.fill('#filter', last);
+      const shown = await q.$$eval('#tree li.sig', (ls) => ls.map((l) => l.dataset.signal).join());
+      if (shown !== last)
+        throw new Error('filter ' + last + ' shows ' + shown);
+      await q.click('#tree li.sig[data-signal="' + last + '"]', { timeout: WAIT });
+      await H.waitFor(() => q.evaluate((n) => window.hermesViewer.subscribed().includes(n), last), WAIT,
+                      last + ' subscribed');
+      const cl = new H.Client(deps.WebSocket, 'ws://127.0.0.1:' + c.port + '/');
+      try {
+        await cl.open(30000);
+        await cl.request('set', { signal: last, value: 1.25 }, 10000);
+      } finally {
+        cl.close();
+      }
+      await H.waitFor(async () => (await text(q, '#values td.val[data-signal="' + last + '"]')) === '1.25',
+                      WAIT, 'the readout of ' + last + ' to show 1.25');
+      if (probs.length)
+        throw new Error(probs.join('\n'));
       await q.close();
     });
   } catch (e) {
