@@ -114,7 +114,7 @@
     treeMarks: new Map(),    /* name -> {plotted, table} as the tree shows it */
     timing: {},              /* performance.now() of the last schema's steps (tests) */
     runId: null,
-    signals: new Map(),      /* qualified name -> {name, module, local, type, unit, writable} */
+    signals: window.HermesTree.index({}),  /* tree.js index: qualified name -> {name, module, local, type, unit, writable} */
     role: '',
     readOnlyServer: false,
     readOnlyReason: '',
@@ -356,14 +356,7 @@
     S.readOnlyReason = S.readOnlyServer ? 'this server is read-only (it accepts no run-control commands)' : '';
     S.state = m.state || 'unknown';
     S.frame = typeof m.frame === 'number' ? m.frame : null;
-    S.signals = new Map();
-    for (const mod of Object.keys(m.modules || {})) {
-      for (const s of m.modules[mod].signals || []) {
-        const q = mod + '.' + s.name;
-        S.signals.set(q, { name: q, module: mod, local: s.name, type: s.type, unit: s.unit || '',
-                           writable: !!s.writable });
-      }
-    }
+    S.signals = window.HermesTree.index(m.modules);   /* get(name), has(name), size */
     banner('');
     setConn('connected', 'connected');
     $('server-version').textContent = m.server || '';
@@ -385,7 +378,7 @@
       S.store.clear();
     S.latest.clear();
     S.timing.mapped = performance.now();
-    S.tree.set(S.signals.values());
+    S.tree.set(S.signals);
     S.timing.listed = performance.now();
     markTree();
     buildTable();

@@ -13,8 +13,8 @@
  *   plot(name)   a signal row was clicked (or Enter/Space on it)
  *   table(name)  its ▦ button was clicked (or the key t)
  *   marks(name)  -> {plotted, table} or undefined: how the row is marked
- * tree.set(signals)  signals: iterable of {name, module, local, type, unit,
- *                    writable}, in schema order; keeps the modules' open state
+ * tree.set(index)    index: HermesTree.index(schema.modules); keeps the
+ *                    modules' open state
  * tree.filter(text)  substring of the qualified name, case-insensitive
  * tree.refresh()     redraw the rows in view (marks changed)
  * tree.focusFirst()  move the keyboard cursor to the first signal and focus */
@@ -25,6 +25,76 @@
   const OVERSCAN = 8;        /* rows made above and below the view */
   const MANY = 300;          /* above this many signals, long modules start closed */
   const LONG = 50;
+
+  /* The schema's signals without an object per signal made up front (10^5 of
+   * them cost the page 0.15-0.2 s and as much again in garbage collection):
+   * a module's name map is made at its first lookup, a signal's record
+   * {name (qualified), module, local, type, unit, writable} when it is first
+   * shown or looked up. Module names have no dot (docs/config.md). */
+  class SignalIndex {
+    constructor(modules) {
+      this.mods = [];
+      this.byName = new Map();
+      this.size = 0;
+      for (const name of Object.keys(modules || {})) {
+        const raw = (modules[name] && modules[name].signals) || [];
+        const m = { name, raw, lower: null, map: null, recs: new Map() };
+        this.mods.push(m);
+        this.byName.set(name, m);
+        this.size += raw.length;
+      }
+    }
+    get(q) {
+      const dot = q.indexOf('.');
+      const m = dot > 0 ? this.byName.get(q.slice(0, dot)) : undefined;
+      if (!m)
+        return undefined;
+      if (!m.map) {
+        m.map = new Map();
+        m.raw.forEach((s, i) => m.map.set(s.name, i));
+      }
+      const i = m.map.get(q.slice(dot + 1));
+      return i === undefined ? undefined : this.record(m, i);
+    }
+    has(q) {
+      return this.get(q) !== undefined;
+    }
+    record(m, i) {
+      let r = m.recs.get(i);
+      if (!r) {
+        const s = m.raw[i];
+        r = { name: m.name + '.' + s.name, module: m.name, local: s.name, type: s.type,
+              unit: s.unit || '', writable: !!s.writable };
+        m.recs.set(i, r);
+      }
+      return r;
+    }
+  }
+
+  /* Indexes i (of from, or all of m.raw) whose qualified name "mod.local"
+   * contains f, both lower case, without making the qualified names: f is
+   * inside "mod." (every signal), inside the local name, or crosses the dot
+   * as A.B with A ending the module name and B starting the local name. */
+  function match(m, f, from) {
+    if (!m.lower)
+      m.lower = m.raw.map((s) => s.name.toLowerCase());
+    const lower = m.lower;
+    const mod = m.name.toLowerCase();
+    const all = (mod + '.').includes(f);
+    const tails = [];
+    for (let k = f.indexOf('.'); k >= 0; k = f.indexOf('.', k + 1))
+      if (mod.endsWith(f.slice(0, k)))
+        tails.push(f.slice(k + 1));
+    const hits = [];
+    const n = from ? from.length : lower.length;
+    for (let j = 0; j < n; j++) {
+      const i = from ? from[j] : j;
+      const l = lower[i];
+      if (all || l.includes(f) || tails.some((b) => l.startsWith(b)))
+        hits.push(i);
+    }
+    return hits;
+  }
 
   function span(cls, text) {
     const e = document.createElement('span');
@@ -56,25 +126,16 @@
     };
 
     const open = (m) => (m.hits ? m.fopen : m.open);
-    const list = (m) => m.hits || m.sigs;
+    const count = (m) => (m.hits ? m.hits.length : m.im.raw.length);
+    const at = (m, k) => (m.hits ? m.hits[k] : k);
+    let index = new SignalIndex({});
 
-    function set(signals) {
-      const before = new Map(T.mods.map((m) => [m.name, m.open]));
-      const byMod = new Map();
-      let n = 0;
-      for (const s of signals) {
-        let m = byMod.get(s.module);
-        if (!m) {
-          m = { name: s.module, sigs: [], open: true, fopen: true, hits: null };
-          byMod.set(s.module, m);
-        }
-        m.sigs.push(s);
-        s.lower = s.name.toLowerCase();
-        n++;
-      }
-      T.mods = Array.from(byMod.values());
+    function set(idx) {
+      const before = new Map(T.mods.map((m) => [m.im.name, m.open]));
+      index = idx;
+      T.mods = idx.mods.map((im) => ({ im, open: true, fopen: true, hits: null }));
       for (const m of T.mods)
-        m.open = before.has(m.name) ? before.get(m.name) : (n <= MANY || m.sigs.length <= LONG);
+        m.open = before.has(m.im.name) ? before.get(m.im.name) : (idx.size <= MANY || m.im.raw.length <= LONG);
       const text = T.text || '';
       T.text = null;
       filter(text);
@@ -82,7 +143,7 @@
 
     /* A filter opens the modules it finds signals in (the user may close them
      * again while it is on); clearing it gives back the modules' own
-     * open/closed state. */
+     * open/closed state. A narrower filter looks only at the last hits. */
     function filter(raw) {
       const f = String(raw).trim().toLowerCase();
       if (f === T.text)
@@ -93,12 +154,7 @@
           m.hits = null;
           continue;
         }
-        const from = narrower && m.hits ? m.hits : m.sigs;
-        const hits = [];
-        for (const s of from)
-          if (s.lower.includes(f))
-            hits.push(s);
-        m.hits = hits;
+        m.hits = match(m.im, f, narrower ? m.hits : null);
         m.fopen = true;
       }
       T.text = f;
@@ -111,12 +167,12 @@
       T.starts = [];
       let r = 0;
       for (const m of T.mods) {
-        const count = list(m).length;
-        if (count === 0)
+        const n = count(m);
+        if (n === 0)
           continue;
         T.shown.push(m);
         T.starts.push(r);
-        r += 1 + (open(m) ? count : 0);
+        r += 1 + (open(m) ? n : 0);
       }
       T.rows = r;
       if (T.cursor >= r)
@@ -135,7 +191,7 @@
       }
       const m = T.shown[lo];
       const k = i - T.starts[lo];
-      return k === 0 ? { mod: m, index: i } : { mod: m, sig: list(m)[k - 1], index: i };
+      return k === 0 ? { mod: m, index: i } : { mod: m, sig: index.record(m.im, at(m, k - 1)), index: i };
     }
 
     function viewRows() {
@@ -171,7 +227,7 @@
     function fill(li, r) {
       const m = r.mod;
       const s = r.sig;
-      const key = s ? 's' + s.name : 'm' + m.name + (open(m) ? '+' : '-') + list(m).length;
+      const key = s ? 's' + s.name : 'm' + m.im.name + (open(m) ? '+' : '-') + count(m);
       if (li.dataset.key !== key) {
         li.textContent = '';
         for (const a of ['data-signal', 'data-module', 'title', 'aria-expanded'])
@@ -197,12 +253,12 @@
           li.appendChild(tb);
         } else {
           li.className = 'row module';
-          li.dataset.module = m.name;
+          li.dataset.module = m.im.name;
           li.setAttribute('aria-level', '1');
           li.setAttribute('aria-expanded', String(open(m)));
           li.appendChild(span('caret', open(m) ? '▾' : '▸'));
-          li.appendChild(span('mod-name', m.name));
-          li.appendChild(span('dim count', String(list(m).length)));
+          li.appendChild(span('mod-name', m.im.name));
+          li.appendChild(span('dim count', String(count(m))));
         }
       }
       li.id = 'tree-row-' + r.index;
@@ -321,5 +377,5 @@
     };
   }
 
-  window.HermesTree = Object.freeze({ create });
+  window.HermesTree = Object.freeze({ create, index: (modules) => new SignalIndex(modules) });
 })();
