@@ -123,7 +123,9 @@
       rows: 0,
       cursor: -1,            /* keyboard row, -1: none */
       pool: [],              /* the li elements, rows first..first+pool.length-1 */
-    };
+      top: 0,                /* scrollTop and height of the list, kept from scroll */
+      view: window.innerHeight || 600,  /* and resize events: reading them after a */
+    };                       /* change would lay the page out again (10-15 ms at 10^5) */
 
     const open = (m) => (m.hits ? m.fopen : m.open);
     const count = (m) => (m.hits ? m.hits.length : m.im.raw.length);
@@ -195,12 +197,12 @@
     }
 
     function viewRows() {
-      return Math.max(1, Math.floor((root.clientHeight || 600) / ROW_H));
+      return Math.max(1, Math.floor(T.view / ROW_H));
     }
 
     function render() {
-      const top = root.scrollTop;
-      const view = root.clientHeight || 600;
+      const view = T.view;
+      const top = Math.max(0, Math.min(T.top, T.rows * ROW_H - view));
       const first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
       const last = Math.min(T.rows, Math.ceil((top + view) / ROW_H) + OVERSCAN);
       ul.style.transform = 'translateY(' + first * ROW_H + 'px)';
@@ -289,15 +291,24 @@
       i = Math.max(0, Math.min(T.rows - 1, i));
       T.cursor = i;
       const top = i * ROW_H;
-      if (top < root.scrollTop)
-        root.scrollTop = top;
-      else if (top + ROW_H > root.scrollTop + root.clientHeight)
-        root.scrollTop = top + ROW_H - root.clientHeight;
+      if (top < T.top)
+        root.scrollTop = T.top = top;
+      else if (top + ROW_H > T.top + T.view)
+        root.scrollTop = T.top = top + ROW_H - T.view;
       render();
     }
 
-    root.addEventListener('scroll', render, { passive: true });
-    window.addEventListener('resize', render);
+    root.addEventListener('scroll', () => {
+      T.top = root.scrollTop;
+      render();
+    }, { passive: true });
+    new ResizeObserver((entries) => {
+      const h = entries[entries.length - 1].contentRect.height;
+      if (h > 0 && h !== T.view) {
+        T.view = h;
+        render();
+      }
+    }).observe(root);
 
     root.addEventListener('click', (ev) => {
       const li = ev.target.closest('li.row');
