@@ -321,6 +321,7 @@
         return;
       const r = rowAt(rowOf(li));
       T.cursor = r.index;
+      root.focus({ preventScroll: true });   /* keys go to the list, not to a row's button */
       if (!r.sig)
         toggle(r.mod);
       else if (ev.target.closest('button.add-table'))
