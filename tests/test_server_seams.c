@@ -3,6 +3,7 @@
  * seekable control table, the HTTP route for built-in pages (raw HTTP), and
  * hermes_server_errmsg() after failed calls. */
 #include "test_util.h"
+#include <pthread.h>
 
 #include "common/util.h"
 #include "ws_client.h"
@@ -401,6 +402,46 @@ static void test_server_seams_errmsg(void **state)
     rec_down(&r);
 }
 
+/* post_event and stats are safe from any thread, their failures included:
+ * several threads fail both at once while this thread reads errmsg (under
+ * TSan, an unlocked errmsg write is a reported race). */
+#define ERR_THREADS 4
+#define ERR_ROUNDS  2000
+static void *errmsg_hammer(void *arg)
+{
+    hermes_server_t *srv = arg;
+    for (int i = 0; i < ERR_ROUNDS; i++) {
+        if (hermes_server_post_event(srv, HERMES_EVENT_NONE, 0, NULL) != HERMES_EINVAL)
+            return (void *)1;
+        if (hermes_server_stats(srv, NULL) != HERMES_EINVAL)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_server_seams_errmsg_threads(void **state)
+{
+    (void)state;
+    struct rec r;
+    rec_serve(&r, 3, false, NULL);
+    pthread_t t[ERR_THREADS];
+    for (int i = 0; i < ERR_THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, errmsg_hammer, r.srv), 0);
+    for (int i = 0; i < ERR_ROUNDS; i++) {
+        const char *m = hermes_server_errmsg(r.srv);
+        if (!strstr(m, "HERMES_EVENT_NONE") && !strstr(m, "out is NULL"))
+            assert_string_equal(m, "");  /* before the first failure; never torn */
+    }
+    for (int i = 0; i < ERR_THREADS; i++) {
+        void *ret = (void *)1;
+        assert_int_equal(pthread_join(t[i], &ret), 0);
+        assert_null(ret);
+    }
+    const char *m = hermes_server_errmsg(r.srv);
+    assert_true(strstr(m, "HERMES_EVENT_NONE") || strstr(m, "out is NULL"));
+    rec_down(&r);
+}
+
 /* ---- the HTTP route ----------------------------------------------------------------- */
 
 static void test_server_seams_http_route(void **state)
@@ -514,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_server_seams_star_on_empty_source),
         cmocka_unit_test(test_server_seams_bad_source),
         cmocka_unit_test(test_server_seams_errmsg),
+        cmocka_unit_test(test_server_seams_errmsg_threads),
         cmocka_unit_test(test_server_seams_http_route),
         cmocka_unit_test(test_server_seams_http_token_and_disabled),
     };

@@ -110,11 +110,11 @@
     retryAt: 0,
     connState: 'connecting',
     schema: null,
-    openBeforeFilter: null,  /* module -> open, saved when a filter starts */
-    treeRows: new Map(),     /* qualified name -> its li in the signal tree */
+    tree: null,              /* the signal list (tree.js) */
     treeMarks: new Map(),    /* name -> {plotted, table} as the tree shows it */
+    timing: {},              /* performance.now() of the last schema's steps (tests) */
     runId: null,
-    signals: new Map(),      /* qualified name -> {name, module, local, type, unit, writable} */
+    signals: window.HermesTree.index({}),  /* tree.js index: qualified name -> {name, module, local, type, unit, writable} */
     role: '',
     readOnlyServer: false,
     readOnlyReason: '',
@@ -323,6 +323,7 @@
 
   /* ---- messages ---------------------------------------------------------------- */
   function onText(text) {
+    const received = performance.now();
     let m;
     try {
       m = JSON.parse(text);
@@ -331,7 +332,12 @@
       return;
     }
     switch (m.type) {
-    case 'schema': onSchema(m); break;
+    case 'schema':
+      S.timing = { received, parsed: performance.now(), bytes: text.length };
+      onSchema(m);
+      S.timing.applied = performance.now();
+      document.dispatchEvent(new CustomEvent('hermes-schema'));
+      break;
     case 'ack': onAck(m); break;
     case 'error': onError(m); break;
     case 'event': onEvent(m); break;
@@ -350,14 +356,7 @@
     S.readOnlyReason = S.readOnlyServer ? 'this server is read-only (it accepts no run-control commands)' : '';
     S.state = m.state || 'unknown';
     S.frame = typeof m.frame === 'number' ? m.frame : null;
-    S.signals = new Map();
-    for (const mod of Object.keys(m.modules || {})) {
-      for (const s of m.modules[mod].signals || []) {
-        const q = mod + '.' + s.name;
-        S.signals.set(q, { name: q, module: mod, local: s.name, type: s.type, unit: s.unit || '',
-                           writable: !!s.writable });
-      }
-    }
+    S.signals = window.HermesTree.index(m.modules);   /* get(name), has(name), size */
     banner('');
     setConn('connected', 'connected');
     $('server-version').textContent = m.server || '';
@@ -378,7 +377,10 @@
     if (newRun)
       S.store.clear();
     S.latest.clear();
-    buildTree();
+    S.timing.mapped = performance.now();
+    S.tree.set(S.signals);
+    S.timing.listed = performance.now();
+    markTree();
     buildTable();
     resubscribe();
     sendStats();
@@ -566,7 +568,13 @@
     $('btn-add-chart').onclick = () => { addChart([]); };
     $('window').onchange = () => { S.dirty = true; };
     $('btn-clear-log').onclick = () => { $('log').textContent = ''; };
-    $('filter').oninput = applyFilter;
+    $('filter').oninput = () => S.tree.filter($('filter').value);
+    $('filter').onkeydown = (ev) => {
+      if (ev.key === 'ArrowDown' || ev.key === 'Enter') {
+        ev.preventDefault();
+        S.tree.focusFirst();
+      }
+    };
   }
 
   function updateControls() {
@@ -596,123 +604,37 @@
     }
   }
 
-  /* ---- signal tree ---------------------------------------------------------------- */
-  function buildTree() {
-    const tree = $('tree');
-    tree.textContent = '';
-    S.treeRows = new Map();
-    S.treeMarks = new Map();
-    const byMod = new Map();
-    for (const s of S.signals.values()) {
-      if (!byMod.has(s.module))
-        byMod.set(s.module, []);
-      byMod.get(s.module).push(s);
-    }
-    const many = S.signals.size > 300;
-    for (const [mod, list] of byMod) {
-      const det = el('details', 'module');
-      det.dataset.module = mod;
-      det.open = !many || list.length <= 50;
-      const sum = el('summary', null);
-      sum.appendChild(el('span', 'mod-name', mod));
-      sum.appendChild(el('span', 'dim count', String(list.length)));
-      det.appendChild(sum);
-      const ul = el('ul', 'signals');
-      for (const s of list) {
-        const li = el('li', 'sig');
-        li.dataset.signal = s.name;
-        S.treeRows.set(s.name, li);
-        li.title = s.name + ' (' + s.type + (s.unit ? ', ' + s.unit : '') +
-                   (s.writable ? ', writable' : '') + '): click to plot';
-        li.appendChild(el('span', 'name', s.local));
-        li.appendChild(el('span', 'unit', s.unit));
-        li.appendChild(el('span', 'type', s.type));
-        li.appendChild(el('span', 'w', s.writable ? 'W' : ''));
-        const tb = el('button', 'add-table small', '▦');
-        tb.type = 'button';
-        tb.title = 'show ' + s.name + ' in the values table';
-        li.appendChild(tb);
-        ul.appendChild(li);
-      }
-      det.appendChild(ul);
-      tree.appendChild(det);
-    }
-    applyFilter();
-    markTree();
-  }
-
-  /* A filter opens the modules it finds signals in; clearing it gives back
-   * the open/closed state the modules had before (with 10^5 signals, opening
-   * every module at once would lay out every row: seconds). Rows are written
-   * only when their visibility changes. */
-  function applyFilter() {
-    const f = $('filter').value.trim().toLowerCase();
-    const dets = document.querySelectorAll('#tree details.module');
-    if (f && !S.openBeforeFilter) {
-      S.openBeforeFilter = new Map();
-      for (const det of dets)
-        S.openBeforeFilter.set(det.dataset.module, det.open);
-    }
-    for (const det of dets) {
-      let shown = 0;
-      for (const li of det.querySelectorAll('li.sig')) {
-        const hit = !f || li.dataset.signal.toLowerCase().includes(f);
-        if (li.hidden === hit)
-          li.hidden = !hit;
-        shown += hit ? 1 : 0;
-      }
-      if (det.hidden !== (shown === 0))
-        det.hidden = shown === 0;
-      if (f && shown > 0)
-        det.open = true;
-      else if (!f && S.openBeforeFilter && S.openBeforeFilter.has(det.dataset.module))
-        det.open = S.openBeforeFilter.get(det.dataset.module);
-    }
-    if (!f)
-      S.openBeforeFilter = null;
-  }
-
-  /* Mark plotted and table rows. Only the rows marked before or now are
-   * touched (S.treeRows finds them by name): a click costs the same with
-   * 10^5 signals as with 10. */
+  /* ---- signal tree ----------------------------------------------------------------
+   * The list itself is tree.js (virtualised: only the rows in view are in the
+   * DOM). Here: what a click does, and the marks it shows. */
   function markTree() {
     const want = new Map();   /* name -> {plotted, table} */
     const get = (n) => want.get(n) || want.set(n, { plotted: false, table: false }).get(n);
     for (const c of S.charts)
       c.names.forEach((n) => { get(n).plotted = true; });
     S.tableNames.forEach((n) => { get(n).table = true; });
-    const none = { plotted: false, table: false };
-    for (const n of new Set([...S.treeMarks.keys(), ...want.keys()])) {
-      const li = S.treeRows.get(n);
-      if (!li)
-        continue;
-      const m = want.get(n) || none;
-      li.classList.toggle('plotted', m.plotted);
-      li.classList.toggle('in-table', m.table);
-    }
     S.treeMarks = want;
+    if (S.tree)
+      S.tree.refresh();
   }
 
-  function onTreeClick(ev) {
-    const li = ev.target.closest('li.sig');
-    if (!li)
-      return;
-    const name = li.dataset.signal;
-    if (ev.target.closest('button.add-table')) {
-      if (!S.tableNames.includes(name))
-        S.tableNames.push(name);
-      else if (!plottedAnywhere(name))
-        S.tableNames = S.tableNames.filter((n) => n !== name);
-    } else {
-      let c = S.selected;
-      if (!c || !S.charts.includes(c))
-        c = S.charts[S.charts.length - 1] || addChart([]);
-      if (c.names.includes(name))
-        c.names = c.names.filter((n) => n !== name);
-      else
-        c.names = c.names.concat([name]);
-      rebuildChart(c);
-    }
+  function onTreeTable(name) {
+    if (!S.tableNames.includes(name))
+      S.tableNames.push(name);
+    else if (!plottedAnywhere(name))
+      S.tableNames = S.tableNames.filter((n) => n !== name);
+    changed();
+  }
+
+  function onTreePlot(name) {
+    let c = S.selected;
+    if (!c || !S.charts.includes(c))
+      c = S.charts[S.charts.length - 1] || addChart([]);
+    if (c.names.includes(name))
+      c.names = c.names.filter((n) => n !== name);
+    else
+      c.names = c.names.concat([name]);
+    rebuildChart(c);
     changed();
   }
 
@@ -1076,7 +998,11 @@
   /* ---- start ------------------------------------------------------------------------------ */
   function start() {
     wireControls();
-    $('tree').addEventListener('click', onTreeClick);
+    S.tree = window.HermesTree.create($('tree'), {
+      plot: onTreePlot,
+      table: onTreeTable,
+      marks: (n) => S.treeMarks.get(n),
+    });
     window.addEventListener('resize', resize);
     if (typeof uPlot === 'undefined')
       log('error', 'uPlot did not load: charts are off (the values table still works)');
@@ -1097,6 +1023,10 @@
       storePoints: () => S.store.length,
       state: () => S.state,
       frame: () => S.frame,
+      /* the last schema: received (before JSON.parse), parsed, applied (list
+       * and table ready), as performance.now(); the event hermes-schema on
+       * document follows */
+      timing: () => Object.assign({}, S.timing),
       charts: () => (renderCharts(), S.charts).map((c) => ({
         names: c.names.slice(),
         points: c.plot ? c.plot.data[0].length : 0,

@@ -272,9 +272,13 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
  * later calls return 0 at once until the config changes. hermes_config_load()
  * and hermes_config_parse() validate, so the scheduler's own call (and any
  * host's) costs nothing for a loaded config. Every add/set call forgets it,
- * except hermes_config_set_execution() and hermes_config_set_server(), which
- * check their whole section with validate's rules before they change it. A
- * remembered validation does not look at the file system again.
+ * except six that keep a validated config validated:
+ * hermes_config_set_execution(), hermes_config_set_server(),
+ * hermes_config_set_record() and hermes_config_set_spin_us() check their
+ * whole section with validate's rules before they change it, and
+ * hermes_config_set_check_groups() and hermes_config_set_seed() change nothing
+ * validate checks. A remembered validation does not look at the file system
+ * again.
  * @return 0 or HERMES_ECONFIG with @p err filled (HERMES_EINVAL for a NULL @p cfg).
  * Context: the first call after a change writes the remembered flag; calls
  * on a validated config only read it and are safe from several threads.

@@ -299,7 +299,9 @@ HERMES_API int hermes_server_stats(const hermes_server_t *srv, hermes_server_sta
 
 /** Explanation of the last failed call on @p srv: start, stop, post_event,
  *  stats (a failed create leaves no handle: see hermes_last_error()).
- *  Borrowed; valid until the next call on @p srv. Never NULL. */
+ *  Borrowed; valid until the next call on @p srv. Never NULL. A copy taken
+ *  under the server's lock, so post_event and stats failing on other threads
+ *  never tear it (it may then already name their failure). */
 HERMES_API const char *hermes_server_errmsg(const hermes_server_t *srv);
 
 /**

@@ -121,23 +121,15 @@ static int valid_run_name(const char *n)
 }
 
 
-HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_backplane_config_t *cfg)
+/* The module list of create: given, or derived from the signals in order of
+ * appearance; each checked and put in *idx (name -> index). On success the
+ * caller owns *mods (free) and *idx (hermes__names_free). */
+static int module_list(const hermes_backplane_config_t *cfg, const char ***mods_out, uint32_t *nmod_out,
+                       struct hermes__names *idx)
 {
-    if (!out)
-        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: out is NULL");
-    *out = NULL;
-    if (!cfg || cfg->size == 0)
-        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: config missing or not initialised "
-                                           "(call hermes_backplane_config_init)");
-    if (cfg->signal_count && !cfg->signals)
-        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: signals is NULL");
-
-    /* Module list: given, or derived from the signals in order of appearance;
-     * modidx maps a module name to its index. */
     uint32_t nmod = cfg->module_count;
-    const char **mods = NULL;
-    struct hermes__names modidx;
-    hermes__names_init(&modidx);
+    const char **mods;
+    hermes__names_init(idx);
     int rc = 0;
     if (cfg->modules) {
         mods = malloc((nmod ? nmod : 1) * sizeof *mods);
@@ -153,165 +145,197 @@ HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_ba
         for (uint32_t i = 0; i < cfg->signal_count; i++) {
             const char *m = cfg->signals[i].module;
             uint32_t at;
-            if (m && hermes__names_get(&modidx, m, strlen(m), &at) != 0) {
-                if (hermes__names_put(&modidx, m, strlen(m), nmod, NULL) < 0) {
+            if (m && hermes__names_get(idx, m, strlen(m), &at) != 0) {
+                if (hermes__names_put(idx, m, strlen(m), nmod, NULL) < 0) {
                     rc = hermes__fail(HERMES_ENOMEM, "out of memory");
-                    goto out_mods;
+                    goto fail;
                 }
                 mods[nmod++] = m;
             }
         }
     }
-    hermes__names_free(&modidx);
+    hermes__names_free(idx);
     for (uint32_t i = 0; i < nmod; i++) {
         if (!mods[i] || !*mods[i] || strlen(mods[i]) > HERMES_MAX_MODULE_NAME) {
             rc = hermes__fail(HERMES_EINVAL, "module name %u is empty or longer than %d characters", i,
                               HERMES_MAX_MODULE_NAME);
-            goto out_mods;
+            goto fail;
         }
-        int put = hermes__names_put(&modidx, mods[i], strlen(mods[i]), i, NULL);
+        int put = hermes__names_put(idx, mods[i], strlen(mods[i]), i, NULL);
         if (put != 0) {
             rc = put < 0 ? hermes__fail(HERMES_ENOMEM, "out of memory")
                          : hermes__fail(HERMES_EINVAL, "duplicate module name '%s'", mods[i]);
-            goto out_mods;
+            goto fail;
         }
     }
+    *mods_out = mods;
+    *nmod_out = nmod;
+    return 0;
+fail:
+    hermes__names_free(idx);
+    free(mods);
+    return rc;
+}
 
-    char name[64];
+/* The segment's run name: the host's (checked) or hermes-PID-RANDOM. */
+static int segment_name(const hermes_backplane_config_t *cfg, char name[64])
+{
     if (cfg->run_name) {
-        if (!valid_run_name(cfg->run_name)) {
-            rc = hermes__fail(HERMES_EINVAL, "run name '%s' must be 1-63 characters of [A-Za-z0-9._-]",
-                              cfg->run_name);
-            goto out_mods;
-        }
-        hermes__strlcpy(name, cfg->run_name, sizeof name);
-    } else {
-        uint32_t r = 0;
-        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-            r = (uint32_t)hermes__now_ns();
-        snprintf(name, sizeof name, HERMES_SEGMENT_PREFIX "%ld-%08x", (long)getpid(), r);
+        if (!valid_run_name(cfg->run_name))
+            return hermes__fail(HERMES_EINVAL, "run name '%s' must be 1-63 characters of [A-Za-z0-9._-]",
+                                cfg->run_name);
+        hermes__strlcpy(name, cfg->run_name, 64);
+        return 0;
     }
+    uint32_t r = 0;
+    if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+        r = (uint32_t)hermes__now_ns();
+    snprintf(name, 64, HERMES_SEGMENT_PREFIX "%ld-%08x", (long)getpid(), r);
+    return 0;
+}
 
-    uint64_t n = cfg->signal_count;
-    uint64_t off_dir = ALIGN64(sizeof(struct hermes_shm_header));
-    uint64_t off_ctrl = ALIGN64(off_dir + n * sizeof(struct hermes_shm_signal));
-    uint64_t off_live = ALIGN64(off_ctrl + (uint64_t)nmod * HERMES_SHM_CTRL_SIZE);
-    uint64_t off_pub = ALIGN64(off_live + n * sizeof(double));
-    uint64_t total = off_pub + 2 * ALIGN64(n * sizeof(double));
-
-    hermes_backplane_t *bp = calloc(1, sizeof *bp);
-    if (!bp) {
-        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
-        goto out_mods;
-    }
+/* Create, size and map a new segment of `total` bytes; *base is its mapping.
+ * Nothing is left in /dev/shm on failure. */
+static int map_new_segment(const char *name, uint64_t total, void **base)
+{
     char path[72];
     snprintf(path, sizeof path, "/%s", name);
     int fd = shm_open(path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = errno == EEXIST ? hermes__fail(HERMES_EEXIST, "shared memory segment '%s' already exists", name)
-                             : hermes__fail(HERMES_ESYS, "shm_open('%s'): %s", name, strerror(errno));
-        free(bp);
-        goto out_mods;
-    }
+    if (fd < 0)
+        return errno == EEXIST ? hermes__fail(HERMES_EEXIST, "shared memory segment '%s' already exists", name)
+                               : hermes__fail(HERMES_ESYS, "shm_open('%s'): %s", name, strerror(errno));
     if (ftruncate(fd, (off_t)total) != 0) {
-        rc = hermes__fail(HERMES_ESYS, "ftruncate('%s', %llu): %s", name, (unsigned long long)total,
-                          strerror(errno));
+        int rc = hermes__fail(HERMES_ESYS, "ftruncate('%s', %llu): %s", name, (unsigned long long)total,
+                              strerror(errno));
         close(fd);
         shm_unlink(path);
-        free(bp);
-        goto out_mods;
+        return rc;
     }
-    void *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    *base = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
-    if (base == MAP_FAILED) {
-        rc = hermes__fail(HERMES_ESYS, "mmap('%s'): %s", name, strerror(errno));
+    if (*base == MAP_FAILED) {
+        int rc = hermes__fail(HERMES_ESYS, "mmap('%s'): %s", name, strerror(errno));
         shm_unlink(path);
-        free(bp);
-        goto out_mods;
+        return rc;
     }
-    bp->size = total;
-    bp->owner = 1;
-    hermes__strlcpy(bp->name, name, sizeof bp->name);
+    return 0;
+}
 
-    struct hermes_shm_header *h = base;
+/* The header of a new segment: the regions' offsets (in the order of the
+ * layout), counts, owner and a random tag. Returns the total size. */
+static uint64_t layout_header(struct hermes_shm_header *h, uint64_t n, uint32_t nmod)
+{
+    memset(h, 0, sizeof *h);
+    h->dir_offset = ALIGN64(sizeof(struct hermes_shm_header));
+    h->ctrl_offset = ALIGN64(h->dir_offset + n * sizeof(struct hermes_shm_signal));
+    h->live_offset = ALIGN64(h->ctrl_offset + (uint64_t)nmod * HERMES_SHM_CTRL_SIZE);
+    h->pub_offset = ALIGN64(h->live_offset + n * sizeof(double));
+    h->total_size = h->pub_offset + 2 * ALIGN64(n * sizeof(double));
     h->magic = HERMES_SHM_MAGIC;
     h->layout_version = HERMES_SHM_VERSION;
-    h->total_size = total;
     h->signal_count = (uint32_t)n;
     h->module_count = nmod;
-    h->dir_offset = off_dir;
-    h->ctrl_offset = off_ctrl;
-    h->live_offset = off_live;
-    h->pub_offset = off_pub;
     h->owner_pid = (int32_t)getpid();
     uint32_t tag = 0;
     if (getrandom(&tag, sizeof tag, 0) != (ssize_t)sizeof tag)
         tag = (uint32_t)hermes__now_ns();
     h->tag = tag | 1u; /* never 0, so a zeroed hermes_signal_t is always invalid */
-    hermes__strlcpy(h->run_name, name, sizeof h->run_name);
-    attach_regions(bp, base);
+    return h->total_size;
+}
 
+/* Check signal i of the host's list and write its directory entry and
+ * initial value into all three value regions. */
+static int put_signal(hermes_backplane_t *bp, uint32_t i, const hermes_signal_spec_t *s,
+                      const struct hermes__names *modidx)
+{
+    struct hermes_shm_signal *d = &bp->dir[i];
+    if (!s->module || !s->name || !*s->name)
+        return hermes__fail(HERMES_EINVAL, "signal %u has no module or name", i);
+    uint32_t mi;
+    if (hermes__names_get(modidx, s->module, strlen(s->module), &mi) != 0)
+        return hermes__fail(HERMES_EINVAL, "signal '%s' names unknown module '%s'", s->name, s->module);
+    size_t ml = strlen(s->module), sl = strlen(s->name);
+    if (ml + 1 + sl > HERMES_MAX_NAME)
+        return hermes__fail(HERMES_EINVAL, "signal name '%s.%s' is longer than %d characters", s->module, s->name,
+                            HERMES_MAX_NAME);
+    if (s->unit && strlen(s->unit) > HERMES_MAX_UNIT)
+        return hermes__fail(HERMES_EINVAL, "unit '%s' of '%s.%s' is longer than %d characters", s->unit, s->module,
+                            s->name, HERMES_MAX_UNIT);
+    hermes_type_t t = s->type == HERMES_TYPE_NONE ? HERMES_TYPE_F64 : s->type;
+    if ((unsigned)t > HERMES_TYPE_BOOL)
+        return hermes__fail(HERMES_EINVAL, "signal '%s.%s' has unknown type %d", s->module, s->name, (int)t);
+    if (hermes_type_check(t, s->initial) != 0)
+        return hermes__fail(HERMES_EINVAL, "initial value %.17g of '%s.%s' does not fit type %s", s->initial,
+                            s->module, s->name, hermes_type_name(t));
+    memcpy(d->name, s->module, ml);
+    d->name[ml] = '.';
+    memcpy(d->name + ml + 1, s->name, sl + 1);
+    d->local_offset = (uint16_t)(ml + 1);
+    hermes__strlcpy(d->unit, s->unit ? s->unit : "", sizeof d->unit);
+    d->initial = s->initial;
+    d->module_index = mi;
+    d->type = (uint8_t)t;
+    d->writable = s->writable ? 1 : 0;
+    bp->live[i] = s->initial;
+    bp->pub[0][i] = s->initial;
+    bp->pub[1][i] = s->initial;
+    return 0;
+}
+
+HERMES_API int hermes_backplane_create(hermes_backplane_t **out, const hermes_backplane_config_t *cfg)
+{
+    if (!out)
+        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: out is NULL");
+    *out = NULL;
+    if (!cfg || cfg->size == 0)
+        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: config missing or not initialised "
+                                           "(call hermes_backplane_config_init)");
+    if (cfg->signal_count && !cfg->signals)
+        return hermes__fail(HERMES_EINVAL, "hermes_backplane_create: signals is NULL");
+
+    const char **mods = NULL;
+    uint32_t nmod = 0;
+    struct hermes__names modidx;
+    int rc = module_list(cfg, &mods, &nmod, &modidx);
+    if (rc)
+        return rc;
+    char name[64];
+    struct hermes_shm_header hdr;
+    uint64_t total = layout_header(&hdr, cfg->signal_count, nmod);
+    void *base = NULL;
+    hermes_backplane_t *bp = NULL;
+    if ((rc = segment_name(cfg, name)) != 0)
+        goto out;
+    bp = calloc(1, sizeof *bp);
+    if (!bp) {
+        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = map_new_segment(name, total, &base)) != 0) {
+        free(bp);
+        bp = NULL;
+        goto out;
+    }
+    bp->size = total;
+    bp->owner = 1;
+    hermes__strlcpy(bp->name, name, sizeof bp->name);
+    hermes__strlcpy(hdr.run_name, name, sizeof hdr.run_name);
+    memcpy(base, &hdr, sizeof hdr);
+    attach_regions(bp, base);
     for (uint32_t i = 0; i < nmod; i++)
         hermes__strlcpy(((struct hermes_shm_ctrl *)hermes__bp_ctrl(bp, i))->name, mods[i],
                         HERMES_MAX_MODULE_NAME + 1);
-
-    for (uint32_t i = 0; i < n; i++) {
-        const hermes_signal_spec_t *s = &cfg->signals[i];
-        struct hermes_shm_signal *d = &bp->dir[i];
-        if (!s->module || !s->name || !*s->name) {
-            rc = hermes__fail(HERMES_EINVAL, "signal %u has no module or name", i);
-            goto fail;
-        }
-        uint32_t mi;
-        if (hermes__names_get(&modidx, s->module, strlen(s->module), &mi) != 0) {
-            rc = hermes__fail(HERMES_EINVAL, "signal '%s' names unknown module '%s'", s->name, s->module);
-            goto fail;
-        }
-        size_t ml = strlen(s->module), sl = strlen(s->name);
-        if (ml + 1 + sl > HERMES_MAX_NAME) {
-            rc = hermes__fail(HERMES_EINVAL, "signal name '%s.%s' is longer than %d characters", s->module,
-                              s->name, HERMES_MAX_NAME);
-            goto fail;
-        }
-        if (s->unit && strlen(s->unit) > HERMES_MAX_UNIT) {
-            rc = hermes__fail(HERMES_EINVAL, "unit '%s' of '%s.%s' is longer than %d characters", s->unit,
-                              s->module, s->name, HERMES_MAX_UNIT);
-            goto fail;
-        }
-        hermes_type_t t = s->type == HERMES_TYPE_NONE ? HERMES_TYPE_F64 : s->type;
-        if ((unsigned)t > HERMES_TYPE_BOOL) {
-            rc = hermes__fail(HERMES_EINVAL, "signal '%s.%s' has unknown type %d", s->module, s->name, (int)t);
-            goto fail;
-        }
-        if (hermes_type_check(t, s->initial) != 0) {
-            rc = hermes__fail(HERMES_EINVAL, "initial value %.17g of '%s.%s' does not fit type %s", s->initial,
-                              s->module, s->name, hermes_type_name(t));
-            goto fail;
-        }
-        memcpy(d->name, s->module, ml);
-        d->name[ml] = '.';
-        memcpy(d->name + ml + 1, s->name, sl + 1);
-        d->local_offset = (uint16_t)(ml + 1);
-        hermes__strlcpy(d->unit, s->unit ? s->unit : "", sizeof d->unit);
-        d->initial = s->initial;
-        d->module_index = mi;
-        d->type = (uint8_t)t;
-        d->writable = s->writable ? 1 : 0;
-        bp->live[i] = s->initial;
-        bp->pub[0][i] = s->initial;
-        bp->pub[1][i] = s->initial;
+    for (uint32_t i = 0; i < cfg->signal_count && rc == 0; i++)
+        rc = put_signal(bp, i, &cfg->signals[i], &modidx);
+    if (rc == 0)
+        rc = build_index(bp);
+    if (rc == 0) {
+        *out = bp;
+        bp = NULL;
     }
-    rc = build_index(bp);
-    if (rc)
-        goto fail;
-    hermes__names_free(&modidx);
-    free(mods);
-    *out = bp;
-    return 0;
-
-fail:
-    hermes_backplane_destroy(bp);
-out_mods:
+out:
+    if (bp)
+        hermes_backplane_destroy(bp);
     hermes__names_free(&modidx);
     free(mods);
     return rc;

@@ -92,7 +92,12 @@ struct hermes_server {
     char                  **origins;
     uint32_t                norigins;
     char                    run_id[72];
+    /* errmsg: written under mu_err by every failing call (post_event and
+     * stats fail from any thread); hermes_server_errmsg() copies it into
+     * errmsg_out under the same lock for the one thread that reads it. */
+    pthread_mutex_t         mu_err;
     char                    errmsg[512];
+    char                    errmsg_out[512];
     struct hermes__server_info info;
     void                   *proto_data[HERMES__MAX_LWS_PROTOCOLS];
     char                  (*etags)[24];   /* per built-in asset */

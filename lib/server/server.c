@@ -42,8 +42,11 @@ int hermes__server_fail(hermes_server_t *s, int code, const char *fmt, ...)
     va_start(ap, fmt);
     hermes__failv(code, fmt, ap);
     va_end(ap);
-    if (s)
+    if (s) {
+        pthread_mutex_lock(&s->mu_err);
         hermes__strlcpy(s->errmsg, hermes_last_error(), sizeof s->errmsg);
+        pthread_mutex_unlock(&s->mu_err);
+    }
     return code;
 }
 
@@ -462,6 +465,7 @@ static int create(hermes_server_t **out, const hermes_server_source_t *src, herm
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     s->detached = detached;
     pthread_mutex_init(&s->mu_ev, NULL);
+    pthread_mutex_init(&s->mu_err, NULL);
     pthread_mutex_init(&s->mu_job, NULL);
     pthread_cond_init(&s->cv_job, NULL);
     if (src)
@@ -613,6 +617,7 @@ HERMES_API void hermes_server_destroy(hermes_server_t *s)
     pthread_cond_destroy(&s->cv_job);
     pthread_mutex_destroy(&s->mu_job);
     pthread_mutex_destroy(&s->mu_ev);
+    pthread_mutex_destroy(&s->mu_err);
     free(s);
 }
 
@@ -620,7 +625,16 @@ HERMES_API uint16_t hermes_server_port(const hermes_server_t *s) { return s ? s-
 
 HERMES_API const char *hermes_server_run_id(const hermes_server_t *s) { return s ? s->run_id : ""; }
 
-HERMES_API const char *hermes_server_errmsg(const hermes_server_t *s) { return s ? s->errmsg : ""; }
+HERMES_API const char *hermes_server_errmsg(const hermes_server_t *s)
+{
+    if (!s)
+        return "";
+    hermes_server_t *m = (hermes_server_t *)s;  /* the lock and the copy are not the server's state */
+    pthread_mutex_lock(&m->mu_err);
+    memcpy(m->errmsg_out, m->errmsg, sizeof m->errmsg_out);
+    pthread_mutex_unlock(&m->mu_err);
+    return m->errmsg_out;
+}
 
 HERMES_API int hermes_server_stats(const hermes_server_t *s, hermes_server_stats_t *out)
 {
