@@ -272,10 +272,11 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
  * later calls return 0 at once until the config changes. hermes_config_load()
  * and hermes_config_parse() validate, so the scheduler's own call (and any
  * host's) costs nothing for a loaded config. Every add/set call forgets it,
- * except six that keep a validated config validated:
- * hermes_config_set_execution(), hermes_config_set_server(),
- * hermes_config_set_record() and hermes_config_set_spin_us() check their
- * whole section with validate's rules before they change it, and
+ * except seven that keep a validated config validated:
+ * hermes_config_set_execution() (unless a module rate no longer divides the
+ * new base rate), hermes_config_set_server(), hermes_config_set_record(),
+ * hermes_config_set_spin_us() and hermes_config_set_module_rate() check
+ * what they change with validate's rules before they change it, and
  * hermes_config_set_check_groups() and hermes_config_set_seed() change nothing
  * validate checks. A remembered validation does not look at the file system
  * again.
