@@ -87,25 +87,56 @@ static void sb_put(struct sb *b, const char *s, size_t n)
 
 static void sb_str(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-/* A JSON string literal of @p s (quotes included). Bytes of 0x80 and above
- * are copied: callers pass text that came from validated UTF-8. */
+/* A JSON string literal of @p s (quotes included); runs that need no
+ * escape are copied at once. Bytes of 0x80 and above are copied: callers
+ * pass text that came from validated UTF-8 (or sb_text()). */
 static void sb_json_string(struct sb *b, const char *s)
 {
     sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *run = (const unsigned char *)s, *p = run;
+    for (; *p; p++) {
+        if (*p != '"' && *p != '\\' && *p >= 0x20)
+            continue;
+        sb_put(b, (const char *)run, (size_t)(p - run));
         char esc[8];
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*p;
             sb_put(b, esc, 2);
-        } else if (*p < 0x20) {
+        } else {
             snprintf(esc, sizeof esc, "\\u%04x", *p);
             sb_put(b, esc, 6);
-        } else {
-            sb_put(b, (const char *)p, 1);
         }
+        run = p + 1;
     }
+    sb_put(b, (const char *)run, (size_t)(p - run));
     sb_put(b, "\"", 1);
+}
+
+/* A JSON string literal of text not known to be UTF-8: what json_string()
+ * refuses keeps its ASCII and marks the rest '?' (as jstr() below). */
+static void sb_text(struct sb *b, const char *s)
+{
+    s = s ? s : "";
+    const char *p = s;
+    while (*p && (unsigned char)*p < 0x80)
+        p++;
+    json_t *j = *p ? json_string(s) : NULL;
+    if (!*p || j) {
+        json_decref(j);
+        sb_json_string(b, s);
+        return;
+    }
+    char *c = hermes__strdup(s);
+    if (!c) {
+        b->oom = true;
+        return;
+    }
+    for (char *q = c; *q; q++)
+        if ((unsigned char)*q >= 0x80)
+            *q = '?';
+    sb_json_string(b, c);
+    free(c);
 }
 
 static char *sb_take(struct sb *b, size_t *len)
@@ -149,9 +180,8 @@ static json_t *jstr(const char *s)
 
 /* ---- schema and template ----------------------------------------------------- */
 
-static json_t *leaf_schema(const struct hermes__fg_node *n)
+static void leaf_schema(struct sb *b, const struct hermes__fg_node *n)
 {
-    json_t *j = json_object();
     const char *type = "number";
     char desc[160];
     switch (n->kind) {
@@ -175,20 +205,33 @@ static json_t *leaf_schema(const struct hermes__fg_node *n)
                  n->unit ? n->unit : "", n->writable ? ", writable" : ", read-only");
         break;
     }
-    json_object_set_new(j, "type", json_string(type));
-    json_object_set_new(j, "title", jstr(n->title));
-    json_object_set_new(j, "description", jstr(desc));
-    return j;
+    sb_str(b, "{\"type\":\"");
+    sb_str(b, type);
+    sb_str(b, "\",\"title\":");
+    sb_text(b, n->title);
+    sb_str(b, ",\"description\":");
+    sb_text(b, desc);
+    sb_put(b, "}", 1);
 }
 
-static json_t *tree_schema(const struct hermes__fg_node *obj)
+/* {"type":"object","properties":{...} without the closing brace, so the
+ * caller can add keys (the channel's title). */
+static void tree_schema(struct sb *b, const struct hermes__fg_node *obj)
 {
-    json_t *j = json_object(), *props = json_object();
-    json_object_set_new(j, "type", json_string("object"));
-    for (const struct hermes__fg_node *c = obj->child; c; c = c->next)
-        json_object_set_new(props, c->key, c->leaf ? leaf_schema(c) : tree_schema(c));
-    json_object_set_new(j, "properties", props);
-    return j;
+    sb_str(b, "{\"type\":\"object\",\"properties\":{");
+    for (const struct hermes__fg_node *c = obj->child; c; c = c->next) {
+        if (c != obj->child)
+            sb_put(b, ",", 1);
+        sb_json_string(b, c->key);
+        sb_put(b, ":", 1);
+        if (c->leaf) {
+            leaf_schema(b, c);
+        } else {
+            tree_schema(b, c);
+            sb_put(b, "}", 1);
+        }
+    }
+    sb_put(b, "}", 1);
 }
 
 struct tmpl {
@@ -326,10 +369,13 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         c->schema_name = malloc(sl);
         if (c->schema_name)
             snprintf(c->schema_name, sl, "hermes.%s", module);
-        json_t *schema = tree_schema(&tree.root);
-        json_object_set_new(schema, "title", jstr(c->schema_name));
+        struct sb sch = {0};
+        tree_schema(&sch, &tree.root);
+        sb_str(&sch, ",\"title\":");
+        sb_text(&sch, c->schema_name ? c->schema_name : "");
+        sb_put(&sch, "}", 1);
         size_t len = 0;
-        c->schema = dump(schema, &len);
+        c->schema = sb_take(&sch, &len);
         struct tmpl t;
         memset(&t, 0, sizeof t);
         tree_template(&t, &tree.root, "", paths, total, id);
@@ -355,22 +401,22 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
 
 static char *build_advertise(const hermes__fg_catalog_t *cat, size_t *len)
 {
-    json_t *list = json_array();
+    struct sb b = {0};
+    sb_str(&b, "{\"op\":\"advertise\",\"channels\":[");
     for (uint32_t i = 0; i < cat->n; i++) {
         const struct channel *c = &cat->ch[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(i + 1));
-        json_object_set_new(o, "topic", jstr(c->topic));
-        json_object_set_new(o, "encoding", json_string("json"));
-        json_object_set_new(o, "schemaName", jstr(c->schema_name));
-        json_object_set_new(o, "schema", jstr(c->schema));
-        json_object_set_new(o, "schemaEncoding", json_string("jsonschema"));
-        json_array_append_new(list, o);
+        char id[32];
+        snprintf(id, sizeof id, "%s{\"id\":%u,\"topic\":", i ? "," : "", i + 1);
+        sb_str(&b, id);
+        sb_text(&b, c->topic);
+        sb_str(&b, ",\"encoding\":\"json\",\"schemaName\":");
+        sb_text(&b, c->schema_name);
+        sb_str(&b, ",\"schema\":");
+        sb_json_string(&b, c->schema);
+        sb_str(&b, ",\"schemaEncoding\":\"jsonschema\"}");
     }
-    json_t *j = json_object();
-    json_object_set_new(j, "op", json_string("advertise"));
-    json_object_set_new(j, "channels", list);
-    return dump(j, len);
+    sb_str(&b, "]}");
+    return sb_take(&b, len);
 }
 
 /* Modules in order of first appearance (the health channel always exists),
