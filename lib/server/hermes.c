@@ -510,7 +510,7 @@ static int on_init(hermes_server_t *s, void **data)
 {
     struct hschema *h = calloc(1, sizeof *h);
     if (h)
-        h->text = dump(hermes__schema_build(s), &h->len);
+        h->text = hermes__schema_text(s, &h->len);
     if (!h || !h->text || h->len < 2) {
         if (h)
             free(h->text);
