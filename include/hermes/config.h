@@ -66,6 +66,8 @@ typedef enum hermes_mode {
 #define HERMES_DEFAULT_PORT          8765
 #define HERMES_DEFAULT_HOST          "127.0.0.1"
 #define HERMES_MAX_SPIN_US           1000  /**< largest execution.spin_us */
+#define HERMES_MAX_MODULE_SIGNALS    262144u     /**< signals of one module (docs/config.md, "Limits") */
+#define HERMES_MAX_SCHEMA_BYTES      (64u << 20) /**< estimated schema of a run with the server on ("Limits") */
 #define HERMES_DEFAULT_STEP_TIMEOUT  5.0   /**< seconds a process module may take for one command */
 
 /** Reserved module name of the timing-health signals; configs may not use it. */

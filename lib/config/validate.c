@@ -377,11 +377,43 @@ static int validate_schedule(const hermes_config_t *cfg, hermes_error_t *err)
 #undef SCHED_FIELD
 }
 
+/* The size limits (docs/config.md, "Limits"), checked before anything is
+ * created: signals per module, and with the server on the schema estimated
+ * from the names (120 bytes, twice the qualified name and the unit per
+ * signal: above both the hermes schema and the Foxglove advertise). */
+static int validate_limits(const hermes_config_t *cfg, hermes_error_t *err)
+{
+    char field[512];
+    uint64_t est = 0;
+    for (uint32_t i = 0; i < cfg->nmod; i++) {
+        const struct cfg_module *m = &cfg->mod[i];
+        if (m->nsig > HERMES_MAX_MODULE_SIGNALS) {
+            snprintf(field, sizeof field, "modules.%s.signals", m->name);
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field,
+                                             "module '%s' has %u signals, over the limit of %u signals per module "
+                                             "(HERMES_MAX_MODULE_SIGNALS); split it into several modules",
+                                             m->name, m->nsig, HERMES_MAX_MODULE_SIGNALS);
+        }
+        size_t ml = strlen(m->name) + 1;
+        for (uint32_t j = 0; cfg->srv_enabled && j < m->nsig; j++)
+            est += 120 + 2 * (ml + strlen(m->sig[j].name)) + (m->sig[j].unit ? strlen(m->sig[j].unit) : 0);
+    }
+    if (est > HERMES_MAX_SCHEMA_BYTES)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "server.enabled",
+                                         "the schema of this run would be about %.1f MiB, over the limit of %u MiB "
+                                         "(HERMES_MAX_SCHEMA_BYTES); record without the server or use fewer or "
+                                         "shorter signal names",
+                                         (double)est / (1 << 20), HERMES_MAX_SCHEMA_BYTES >> 20);
+    return 0;
+}
+
 static int validate(const hermes_config_t *cfg, hermes_error_t *err)
 {
     if (cfg->nmod == 0)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "modules", "at least one module is required");
-    int rc;
+    int rc = validate_limits(cfg, err);
+    if (rc)
+        return rc;
     for (uint32_t i = 0; i < cfg->nmod; i++)
         if ((rc = validate_module(cfg, i, err)) != 0)
             return rc;

@@ -499,33 +499,63 @@ static void on_tick(struct client *c, uint64_t tick)
 
 /* ---- session life ------------------------------------------------------------ */
 
+/* The schema without its per-client fields, dumped once at init and shared
+ * by every connection: a greeting costs one copy, not a dump of the tree. */
+struct hschema {
+    char  *text;
+    size_t len;
+};
+
 static int on_init(hermes_server_t *s, void **data)
 {
-    json_t *schema = hermes__schema_build(s);
-    if (!schema)
+    struct hschema *h = calloc(1, sizeof *h);
+    if (h)
+        h->text = hermes__schema_text(s, &h->len);
+    if (!h || !h->text || h->len < 2) {
+        if (h)
+            free(h->text);
+        free(h);
         return hermes__fail(HERMES_ENOMEM, "out of memory building the schema");
-    *data = schema;
+    }
+    *data = h;
     return 0;
 }
 
 static void on_fini(hermes_server_t *s, void *data)
 {
     (void)s;
-    json_decref(data);
+    struct hschema *h = data;
+    if (h)
+        free(h->text);
+    free(h);
 }
 
+/* The shared text with this client's fields spliced in before its last '}'. */
 static void on_open(struct client *c)
 {
     hermes_server_t *s = hermes__client_server(c);
     const struct hermes__server_info *in = hermes__server_info(s);
-    json_t *schema = hermes__server_proto_data(s, &hermes__protocol_hermes);
-    json_object_set_new(schema, "client_id", json_integer((json_int_t)hermes__client_id(c)));
-    json_object_set_new(schema, "role", json_string(hermes__client_role_name(c)));
-    json_object_set_new(schema, "control", json_boolean(in->has_control));
-    json_object_set_new(schema, "seek", json_boolean(in->has_control && in->control->seek));
-    json_object_set_new(schema, "state", json_string(hermes__server_state_name(s)));
-    json_object_set_new(schema, "frame", json_integer((json_int_t)in->source->frame(in->source->ctx)));
-    send_json(c, json_incref(schema));
+    const struct hschema *h = hermes__server_proto_data(s, &hermes__protocol_hermes);
+    json_t *own = json_object();
+    json_object_set_new(own, "client_id", json_integer((json_int_t)hermes__client_id(c)));
+    json_object_set_new(own, "role", json_string(hermes__client_role_name(c)));
+    json_object_set_new(own, "control", json_boolean(in->has_control));
+    json_object_set_new(own, "seek", json_boolean(in->has_control && in->control->seek));
+    json_object_set_new(own, "state", json_string(hermes__server_state_name(s)));
+    json_object_set_new(own, "frame", json_integer((json_int_t)in->source->frame(in->source->ctx)));
+    size_t olen = 0;
+    char *o = dump(own, &olen);
+    char *msg = o && olen >= 2 ? malloc(h->len + olen) : NULL;
+    size_t len = 0;
+    if (msg) {
+        memcpy(msg, h->text, h->len - 1);
+        msg[h->len - 1] = ',';
+        memcpy(msg + h->len, o + 1, olen - 1);
+        len = h->len + olen - 1;
+    }
+    hermes__client_send_text(c, msg, len);  /* NULL: out of memory, the client is dropped */
+    free(msg);
+    free(o);
 }
 
 static void on_close(struct client *c)

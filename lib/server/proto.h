@@ -143,6 +143,6 @@ extern const struct hermes__protocol hermes__protocol_hermes;  /* server_hermes.
 extern const struct hermes__protocol hermes__protocol_foxglove;  /* server_foxglove.c */
 /* The hermes protocol's schema message (server_schema.c), without the
  * per-client keys (client_id, role, state, frame). NULL: out of memory. */
-json_t *hermes__schema_build(const hermes_server_t *s);
+char *hermes__schema_text(const hermes_server_t *s, size_t *len);  /* malloc'd, NUL-terminated */
 
 #endif

@@ -1,52 +1,173 @@
 /* The hermes protocol's schema message: modules and their signals, wiring,
- * execution and limits, built once from the signal catalog at create. */
+ * execution and limits, written once as text from the signal catalog at
+ * create (the per-client fields are spliced in by hermes.c). */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "hermes/version.h"
 #include "server/proto.h"
 
-static json_t *signal_json(const hermes_signal_info_t *in)
+/* ---- the modules as text (one pass, no jansson object per signal) ---------- */
+
+struct tb {
+    char  *p;
+    size_t len, cap;
+    bool   oom;
+};
+
+static void tb_put(struct tb *b, const char *s, size_t n)
 {
-    json_t *sig = json_object();
-    json_object_set_new(sig, "name", json_string(in->local_name));
-    json_object_set_new(sig, "type", json_string(hermes_type_name(in->type)));
-    if (in->unit[0])  /* no key when there is no unit: "" would read as a unit */
-        json_object_set_new(sig, "unit", json_string(in->unit));
-    json_object_set_new(sig, "writable", json_boolean(in->writable));
-    return sig;
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) {
+            b->oom = true;
+            return;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
 }
 
-/* "modules": {name: {"signals": [...], "rate_hz", "divisor", "offset"}} in
- * catalog module order (the rate keys when the source knows them). */
-static json_t *modules_json(const struct hermes__catalog *cat, const hermes_server_source_t *src)
+static void tb_str(struct tb *b, const char *s) { tb_put(b, s, strlen(s)); }
+
+/* Whether @p s is text json_string() takes (checked only past ASCII). */
+static bool utf8_ok(const char *s)
 {
-    json_t *mods = json_object();
-    if (!mods)
+    const char *p = s;
+    while (*p && (unsigned char)*p < 0x80)
+        p++;
+    if (!*p)
+        return true;
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+/* @p s as a JSON string literal (quotes included), runs copied at once. */
+static void tb_json(struct tb *b, const char *s)
+{
+    tb_put(b, "\"", 1);
+    const char *run = s, *p = s;
+    for (; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c != '"' && c != '\\' && c >= 0x20)
+            continue;
+        tb_put(b, run, (size_t)(p - run));
+        char esc[8];
+        snprintf(esc, sizeof esc, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
+        tb_str(b, esc);
+        run = p + 1;
+    }
+    tb_put(b, run, (size_t)(p - run));
+    tb_put(b, "\"", 1);
+}
+
+/* A key and its string value; a value json_string() would refuse (not
+ * UTF-8) leaves the key out, as the jansson schema did. */
+static void tb_member(struct tb *b, const char *key, const char *v)
+{
+    if (!utf8_ok(v))
+        return;
+    tb_str(b, key);
+    tb_json(b, v);
+}
+
+static void signal_text(struct tb *b, const hermes_signal_info_t *in)
+{
+    tb_put(b, "{", 1);
+    tb_member(b, "\"name\":", in->local_name);
+    tb_str(b, utf8_ok(in->local_name) ? ",\"type\":\"" : "\"type\":\"");
+    tb_str(b, hermes_type_name(in->type));
+    tb_put(b, "\"", 1);
+    if (in->unit[0])  /* no key when there is no unit: "" would read as a unit */
+        tb_member(b, ",\"unit\":", in->unit);
+    tb_str(b, in->writable ? ",\"writable\":true}" : ",\"writable\":false}");
+}
+
+/* `,"rate_hz":R,"divisor":N,"offset":O` of module @p name when the source
+ * knows its rate (R printed by jansson, as json_real does everywhere). */
+static void rate_text(struct tb *b, const hermes_server_source_t *src, const char *name)
+{
+    hermes_module_rate_t r;
+    if (!src->module_rate || src->module_rate(src->ctx, name, &r) != 0)
+        return;
+    json_t *hz = json_real(r.rate_hz);
+    char *t = hz ? json_dumps(hz, JSON_ENCODE_ANY) : NULL;
+    json_decref(hz);
+    if (!t) {
+        b->oom = true;
+        return;
+    }
+    char tail[64];
+    snprintf(tail, sizeof tail, ",\"divisor\":%llu,\"offset\":%llu", (unsigned long long)r.divisor,
+             (unsigned long long)r.offset);
+    tb_str(b, ",\"rate_hz\":");
+    tb_str(b, t);
+    tb_str(b, tail);
+    free(t);
+}
+
+/* {name: {"signals": [...], "rate_hz", "divisor", "offset"}} in catalog
+ * module order (the rate keys when the source knows them), each module's
+ * signals in catalog order: modules hashed once, signals placed by a
+ * counting sort. */
+static char *modules_text(const struct hermes__catalog *cat, const hermes_server_source_t *src, size_t *len)
+{
+    uint32_t nm = cat->nmodules;
+    json_t *idx = json_object();
+    uint32_t *start = calloc((size_t)nm + 2, sizeof *start), *by = malloc(((size_t)cat->n + 1) * sizeof *by);
+    uint32_t *of = malloc(((size_t)cat->n + 1) * sizeof *of);
+    struct tb b = {0};
+    b.oom = !idx || !start || !by || !of;
+    for (uint32_t m = 0; m < nm && !b.oom; m++)
+        b.oom = json_object_set_new(idx, cat->modules[m], json_integer(m)) != 0;
+    for (uint32_t k = 0; k < cat->n && !b.oom; k++) {
+        json_t *m = json_object_get(idx, cat->info[k].module);
+        of[k] = m ? (uint32_t)json_integer_value(m) : UINT32_MAX;  /* every module is listed */
+        if (of[k] != UINT32_MAX)
+            start[of[k] + 2]++;
+    }
+    for (uint32_t m = 0; m < nm && !b.oom; m++)
+        start[m + 2] += start[m + 1];
+    for (uint32_t k = 0; k < cat->n && !b.oom; k++)
+        if (of[k] != UINT32_MAX)
+            by[start[of[k] + 1]++] = k;
+    tb_put(&b, "{", 1);
+    for (uint32_t m = 0; m < nm && !b.oom; m++) {
+        if (m)
+            tb_put(&b, ",", 1);
+        tb_json(&b, cat->modules[m]);
+        tb_str(&b, ":{\"signals\":[");
+        for (uint32_t j = start[m]; j < start[m + 1]; j++) {
+            if (j > start[m])
+                tb_put(&b, ",", 1);
+            signal_text(&b, &cat->info[by[j]]);
+        }
+        tb_str(&b, "]");
+        rate_text(&b, src, cat->modules[m]);
+        tb_str(&b, "}");
+    }
+    tb_put(&b, "}", 1);
+    json_decref(idx);
+    free(start);
+    free(by);
+    free(of);
+    if (b.oom) {
+        free(b.p);
         return NULL;
-    for (uint32_t i = 0; i < cat->nmodules; i++) {
-        json_t *m = json_object();
-        json_object_set_new(m, "signals", json_array());
-        hermes_module_rate_t r;
-        if (src->module_rate && src->module_rate(src->ctx, cat->modules[i], &r) == 0) {
-            json_object_set_new(m, "rate_hz", json_real(r.rate_hz));
-            json_object_set_new(m, "divisor", json_integer(r.divisor));
-            json_object_set_new(m, "offset", json_integer(r.offset));
-        }
-        json_object_set_new(mods, cat->modules[i], m);
     }
-    /* Signals of one module are usually contiguous: look the list up once per run. */
-    const char *last = NULL;
-    json_t *list = NULL;
-    for (uint32_t k = 0; k < cat->n; k++) {
-        const hermes_signal_info_t *in = &cat->info[k];
-        if (!last || strcmp(last, in->module) != 0) {
-            last = in->module;
-            list = json_object_get(json_object_get(mods, in->module), "signals");
-        }
-        if (list)
-            json_array_append_new(list, signal_json(in));
-    }
-    return mods;
+    *len = b.len;
+    return b.p;
 }
 
 static json_t *wiring_json(const hermes_server_source_t *src)
@@ -67,15 +188,13 @@ static json_t *wiring_json(const hermes_server_source_t *src)
     return wiring;
 }
 
-json_t *hermes__schema_build(const hermes_server_t *s)
+static json_t *root_json(const hermes_server_t *s)
 {
     const struct hermes__server_info *in = hermes__server_info(s);
     json_t *root = json_object();
-    json_t *mods = modules_json(in->catalog, in->source);
     json_t *wiring = wiring_json(in->source);
-    if (!root || !mods || !wiring) {
+    if (!root || !wiring) {
         json_decref(root);
-        json_decref(mods);
         json_decref(wiring);
         return NULL;
     }
@@ -83,7 +202,6 @@ json_t *hermes__schema_build(const hermes_server_t *s)
     json_object_set_new(root, "protocol", json_integer(HERMES_PROTOCOL_VERSION));
     json_object_set_new(root, "server", json_string("hermes " HERMES_VERSION_STRING));
     json_object_set_new(root, "run_id", json_string(in->run_id));
-    json_object_set_new(root, "modules", mods);
     hermes_execution_t ex;
     if (in->source->execution && in->source->execution(in->source->ctx, &ex) == 0) {
         json_object_set_new(root, "rate_hz", json_real(ex.rate_hz));
@@ -96,4 +214,29 @@ json_t *hermes__schema_build(const hermes_server_t *s)
     json_object_set_new(root, "max_message", json_integer(in->max_message));
     json_object_set_new(root, "byte_order", json_string("little"));
     return root;
+}
+
+char *hermes__schema_text(const hermes_server_t *s, size_t *len)
+{
+    json_t *root = root_json(s);
+    size_t rl = root ? json_dumpb(root, NULL, 0, JSON_COMPACT) : 0, ml = 0;
+    char *mods = rl >= 2 ? modules_text(hermes__server_info(s)->catalog, hermes__server_info(s)->source, &ml) : NULL;
+    static const char key[] = ",\"modules\":";
+    char *text = mods ? malloc(rl + sizeof key + ml + 1) : NULL;
+    if (text && json_dumpb(root, text, rl, JSON_COMPACT) == rl) {
+        size_t at = rl - 1;  /* over the root's closing brace */
+        memcpy(text + at, key, sizeof key - 1);
+        at += sizeof key - 1;
+        memcpy(text + at, mods, ml);
+        at += ml;
+        text[at++] = '}';
+        text[at] = '\0';
+        *len = at;
+    } else {
+        free(text);
+        text = NULL;
+    }
+    free(mods);
+    json_decref(root);
+    return text;
 }

@@ -16,6 +16,7 @@
 #include "hermes/config.h"
 #include "hermes/version.h"
 #include "server/foxglove/foxglove.h"
+#include "server/foxglove/tree.h"
 #include "common/util.h"
 
 enum slot_kind { SLOT_SIGNAL, SLOT_STATE, SLOT_FRAME, SLOT_TIME };
@@ -86,25 +87,56 @@ static void sb_put(struct sb *b, const char *s, size_t n)
 
 static void sb_str(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
 
-/* A JSON string literal of @p s (quotes included). Bytes of 0x80 and above
- * are copied: callers pass text that came from validated UTF-8. */
+/* A JSON string literal of @p s (quotes included); runs that need no
+ * escape are copied at once. Bytes of 0x80 and above are copied: callers
+ * pass text that came from validated UTF-8 (or sb_text()). */
 static void sb_json_string(struct sb *b, const char *s)
 {
     sb_put(b, "\"", 1);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *run = (const unsigned char *)s, *p = run;
+    for (; *p; p++) {
+        if (*p != '"' && *p != '\\' && *p >= 0x20)
+            continue;
+        sb_put(b, (const char *)run, (size_t)(p - run));
         char esc[8];
         if (*p == '"' || *p == '\\') {
             esc[0] = '\\';
             esc[1] = (char)*p;
             sb_put(b, esc, 2);
-        } else if (*p < 0x20) {
+        } else {
             snprintf(esc, sizeof esc, "\\u%04x", *p);
             sb_put(b, esc, 6);
-        } else {
-            sb_put(b, (const char *)p, 1);
         }
+        run = p + 1;
     }
+    sb_put(b, (const char *)run, (size_t)(p - run));
     sb_put(b, "\"", 1);
+}
+
+/* A JSON string literal of text not known to be UTF-8: what json_string()
+ * refuses keeps its ASCII and marks the rest '?' (as jstr() below). */
+static void sb_text(struct sb *b, const char *s)
+{
+    s = s ? s : "";
+    const char *p = s;
+    while (*p && (unsigned char)*p < 0x80)
+        p++;
+    json_t *j = *p ? json_string(s) : NULL;
+    if (!*p || j) {
+        json_decref(j);
+        sb_json_string(b, s);
+        return;
+    }
+    char *c = hermes__strdup(s);
+    if (!c) {
+        b->oom = true;
+        return;
+    }
+    for (char *q = c; *q; q++)
+        if ((unsigned char)*q >= 0x80)
+            *q = '?';
+    sb_json_string(b, c);
+    free(c);
 }
 
 static char *sb_take(struct sb *b, size_t *len)
@@ -146,157 +178,10 @@ static json_t *jstr(const char *s)
     return j;
 }
 
-/* ---- the tree of one channel ----------------------------------------------- */
-
-struct node {
-    char          *key;
-    bool           leaf;
-    uint8_t        kind;
-    hermes_type_t  type;
-    uint32_t       index;
-    const char    *title, *unit;  /* borrowed from the backplane */
-    bool           writable;
-    struct node   *child, *last, *next;
-};
-
-static void node_free(struct node *n)
-{
-    while (n) {
-        struct node *next = n->next;
-        node_free(n->child);
-        free(n->key);
-        free(n);
-        n = next;
-    }
-}
-
-static struct node *node_find(const struct node *parent, const char *key)
-{
-    for (struct node *c = parent->child; c; c = c->next)
-        if (strcmp(c->key, key) == 0)
-            return c;
-    return NULL;
-}
-
-static void node_append(struct node *parent, struct node *c)
-{
-    c->next = NULL;
-    if (parent->last)
-        parent->last->next = c;
-    else
-        parent->child = c;
-    parent->last = c;
-}
-
-/* @p base, or base_2, base_3, ... whichever is free in @p parent (malloc'd). */
-static char *unique_key(const struct node *parent, const char *base)
-{
-    size_t n = strlen(base) + 16;
-    char *k = malloc(n);
-    if (!k)
-        return NULL;
-    snprintf(k, n, "%s", base);
-    for (unsigned i = 2; node_find(parent, k); i++)
-        snprintf(k, n, "%s_%u", base, i);
-    return k;
-}
-
-/* One path segment as a key Foxglove message paths accept: letters, digits,
- * '_' and '-' kept, anything else '_'; an empty segment is "_". */
-static char *sanitize(const char *s, size_t n)
-{
-    char *k = malloc(n + 2);
-    if (!k)
-        return NULL;
-    if (n == 0) {
-        strcpy(k, "_");
-        return k;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        k[i] = ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')
-                   ? c : '_';
-    }
-    k[n] = '\0';
-    return k;
-}
-
-/* Insert leaf @p leaf (key unset) at dotted @p path below @p root. A leaf
- * that is also the prefix of other names lives on as "_value" inside the
- * object of that name; a taken key gets a numeric suffix. Every leaf is
- * placed exactly once. */
-static int tree_insert(struct node *root, const char *path, struct node *leaf)
-{
-    struct node *at = root;
-    const char *seg = path;
-    for (;;) {
-        const char *dot = strchr(seg, '.');
-        size_t n = dot ? (size_t)(dot - seg) : strlen(seg);
-        char *key = sanitize(seg, n);
-        if (!key)
-            return HERMES_ENOMEM;
-        struct node *c = node_find(at, key);
-        if (!dot) {
-            if (c && !c->leaf) {  /* "a" after "a.b": inside the object */
-                free(key);
-                at = c;
-                key = unique_key(at, "_value");
-            } else if (c) {       /* same key twice (sanitized names) */
-                char *k2 = unique_key(at, key);
-                free(key);
-                key = k2;
-            }
-            if (!key)
-                return HERMES_ENOMEM;
-            leaf->key = key;
-            node_append(at, leaf);
-            return 0;
-        }
-        if (!c) {
-            c = calloc(1, sizeof *c);
-            if (!c) {
-                free(key);
-                return HERMES_ENOMEM;
-            }
-            c->key = key;
-            node_append(at, c);
-        } else if (c->leaf) {     /* "a.b" after "a": the leaf moves into a new object "a" */
-            struct node *obj = calloc(1, sizeof *obj);
-            if (!obj) {
-                free(key);
-                return HERMES_ENOMEM;
-            }
-            obj->key = key;
-            /* obj takes c's place in the list */
-            struct node **pp = &at->child;
-            while (*pp != c)
-                pp = &(*pp)->next;
-            obj->next = c->next;
-            *pp = obj;
-            if (at->last == c)
-                at->last = obj;
-            free(c->key);
-            c->key = unique_key(obj, "_value");
-            if (!c->key) {
-                c->next = NULL;
-                node_free(c);
-                return HERMES_ENOMEM;
-            }
-            node_append(obj, c);
-            c = obj;
-        } else {
-            free(key);
-        }
-        at = c;
-        seg = dot + 1;
-    }
-}
-
 /* ---- schema and template ----------------------------------------------------- */
 
-static json_t *leaf_schema(const struct node *n)
+static void leaf_schema(struct sb *b, const struct hermes__fg_node *n)
 {
-    json_t *j = json_object();
     const char *type = "number";
     char desc[160];
     switch (n->kind) {
@@ -320,20 +205,33 @@ static json_t *leaf_schema(const struct node *n)
                  n->unit ? n->unit : "", n->writable ? ", writable" : ", read-only");
         break;
     }
-    json_object_set_new(j, "type", json_string(type));
-    json_object_set_new(j, "title", jstr(n->title));
-    json_object_set_new(j, "description", jstr(desc));
-    return j;
+    sb_str(b, "{\"type\":\"");
+    sb_str(b, type);
+    sb_str(b, "\",\"title\":");
+    sb_text(b, n->title);
+    sb_str(b, ",\"description\":");
+    sb_text(b, desc);
+    sb_put(b, "}", 1);
 }
 
-static json_t *tree_schema(const struct node *obj)
+/* {"type":"object","properties":{...} without the closing brace, so the
+ * caller can add keys (the channel's title). */
+static void tree_schema(struct sb *b, const struct hermes__fg_node *obj)
 {
-    json_t *j = json_object(), *props = json_object();
-    json_object_set_new(j, "type", json_string("object"));
-    for (const struct node *c = obj->child; c; c = c->next)
-        json_object_set_new(props, c->key, c->leaf ? leaf_schema(c) : tree_schema(c));
-    json_object_set_new(j, "properties", props);
-    return j;
+    sb_str(b, "{\"type\":\"object\",\"properties\":{");
+    for (const struct hermes__fg_node *c = obj->child; c; c = c->next) {
+        if (c != obj->child)
+            sb_put(b, ",", 1);
+        sb_json_string(b, c->key);
+        sb_put(b, ":", 1);
+        if (c->leaf) {
+            leaf_schema(b, c);
+        } else {
+            tree_schema(b, c);
+            sb_put(b, "}", 1);
+        }
+    }
+    sb_put(b, "}", 1);
 }
 
 struct tmpl {
@@ -344,7 +242,7 @@ struct tmpl {
     bool         oom;
 };
 
-static void tmpl_slot(struct tmpl *t, const struct node *leaf)
+static void tmpl_slot(struct tmpl *t, const struct hermes__fg_node *leaf)
 {
     if (t->n == t->cap) {
         uint32_t cap = t->cap ? 2 * t->cap : 16;
@@ -366,12 +264,12 @@ static void tmpl_slot(struct tmpl *t, const struct node *leaf)
 }
 
 /* Record each signal's path while walking (paths[index] = "a.b.c"). */
-static void tree_template(struct tmpl *t, const struct node *obj, const char *prefix, struct sigpath *paths,
+static void tree_template(struct tmpl *t, const struct hermes__fg_node *obj, const char *prefix, struct sigpath *paths,
                           uint32_t npaths, uint32_t channel)
 {
     sb_put(&t->lit, "{", 1);
     bool first = true;
-    for (const struct node *c = obj->child; c; c = c->next) {
+    for (const struct hermes__fg_node *c = obj->child; c; c = c->next) {
         if (!first)
             sb_put(&t->lit, ",", 1);
         first = false;
@@ -410,9 +308,9 @@ static void channel_free(struct channel *c)
     free(c->slots);
 }
 
-static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, uint32_t index, const char *title)
+static struct hermes__fg_node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, uint32_t index, const char *title)
 {
-    struct node *n = calloc(1, sizeof *n);
+    struct hermes__fg_node *n = calloc(1, sizeof *n);
     if (!n)
         return NULL;
     n->leaf = true;
@@ -430,11 +328,12 @@ static struct node *leaf_new(uint8_t kind, const hermes_signal_info_t *in, uint3
 }
 
 /* Build channel @p c (id @p id) of module @p module from the signal list. */
+/* Its signals are info[sig[0..nsig)], in catalog order. */
 static int build_channel(struct channel *c, uint32_t id, const char *module, const hermes_signal_info_t *info,
-                         uint32_t total, bool health, struct sigpath *paths)
+                         uint32_t total, const uint32_t *sig, uint32_t nsig, bool health, struct sigpath *paths)
 {
-    struct node root;
-    memset(&root, 0, sizeof root);
+    struct hermes__fg_tree tree;
+    memset(&tree, 0, sizeof tree);
     int rc = 0;
     if (health) {
         static const struct {
@@ -444,24 +343,23 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
                      {SLOT_FRAME, "frame", HERMES_HEALTH_MODULE ".frame"},
                      {SLOT_TIME, "time", HERMES_HEALTH_MODULE ".time"}};
         for (size_t i = 0; i < sizeof extra / sizeof *extra && !rc; i++) {
-            struct node *n = leaf_new(extra[i].kind, NULL, 0, extra[i].title);
-            rc = n ? tree_insert(&root, extra[i].key, n) : HERMES_ENOMEM;
+            struct hermes__fg_node *n = leaf_new(extra[i].kind, NULL, 0, extra[i].title);
+            rc = n ? hermes__fg_tree_insert(&tree, extra[i].key, n) : HERMES_ENOMEM;
             if (rc && n && !n->key)
                 free(n);
         }
     }
-    for (uint32_t k = 0; k < total && !rc; k++) {
-        if (strcmp(info[k].module, module) != 0)
-            continue;
-        struct node *n = leaf_new(SLOT_SIGNAL, &info[k], k, NULL);
-        rc = n ? tree_insert(&root, info[k].local_name, n) : HERMES_ENOMEM;
+    for (uint32_t j = 0; j < nsig && !rc; j++) {
+        uint32_t k = sig[j];
+        struct hermes__fg_node *n = leaf_new(SLOT_SIGNAL, &info[k], k, NULL);
+        rc = n ? hermes__fg_tree_insert(&tree, info[k].local_name, n) : HERMES_ENOMEM;
         if (rc && n && !n->key)
             free(n);
     }
     if (!rc) {
         c->module = hermes__strdup(module);
         size_t ml = strlen(module);
-        char *key = sanitize(module, ml);
+        char *key = hermes__fg_sanitize(module, ml);
         size_t tl = ml + 2;
         c->topic = malloc(tl);
         if (c->topic && key)
@@ -471,13 +369,16 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         c->schema_name = malloc(sl);
         if (c->schema_name)
             snprintf(c->schema_name, sl, "hermes.%s", module);
-        json_t *schema = tree_schema(&root);
-        json_object_set_new(schema, "title", jstr(c->schema_name));
+        struct sb sch = {0};
+        tree_schema(&sch, &tree.root);
+        sb_str(&sch, ",\"title\":");
+        sb_text(&sch, c->schema_name ? c->schema_name : "");
+        sb_put(&sch, "}", 1);
         size_t len = 0;
-        c->schema = dump(schema, &len);
+        c->schema = sb_take(&sch, &len);
         struct tmpl t;
         memset(&t, 0, sizeof t);
-        tree_template(&t, &root, "", paths, total, id);
+        tree_template(&t, &tree.root, "", paths, total, id);
         if (t.oom || t.lit.oom) {
             free(t.lit.p);
             free(t.slots);
@@ -494,66 +395,100 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         if (!c->module || !c->topic || !c->schema_name || !c->schema)
             rc = HERMES_ENOMEM;
     }
-    node_free(root.child);
+    hermes__fg_tree_free(&tree);
     return rc;
 }
 
 static char *build_advertise(const hermes__fg_catalog_t *cat, size_t *len)
 {
-    json_t *list = json_array();
+    struct sb b = {0};
+    sb_str(&b, "{\"op\":\"advertise\",\"channels\":[");
     for (uint32_t i = 0; i < cat->n; i++) {
         const struct channel *c = &cat->ch[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "id", json_integer(i + 1));
-        json_object_set_new(o, "topic", jstr(c->topic));
-        json_object_set_new(o, "encoding", json_string("json"));
-        json_object_set_new(o, "schemaName", jstr(c->schema_name));
-        json_object_set_new(o, "schema", jstr(c->schema));
-        json_object_set_new(o, "schemaEncoding", json_string("jsonschema"));
-        json_array_append_new(list, o);
+        char id[32];
+        snprintf(id, sizeof id, "%s{\"id\":%u,\"topic\":", i ? "," : "", i + 1);
+        sb_str(&b, id);
+        sb_text(&b, c->topic);
+        sb_str(&b, ",\"encoding\":\"json\",\"schemaName\":");
+        sb_text(&b, c->schema_name);
+        sb_str(&b, ",\"schema\":");
+        sb_json_string(&b, c->schema);
+        sb_str(&b, ",\"schemaEncoding\":\"jsonschema\"}");
     }
-    json_t *j = json_object();
-    json_object_set_new(j, "op", json_string("advertise"));
-    json_object_set_new(j, "channels", list);
-    return dump(j, len);
+    sb_str(&b, "]}");
+    return sb_take(&b, len);
+}
+
+/* Modules in order of first appearance (the health channel always exists),
+ * each signal's module as an index, and the signals grouped by module
+ * (by[start[m] .. start[m + 1])): one hashed pass and a counting sort. */
+struct groups {
+    const char **mods;
+    uint32_t     nm, *start, *by;
+};
+
+static int group_modules(struct groups *g, const hermes_signal_info_t *info, uint32_t total)
+{
+    memset(g, 0, sizeof *g);
+    g->mods = calloc((size_t)total + 1, sizeof *g->mods);
+    uint32_t *of = malloc(((size_t)total + 1) * sizeof *of);
+    json_t *seen = json_object();  /* module name -> index */
+    g->by = malloc(((size_t)total + 1) * sizeof *g->by);
+    g->start = calloc((size_t)total + 3, sizeof *g->start);
+    int rc = g->mods && of && seen && g->by && g->start ? 0 : HERMES_ENOMEM;
+    for (uint32_t k = 0; k < total && !rc; k++) {
+        json_t *m = json_object_get(seen, info[k].module);
+        if (m) {
+            of[k] = (uint32_t)json_integer_value(m);
+            continue;
+        }
+        of[k] = g->nm;
+        g->mods[g->nm] = info[k].module;
+        if (json_object_set_new(seen, info[k].module, json_integer(g->nm++)) != 0)
+            rc = HERMES_ENOMEM;
+    }
+    if (!rc && !json_object_get(seen, HERMES_HEALTH_MODULE))
+        g->mods[g->nm++] = HERMES_HEALTH_MODULE;
+    json_decref(seen);
+    for (uint32_t k = 0; k < total && !rc; k++)
+        g->start[of[k] + 2]++;
+    for (uint32_t m = 0; m < g->nm && !rc; m++)
+        g->start[m + 2] += g->start[m + 1];
+    for (uint32_t k = 0; k < total && !rc; k++)
+        g->by[g->start[of[k] + 1]++] = k;
+    free(of);
+    return rc;
+}
+
+static void groups_free(struct groups *g)
+{
+    free(g->mods);
+    free(g->start);
+    free(g->by);
 }
 
 int hermes__fg_catalog_create(hermes__fg_catalog_t **out, const hermes_signal_info_t *info, uint32_t total)
 {
     *out = NULL;
     hermes__fg_catalog_t *cat = calloc(1, sizeof *cat);
-    const char **mods = calloc((size_t)total + 1, sizeof *mods);
+    struct groups g;
+    int rc = group_modules(&g, info, total);
     if (cat)
         cat->sig = calloc(total ? total : 1, sizeof *cat->sig);
-    if (!cat || !mods || !cat->sig) {
-        free(mods);
+    if (!cat || !cat->sig || rc) {
+        groups_free(&g);
         hermes__fg_catalog_destroy(cat);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
     cat->nsig = total;
-    /* modules in order of first appearance; the health channel always exists */
-    uint32_t nm = 0;
-    bool has_health = false;
-    for (uint32_t k = 0; k < total; k++) {
-        uint32_t m = 0;
-        while (m < nm && strcmp(mods[m], info[k].module) != 0)
-            m++;
-        if (m == nm) {
-            mods[nm++] = info[k].module;
-            if (strcmp(info[k].module, HERMES_HEALTH_MODULE) == 0)
-                has_health = true;
-        }
-    }
-    if (!has_health)
-        mods[nm++] = HERMES_HEALTH_MODULE;
-    cat->ch = calloc(nm, sizeof *cat->ch);
-    int rc = cat->ch ? 0 : HERMES_ENOMEM;
-    for (uint32_t m = 0; m < nm && !rc; m++) {
-        rc = build_channel(&cat->ch[m], m + 1, mods[m], info, total, strcmp(mods[m], HERMES_HEALTH_MODULE) == 0,
-                           cat->sig);
+    cat->ch = calloc(g.nm, sizeof *cat->ch);
+    rc = cat->ch ? 0 : HERMES_ENOMEM;
+    for (uint32_t m = 0; m < g.nm && !rc; m++) {
+        rc = build_channel(&cat->ch[m], m + 1, g.mods[m], info, total, g.by + g.start[m], g.start[m + 1] - g.start[m],
+                           strcmp(g.mods[m], HERMES_HEALTH_MODULE) == 0, cat->sig);
         cat->n = m + 1;
     }
-    free(mods);
+    groups_free(&g);
     if (!rc && !(cat->advertise = build_advertise(cat, &cat->advertise_len)))
         rc = HERMES_ENOMEM;
     if (rc) {
