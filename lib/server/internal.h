@@ -35,7 +35,7 @@ int hermes__server_fuzz_command(hermes_server_t *srv, const void *data, size_t l
 int hermes__server_fuzz_message(hermes_server_t *srv, const char *protocol, const void *data, size_t len, bool binary,
                                 bool observer, hermes__reply_fn fn, hermes__reply_fn bin_fn, void *ctx);
 
-/* One pointer kept for the control table's adapter (server_scheduler.c):
+/* One pointer kept for the control table's adapter (sched_adapter.c):
  * set from attach (creating thread), read and cleared from detach. */
 void  hermes__server_set_control_data(hermes_server_t *srv, void *data);
 void *hermes__server_control_data(const hermes_server_t *srv);
