@@ -88,16 +88,19 @@ class Recording:
 
 
 def read_results(path: str) -> List[Dict[str, Any]]:
-    """A campaign's results as a list of rows (dicts): results.csv (numbers as float
-    where they parse), or results.h5 (its /results table). A directory means its results.csv."""
+    """A campaign's results as a list of rows (dicts keyed by the CSV column names):
+    results.csv (numbers as int/float where they parse), or results.h5 (docs/campaigns.md;
+    NaN where the CSV is empty). A directory means its results.csv."""
     if os.path.isdir(path):
         path = os.path.join(path, "results.csv")
     if path.endswith(".h5"):
         import h5py
         with h5py.File(path, "r") as f:
-            key = "results" if "results" in f else next(iter(f.keys()))
-            t = f[key][()]
-            return [{k: _s(r[k]) if isinstance(r[k], bytes) else r[k].item() for k in t.dtype.names} for r in t]
+            cols = [_s(c) for c in f.attrs["columns"]]
+            data = {c: f[c][()] for c in cols}
+        n = len(data[cols[0]]) if cols else 0
+        return [{_csv_name(c): _s(data[c][i]) if isinstance(data[c][i], bytes) else data[c][i].item()
+                 for c in cols} for i in range(n)]
     rows: List[Dict[str, Any]] = []
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
@@ -115,3 +118,11 @@ def _num(v: Optional[str]) -> Any:
             return float(v)
         except ValueError:
             return v
+
+
+def _csv_name(dataset: str) -> str:
+    """results.h5 dataset final/SIGNAL is the CSV column final:SIGNAL."""
+    for k in ("final/", "min/", "max/"):
+        if dataset.startswith(k):
+            return k[:-1] + ":" + dataset[len(k):]
+    return dataset
