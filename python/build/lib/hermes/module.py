@@ -22,33 +22,28 @@ class ModuleFailed(Exception):
     """Raise to fail the run with this message (no traceback text added)."""
 
 
-class Signal:
-    """Zero-copy view of one signal's slot in shared memory (float64)."""
+class Signal(ctypes.c_double):
+    """Zero-copy view of one signal's slot in shared memory (float64): a ctypes
+    double placed on the slot, so `.value` reads and writes it at C speed."""
 
-    __slots__ = ("name", "_p")
+    name: str
 
-    def __init__(self, name: str, pointer: "ctypes._Pointer[ctypes.c_double]") -> None:
-        self.name = name
-        self._p = pointer
-
-    @property
-    def value(self) -> float:
-        return self._p[0]
-
-    @value.setter
-    def value(self, v: float) -> None:
-        self._p[0] = v
+    @classmethod
+    def at(cls, name: str, pointer: "ctypes._Pointer[ctypes.c_double]") -> "Signal":
+        s = cls.from_address(ctypes.addressof(pointer.contents))
+        s.name = name
+        return s
 
     def __float__(self) -> float:
-        return self._p[0]
+        return self.value
 
     def array(self, count: int = 1):  # numpy is optional
         """A numpy float64 array of @count consecutive slots starting at this one."""
         import numpy as np
-        return np.ctypeslib.as_array(self._p, shape=(count,))
+        return np.ctypeslib.as_array((ctypes.c_double * count).from_address(ctypes.addressof(self)))
 
     def __repr__(self) -> str:
-        return f"Signal({self.name!r}, {self._p[0]!r})"
+        return f"Signal({self.name!r}, {self.value!r})"
 
 
 class Step:
@@ -106,7 +101,7 @@ class Module:
         p = self._lib.hermes_module_slot(self._h, name.encode())
         if not p:
             raise KeyError(f"module '{self.name}' has no signal '{name}'")
-        return Signal(name, p)
+        return Signal.at(name, p)
 
     def signals(self, *names: str):
         return [self.signal(n) for n in names]
