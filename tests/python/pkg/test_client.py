@@ -75,6 +75,14 @@ def test_commands_and_errors(live):
         assert c.resume()["state"] == "running"
         assert c.pause()["state"] == "paused"
         assert c.reset()["frame"] == 0
+        c.subscribe(["py.resets", "c.resets", "py.stages", "c.stages"])
+        c.step(2)
+        f = c.next_frame()
+        deadline = time.monotonic() + 10
+        while f.frame < 2 and time.monotonic() < deadline:
+            f = c.next_frame()
+        assert f["py.resets"] == f["c.resets"] == 1
+        assert f["py.stages"] == f["c.stages"] == 2
         with pytest.raises(hermes.CommandError) as e:
             c.set("py.out", 1.0)
         assert "read-only" in e.value.message and e.value.action == "set"

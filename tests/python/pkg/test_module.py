@@ -32,6 +32,9 @@ def test_runs_inside_venv(tmp_path):
     # imports hermes from the venv; resolved to the system python it would not.
     assert sys.prefix != sys.base_prefix, "run the tests from a venv"
     assert os.path.islink(sys.executable)
+    import subprocess
+    outside = subprocess.run([os.path.realpath(sys.executable), "-I", "-c", "import hermes"], capture_output=True)
+    assert outside.returncode != 0, "hermes must be importable only inside the venv for this test to mean anything"
 
 
 def test_exception_is_module_failure(tmp_path, hermes_exe):
