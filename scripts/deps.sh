@@ -13,7 +13,9 @@ HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson
 # which installs Debian's nodejs/npm only when no npm is on the PATH.
 # chromium: the viewer's browser test; GNU parallel: the campaign test's runs;
 # slurm-wlm + munge: the Slurm check; bc + time: bench/campaign.sh.
-HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind chromium parallel slurm-wlm munge bc time)
+# python3-venv/pip/wheel/pytest/numpy: meson test python_pkg (the Python package).
+HERMES_TEST_DEPS=(clang libclang-rt-14-dev valgrind chromium parallel slurm-wlm munge bc time
+                  python3-venv python3-pip python3-wheel python3-pytest python3-numpy)
 
 hermes_install_deps() {
     local missing=()

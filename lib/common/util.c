@@ -177,7 +177,7 @@ static void normalize_path(char *path)
     *out = '\0';
 }
 
-char *hermes__resolve_path(const char *base, const char *p)
+char *hermes__absolute_path(const char *base, const char *p)
 {
     char *cand;
     if (p[0] == '/') {
@@ -191,6 +191,14 @@ char *hermes__resolve_path(const char *base, const char *p)
         }
         cand = hermes__asprintf("%s%s%s", base, base[0] && base[strlen(base) - 1] == '/' ? "" : "/", p);
     }
+    if (cand)
+        normalize_path(cand);
+    return cand;
+}
+
+char *hermes__resolve_path(const char *base, const char *p)
+{
+    char *cand = hermes__absolute_path(base, p);
     if (!cand)
         return NULL;
     char *real = realpath(cand, NULL);
@@ -198,7 +206,6 @@ char *hermes__resolve_path(const char *base, const char *p)
         free(cand);
         return real;
     }
-    normalize_path(cand);
     return cand;
 }
 

@@ -54,6 +54,11 @@ int hermes__grow(void **p, uint32_t *cap, uint32_t need, size_t elem);
  * base/path. malloc'd; NULL when out of memory. */
 char *hermes__resolve_path(const char *base, const char *path);
 
+/* Same, never following symbolic links: the lexically normalised absolute
+ * path. Executables are run as given, so a venv's bin/python (a symlink)
+ * still starts inside its venv. malloc'd; NULL when out of memory. */
+char *hermes__absolute_path(const char *base, const char *path);
+
 /* Little-endian fields of the wire formats (telemetry frames, Foxglove
  * binary messages), whatever the host's byte order. */
 static inline void hermes__put_le32(unsigned char *p, uint32_t v)

@@ -124,7 +124,8 @@ HERMES_API int hermes_config_add_module(hermes_config_t *cfg, const char *name,
     if (path && !*path)
         return hermes__config_fail(cfg, NULL, HERMES_EINVAL, "modules", 0, 0, "module '%s': path is empty", name);
     char *resolved = NULL;
-    if (path && !(resolved = hermes__resolve_path(NULL, path)))
+    if (path && !(resolved = type == HERMES_MODULE_PROCESS ? hermes__absolute_path(NULL, path)
+                                                           : hermes__resolve_path(NULL, path)))
         return hermes__config_nomem();
     return hermes__config_add_module(cfg, name, type, resolved);
 }

@@ -401,7 +401,7 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
 
     const char *raw = ym->executable ? ym->executable : ym->library;
     char *path = NULL;
-    if (raw && !(path = hermes__resolve_path(base, raw)))
+    if (raw && !(path = ym->executable ? hermes__absolute_path(base, raw) : hermes__resolve_path(base, raw)))
         return hermes__config_nomem();
     int rc = hermes__config_add_module(cfg, name, type, path);
     if (rc)
