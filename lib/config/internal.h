@@ -19,12 +19,20 @@
 #include "common/util.h"
 
 struct hermes_inproc_module;
+struct cfg_module;
 
 /* Host callback table of inproc module @p module_index (set with
  * hermes_config_set_module_callbacks()), or NULL when it has none, when the
  * module is not inproc or when the index is out of range. */
 const struct hermes_inproc_module *hermes__config_module_callbacks(const hermes_config_t *cfg,
                                                                    uint32_t module_index);
+
+/* fmu.c: `type: fmu` modules. The YAML fields isolate/locals (NULL: absent)
+ * and the signals from the FMU's modelDescription.xml, errors at @p field. */
+int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const char *field,
+                            const char *isolate, const char *locals);
+/* Module @p module_index takes locals (type fmu, `locals: true`). */
+bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index);
 
 /* ------------------------------------------------------------------------ */
 /* The representation                                                       */
@@ -57,6 +65,7 @@ struct cfg_module {
     struct hermes__names  sigidx;       /* signal name -> index (the first of duplicates) */
     uint32_t              ndup;         /* signals named like an earlier one (validate reports them) */
     const struct hermes_inproc_module *callbacks;
+    bool                  fmu_locals;   /* type fmu: locals: true */
 };
 
 struct cfg_wire {

@@ -52,6 +52,7 @@ struct ymodule {
     unsigned        args_count;
     char           *library;
     char           *config;
+    char           *fmu, *isolate, *locals;
     struct ysignal *signals;
     unsigned        signals_count;
 };
@@ -127,6 +128,9 @@ static const cyaml_schema_field_t module_fields[] = {
                          CYAML_UNLIMITED),
     STR_OPT("library", struct ymodule, library),
     STR_OPT("config", struct ymodule, config),
+    STR_OPT("fmu", struct ymodule, fmu),
+    STR_OPT("isolate", struct ymodule, isolate),
+    STR_OPT("locals", struct ymodule, locals),
     CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ymodule, signals, &signal_entry,
                          0, CYAML_UNLIMITED),
     CYAML_FIELD_END,
@@ -369,7 +373,11 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (ym->config && !*ym->config)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "must not be empty");
 
-    const char *raw = ym->executable ? ym->executable : ym->library;
+    snprintf(field, sizeof field, "modules.%s.fmu", name);
+    if ((ym->fmu != NULL) != (type == HERMES_MODULE_FMU))
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, ym->fmu ? "only fmu modules take an fmu ('%s' is %s)"
+                                         : "required for fmu module '%s' (%s)", name, hermes_module_type_name(type));
+    const char *raw = ym->executable ? ym->executable : ym->library ? ym->library : ym->fmu;
     char *path = NULL;
     if (raw && !(path = hermes__resolve_path(base, raw)))
         return hermes__config_nomem();
@@ -382,6 +390,8 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (hermes__copy_strv(&m->args, (const char *const *)ym->args, ym->args_count) != 0)
         return hermes__config_nomem();
     m->arg_count = ym->args_count;
+    if (type == HERMES_MODULE_FMU && (rc = hermes__config_fmu_load(cfg, err, m, field, ym->isolate, ym->locals)) != 0)
+        return rc;
     if (hermes__grow((void **)&m->sig, &m->capsig, ym->signals_count, sizeof *m->sig) != 0 ||
         hermes__names_reserve(&m->sigidx, ym->signals_count) != 0)
         return hermes__config_nomem();
