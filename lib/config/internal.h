@@ -133,7 +133,7 @@ int hermes__config_find_signal(const struct cfg_module *m, const char *name);
 int hermes__mode_parse(const char *word, hermes_mode_t *out);
 int hermes__module_type_parse(const char *word, hermes_module_type_t *out);
 /* The accepted words for messages: "afap, realtime or single_frame",
- * "process, inproc or injection", "f64, f32, i64, i32 or bool". */
+ * "process, inproc, injection or fmu", "f64, f32, i64, i32 or bool". */
 const char *hermes__mode_choices(void);
 const char *hermes__module_type_choices(void);
 const char *hermes__type_choices(void);
