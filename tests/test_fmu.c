@@ -150,6 +150,7 @@ static void test_fmu_bad_input_refused(void **state)
         {"dup", NULL, "both map to the signal name 'x_'"},
         {"good", "    isolate: true\n", "not supported yet"},
         {"good", "    locals: maybe\n", "expected true or false"},
+        {"good", "    signals:\n      - {name: y, type: f64}\n", "signals come from its FMU"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hermes_config_t *cfg = NULL;
@@ -167,7 +168,7 @@ static void test_fmu_bad_archive_at_start(void **state)
 {
     (void)state;
     static const struct bad cases[] = {
-        {"nobin", NULL, "no binary for this platform"},
+        {"nobin", NULL, "no binary for this platform (binaries/linux64/decay.so); it has: win64"},
         {"slip", NULL, "escapes the unpack folder"},
     };
     int before = count_unpacked();

@@ -378,6 +378,7 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, ym->fmu ? "only fmu modules take an fmu ('%s' is %s)"
                                          : "required for fmu module '%s' (%s)", name, hermes_module_type_name(type));
     const char *raw = ym->executable ? ym->executable : ym->library ? ym->library : ym->fmu;
+    snprintf(field, sizeof field, "modules.%s.fmu", name);
     char *path = NULL;
     if (raw && !(path = hermes__resolve_path(base, raw)))
         return hermes__config_nomem();
@@ -390,14 +391,14 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (hermes__copy_strv(&m->args, (const char *const *)ym->args, ym->args_count) != 0)
         return hermes__config_nomem();
     m->arg_count = ym->args_count;
-    if (type == HERMES_MODULE_FMU && (rc = hermes__config_fmu_load(cfg, err, m, field, ym->isolate, ym->locals)) != 0)
-        return rc;
     if (hermes__grow((void **)&m->sig, &m->capsig, ym->signals_count, sizeof *m->sig) != 0 ||
         hermes__names_reserve(&m->sigidx, ym->signals_count) != 0)
         return hermes__config_nomem();
     for (unsigned j = 0; j < ym->signals_count; j++)
         if ((rc = convert_signal(cfg, err, m, j, &ym->signals[j])) != 0)
             return rc;
+    if (type == HERMES_MODULE_FMU)
+        return hermes__config_fmu_load(cfg, err, m, field, ym->isolate, ym->locals);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* FMI 2.0 co-simulation binding: dlopen the platform binary, dlsym every
  * function Hermes calls (a missing one is named), instantiate, initialise,
  * step, reset, free; the FMU's logger goes to the host's log. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,6 +141,29 @@ static int initialise(struct hermes__fmu_inst *fi, const double *values, char *e
     return 0;
 }
 
+/* The error for a missing platform binary, listing the platforms there are. */
+static int no_binary(const char *dir, const char *log_name, const char *id)
+{
+    char have[256] = "";
+    char *bin = hermes__asprintf("%s/binaries", dir);
+    DIR *d = bin ? opendir(bin) : NULL;
+    struct dirent *e;
+    size_t n = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int w = snprintf(have + n, sizeof have - n, "%s%s", n ? ", " : "", e->d_name);
+        if (w < 0 || (size_t)w >= sizeof have - n)
+            break;
+        n += (size_t)w;
+    }
+    if (d)
+        closedir(d);
+    free(bin);
+    return hermes__fail(HERMES_EMODULE, "module '%s': the FMU has no binary for this platform "
+                        "(binaries/linux64/%s.so); it has: %s", log_name, id, n ? have : "none");
+}
+
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
                      const char *log_name, bool has_stop, double stop, const double *values)
 {
@@ -159,8 +183,7 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     if (!so || !res)
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
     else if (stat(so, &st) != 0)
-        rc = hermes__fail(HERMES_EMODULE, "module '%s': the FMU has no binary for this platform "
-                          "(binaries/linux64/%s.so)", log_name, md->identifier);
+        rc = no_binary(dir, log_name, md->identifier);
     else if (!(fi->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL)))
         rc = hermes__fail(HERMES_EMODULE, "module '%s': cannot load %s: %s", log_name, so, dlerror());
     else
