@@ -65,6 +65,16 @@ static int count_unpacked(void)
     return n;
 }
 
+static int fmu_lines;  /* FMU logger lines naming the module */
+
+static void on_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    if (strcmp(component, "fmu") == 0 && strstr(msg, "module 'decay'") && strstr(msg, "instantiated with k=1"))
+        fmu_lines++;
+}
+
 static double analytic(double x0, double k, double u, double t) { return u / k + (x0 - u / k) * exp(-k * t); }
 
 static void test_fmu_decay_matches_analytic(void **state)
@@ -74,9 +84,12 @@ static void test_fmu_decay_matches_analytic(void **state)
     hermes_error_t err;
     int before = count_unpacked();
     assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    hermes_log_set(on_log, NULL, HERMES_LOG_INFO);
     hermes_scheduler_t *s = NULL;
     assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
     assert_int_equal(count_unpacked(), before + 1);
+    hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
+    assert_int_equal(fmu_lines, 1);  /* the FMU's logger, in the host's log with the module's name */
     assert_int_equal(hermes_scheduler_stage(s), 0);
     assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
     double x = value(s, "decay.x");
