@@ -112,7 +112,7 @@ static const struct bad_case bad_cases[] = {
     {"test_config_rejects_unknown_server_key", M "server:\n  tls: true\n", "server.tls", "unknown key 'tls'", 5},
     /* wrong types and enum values */
     {"test_config_rejects_bad_module_type", "modules:\n  m:\n    type: foo\n", "modules.m.type",
-     "invalid value 'foo' (expected process, inproc or injection)", 3},
+     "invalid value 'foo' (expected process, inproc, injection or fmu)", 3},
     {"test_config_rejects_bad_mode_word", M "execution:\n  mode: fast\n", "execution.mode", "invalid value 'fast'", 5},
     {"test_config_rejects_bad_mode_number", M "execution:\n  mode: 2\n", "execution.mode", "invalid value '2'", 5},
     {"test_config_rejects_bad_signal_type", M "    signals:\n      - {name: x, type: f65}\n",

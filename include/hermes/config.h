@@ -32,11 +32,14 @@ struct hermes_inproc_module;
  *  enum, hermes_module_type_name() and the YAML loader's accepted words.
  *  - process:   separate executable, stepped through the backplane
  *  - inproc:    shared object (or host callbacks) stepped in the scheduler thread
- *  - injection: holds its declared signals, no dynamics */
+ *  - injection: holds its declared signals, no dynamics
+ *  - fmu:       FMI 2.0 co-simulation FMU stepped in the scheduler thread; its
+ *               signals come from modelDescription.xml (docs/fmu.md) */
 #define HERMES_MODULE_TYPE_TABLE(X)          \
     X(PROCESS,   1, "process")               \
     X(INPROC,    2, "inproc")                \
-    X(INJECTION, 3, "injection")
+    X(INJECTION, 3, "injection")             \
+    X(FMU,       4, "fmu")
 
 #define HERMES_X_ENUM_(name, value, text) HERMES_MODULE_##name = (value),
 typedef enum hermes_module_type {
@@ -77,7 +80,7 @@ typedef enum hermes_mode {
 typedef struct hermes_module_info {
     const char          *name;
     hermes_module_type_t type;
-    const char          *path;         /**< resolved executable (process) or library (inproc); NULL otherwise */
+    const char          *path;         /**< resolved executable (process), library (inproc) or FMU (fmu); NULL otherwise */
     const char          *config_path;  /**< resolved module config, or NULL */
     uint32_t             arg_count;
     const char *const   *args;

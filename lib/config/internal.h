@@ -19,12 +19,20 @@
 #include "common/util.h"
 
 struct hermes_inproc_module;
+struct cfg_module;
 
 /* Host callback table of inproc module @p module_index (set with
  * hermes_config_set_module_callbacks()), or NULL when it has none, when the
  * module is not inproc or when the index is out of range. */
 const struct hermes_inproc_module *hermes__config_module_callbacks(const hermes_config_t *cfg,
                                                                    uint32_t module_index);
+
+/* fmu.c: `type: fmu` modules. The YAML fields isolate/locals (NULL: absent)
+ * and the signals from the FMU's modelDescription.xml, errors at @p field. */
+int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const char *field,
+                            const char *isolate, const char *locals);
+/* Module @p module_index takes locals (type fmu, `locals: true`). */
+bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index);
 
 /* ------------------------------------------------------------------------ */
 /* The representation                                                       */
@@ -59,6 +67,7 @@ struct cfg_module {
     const struct hermes_inproc_module *callbacks;
     double                rate_hz;      /* modules.<m>.rate_hz; 0: the base rate */
     uint32_t              offset;       /* modules.<m>.offset (frames) */
+    bool                  fmu_locals;   /* type fmu: locals: true */
 };
 
 struct cfg_wire {
@@ -126,7 +135,7 @@ int hermes__config_find_signal(const struct cfg_module *m, const char *name);
 int hermes__mode_parse(const char *word, hermes_mode_t *out);
 int hermes__module_type_parse(const char *word, hermes_module_type_t *out);
 /* The accepted words for messages: "afap, realtime or single_frame",
- * "process, inproc or injection", "f64, f32, i64, i32 or bool". */
+ * "process, inproc, injection or fmu", "f64, f32, i64, i32 or bool". */
 const char *hermes__mode_choices(void);
 const char *hermes__module_type_choices(void);
 const char *hermes__type_choices(void);

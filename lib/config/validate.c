@@ -265,6 +265,11 @@ static int validate_module(const hermes_config_t *cfg, uint32_t i, hermes_error_
         if (m->path && (rc = check_file(cfg, err, field, m->path, "library", false)) != 0)
             return rc;
         break;
+    case HERMES_MODULE_FMU:
+        snprintf(field, sizeof field, "modules.%s.fmu", m->name);
+        if (!m->path)
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "required for fmu module '%s'", m->name);
+        break;
     default:
         if (m->path)
             return hermes__config_key_fail(cfg, err, field, "injection module '%s' takes no executable or library",

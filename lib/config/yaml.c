@@ -52,6 +52,7 @@ struct ymodule {
     unsigned        args_count;
     char           *library;
     char           *config;
+    char           *fmu, *isolate, *locals;
     struct ysignal *signals;
     unsigned        signals_count;
     char           *rate_hz;
@@ -129,6 +130,9 @@ static const cyaml_schema_field_t module_fields[] = {
                          CYAML_UNLIMITED),
     STR_OPT("library", struct ymodule, library),
     STR_OPT("config", struct ymodule, config),
+    STR_OPT("fmu", struct ymodule, fmu),
+    STR_OPT("isolate", struct ymodule, isolate),
+    STR_OPT("locals", struct ymodule, locals),
     CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct ymodule, signals, &signal_entry,
                          0, CYAML_UNLIMITED),
     STR_OPT("rate_hz", struct ymodule, rate_hz),
@@ -399,7 +403,12 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     if (ym->config && !*ym->config)
         return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "must not be empty");
 
-    const char *raw = ym->executable ? ym->executable : ym->library;
+    snprintf(field, sizeof field, "modules.%s.fmu", name);
+    if ((ym->fmu != NULL) != (type == HERMES_MODULE_FMU))
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, ym->fmu ? "only fmu modules take an fmu ('%s' is %s)"
+                                         : "required for fmu module '%s' (%s)", name, hermes_module_type_name(type));
+    const char *raw = ym->executable ? ym->executable : ym->library ? ym->library : ym->fmu;
+    snprintf(field, sizeof field, "modules.%s.fmu", name);
     char *path = NULL;
     if (raw && !(path = ym->executable ? hermes__absolute_path(base, raw) : hermes__resolve_path(base, raw)))
         return hermes__config_nomem();
@@ -420,6 +429,8 @@ static int convert_module(hermes_config_t *cfg, hermes_error_t *err, const char 
     for (unsigned j = 0; j < ym->signals_count; j++)
         if ((rc = convert_signal(cfg, err, m, j, &ym->signals[j])) != 0)
             return rc;
+    if (type == HERMES_MODULE_FMU)
+        return hermes__config_fmu_load(cfg, err, m, field, ym->isolate, ym->locals);
     return 0;
 }
 

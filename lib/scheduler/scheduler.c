@@ -126,6 +126,9 @@ static int open_modules(hermes_scheduler_t *s)
         case HERMES_MODULE_PROCESS:
             rc = hermes__process_open(m, s->cfg, s->bp);
             break;
+        case HERMES_MODULE_FMU:
+            rc = hermes__fmu_module_open(m, s->cfg, s->bp);
+            break;
         default:
             rc = hermes__fail(HERMES_ECONFIG, "module '%s' has no type", m->name);
         }

@@ -59,5 +59,6 @@ struct hermes__module {
 /* Constructors: fill @p m (name, indices already set) or return an error code
  * with hermes__fail(). */
 int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
+int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 #endif

@@ -1,0 +1,87 @@
+/* `type: fmu` modules in the config: the isolate and locals fields and the
+ * module's signals, read from the FMU's modelDescription.xml (outputs
+ * read-only, inputs and parameters writable, starts as initial values). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/internal.h"
+#ifdef HERMES_HAVE_FMU
+#include "fmu/fmu.h"
+#endif
+
+static int yaml_bool(hermes_config_t *cfg, hermes_error_t *err, const char *field, const char *v, bool *out)
+{
+    *out = false;
+    if (!v)
+        return 0;
+    if (strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0) {
+        *out = strcasecmp(v, "true") == 0;
+        return 0;
+    }
+    return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "expected true or false, not '%s'", v);
+}
+
+#ifdef HERMES_HAVE_FMU
+static int add_signals(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const char *field)
+{
+    char *xml = NULL;
+    size_t len = 0;
+    struct hermes__fmu_model md;
+    int rc = hermes__fmu_read_description(m->path, &xml, &len);
+    if (!rc) {
+        char *label = hermes__asprintf("%s:modelDescription.xml", m->path);
+        rc = label ? hermes__fmu_model_parse(xml, len, label, m->fmu_locals, &md) : hermes__config_nomem();
+        free(label);
+    }
+    free(xml);
+    if (rc) {
+        char msg[600];
+        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        return hermes__config_field_fail(cfg, err, rc, field, "module '%s': %s", m->name, msg);
+    }
+    for (uint32_t i = 0; i < md.nvar && !rc; i++) {
+        struct hermes__fmu_var *v = &md.var[i];
+        bool writable = v->causality == FMU_INPUT || v->causality == FMU_PARAMETER;
+        rc = hermes__config_add_signal(m, v->name, v->type, v->unit, writable, v->start);
+        v->name = NULL;  /* taken, also on failure */
+        v->unit = NULL;
+    }
+    hermes__fmu_model_free(&md);
+    return rc;
+}
+#endif
+
+int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const char *field,
+                            const char *isolate, const char *locals)
+{
+    char f[512];
+    bool iso = false;
+    snprintf(f, sizeof f, "modules.%s.isolate", m->name);
+    int rc = yaml_bool(cfg, err, f, isolate, &iso);
+    if (rc)
+        return rc;
+    if (iso)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, f,
+                                         "isolate: true (FMU in a child process) is not supported yet");
+    snprintf(f, sizeof f, "modules.%s.locals", m->name);
+    if ((rc = yaml_bool(cfg, err, f, locals, &m->fmu_locals)) != 0)
+        return rc;
+    if (m->nsig > 0)
+        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field,
+                                         "module '%s': an fmu module's signals come from its FMU; remove signals:",
+                                         m->name);
+#ifdef HERMES_HAVE_FMU
+    return add_signals(cfg, err, m, field);
+#else
+    return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field,
+                                     "module '%s': this Hermes was built without FMU support (install libzip-dev "
+                                     "and libexpat1-dev, then reconfigure)", m->name);
+#endif
+}
+
+bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index)
+{
+    return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_locals;
+}

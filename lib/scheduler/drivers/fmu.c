@@ -1,0 +1,118 @@
+/* FMU modules (type: fmu): unpack the archive, bind the FMI 2.0
+ * co-simulation functions and step the FMU in the scheduler thread, inputs
+ * written before each doStep and outputs read after it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/internal.h"
+#include "fmu/fmu.h"
+#include "scheduler/drivers/driver.h"
+#include "common/util.h"
+
+#ifdef HERMES_HAVE_FMU
+
+struct fmu_mod {
+    struct hermes__module   *m;
+    char                    *dir;
+    bool                     owned;
+    struct hermes__fmu_model md;
+    struct hermes__fmu_inst *inst;
+    double                 **slots;
+    double                  *starts;  /* the signals' initial values, for reset */
+};
+
+static int fmu_step(void *state, uint64_t frame, double dt)
+{
+    struct fmu_mod *f = state;
+    char err[400];
+    if (hermes__fmu_step(f->inst, (double)frame * dt, dt, f->slots, err, sizeof err) != 0) {
+        snprintf(f->m->errbuf, sizeof f->m->errbuf, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int fmu_reset(struct hermes__module *m)
+{
+    struct fmu_mod *f = m->impl;
+    int rc = hermes__fmu_reset(f->inst, f->starts, m->errbuf, sizeof m->errbuf);
+    return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
+}
+
+static void fmu_close(struct hermes__module *m)
+{
+    struct fmu_mod *f = m->impl;
+    if (!f)
+        return;
+    hermes__fmu_close(f->inst);
+    if (f->owned)
+        hermes__fmu_remove(f->dir);
+    free(f->dir);
+    hermes__fmu_model_free(&f->md);
+    free(f->slots);
+    free(f->starts);
+    free(f);
+    m->impl = NULL;
+    m->state = NULL;
+}
+
+int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp)
+{
+    hermes_module_info_t info;
+    hermes_execution_t ex;
+    int rc = hermes_config_module(cfg, m->config_index, &info);
+    if (!rc)
+        rc = hermes_config_execution(cfg, &ex);
+    if (rc)
+        return rc;
+    struct fmu_mod *f = calloc(1, sizeof *f);
+    if (!f)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    f->m = m;
+    m->impl = f;
+    m->terminate = fmu_close;
+    char *xml = NULL;
+    size_t len = 0;
+    if ((rc = hermes__fmu_unpack(info.path, &f->dir, &f->owned)) != 0 ||
+        (rc = hermes__fmu_read_description(f->dir, &xml, &len)) != 0)
+    {
+        char msg[512];
+        hermes__strlcpy(msg, hermes_last_error(), sizeof msg);
+        return hermes__fail(rc, "module '%s': %s", m->name, msg);
+    }
+    rc = hermes__fmu_model_parse(xml, len, info.path, hermes__config_fmu_locals(cfg, m->config_index), &f->md);
+    free(xml);
+    if (rc)
+        return rc;
+    uint32_t n = m->signal_count;
+    if (f->md.nvar != n)
+        return hermes__fail(HERMES_EMODULE, "module '%s': %s changed since the config was loaded", m->name,
+                            info.path);
+    f->slots = calloc(n ? n : 1, sizeof *f->slots);
+    f->starts = calloc(n ? n : 1, sizeof *f->starts);
+    if (!f->slots || !f->starts)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    for (uint32_t j = 0; j < n; j++) {
+        hermes_signal_info_t si;
+        if ((rc = hermes_backplane_info(bp, m->first_signal + j, &si)) != 0)
+            return rc;
+        f->slots[j] = hermes_backplane_slot(bp, si.id);
+        f->starts[j] = *f->slots[j];
+    }
+    if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, ex.has_end_time, ex.end_time, f->starts)) != 0)
+        return rc;
+    m->state = f;
+    m->step = fmu_step;
+    m->reset = fmu_reset;
+    return 0;
+}
+#else
+int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp)
+{
+    (void)cfg;
+    (void)bp;
+    return hermes__fail(HERMES_ECONFIG, "module '%s': this Hermes was built without FMU support "
+                        "(install libzip-dev and libexpat1-dev, then reconfigure)", m->name);
+}
+#endif

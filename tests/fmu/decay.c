@@ -1,0 +1,127 @@
+/* Test FMU (FMI 2.0 co-simulation): x' = -k (x - u/k) stepped exactly,
+ * x(t+h) = u/k + (x - u/k) e^{-k h}; k tunable, x0 fixed, u an input,
+ * n (Integer) counts steps, below (Boolean) is x < 1. fail_at >= 0 makes
+ * that step return fmi2Error; crash_at makes it dereference NULL. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmu/fmi2.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+enum { VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_FAIL_AT, VR_COUNT };
+
+struct inst {
+    fmi2CallbackFunctions cb;
+    char   name[64];
+    double r[VR_COUNT];
+    int    i[VR_COUNT];
+};
+
+static void defaults(struct inst *s)
+{
+    memset(s->r, 0, sizeof s->r);
+    memset(s->i, 0, sizeof s->i);
+    s->r[VR_K] = 1.0;
+    s->r[VR_X0] = 2.0;
+    s->i[VR_FAIL_AT] = -1;
+}
+
+EXPORT fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
+                                     const fmi2CallbackFunctions *cb, fmi2Boolean visible, fmi2Boolean log)
+{
+    (void)res; (void)visible; (void)log;
+    if (type != fmi2CoSimulation || strcmp(guid, "{decay-1}") != 0 || getenv("DECAY_FMU_NO_INSTANCE"))
+        return NULL;
+    struct inst *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->cb = *cb;
+    strncpy(s->name, name, sizeof s->name - 1);
+    defaults(s);
+    s->cb.logger(s->cb.componentEnvironment, s->name, fmi2OK, "logStatusInfo", "instantiated with k=%g", s->r[VR_K]);
+    return s;
+}
+EXPORT void fmi2FreeInstance(fmi2Component c) { free(c); }
+EXPORT fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean td, fmi2Real tol, fmi2Real t0, fmi2Boolean sd,
+                                      fmi2Real stop)
+{
+    (void)c; (void)td; (void)tol; (void)sd; (void)stop;
+    return t0 == 0.0 ? fmi2OK : fmi2Error;
+}
+EXPORT fmi2Status fmi2EnterInitializationMode(fmi2Component c) { (void)c; return fmi2OK; }
+EXPORT fmi2Status fmi2ExitInitializationMode(fmi2Component c)
+{
+    struct inst *s = c;
+    s->r[VR_X] = s->r[VR_X0];
+    s->i[VR_BELOW] = s->r[VR_X] < 1.0;
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2Terminate(fmi2Component c) { (void)c; return fmi2OK; }
+EXPORT fmi2Status fmi2Reset(fmi2Component c) { defaults(c); return fmi2OK; }
+
+EXPORT fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real v[])
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n; j++) {
+        if (vr[j] >= VR_COUNT)
+            return fmi2Error;
+        v[j] = s->r[vr[j]];
+    }
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2SetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Real v[])
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n; j++) {
+        if (vr[j] >= VR_COUNT)
+            return fmi2Error;
+        s->r[vr[j]] = v[j];
+    }
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2GetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Integer v[])
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n; j++) {
+        if (vr[j] >= VR_COUNT)
+            return fmi2Error;
+        v[j] = s->i[vr[j]];
+    }
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2SetInteger(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Integer v[])
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n; j++) {
+        if (vr[j] >= VR_COUNT)
+            return fmi2Error;
+        s->i[vr[j]] = v[j];
+    }
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2GetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Boolean v[])
+{
+    return fmi2GetInteger(c, vr, n, v);
+}
+EXPORT fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[], size_t n, const fmi2Boolean v[])
+{
+    return fmi2SetInteger(c, vr, n, v);
+}
+
+EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean no_prior)
+{
+    (void)t; (void)no_prior;
+    struct inst *s = c;
+    if (s->i[VR_N] == s->i[VR_FAIL_AT]) {
+        s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError", "asked to fail at step %d",
+                     s->i[VR_N]);
+        return fmi2Error;
+    }
+    double k = s->r[VR_K], u = s->r[VR_U], eq = u / k;
+    s->r[VR_X] = eq + (s->r[VR_X] - eq) * exp(-k * h);
+    s->i[VR_N]++;
+    s->i[VR_BELOW] = s->r[VR_X] < 1.0;
+    return fmi2OK;
+}

@@ -1,0 +1,221 @@
+/* FMU modules (issue 20): the test FMU tests/fmu/decay.c against its
+ * analytic solution with an input wired from another module, and each
+ * broken FMU refused with a message that names the problem. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hermes/hermes.h"
+
+static char yaml[2048];
+
+static const char *cfg_text(const char *variant, const char *extra)
+{
+    snprintf(yaml, sizeof yaml,
+             "execution: {mode: single_frame, rate_hz: 10}\n"
+             "modules:\n"
+             "  src:\n"
+             "    type: injection\n"
+             "    signals:\n"
+             "      - {name: uu, type: f64, writable: true, initial: 0.5}\n"
+             "  decay:\n"
+             "    type: fmu\n"
+             "    fmu: decay_%s.fmu\n%s"
+             "wiring:\n"
+             "  - {src: src.uu, dst: decay.u}\n",
+             variant, extra ? extra : "");
+    return yaml;
+}
+
+static int load(hermes_config_t **cfg, const char *variant, const char *extra, hermes_error_t *err)
+{
+    const char *t = cfg_text(variant, extra);
+    int rc = hermes_config_parse(cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, err);
+    if (rc == 0)
+        rc = hermes_config_validate(*cfg, err);
+    return rc;
+}
+
+static double value(hermes_scheduler_t *s, const char *name)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    hermes_signal_t id;
+    assert_int_equal(hermes_backplane_find(bp, name, &id), 0);
+    double v = NAN;
+    assert_int_equal(hermes_backplane_read(bp, id, &v), 0);
+    return v;
+}
+
+/* Unpacked folders left in /tmp by this process's runs. */
+static int count_unpacked(void)
+{
+    DIR *d = opendir("/tmp");
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, "hermes-fmu-", 11) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static int fmu_lines;  /* FMU logger lines naming the module */
+
+static void on_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
+{
+    (void)ctx;
+    (void)level;
+    if (strcmp(component, "fmu") == 0 && strstr(msg, "module 'decay'") && strstr(msg, "instantiated with k=1"))
+        fmu_lines++;
+}
+
+static double analytic(double x0, double k, double u, double t) { return u / k + (x0 - u / k) * exp(-k * t); }
+
+static void test_fmu_decay_matches_analytic(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int before = count_unpacked();
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    hermes_log_set(on_log, NULL, HERMES_LOG_INFO);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(count_unpacked(), before + 1);
+    hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
+    assert_int_equal(fmu_lines, 1);  /* the FMU's logger, in the host's log with the module's name */
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
+    double x = value(s, "decay.x");
+    assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+    assert_true(value(s, "decay.n") == 25.0);
+    assert_true(value(s, "decay.below") == (x < 1.0 ? 1.0 : 0.0));
+    assert_true(value(s, "decay.below") == 1.0);
+    /* Tunable parameter written between steps, then reset to the starts. */
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    hermes_signal_t k;
+    assert_int_equal(hermes_backplane_find(bp, "decay.k", &k), 0);
+    *hermes_backplane_slot(bp, k) = 2.0;
+    assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
+    assert_true(fabs(value(s, "decay.x") - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);
+    assert_int_equal(hermes_scheduler_reset(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), 0);
+    assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 1.0)) < 1e-12);
+    assert_true(value(s, "decay.n") == 10.0);
+    hermes_scheduler_destroy(s);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+static void test_fmu_initial_overrides_start(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.x0", 3.0), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.k", 0.5), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 20, NULL), 0);
+    assert_true(fabs(value(s, "decay.x") - analytic(3.0, 0.5, 0.5, 2.0)) < 1e-12);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
+static void test_fmu_step_error_fails_module(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.fail_at", 3), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), HERMES_EMODULE);
+    const char *msg = hermes_last_error();
+    assert_non_null(strstr(msg, "decay"));
+    assert_non_null(strstr(msg, "fmi2Error"));
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
+struct bad { const char *variant, *extra, *text; };
+
+static void test_fmu_bad_input_refused(void **state)
+{
+    (void)state;
+    static const struct bad cases[] = {
+        {"missing", NULL, "decay_missing.fmu"},
+        {"v3", NULL, "FMI 3.0 is not supported"},
+        {"v1", NULL, "is not 2.0 or 3.x"},
+        {"me", NULL, "model-exchange-only"},
+        {"badxml", NULL, "modelDescription.xml:"},
+        {"nomd", NULL, "no modelDescription.xml"},
+        {"dup", NULL, "both map to the signal name 'x_'"},
+        {"good", "    isolate: true\n", "not supported yet"},
+        {"good", "    locals: maybe\n", "expected true or false"},
+        {"good", "    signals:\n      - {name: y, type: f64}\n", "signals come from its FMU"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        memset(&err, 0, sizeof err);
+        int rc = load(&cfg, cases[i].variant, cases[i].extra, &err);
+        if (rc == 0 || !strstr(err.message, cases[i].text))
+            fail_msg("case %s: rc %d, message '%s'", cases[i].variant, rc, err.message);
+        assert_true(err.line > 0);
+        hermes_config_destroy(cfg);
+    }
+}
+
+static void test_fmu_bad_archive_at_start(void **state)
+{
+    (void)state;
+    static const struct bad cases[] = {
+        {"nobin", NULL, "no binary for this platform (binaries/linux64/decay.so); it has: win64"},
+        {"slip", NULL, "escapes the unpack folder"},
+    };
+    int before = count_unpacked();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, cases[i].variant, NULL, &err), 0);
+        hermes_scheduler_t *s = NULL;
+        int rc = hermes_scheduler_create(&s, cfg, NULL);
+        if (rc == 0 || !strstr(hermes_last_error(), cases[i].text))
+            fail_msg("case %s: rc %d, message '%s'", cases[i].variant, rc, hermes_last_error());
+        assert_int_equal(count_unpacked(), before);
+        hermes_config_destroy(cfg);
+    }
+    setenv("DECAY_FMU_NO_INSTANCE", "1", 1);
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), HERMES_EMODULE);
+    assert_non_null(strstr(hermes_last_error(), "fmi2Instantiate failed"));
+    assert_int_equal(count_unpacked(), before);
+    unsetenv("DECAY_FMU_NO_INSTANCE");
+    hermes_config_destroy(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fmu_decay_matches_analytic),
+        cmocka_unit_test(test_fmu_initial_overrides_start),
+        cmocka_unit_test(test_fmu_step_error_fails_module),
+        cmocka_unit_test(test_fmu_bad_input_refused),
+        cmocka_unit_test(test_fmu_bad_archive_at_start),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
