@@ -9,6 +9,9 @@
  *  - `HERMES_SEED`          the run's seed, decimal 0 .. 2^64-1 (only when the run has one:
  *                           `hermes run --seed N`, a campaign run, hermes_config_set_seed());
  *                           read it with hermes_module_seed()
+ *  - `HERMES_BASE_RATE_HZ`  the run's base rate (execution.rate_hz, %.17g): frame f starts
+ *                           at sim time f / base rate, also for a module with its own slower
+ *                           rate_hz (whose dt is its own period)
  * and the module's `args` as argv[1..]. The program opens its handle, looks
  * up its signals once, then loops: wait for a command, do the work, answer.
  * @code
@@ -50,6 +53,7 @@ extern "C" {
 #define HERMES_ENV_MODULE_CONFIG "HERMES_MODULE_CONFIG"
 #define HERMES_ENV_PARENT_PID    "HERMES_PARENT_PID"
 #define HERMES_ENV_SEED          "HERMES_SEED"
+#define HERMES_ENV_BASE_RATE     "HERMES_BASE_RATE_HZ"
 
 typedef struct hermes_module hermes_module_t;
 

@@ -47,14 +47,17 @@ class Signal(ctypes.c_double):
 
 
 class Step:
-    """One STEP command: frame (0 first after a stage), dt (seconds), time (frame * dt)."""
+    """One STEP command: frame (0 first after a stage), dt (the module's own
+    period, seconds), time (sim time at the frame's start: frame / the run's
+    base rate, which Hermes passes as HERMES_BASE_RATE_HZ; frame * dt when a
+    host does not pass it)."""
 
     __slots__ = ("frame", "dt", "time")
 
-    def __init__(self, frame: int, dt: float) -> None:
+    def __init__(self, frame: int, dt: float, base_rate_hz: float = 0.0) -> None:
         self.frame = frame
         self.dt = dt
-        self.time = frame * dt
+        self.time = frame / base_rate_hz if base_rate_hz > 0 else frame * dt
 
     def __repr__(self) -> str:
         return f"Step(frame={self.frame}, dt={self.dt}, time={self.time})"
@@ -78,6 +81,10 @@ class Module:
         self._frame = ctypes.c_uint64()
         self._dt = ctypes.c_double()
         self._answered = True
+        try:
+            self.base_rate_hz = float(os.environ.get("HERMES_BASE_RATE_HZ", "0"))
+        except ValueError:
+            self.base_rate_hz = 0.0
 
     # -- information ------------------------------------------------------------------
     @property
@@ -122,7 +129,7 @@ class Module:
             cmd = wait(h, rf, rd)
             if cmd == STEP:
                 self._answered = False
-                yield Step(fr.value, dt.value)
+                yield Step(fr.value, dt.value, self.base_rate_hz)
                 continue
             if cmd <= 0 or cmd == TERMINATE:
                 self._answered = True

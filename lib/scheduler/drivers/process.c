@@ -450,7 +450,7 @@ static char *fmt_env(const char *key, const char *value) { return hermes__asprin
 static bool env_is_ours(const char *kv)
 {
     static const char *const keys[] = {HERMES_ENV_BACKPLANE, HERMES_ENV_MODULE, HERMES_ENV_MODULE_CONFIG,
-                                       HERMES_ENV_PARENT_PID, HERMES_ENV_SEED};
+                                       HERMES_ENV_PARENT_PID, HERMES_ENV_SEED, HERMES_ENV_BASE_RATE};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         size_t k = strlen(keys[i]);
         if (strncmp(kv, keys[i], k) == 0 && kv[k] == '=')
@@ -475,7 +475,7 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     size_t n = 0;
     for (char **e = environ; e && *e; e++)
         n++;
-    p->envp = calloc(n + 6, sizeof *p->envp);
+    p->envp = calloc(n + 7, sizeof *p->envp);
     if (!p->envp)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     size_t k = 0;
@@ -493,6 +493,11 @@ static int build_exec(struct proc *p, const hermes_module_info_t *info, hermes_b
     char seed_s[24];
     if (hermes_config_seed(cfg, &seed) == 0 && (snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)seed),
                                                 !(p->envp[k++] = fmt_env(HERMES_ENV_SEED, seed_s))))
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    hermes_execution_t ex;
+    char rate_s[32];
+    if (hermes_config_execution(cfg, &ex) == 0 && (snprintf(rate_s, sizeof rate_s, "%.17g", ex.rate_hz),
+                                                    !(p->envp[k++] = fmt_env(HERMES_ENV_BASE_RATE, rate_s))))
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     return 0;
 }

@@ -17,9 +17,11 @@ def sig_lines(names, writable=("in",)):
 
 
 def echo_config(py_args=("echo",), extra_py=(), end_time=0.1, rate=100.0, server=False, port=0,
-                token=None, observers=False, config_file=None):
+                token=None, observers=False, config_file=None, py_rate=None):
     py_args = ", ".join(f'"{a}"' for a in [os.path.join(HERE, "py_echo.py"), *py_args])
     cfg = f"\n    config: {config_file}" if config_file else ""
+    if py_rate:
+        cfg += f"\n    rate_hz: {py_rate[0]}\n    offset: {py_rate[1]}"
     srv = ""
     if server:
         srv = f"server:\n  enabled: true\n  host: 127.0.0.1\n  port: {port}\n  telemetry_hz: 50.0\n"

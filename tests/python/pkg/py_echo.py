@@ -23,6 +23,10 @@ with hermes.Module() as m:
 
     m.on_stage = staged
     m.on_reset = staged
+    try:
+        last_time = m.signal("last_time")
+    except KeyError:
+        last_time = None
     n = 0
     for step in m.steps():
         n += 1
@@ -32,3 +36,5 @@ with hermes.Module() as m:
         steps.value = n
         last_frame.value = step.frame
         last_dt.value = step.dt
+        if last_time is not None:
+            last_time.value = step.time

@@ -27,6 +27,24 @@ def test_lockstep_values_dt(tmp_path, hermes_exe):
         assert h.meta["end_reason"] == "finished"
 
 
+def test_slow_module_dt_and_time(tmp_path, hermes_exe):
+    # A module at 20 Hz (offset 1) in a 100 Hz run: steps on frames 1, 6, 11, ...
+    # with its own dt (0.05 s) and the frame's sim time (frame / 100), not frame * dt.
+    cfg = tmp_path / "slow.yaml"
+    cfg.write_text(echo_config(end_time=0.2, extra_py=("last_time",), py_rate=(20, 1)))
+    rec = tmp_path / "slow.h5"
+    r = run(hermes_exe, cfg, "--no-server", "--quiet", "--record", str(rec))
+    assert r.returncode == 0, r.stderr
+    with hermes.Recording(str(rec)) as h:
+        stepped = h["py.steps"] > 0
+        assert stepped.any()
+        frames = h["py.last_frame"][stepped]
+        assert set(int(f) % 5 for f in frames) == {1}
+        np.testing.assert_array_equal(h["py.last_dt"][stepped], 0.05)
+        np.testing.assert_array_equal(h["py.last_time"][stepped], frames / 100.0)
+        assert int(h["py.steps"][-1]) == 4  # frames 1, 6, 11, 16 of 0..19
+
+
 def test_runs_inside_venv(tmp_path):
     # The module's executable is this venv's bin/python, a symlink: run as given, it
     # imports hermes from the venv; resolved to the system python it would not.
