@@ -113,6 +113,25 @@ static void test_fmu_decay_matches_analytic(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* A slower FMU module (2 Hz in a 10 Hz run) steps every 5th frame with
+ * h = 0.5 s at communication points 0, 0.5, 1.0, ... (the FMU refuses any
+ * other), and matches the solution at the time of its steps. */
+static void test_fmu_own_rate(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", "    rate_hz: 2\n", &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);  /* frames 0, 5, 10, 15, 20 */
+    assert_true(value(s, "decay.n") == 5.0);
+    assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
 static void test_fmu_initial_overrides_start(void **state)
 {
     (void)state;
@@ -212,6 +231,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fmu_decay_matches_analytic),
+        cmocka_unit_test(test_fmu_own_rate),
         cmocka_unit_test(test_fmu_initial_overrides_start),
         cmocka_unit_test(test_fmu_step_error_fails_module),
         cmocka_unit_test(test_fmu_bad_input_refused),

@@ -1,7 +1,8 @@
 /* Test FMU (FMI 2.0 co-simulation): x' = -k (x - u/k) stepped exactly,
  * x(t+h) = u/k + (x - u/k) e^{-k h}; k tunable, x0 fixed, u an input,
  * n (Integer) counts steps, below (Boolean) is x < 1. fail_at >= 0 makes
- * that step return fmi2Error; crash_at makes it dereference NULL. */
+ * that step return fmi2Error; crash_at makes it dereference NULL. A doStep
+ * whose communication point is not the end of the last step is an error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,14 @@ struct inst {
     char   name[64];
     double r[VR_COUNT];
     int    i[VR_COUNT];
+    double t;  /* the FMU's own time: doStep must start where the last one ended */
 };
 
 static void defaults(struct inst *s)
 {
     memset(s->r, 0, sizeof s->r);
     memset(s->i, 0, sizeof s->i);
+    s->t = 0.0;
     s->r[VR_K] = 1.0;
     s->r[VR_X0] = 2.0;
     s->i[VR_FAIL_AT] = -1;
@@ -112,8 +115,13 @@ EXPORT fmi2Status fmi2SetBoolean(fmi2Component c, const fmi2ValueReference vr[],
 
 EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean no_prior)
 {
-    (void)t; (void)no_prior;
+    (void)no_prior;
     struct inst *s = c;
+    if (fabs(t - s->t) > 1e-9 * (1.0 + fabs(t))) {  /* FMI 2.0: t must be the last t + h */
+        s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError",
+                     "communication point %.17g is not the FMU's time %.17g", t, s->t);
+        return fmi2Error;
+    }
     if (s->i[VR_N] == s->i[VR_FAIL_AT]) {
         s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError", "asked to fail at step %d",
                      s->i[VR_N]);
@@ -122,6 +130,7 @@ EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolea
     double k = s->r[VR_K], u = s->r[VR_U], eq = u / k;
     s->r[VR_X] = eq + (s->r[VR_X] - eq) * exp(-k * h);
     s->i[VR_N]++;
+    s->t = t + h;
     s->i[VR_BELOW] = s->r[VR_X] < 1.0;
     return fmi2OK;
 }

@@ -20,13 +20,17 @@ struct fmu_mod {
     struct hermes__fmu_inst *inst;
     double                 **slots;
     double                  *starts;  /* the signals' initial values, for reset */
+    double                   base_hz; /* the run's base rate: frame f starts at f / base_hz */
 };
 
 static int fmu_step(void *state, uint64_t frame, double dt)
 {
     struct fmu_mod *f = state;
     char err[400];
-    if (hermes__fmu_step(f->inst, (double)frame * dt, dt, f->slots, err, sizeof err) != 0) {
+    /* The frame's time from the base rate, not frame * dt: a module with its
+     * own slower rate is told its own period as dt (communication points
+     * t, t + h, ... stay contiguous since it steps every dt / base period). */
+    if (hermes__fmu_step(f->inst, (double)frame / f->base_hz, dt, f->slots, err, sizeof err) != 0) {
         snprintf(f->m->errbuf, sizeof f->m->errbuf, "%s", err);
         return -1;
     }
@@ -70,6 +74,7 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
     if (!f)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     f->m = m;
+    f->base_hz = ex.rate_hz;
     m->impl = f;
     m->terminate = fmu_close;
     char *xml = NULL;
