@@ -68,14 +68,15 @@ build_failed=0
 newest_hdr=$(ls -t include/hermes/*.h $(find lib -name '*.h') "$gen/version.h" | head -1)
 objs=()
 pids=()
-# The harnesses need neither HDF5 nor the viewer: build the library as meson
-# does without them (the recording stubs, the fallback page), so the sources
-# that need libhdf5 are left out.
+# The harnesses need neither HDF5, libzip/expat nor the viewer: build the
+# library as meson does without them (the recording stubs, no FMU support, the
+# fallback page), so the sources that need those libraries are left out.
 for src in $(find lib -name '*.c' | sort); do
-    case "$(basename "$src")" in
-        recorder.c|replay.c|replay_serve.c|h5table.c) continue ;;
+    case "$src" in
+        lib/recording/recording_none.c) ;;
+        lib/recording/*|lib/campaign/h5table.c|lib/fmu/*) continue ;;
     esac
-    o="$out/obj/$(basename "$src" .c).o"
+    o="$out/obj/$(echo "${src#lib/}" | tr / _ | sed 's/\.c$//').o"
     objs+=("$o")
     if [ ! -f "$o" ] || [ "$src" -nt "$o" ] || [ "$newest_hdr" -nt "$o" ]; then
         [ ${#pids[@]} -ge 2 ] && { wait "${pids[0]}" || build_failed=1; pids=("${pids[@]:1}"); }
