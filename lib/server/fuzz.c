@@ -1,11 +1,18 @@
-/* The socket-free command entry point for fuzzing (lib/server/internal.h):
- * one message from a fresh session through the shared session layer. */
+/* Test-only entry points (lib/server/internal.h), built into the static
+ * hermes_testing library, not libhermes.so: a detached server (no socket, no
+ * thread) and one message from a fresh session through the session layer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server/internal.h"
 #include "server/priv.h"
+
+int hermes__server_create_detached(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
+                                   const hermes_server_control_t *control)
+{
+    return hermes__server_create(out, NULL, bp, cfg, control, true);
+}
 
 int hermes__server_fuzz_command(hermes_server_t *s, const void *data, size_t len, bool observer, hermes__reply_fn fn,
                                 void *ctx)

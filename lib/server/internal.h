@@ -9,6 +9,15 @@
 #include <stdint.h>
 #include "hermes/server.h"
 
+/* hermes_server_create() (src NULL) and hermes_server_create_source() (bp
+ * NULL) in one; @p detached: no socket, no thread (the test entry points
+ * below, built only into the hermes_testing library). */
+int hermes__server_create(hermes_server_t **out, const hermes_server_source_t *src, hermes_backplane_t *bp,
+                          const hermes_server_config_t *cfg, const hermes_server_control_t *control, bool detached);
+
+/* ---- test-only entry points: lib/server/fuzz.c, in the static hermes_testing
+ * library that tests and fuzzers link; never in libhermes.so. ---- */
+
 /* Create a server without any socket or thread: no lws context, control jobs
  * run in the calling thread from hermes__server_fuzz_command(). Same
  * arguments and checks as hermes_server_create(); destroy it with

@@ -423,8 +423,8 @@ static bool source_ok(const hermes_server_source_t *src)
            src->stream_close && src->frame;
 }
 
-static int create(hermes_server_t **out, const hermes_server_source_t *src, hermes_backplane_t *bp,
-                  const hermes_server_config_t *cfg, const hermes_server_control_t *control, bool detached)
+int hermes__server_create(hermes_server_t **out, const hermes_server_source_t *src, hermes_backplane_t *bp,
+                          const hermes_server_config_t *cfg, const hermes_server_control_t *control, bool detached)
 {
     if (!out)
         return hermes__fail(HERMES_EINVAL, "hermes_server_create: out is NULL");
@@ -517,7 +517,7 @@ fail:
 HERMES_API int hermes_server_create(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
                                     const hermes_server_control_t *control)
 {
-    return create(out, NULL, bp, cfg, control, false);
+    return hermes__server_create(out, NULL, bp, cfg, control, false);
 }
 
 HERMES_API int hermes_server_create_source(hermes_server_t **out, const hermes_server_source_t *src,
@@ -527,13 +527,7 @@ HERMES_API int hermes_server_create_source(hermes_server_t **out, const hermes_s
         *out = NULL;
         return hermes__fail(HERMES_EINVAL, "hermes_server_create_source: src is NULL");
     }
-    return create(out, src, NULL, cfg, control, false);
-}
-
-int hermes__server_create_detached(hermes_server_t **out, hermes_backplane_t *bp, const hermes_server_config_t *cfg,
-                                   const hermes_server_control_t *control)
-{
-    return create(out, NULL, bp, cfg, control, true);
+    return hermes__server_create(out, src, NULL, cfg, control, false);
 }
 
 HERMES_API int hermes_server_start(hermes_server_t *s)
