@@ -305,7 +305,7 @@ static void test_ws_cli_python_example_client(void **state)
     if (st != 0)
         fail_msg("client.py exited with status %d:\n%s", st, out);
     const char *want[] = {
-        ": state paused, frame 0, sim 100.0 Hz, telemetry 60.0 Hz\n",
+        ": state paused, frame 0, sim 100.0 Hz, telemetry 60.0 Hz, role controller\n",
         "\n  ctrl: throttle[1]*, gear[]*\n",
         "\n  plant: velocity[m/s]*, position.x[m]\n",
         "\nsubscribed to 3 signals\n",

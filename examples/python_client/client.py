@@ -20,10 +20,11 @@ except ImportError:
 def main(args) -> None:
     with hermes.Client(args.url, token=os.environ.get("HERMES_AUTH_TOKEN")) as c:
         s = c.schema
-        print(f"run {s.raw.get('run_id')}: state {s.state}, frame {s.frame}, role {c.role}, "
-              f"telemetry {s.telemetry_hz} Hz")
+        print(f"run {s.raw.get('run_id')}: state {s.state}, frame {s.frame}, sim {s.raw.get('rate_hz')} Hz, "
+              f"telemetry {s.telemetry_hz} Hz, role {c.role}")
         for name, mod in s.modules.items():
-            print(f"  {name}: " + ", ".join(f"{x.name}[{x.unit}]{'*' if x.writable else ''}" for x in mod.signals))
+            print(f"  {name}: " + ", ".join(f"{x.name[len(name) + 1:]}[{x.unit}]{'*' if x.writable else ''}"
+                                          for x in mod.signals))
         names = c.subscribe(args.signals, rate_hz=args.rate)
         print(f"subscribed to {len(names)} signals")
         for item in args.set:
