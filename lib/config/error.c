@@ -40,12 +40,13 @@ const struct cfg_pos *hermes__config_pos_find(const hermes_config_t *cfg, const 
     size_t len = strlen(field);
     if (hermes__names_get(&cfg->posidx, field, len, &i) == 0)
         return &cfg->pos[i];
-    if (!memchr(field, '[', len) || !cfg->text || cfg->pos_complete)
+    if (!memchr(field, '[', len) || !cfg->pos_fill || cfg->pos_complete)
         return NULL;
-    /* Inside a sequence: positions there are recorded on first need. The
-     * config is only const to its readers; this runs on error paths, never on
-     * a validated config shared between threads. */
-    hermes__config_pos_complete((hermes_config_t *)cfg);
+    /* Inside a sequence: positions there are recorded on first need, by the
+     * front end that owns the text (cfg->pos_fill). The config is only const
+     * to its readers; this runs on error paths, never on a validated config
+     * shared between threads. */
+    cfg->pos_fill((hermes_config_t *)cfg);
     return hermes__names_get(&cfg->posidx, field, len, &i) == 0 ? &cfg->pos[i] : NULL;
 }
 

@@ -115,6 +115,10 @@ struct hermes_config {
     char              *text;        /* the YAML source, for positions inside sequences (NULL: none) */
     size_t             text_len;
     bool               pos_complete;  /* every node's position is recorded */
+    /* Records the positions the pre-pass left out (inside sequences), on
+     * first need; installed by the YAML front end with text, NULL otherwise,
+     * so the error reporters never call into the pre-pass themselves. */
+    void             (*pos_fill)(hermes_config_t *cfg);
     /* Set by a successful hermes_config_validate(), cleared by every change
      * that validate would have to look at again (hermes__config_changed). */
     atomic_bool        validated;
@@ -216,17 +220,28 @@ int hermes__config_add_wire(hermes_config_t *cfg, const char *src, const char *d
 /* ------------------------------------------------------------------------ */
 /* config_prepass.c: the libyaml pre-pass                                   */
 
+/* The execution.schedule read by the pre-pass: entry names, group numbers
+ * and each entry's YAML path for messages (owned). */
+struct hermes__yaml_schedule {
+    bool      present;
+    char    **names, **fields;
+    uint32_t *group;
+    uint32_t  n;
+};
+void hermes__yaml_schedule_free(struct hermes__yaml_schedule *sc);
 /* Check the YAML shape of @p text and record the position of every node in
  * @p cfg. On success *names holds the module names in file order (owned,
- * free with hermes__free_strv) and *count their number. */
+ * free with hermes__free_strv), *count their number and *sched the schedule
+ * (free with hermes__yaml_schedule_free); on failure nothing is owned. */
 int hermes__config_prepass(hermes_config_t *cfg, hermes_error_t *err, const char *text, size_t len, char ***names,
-                           uint32_t *count);
+                           uint32_t *count, struct hermes__yaml_schedule *sched);
 /* The schedule read by the pre-pass: hermes_config_set_schedule_groups()
  * plus each entry's YAML path for messages (copied). */
 int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, const uint32_t *group,
                                      char *const *fields, uint32_t n);
 /* Record the position of every node of cfg->text (the pre-pass records only
- * those outside sequences). Once; best effort. */
+ * those outside sequences). Once; best effort. The YAML front end installs it
+ * as cfg->pos_fill. */
 void hermes__config_pos_complete(hermes_config_t *cfg);
 
 /* ------------------------------------------------------------------------ */

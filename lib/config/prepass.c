@@ -413,20 +413,26 @@ static int prepass_run(struct prepass *pp, const char *text, size_t len)
     return 0;
 }
 
+void hermes__yaml_schedule_free(struct hermes__yaml_schedule *sc)
+{
+    hermes__free_strv(sc->names, sc->n);
+    hermes__free_strv(sc->fields, sc->n);
+    free(sc->group);
+    memset(sc, 0, sizeof *sc);
+}
+
 int hermes__config_prepass(hermes_config_t *cfg, hermes_error_t *err, const char *text, size_t len, char ***names,
-                           uint32_t *count)
+                           uint32_t *count, struct hermes__yaml_schedule *sched)
 {
     struct prepass pp;
     memset(&pp, 0, sizeof pp);
     pp.cfg = cfg;
     pp.err = err;
     int rc = prepass_run(&pp, text, len);
-    if (rc == 0 && pp.have_sched)
-        rc = hermes__config_set_schedule_yaml(cfg, pp.sname, pp.sgroup, pp.sfield, pp.nsched);
-    hermes__free_strv(pp.sname, pp.nsched);
-    hermes__free_strv(pp.sfield, pp.nsched);
-    free(pp.sgroup);
+    *sched = (struct hermes__yaml_schedule){.present = pp.have_sched, .names = pp.sname, .fields = pp.sfield,
+                                            .group = pp.sgroup, .n = pp.nsched};
     if (rc) {
+        hermes__yaml_schedule_free(sched);
         hermes__free_strv(pp.modnames, pp.nmod);
         return rc;
     }

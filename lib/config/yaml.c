@@ -648,6 +648,7 @@ static int load_text(hermes_config_t **out, char *text, size_t len, const char *
     }
     cfg->text = text;
     cfg->text_len = len;
+    cfg->pos_fill = hermes__config_pos_complete;
     cfg->path = realfile;
     cfg->label = hermes__strdup(label);
     cfg->errfile = hermes__strdup(errfile);
@@ -658,7 +659,11 @@ static int load_text(hermes_config_t **out, char *text, size_t len, const char *
 
     char **names = NULL;
     uint32_t nnames = 0;
-    rc = hermes__config_prepass(cfg, err, text, len, &names, &nnames);
+    struct hermes__yaml_schedule sched;
+    rc = hermes__config_prepass(cfg, err, text, len, &names, &nnames, &sched);
+    if (rc == 0 && sched.present)
+        rc = hermes__config_set_schedule_yaml(cfg, sched.names, sched.group, sched.fields, sched.n);
+    hermes__yaml_schedule_free(&sched); /* empty after a failed pre-pass */
     cyaml_schema_field_t *mf = NULL;
     struct ytop *data = NULL;
     struct logbuf *lb = NULL;
