@@ -41,7 +41,7 @@ int hermes__server_fuzz_message(hermes_server_t *s, const char *protocol, const 
     /* The control thread's part, inline; process_done also runs the backlog. */
     for (struct hermes__job *j; (j = hermes__server_next_job(s, false)) != NULL;) {
         hermes__server_run_job(s, j);
-        hermes__server_process_done(s);
+        hermes__server_process_done(s, hermes__session_deliver);
     }
     hermes__server_process_events(s);
     int n = 0;

@@ -100,6 +100,7 @@ struct hermes_server {
     char                    errmsg_out[512];
     struct hermes__server_info info;
     void                   *proto_data[HERMES__MAX_LWS_PROTOCOLS];
+    const struct hermes__protocol *proto_of[HERMES__MAX_LWS_PROTOCOLS];  /* the table, NULL-ended (jobs.c) */
     char                  (*etags)[24];   /* per built-in asset */
 
     struct lws_context  *ctx;
@@ -141,10 +142,13 @@ struct hermes_server {
 extern const struct hermes__protocol *const hermes__protocols[];
 extern const size_t hermes__protocol_count;
 
-/* server.c: lifecycle */
+/* jobs.c: below the lifecycle, the protocols and the sessions */
 int  hermes__server_fail(hermes_server_t *s, int code, const char *fmt, ...) HERMES_PRINTF(3, 4);
+void hermes__server_wake(hermes_server_t *s);
 void hermes__server_process_events(hermes_server_t *s);
-void hermes__server_process_done(hermes_server_t *s);
+/* Hand each finished job to @p deliver (service thread), then free it. */
+void hermes__server_process_done(hermes_server_t *s, void (*deliver)(hermes_server_t *s, struct hermes__job *j));
+void hermes__job_list_free(struct hermes__job **head, struct hermes__job **tail);
 /* Control jobs: queue one for the control thread; take the next (waiting
  * for one with @p wait, NULL once the server stops); run one. */
 void hermes__server_submit(hermes_server_t *s, struct hermes__job *j);
@@ -159,6 +163,8 @@ void hermes__session_init(hermes_server_t *s, struct client *c, struct lws *wsi,
 void hermes__session_message(struct client *c, const char *text, size_t len, bool binary);
 void hermes__session_closed(struct client *c);
 void hermes__session_job_done(struct client *c, struct hermes__job *j);
+/* hermes__session_job_done() for the job's client, if it is still connected. */
+void hermes__session_deliver(hermes_server_t *s, struct hermes__job *j);
 void hermes__session_close_all(hermes_server_t *s);
 struct client *hermes__session_find(hermes_server_t *s, uint64_t id);
 

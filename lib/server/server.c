@@ -34,30 +34,6 @@ const struct hermes__protocol *const hermes__protocols[] = {
 };
 const size_t hermes__protocol_count = sizeof hermes__protocols / sizeof hermes__protocols[0];
 
-/* ---- small helpers --------------------------------------------------------- */
-
-int hermes__server_fail(hermes_server_t *s, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    hermes__failv(code, fmt, ap);
-    va_end(ap);
-    if (s) {
-        pthread_mutex_lock(&s->mu_err);
-        hermes__strlcpy(s->errmsg, hermes_last_error(), sizeof s->errmsg);
-        pthread_mutex_unlock(&s->mu_err);
-    }
-    return code;
-}
-
-static void wake(hermes_server_t *s)
-{
-    pthread_mutex_lock(&s->mu_ev);
-    if (s->ctx_alive)
-        lws_cancel_service(s->ctx);
-    pthread_mutex_unlock(&s->mu_ev);
-}
-
 static void lws_log_emit(int level, const char *line)
 {
     char buf[512];
@@ -68,196 +44,14 @@ static void lws_log_emit(int level, const char *line)
     hermes__log(level == LLL_ERR ? HERMES_LOG_WARN : HERMES_LOG_DEBUG, "lws", "msg=\"%s\"", buf);
 }
 
-const struct hermes__server_info *hermes__server_info(const hermes_server_t *s) { return &s->info; }
-
-uint32_t hermes__server_clients(const hermes_server_t *s) { return s->nclients; }
-
-void *hermes__server_proto_data(const hermes_server_t *s, const struct hermes__protocol *p)
-{
-    for (size_t i = 0; i < hermes__protocol_count; i++)
-        if (hermes__protocols[i] == p)
-            return s->proto_data[i];
-    return NULL;
-}
-
-void hermes__server_set_control_data(hermes_server_t *s, void *data) { s->ctl_data = data; }
-void *hermes__server_control_data(const hermes_server_t *s) { return s->ctl_data; }
-
-const char *hermes__server_state_name(const hermes_server_t *s)
-{
-    if (s->has_ctl && s->ctl.state)
-        return hermes_state_name(s->ctl.state(s->ctl.ctx));
-    return "unknown";
-}
-
-/* ---- events ---------------------------------------------------------------- */
-
-void hermes__server_process_events(hermes_server_t *s)
-{
-    struct hermes__event local[HERMES__EV_RING];
-    unsigned n = 0;
-    uint64_t lost;
-    pthread_mutex_lock(&s->mu_ev);
-    while (s->ev_len) {
-        local[n++] = s->ring[s->ev_head];
-        s->ev_head = (s->ev_head + 1) % HERMES__EV_RING;
-        s->ev_len--;
-    }
-    lost = s->ev_lost;
-    s->ev_lost = 0;
-    pthread_mutex_unlock(&s->mu_ev);
-    if (lost)
-        hermes__log(HERMES_LOG_WARN, "server", "event=events_lost count=%llu", (unsigned long long)lost);
-    for (unsigned i = 0; i < n; i++) {
-        hermes__log(HERMES_LOG_INFO, "server", "event=broadcast state_event=%s frame=%llu clients=%u",
-                    hermes_event_name(local[i].event), (unsigned long long)local[i].frame, s->nclients);
-        for (size_t k = 0; k < hermes__protocol_count; k++)
-            if (hermes__protocols[k]->event)
-                hermes__protocols[k]->event(s, hermes__protocols[k], &local[i]);
-    }
-}
-
-HERMES_API int hermes_server_post_event(hermes_server_t *s, hermes_event_t event, uint64_t frame, const char *detail)
-{
-    if (!s)
-        return hermes__fail(HERMES_EINVAL, "hermes_server_post_event: server is NULL");
-    if (event == HERMES_EVENT_NONE)
-        return hermes__server_fail(s, HERMES_EINVAL, "hermes_server_post_event: HERMES_EVENT_NONE is not an event");
-    pthread_mutex_lock(&s->mu_ev);
-    if (s->ev_closed) {
-        pthread_mutex_unlock(&s->mu_ev);
-        return hermes__server_fail(s, HERMES_ESTATE, "the server is stopped");
-    }
-    if (s->ev_len == HERMES__EV_RING) {  /* keep the newest: drop the oldest */
-        s->ev_head = (s->ev_head + 1) % HERMES__EV_RING;
-        s->ev_len--;
-        s->ev_lost++;
-    }
-    struct hermes__event *e = &s->ring[(s->ev_head + s->ev_len) % HERMES__EV_RING];
-    e->event = event;
-    e->frame = frame;
-    e->detail[0] = '\0';
-    if (detail)
-        hermes__strlcpy(e->detail, detail, sizeof e->detail);
-    s->ev_len++;
-    if (s->ctx_alive)
-        lws_cancel_service(s->ctx);
-    pthread_mutex_unlock(&s->mu_ev);
-    return 0;
-}
-
-/* ---- control jobs ------------------------------------------------------------ */
-
-struct hermes__job *hermes__job_new(enum hermes__job_kind kind, json_t *id)
-{
-    struct hermes__job *j = calloc(1, sizeof *j);
-    if (j) {
-        j->kind = kind;
-        j->id = id ? json_incref(id) : NULL;
-    }
-    return j;
-}
-
-static void job_free(struct hermes__job *j)
-{
-    json_decref(j->id);
-    free(j);
-}
-
-/* Free a whole job list and leave it empty. */
-static void job_list_free(struct hermes__job **head, struct hermes__job **tail)
-{
-    while (*head) {
-        struct hermes__job *j = *head;
-        *head = j->next;
-        job_free(j);
-    }
-    *tail = NULL;
-}
-
-static void job_push(struct hermes__job **head, struct hermes__job **tail, struct hermes__job *j)
-{
-    j->next = NULL;
-    if (*tail)
-        (*tail)->next = j;
-    else
-        *head = j;
-    *tail = j;
-}
-
-void hermes__server_submit(hermes_server_t *s, struct hermes__job *j)
-{
-    pthread_mutex_lock(&s->mu_job);
-    job_push(&s->jq_head, &s->jq_tail, j);
-    pthread_cond_signal(&s->cv_job);
-    pthread_mutex_unlock(&s->mu_job);
-}
-
-struct hermes__job *hermes__server_next_job(hermes_server_t *s, bool wait)
-{
-    pthread_mutex_lock(&s->mu_job);
-    while (wait && !s->ctl_quit && !s->jq_head)
-        pthread_cond_wait(&s->cv_job, &s->mu_job);
-    struct hermes__job *j = s->jq_head;
-    if (j) {
-        s->jq_head = j->next;
-        if (!s->jq_head)
-            s->jq_tail = NULL;
-    }
-    pthread_mutex_unlock(&s->mu_job);
-    return j;
-}
-
-/* Call the control table for @p j (control thread; the calling thread of a
- * detached server) and queue the result for the service thread. */
-void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j)
-{
-    hermes__clear_error();
-    const hermes_server_control_t *c = &s->ctl;
-    int rc = HERMES_EINVAL;
-    switch (j->kind) {
-    case HERMES__JOB_PAUSE: rc = c->pause ? c->pause(c->ctx) : HERMES_ESTATE; break;
-    case HERMES__JOB_RESUME: rc = c->resume ? c->resume(c->ctx) : HERMES_ESTATE; break;
-    case HERMES__JOB_RESET: rc = c->reset ? c->reset(c->ctx) : HERMES_ESTATE; break;
-    case HERMES__JOB_STEP: rc = c->step ? c->step(c->ctx, j->count, &j->target) : HERMES_ESTATE; break;
-    case HERMES__JOB_SET: rc = c->set ? c->set(c->ctx, j->sig, j->value) : HERMES_ESTATE; break;
-    case HERMES__JOB_SEEK: rc = c->seek ? c->seek(c->ctx, j->count) : HERMES_ESTATE; break;
-    }
-    j->rc = rc;
-    if (rc) {
-        const char *m = hermes_last_error();
-        snprintf(j->msg, sizeof j->msg, "%s", m[0] ? m : hermes_strerror(rc));
-    }
-    j->state = c->state ? c->state(c->ctx) : HERMES_STATE_IDLE;
-    pthread_mutex_lock(&s->mu_job);
-    job_push(&s->done_head, &s->done_tail, j);
-    pthread_mutex_unlock(&s->mu_job);
-}
-
 static void *ctl_main(void *arg)
 {
     hermes_server_t *s = arg;
     for (struct hermes__job *j; (j = hermes__server_next_job(s, true)) != NULL;) {
         hermes__server_run_job(s, j);
-        wake(s);
+        hermes__server_wake(s);
     }
     return NULL;
-}
-
-void hermes__server_process_done(hermes_server_t *s)
-{
-    pthread_mutex_lock(&s->mu_job);
-    struct hermes__job *list = s->done_head;
-    s->done_head = s->done_tail = NULL;
-    pthread_mutex_unlock(&s->mu_job);
-    while (list) {
-        struct hermes__job *j = list;
-        list = j->next;
-        struct client *c = hermes__session_find(s, j->client_id);
-        if (c && c->inited)
-            hermes__session_job_done(c, j);
-        job_free(j);
-    }
 }
 
 /* ---- service thread ------------------------------------------------------------ */
@@ -485,6 +279,8 @@ int hermes__server_create(hermes_server_t **out, const hermes_server_source_t *s
         rc = hermes__catalog_load(&s->cat, &s->src);
     if (rc == 0)
         rc = hermes__http_init(s);
+    for (size_t i = 0; i < hermes__protocol_count; i++)
+        s->proto_of[i] = hermes__protocols[i];  /* jobs.c reaches the protocols only through these */
     for (size_t i = 0; rc == 0 && i < hermes__protocol_count; i++)
         if (hermes__protocols[i]->init)
             rc = hermes__protocols[i]->init(s, &s->proto_data[i]);
@@ -561,7 +357,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
     s->stopped = true;
     if (s->started) {
         atomic_store(&s->stop_req, 1);
-        wake(s);
+        hermes__server_wake(s);
         pthread_join(s->svc_thr, NULL);
     }
     pthread_mutex_lock(&s->mu_ev);
@@ -571,7 +367,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
         pthread_mutex_lock(&s->mu_job);
         s->ctl_quit = true;
         /* Jobs not started yet are abandoned: their clients are closing. */
-        job_list_free(&s->jq_head, &s->jq_tail);
+        hermes__job_list_free(&s->jq_head, &s->jq_tail);
         pthread_cond_broadcast(&s->cv_job);
         pthread_mutex_unlock(&s->mu_job);
         pthread_join(s->ctl_thr, NULL);
@@ -586,7 +382,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
         lws_context_destroy(s->ctx);  /* CLOSED for every remaining client, on this thread */
         s->ctx = NULL;
     }
-    job_list_free(&s->done_head, &s->done_tail);
+    hermes__job_list_free(&s->done_head, &s->done_tail);
     if (s->started)
         hermes__log(HERMES_LOG_INFO, "server", "event=stopped port=%u connections=%llu frames_sent=%llu frames_dropped=%llu",
                     s->port, (unsigned long long)atomic_load(&s->st_conn), (unsigned long long)atomic_load(&s->st_sent),

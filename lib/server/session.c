@@ -337,6 +337,14 @@ void hermes__session_job_done(struct client *c, struct hermes__job *j)
     run_backlog(c);
 }
 
+/* A finished control job back to its client, if it is still connected. */
+void hermes__session_deliver(hermes_server_t *s, struct hermes__job *j)
+{
+    struct client *c = hermes__session_find(s, j->client_id);
+    if (c && c->inited)
+        hermes__session_job_done(c, j);
+}
+
 /* ---- life of a connection -------------------------------------------------- */
 
 void hermes__session_init(hermes_server_t *s, struct client *c, struct lws *wsi, const struct hermes__protocol *p,
@@ -583,7 +591,7 @@ int hermes__session_callback(struct lws *wsi, enum lws_callback_reasons reason, 
         return hermes__http_writeable(s, c, wsi);
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         hermes__server_process_events(s);
-        hermes__server_process_done(s);
+        hermes__server_process_done(s, hermes__session_deliver);
         if (atomic_load(&s->stop_req))
             hermes__session_close_all(s);
         return 0;
