@@ -5,7 +5,7 @@
  * backplane's seqlock read (load seq, copy from the published copy seq & 1,
  * fence, check seq) around a plain gather out[i] = published[idx[i]] over the
  * SAME indices, writing to the very same addresses as the encoder. It links
- * the static core to reach the published copy (backplane_internal.h). The
+ * the static core to reach the published copy (backplane/layout.h). The
  * gather loop exists in two forms, one value per iteration and four per
  * iteration, and the reference is the faster of the two in each round: a tiny
  * loop's speed depends on where the compiler happened to place it (on this

@@ -1126,7 +1126,7 @@ static void test_config_loaded_config_can_be_extended(void **state)
 }
 
 /* ------------------------------------------------------------------------ */
-/* libcyaml's log text: one test per form config_cyaml_log.c knows (the     */
+/* libcyaml's log text: one test per form config/cyaml_log.c knows (the     */
 /* texts are what libcyaml 1.3.1 prints)                                    */
 
 static void parse_log(const char *log, struct hermes__cyaml_report *r)

@@ -1,6 +1,6 @@
 /* The shared-memory backplane: create/open a segment of named signals, find
  * them by name, read/write the live region and publish/snapshot the
- * double-buffered copy. Layout in backplane_internal.h. */
+ * double-buffered copy. Layout in backplane/layout.h. */
 #include "backplane/layout.h"
 
 #include <errno.h>
@@ -494,7 +494,7 @@ HERMES_API uint64_t hermes_backplane_time_ns(const hermes_backplane_t *bp)
     return bp ? atomic_load_explicit(&bp->hdr->time_ns, memory_order_acquire) : 0;
 }
 
-/* Writer of the double-buffered publication (see backplane_internal.h). The
+/* Writer of the double-buffered publication (see backplane/layout.h). The
  * copy into the spare buffer races with readers that were too slow to finish
  * the previous copy; they detect it through seq and retry, so TSan is told to
  * look away. */
@@ -530,7 +530,7 @@ static void copy_gather(const double *pub, double *out, const void *ctx)
 
 /* Reader side of the double-buffered publication: copy from the stable copy
  * and accept the result only if no publish completed meanwhile. Also used by
- * the encoder (backplane_internal.h). */
+ * the encoder (backplane/layout.h). */
 __attribute__((no_sanitize("thread")))
 int hermes__backplane_read_consistent(const hermes_backplane_t *bp,
                                       void (*copy)(const double *, double *, const void *), const void *ctx,

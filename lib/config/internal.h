@@ -2,10 +2,10 @@
  * the calls the lib/config*.c files share, plus the one accessor the scheduler
  * uses (hermes__config_module_callbacks). Never installed.
  *
- * Files: config.c (the handle), config_error.c (positions, error reports),
- * config_prepass.c (libyaml pre-pass), config_yaml.c (libcyaml schema,
- * conversion, load/parse), config_cyaml_log.c (reading libcyaml's log),
- * config_validate.c (every rule), config_build.c (the builder). */
+ * Files: config/config.c (the handle), config/error.c (positions, error reports),
+ * config/prepass.c (libyaml pre-pass), config/yaml.c (libcyaml schema,
+ * conversion, load/parse), config/cyaml_log.c (reading libcyaml's log),
+ * config/validate.c (every rule), config/build.c (the builder). */
 #ifndef HERMES_LIB_CONFIG_INTERNAL_H
 #define HERMES_LIB_CONFIG_INTERNAL_H
 
@@ -145,7 +145,7 @@ const char *hermes__module_type_choices(void);
 const char *hermes__type_choices(void);
 
 /* ------------------------------------------------------------------------ */
-/* config_error.c: positions and error reports                              */
+/* config/error.c: positions and error reports                              */
 
 /* Record the position of the node at @p path (malloc'd; the config takes
  * it, also on failure). 0 or HERMES_ENOMEM. */
@@ -169,7 +169,7 @@ int hermes__config_key_fail(const hermes_config_t *cfg, hermes_error_t *err, con
                             ...) HERMES_PRINTF(4, 5);
 
 /* ------------------------------------------------------------------------ */
-/* config_validate.c: the rules shared by the builder and validate          */
+/* config/validate.c: the rules shared by the builder and validate          */
 
 /* NULL when acceptable, else the reason. */
 const char *hermes__config_module_name_problem(const char *name);
@@ -206,7 +206,7 @@ int hermes__config_check_rates(const hermes_config_t *cfg, hermes_error_t *err);
 bool hermes__config_rates_fit(const hermes_config_t *cfg, double base);
 
 /* ------------------------------------------------------------------------ */
-/* config_build.c: appending without checks (validate checks)               */
+/* config/build.c: appending without checks (validate checks)               */
 
 /* Forget a successful validation: the config changed. */
 void hermes__config_changed(hermes_config_t *cfg);
@@ -218,7 +218,7 @@ int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t ty
 int hermes__config_add_wire(hermes_config_t *cfg, const char *src, const char *dst, double gain, double offset);
 
 /* ------------------------------------------------------------------------ */
-/* config_prepass.c: the libyaml pre-pass                                   */
+/* config/prepass.c: the libyaml pre-pass                                   */
 
 /* The execution.schedule read by the pre-pass: entry names, group numbers
  * and each entry's YAML path for messages (owned). */
@@ -245,7 +245,7 @@ int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, c
 void hermes__config_pos_complete(hermes_config_t *cfg);
 
 /* ------------------------------------------------------------------------ */
-/* config_cyaml_log.c: what libcyaml's log says                             */
+/* config/cyaml_log.c: what libcyaml's log says                             */
 
 enum hermes__cyaml_kind {
     HERMES__CYAML_OTHER,          /* text holds the message */
@@ -263,7 +263,7 @@ struct hermes__cyaml_report {
 };
 
 /* Read libcyaml's captured log (English text; the forms it knows are in
- * config_cyaml_log.c). Never fails: unknown text gives HERMES__CYAML_OTHER. */
+ * config/cyaml_log.c). Never fails: unknown text gives HERMES__CYAML_OTHER. */
 void hermes__cyaml_log_parse(const char *log, struct hermes__cyaml_report *out);
 
 #endif

@@ -5,7 +5,7 @@
  *
  * Loading runs in four stages, each reporting the first error with file,
  * line, column and dotted field path:
- *   1. the libyaml pre-pass (config_prepass.c): syntax, shape, duplicate
+ *   1. the libyaml pre-pass (config/prepass.c): syntax, shape, duplicate
  *      keys, module names, the position of every node;
  *   2. libcyaml with a schema whose `modules` mapping has one field per
  *      module name: unknown keys, missing required fields, wrong node types;

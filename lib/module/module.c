@@ -1,6 +1,6 @@
 /* Module side of process modules: runs inside the module's process. The
  * orchestrator side is lib/scheduler/drivers/process.c; the wire format is the control block in
- * backplane_internal.h and the wake-up primitive is process_wake.h. */
+ * backplane/layout.h and the wake-up primitive is process_wake.h. */
 #include <errno.h>
 #include <signal.h>
 #include <stdbool.h>

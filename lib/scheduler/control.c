@@ -317,7 +317,7 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
     return rc;
 }
 
-/* The modules' `fail` callback (module_internal.h): any thread. The message
+/* The modules' `fail` callback (scheduler/drivers/driver.h): any thread. The message
  * waits in async_msg; while run() is active a request wakes the loop, which
  * takes it at its next hermes__sched_drain; otherwise the next control call or run()
  * reports it. */

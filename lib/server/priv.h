@@ -1,7 +1,7 @@
 /* The server's shared private state: the server and session structs, grouped
  * by the thread that owns each field, and the calls between the server's own
  * files (lifecycle, sessions, HTTP route, access, telemetry). Protocols do not
- * include it: they see server_proto.h. Private; never installed. */
+ * include it: they see server/proto.h. Private; never installed. */
 #ifndef HERMES_LIB_SERVER_PRIV_H
 #define HERMES_LIB_SERVER_PRIV_H
 
@@ -155,7 +155,7 @@ void hermes__server_submit(hermes_server_t *s, struct hermes__job *j);
 struct hermes__job *hermes__server_next_job(hermes_server_t *s, bool wait);
 void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j);
 
-/* server_session.c: the lws callback and one client's life */
+/* server/session.c: the lws callback and one client's life */
 int  hermes__session_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 size_t hermes__session_size(const struct hermes__protocol *p);
 void hermes__session_init(hermes_server_t *s, struct client *c, struct lws *wsi, const struct hermes__protocol *p,
@@ -168,7 +168,7 @@ void hermes__session_deliver(hermes_server_t *s, struct hermes__job *j);
 void hermes__session_close_all(hermes_server_t *s);
 struct client *hermes__session_find(hermes_server_t *s, uint64_t id);
 
-/* server_access.c: the handshake */
+/* server/handshake.c: the handshake */
 enum hermes__verdict { HERMES__V_CONTROLLER, HERMES__V_OBSERVER, HERMES__V_BAD_ORIGIN, HERMES__V_UNAUTHORIZED };
 enum hermes__verdict hermes__access_verdict(const hermes_server_t *s, struct lws *wsi);
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: >0 refused with an HTTP status, 0 go on. */
@@ -181,12 +181,12 @@ int  hermes__access_refuse(struct lws *wsi, unsigned code, const char *reason, c
 int  hermes__access_refuse_verdict(struct lws *wsi, enum hermes__verdict v);
 void hermes__peer_addr(struct lws *wsi, char *buf, size_t cap);
 
-/* server_http.c: the static page route */
+/* server/http.c: the static page route */
 int  hermes__http_init(hermes_server_t *s);
 int  hermes__http_request(hermes_server_t *s, struct client *c, struct lws *wsi, const char *uri);
 int  hermes__http_writeable(hermes_server_t *s, struct client *c, struct lws *wsi);
 
-/* server_telemetry.c: the tick */
+/* server/telemetry.c: the tick */
 void hermes__telemetry_tick(lws_sorted_usec_list_t *sul);
 void hermes__telemetry_free_streams(hermes_server_t *s);
 

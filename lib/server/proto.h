@@ -1,5 +1,5 @@
 /* The protocol seam: what a WebSocket subprotocol (a file such as
- * server_hermes.c) implements and what the shared session layer offers it.
+ * server/hermes.c) implements and what the shared session layer offers it.
  * Transport, sessions, access control, limits, the command rate limit and the
  * slow-client latest-frame policy belong to the shared layer and apply to every
  * protocol; a protocol only turns messages into replies, control jobs and
@@ -16,7 +16,7 @@
 #include "hermes/server.h"
 #include "server/source.h"
 
-struct client;  /* one WebSocket session (server_session.c) */
+struct client;  /* one WebSocket session (server/session.c) */
 
 /* A state event as posted by the host (hermes_server_post_event). */
 struct hermes__event {
@@ -128,7 +128,7 @@ bool hermes__json_too_deep(const char *text, size_t len, uint32_t max);
 /* What @p v is, for error messages: "an object", "a string", "null", ... */
 const char *hermes__json_kind(const json_t *v);
 
-/* ---- shared telemetry streams (server_telemetry.c) ---- */
+/* ---- shared telemetry streams (server/telemetry.c) ---- */
 /* Sessions subscribed to the same signals share one stream, encoded once per tick. */
 struct hermes__stream;
 /* Share or open the stream of @p n indices. NULL: out of memory or a source error (message set). */
@@ -139,9 +139,9 @@ const struct hermes__frame *hermes__stream_frame(hermes_server_t *s, struct herm
 uint32_t hermes__stream_count(const struct hermes__stream *st);
 
 /* The protocols. */
-extern const struct hermes__protocol hermes__protocol_hermes;  /* server_hermes.c */
-extern const struct hermes__protocol hermes__protocol_foxglove;  /* server_foxglove.c */
-/* The hermes protocol's schema message (server_schema.c), without the
+extern const struct hermes__protocol hermes__protocol_hermes;  /* server/hermes.c */
+extern const struct hermes__protocol hermes__protocol_foxglove;  /* server/foxglove/foxglove.c */
+/* The hermes protocol's schema message (server/schema.c), without the
  * per-client keys (client_id, role, state, frame). NULL: out of memory. */
 char *hermes__schema_text(const hermes_server_t *s, size_t *len);  /* malloc'd, NUL-terminated */
 

@@ -2,7 +2,7 @@
  * table, state events in from any thread, and the control thread that runs
  * control jobs. Who owns what:
  *  - service thread: every lws call, all session state, streams, the telemetry
- *    tick (server_telemetry.c) and encoding (a snapshot that never blocks the
+ *    tick (server/telemetry.c) and encoding (a snapshot that never blocks the
  *    simulation).
  *  - control thread: calls the host's control table (pause/resume/reset/step/
  *    set/seek may block until a frame boundary) so telemetry never stalls;

@@ -21,7 +21,7 @@
 
 size_t hermes__session_size(const struct hermes__protocol *p) { return CLIENT_SIZE + p->session_size; }
 
-/* ---- the session API of server_proto.h ------------------------------------ */
+/* ---- the session API of server/proto.h ------------------------------------ */
 
 hermes_server_t *hermes__client_server(const struct client *c) { return c->srv; }
 void *hermes__client_state(struct client *c) { return (char *)c + CLIENT_SIZE; }

@@ -304,7 +304,7 @@ static int begin(struct proc *p, uint32_t cmd, uint64_t frame, double dt)
     if (!atomic_compare_exchange_strong(&p->phase, &expect, PH_BUSY)) {
         /* Died (or hung) earlier. A supervisor may be posting the death
          * meanwhile; never wait for it: the owner may hold the lock its fail
-         * callback takes. Its message goes elsewhere (module_internal.h). */
+         * callback takes. Its message goes elsewhere (scheduler/drivers/driver.h). */
         char how[96];
         if (is_dead(p))
             describe_status(p->wstatus, how, sizeof how);
