@@ -17,8 +17,14 @@ def main() -> int:
     shutil.rmtree(venv, ignore_errors=True)
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
     py = os.path.join(venv, "bin", "python")
+    # setuptools builds in the package's folder (build/, *.egg-info): install from
+    # a copy in the build directory so the source tree is never written.
+    pkg = os.path.join(build, "python-src")
+    shutil.rmtree(pkg, ignore_errors=True)
+    shutil.copytree(os.path.join(src, "python"), pkg,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     subprocess.run([py, "-m", "pip", "install", "-q", "--no-build-isolation", "--no-index",
-                    "--no-cache-dir", os.path.join(src, "python")], check=True, cwd=build)
+                    "--no-cache-dir", pkg], check=True, cwd=build)
     env = dict(os.environ, HERMES_EXE=exe, HERMES_LIB=lib, PROC_MODULE=proc,
                PYTHONDONTWRITEBYTECODE="1")
     tests = os.path.join(src, "tests", "python", "pkg")
