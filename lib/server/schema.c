@@ -8,95 +8,35 @@
 
 #include "hermes/version.h"
 #include "server/proto.h"
+#include "server/text.h"
 
 /* ---- the modules as text (one pass, no jansson object per signal) ---------- */
 
-struct tb {
-    char  *p;
-    size_t len, cap;
-    bool   oom;
-};
-
-static void tb_put(struct tb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void tb_str(struct tb *b, const char *s) { tb_put(b, s, strlen(s)); }
-
-/* Whether @p s is text json_string() takes (checked only past ASCII). */
-static bool utf8_ok(const char *s)
-{
-    const char *p = s;
-    while (*p && (unsigned char)*p < 0x80)
-        p++;
-    if (!*p)
-        return true;
-    json_t *j = json_string(s);
-    json_decref(j);
-    return j != NULL;
-}
-
-/* @p s as a JSON string literal (quotes included), runs copied at once. */
-static void tb_json(struct tb *b, const char *s)
-{
-    tb_put(b, "\"", 1);
-    const char *run = s, *p = s;
-    for (; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c != '"' && c != '\\' && c >= 0x20)
-            continue;
-        tb_put(b, run, (size_t)(p - run));
-        char esc[8];
-        snprintf(esc, sizeof esc, c == '"' || c == '\\' ? "\\%c" : "\\u%04x", c);
-        tb_str(b, esc);
-        run = p + 1;
-    }
-    tb_put(b, run, (size_t)(p - run));
-    tb_put(b, "\"", 1);
-}
-
 /* A key and its string value; a value json_string() would refuse (not
  * UTF-8) leaves the key out, as the jansson schema did. */
-static void tb_member(struct tb *b, const char *key, const char *v)
+static void tb_member(struct hermes__text *b, const char *key, const char *v)
 {
-    if (!utf8_ok(v))
+    if (!hermes__text_utf8_ok(v))
         return;
-    tb_str(b, key);
-    tb_json(b, v);
+    hermes__text_str(b, key);
+    hermes__text_json(b, v);
 }
 
-static void signal_text(struct tb *b, const hermes_signal_info_t *in)
+static void signal_text(struct hermes__text *b, const hermes_signal_info_t *in)
 {
-    tb_put(b, "{", 1);
+    hermes__text_put(b, "{", 1);
     tb_member(b, "\"name\":", in->local_name);
-    tb_str(b, utf8_ok(in->local_name) ? ",\"type\":\"" : "\"type\":\"");
-    tb_str(b, hermes_type_name(in->type));
-    tb_put(b, "\"", 1);
+    hermes__text_str(b, hermes__text_utf8_ok(in->local_name) ? ",\"type\":\"" : "\"type\":\"");
+    hermes__text_str(b, hermes_type_name(in->type));
+    hermes__text_put(b, "\"", 1);
     if (in->unit[0])  /* no key when there is no unit: "" would read as a unit */
         tb_member(b, ",\"unit\":", in->unit);
-    tb_str(b, in->writable ? ",\"writable\":true}" : ",\"writable\":false}");
+    hermes__text_str(b, in->writable ? ",\"writable\":true}" : ",\"writable\":false}");
 }
 
 /* `,"rate_hz":R,"divisor":N,"offset":O` of module @p name when the source
  * knows its rate (R printed by jansson, as json_real does everywhere). */
-static void rate_text(struct tb *b, const hermes_server_source_t *src, const char *name)
+static void rate_text(struct hermes__text *b, const hermes_server_source_t *src, const char *name)
 {
     hermes_module_rate_t r;
     if (!src->module_rate || src->module_rate(src->ctx, name, &r) != 0)
@@ -111,9 +51,9 @@ static void rate_text(struct tb *b, const hermes_server_source_t *src, const cha
     char tail[64];
     snprintf(tail, sizeof tail, ",\"divisor\":%llu,\"offset\":%llu", (unsigned long long)r.divisor,
              (unsigned long long)r.offset);
-    tb_str(b, ",\"rate_hz\":");
-    tb_str(b, t);
-    tb_str(b, tail);
+    hermes__text_str(b, ",\"rate_hz\":");
+    hermes__text_str(b, t);
+    hermes__text_str(b, tail);
     free(t);
 }
 
@@ -127,7 +67,7 @@ static char *modules_text(const struct hermes__catalog *cat, const hermes_server
     json_t *idx = json_object();
     uint32_t *start = calloc((size_t)nm + 2, sizeof *start), *by = malloc(((size_t)cat->n + 1) * sizeof *by);
     uint32_t *of = malloc(((size_t)cat->n + 1) * sizeof *of);
-    struct tb b = {0};
+    struct hermes__text b = {0};
     b.oom = !idx || !start || !by || !of;
     for (uint32_t m = 0; m < nm && !b.oom; m++)
         b.oom = json_object_set_new(idx, cat->modules[m], json_integer(m)) != 0;
@@ -142,22 +82,22 @@ static char *modules_text(const struct hermes__catalog *cat, const hermes_server
     for (uint32_t k = 0; k < cat->n && !b.oom; k++)
         if (of[k] != UINT32_MAX)
             by[start[of[k] + 1]++] = k;
-    tb_put(&b, "{", 1);
+    hermes__text_put(&b, "{", 1);
     for (uint32_t m = 0; m < nm && !b.oom; m++) {
         if (m)
-            tb_put(&b, ",", 1);
-        tb_json(&b, cat->modules[m]);
-        tb_str(&b, ":{\"signals\":[");
+            hermes__text_put(&b, ",", 1);
+        hermes__text_json(&b, cat->modules[m]);
+        hermes__text_str(&b, ":{\"signals\":[");
         for (uint32_t j = start[m]; j < start[m + 1]; j++) {
             if (j > start[m])
-                tb_put(&b, ",", 1);
+                hermes__text_put(&b, ",", 1);
             signal_text(&b, &cat->info[by[j]]);
         }
-        tb_str(&b, "]");
+        hermes__text_str(&b, "]");
         rate_text(&b, src, cat->modules[m]);
-        tb_str(&b, "}");
+        hermes__text_str(&b, "}");
     }
-    tb_put(&b, "}", 1);
+    hermes__text_put(&b, "}", 1);
     json_decref(idx);
     free(start);
     free(by);

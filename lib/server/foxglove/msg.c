@@ -17,6 +17,7 @@
 #include "hermes/version.h"
 #include "server/foxglove/foxglove.h"
 #include "server/foxglove/tree.h"
+#include "server/text.h"
 #include "common/util.h"
 
 enum slot_kind { SLOT_SIGNAL, SLOT_STATE, SLOT_FRAME, SLOT_TIME };
@@ -56,75 +57,13 @@ struct hermes__fg_catalog {
     size_t          advertise_len;
 };
 
-/* ---- growable text ---------------------------------------------------------- */
-
-struct sb {
-    char  *p;
-    size_t len, cap;
-    bool   oom;
-};
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sb *b, const char *s) { sb_put(b, s, strlen(s)); }
-
-/* A JSON string literal of @p s (quotes included); runs that need no
- * escape are copied at once. Bytes of 0x80 and above are copied: callers
- * pass text that came from validated UTF-8 (or sb_text()). */
-static void sb_json_string(struct sb *b, const char *s)
-{
-    sb_put(b, "\"", 1);
-    const unsigned char *run = (const unsigned char *)s, *p = run;
-    for (; *p; p++) {
-        if (*p != '"' && *p != '\\' && *p >= 0x20)
-            continue;
-        sb_put(b, (const char *)run, (size_t)(p - run));
-        char esc[8];
-        if (*p == '"' || *p == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)*p;
-            sb_put(b, esc, 2);
-        } else {
-            snprintf(esc, sizeof esc, "\\u%04x", *p);
-            sb_put(b, esc, 6);
-        }
-        run = p + 1;
-    }
-    sb_put(b, (const char *)run, (size_t)(p - run));
-    sb_put(b, "\"", 1);
-}
-
 /* A JSON string literal of text not known to be UTF-8: what json_string()
  * refuses keeps its ASCII and marks the rest '?' (as jstr() below). */
-static void sb_text(struct sb *b, const char *s)
+static void sb_text(struct hermes__text *b, const char *s)
 {
     s = s ? s : "";
-    const char *p = s;
-    while (*p && (unsigned char)*p < 0x80)
-        p++;
-    json_t *j = *p ? json_string(s) : NULL;
-    if (!*p || j) {
-        json_decref(j);
-        sb_json_string(b, s);
+    if (hermes__text_utf8_ok(s)) {
+        hermes__text_json(b, s);
         return;
     }
     char *c = hermes__strdup(s);
@@ -135,11 +74,11 @@ static void sb_text(struct sb *b, const char *s)
     for (char *q = c; *q; q++)
         if ((unsigned char)*q >= 0x80)
             *q = '?';
-    sb_json_string(b, c);
+    hermes__text_json(b, c);
     free(c);
 }
 
-static char *sb_take(struct sb *b, size_t *len)
+static char *sb_take(struct hermes__text *b, size_t *len)
 {
     if (b->oom || !b->p) {
         free(b->p);
@@ -180,7 +119,7 @@ static json_t *jstr(const char *s)
 
 /* ---- schema and template ----------------------------------------------------- */
 
-static void leaf_schema(struct sb *b, const struct hermes__fg_node *n)
+static void leaf_schema(struct hermes__text *b, const struct hermes__fg_node *n)
 {
     const char *type = "number";
     char desc[160];
@@ -205,37 +144,37 @@ static void leaf_schema(struct sb *b, const struct hermes__fg_node *n)
                  n->unit ? n->unit : "", n->writable ? ", writable" : ", read-only");
         break;
     }
-    sb_str(b, "{\"type\":\"");
-    sb_str(b, type);
-    sb_str(b, "\",\"title\":");
+    hermes__text_str(b, "{\"type\":\"");
+    hermes__text_str(b, type);
+    hermes__text_str(b, "\",\"title\":");
     sb_text(b, n->title);
-    sb_str(b, ",\"description\":");
+    hermes__text_str(b, ",\"description\":");
     sb_text(b, desc);
-    sb_put(b, "}", 1);
+    hermes__text_put(b, "}", 1);
 }
 
 /* {"type":"object","properties":{...} without the closing brace, so the
  * caller can add keys (the channel's title). */
-static void tree_schema(struct sb *b, const struct hermes__fg_node *obj)
+static void tree_schema(struct hermes__text *b, const struct hermes__fg_node *obj)
 {
-    sb_str(b, "{\"type\":\"object\",\"properties\":{");
+    hermes__text_str(b, "{\"type\":\"object\",\"properties\":{");
     for (const struct hermes__fg_node *c = obj->child; c; c = c->next) {
         if (c != obj->child)
-            sb_put(b, ",", 1);
-        sb_json_string(b, c->key);
-        sb_put(b, ":", 1);
+            hermes__text_put(b, ",", 1);
+        hermes__text_json(b, c->key);
+        hermes__text_put(b, ":", 1);
         if (c->leaf) {
             leaf_schema(b, c);
         } else {
             tree_schema(b, c);
-            sb_put(b, "}", 1);
+            hermes__text_put(b, "}", 1);
         }
     }
-    sb_put(b, "}", 1);
+    hermes__text_put(b, "}", 1);
 }
 
 struct tmpl {
-    struct sb    lit;
+    struct hermes__text    lit;
     size_t       pending;  /* start of the literal run not yet given to a slot */
     struct slot *slots;
     uint32_t     n, cap;
@@ -267,15 +206,15 @@ static void tmpl_slot(struct tmpl *t, const struct hermes__fg_node *leaf)
 static void tree_template(struct tmpl *t, const struct hermes__fg_node *obj, const char *prefix, struct sigpath *paths,
                           uint32_t npaths, uint32_t channel)
 {
-    sb_put(&t->lit, "{", 1);
+    hermes__text_put(&t->lit, "{", 1);
     bool first = true;
     for (const struct hermes__fg_node *c = obj->child; c; c = c->next) {
         if (!first)
-            sb_put(&t->lit, ",", 1);
+            hermes__text_put(&t->lit, ",", 1);
         first = false;
-        sb_put(&t->lit, "\"", 1);
-        sb_str(&t->lit, c->key);
-        sb_put(&t->lit, "\":", 2);
+        hermes__text_put(&t->lit, "\"", 1);
+        hermes__text_str(&t->lit, c->key);
+        hermes__text_put(&t->lit, "\":", 2);
         size_t plen = strlen(prefix) + strlen(c->key) + 2;
         char *path = malloc(plen);
         if (!path) {
@@ -295,7 +234,7 @@ static void tree_template(struct tmpl *t, const struct hermes__fg_node *obj, con
         }
         free(path);
     }
-    sb_put(&t->lit, "}", 1);
+    hermes__text_put(&t->lit, "}", 1);
 }
 
 static void channel_free(struct channel *c)
@@ -369,11 +308,11 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         c->schema_name = malloc(sl);
         if (c->schema_name)
             snprintf(c->schema_name, sl, "hermes.%s", module);
-        struct sb sch = {0};
+        struct hermes__text sch = {0};
         tree_schema(&sch, &tree.root);
-        sb_str(&sch, ",\"title\":");
+        hermes__text_str(&sch, ",\"title\":");
         sb_text(&sch, c->schema_name ? c->schema_name : "");
-        sb_put(&sch, "}", 1);
+        hermes__text_put(&sch, "}", 1);
         size_t len = 0;
         c->schema = sb_take(&sch, &len);
         struct tmpl t;
@@ -401,21 +340,21 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
 
 static char *build_advertise(const hermes__fg_catalog_t *cat, size_t *len)
 {
-    struct sb b = {0};
-    sb_str(&b, "{\"op\":\"advertise\",\"channels\":[");
+    struct hermes__text b = {0};
+    hermes__text_str(&b, "{\"op\":\"advertise\",\"channels\":[");
     for (uint32_t i = 0; i < cat->n; i++) {
         const struct channel *c = &cat->ch[i];
         char id[32];
         snprintf(id, sizeof id, "%s{\"id\":%u,\"topic\":", i ? "," : "", i + 1);
-        sb_str(&b, id);
+        hermes__text_str(&b, id);
         sb_text(&b, c->topic);
-        sb_str(&b, ",\"encoding\":\"json\",\"schemaName\":");
+        hermes__text_str(&b, ",\"encoding\":\"json\",\"schemaName\":");
         sb_text(&b, c->schema_name);
-        sb_str(&b, ",\"schema\":");
-        sb_json_string(&b, c->schema);
-        sb_str(&b, ",\"schemaEncoding\":\"jsonschema\"}");
+        hermes__text_str(&b, ",\"schema\":");
+        hermes__text_json(&b, c->schema);
+        hermes__text_str(&b, ",\"schemaEncoding\":\"jsonschema\"}");
     }
-    sb_str(&b, "]}");
+    hermes__text_str(&b, "]}");
     return sb_take(&b, len);
 }
 
@@ -766,32 +705,32 @@ char *hermes__fg_call_failure(uint32_t service, uint32_t call, const char *messa
 }
 
 /* One parameter: name, and the value unless it is not finite (undefined). */
-static void put_parameter(struct sb *b, const hermes_signal_info_t *in, double v, bool first)
+static void put_parameter(struct hermes__text *b, const hermes_signal_info_t *in, double v, bool first)
 {
     if (!first)
-        sb_put(b, ",", 1);
-    sb_str(b, "{\"name\":");
-    sb_json_string(b, in->name);
+        hermes__text_put(b, ",", 1);
+    hermes__text_str(b, "{\"name\":");
+    hermes__text_json(b, in->name);
     if (isfinite(v)) {
         char num[HERMES_FG_DOUBLE_MAX + 1];
-        sb_str(b, ",\"value\":");
+        hermes__text_str(b, ",\"value\":");
         if (in->type == HERMES_TYPE_BOOL) {
-            sb_str(b, v != 0 ? "true" : "false");
+            hermes__text_str(b, v != 0 ? "true" : "false");
         } else {
-            sb_put(b, num, hermes__fg_format_double(v, num));
+            hermes__text_put(b, num, hermes__fg_format_double(v, num));
             if (in->type == HERMES_TYPE_F64 || in->type == HERMES_TYPE_F32)
-                sb_str(b, ",\"type\":\"float64\"");
+                hermes__text_str(b, ",\"type\":\"float64\"");
         }
     }
-    sb_put(b, "}", 1);
+    hermes__text_put(b, "}", 1);
 }
 
 char *hermes__fg_parameter_values(const hermes_signal_info_t *info, uint32_t total, const double *values,
                                   const uint32_t *indices, size_t n, const char *id, size_t *len)
 {
-    struct sb b;
+    struct hermes__text b;
     memset(&b, 0, sizeof b);
-    sb_str(&b, "{\"op\":\"parameterValues\",\"parameters\":[");
+    hermes__text_str(&b, "{\"op\":\"parameterValues\",\"parameters\":[");
     bool first = true;
     for (size_t i = 0; i < n; i++) {
         if (indices[i] >= total)
@@ -799,11 +738,11 @@ char *hermes__fg_parameter_values(const hermes_signal_info_t *info, uint32_t tot
         put_parameter(&b, &info[indices[i]], values ? values[indices[i]] : NAN, first);
         first = false;
     }
-    sb_put(&b, "]", 1);
+    hermes__text_put(&b, "]", 1);
     if (id) {
-        sb_str(&b, ",\"id\":");
-        sb_json_string(&b, id);
+        hermes__text_str(&b, ",\"id\":");
+        hermes__text_json(&b, id);
     }
-    sb_put(&b, "}", 1);
+    hermes__text_put(&b, "}", 1);
     return sb_take(&b, len);
 }
