@@ -10,21 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config_parse.h"
 #include "hermes/config.h"
 #include "config/internal.h"
-
-#define assert_hermes_ok(expr)                                                           \
-    do {                                                                                 \
-        int rc_ = (expr);                                                                \
-        if (rc_ != 0)                                                                    \
-            fail_msg("%s -> %s: %s", #expr, hermes_err_name(rc_), hermes_last_error());  \
-    } while (0)
-
-static void assert_contains(const char *hay, const char *needle)
-{
-    if (!hay || !strstr(hay, needle))
-        fail_msg("expected \"%s\" in \"%s\"", needle, hay ? hay : "(null)");
-}
 
 #define BASE                                     \
     "modules:\n"                                 \
@@ -33,28 +21,6 @@ static void assert_contains(const char *hay, const char *needle)
     "    signals:\n"                             \
     "      - {name: x, type: f64, unit: m}\n"    \
     "      - {name: n, type: i32}\n"
-
-static hermes_config_t *parse_ok(const char *yaml)
-{
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    int rc = hermes_config_parse(&cfg, yaml, strlen(yaml), "t.yaml", NULL, &err);
-    if (rc != 0)
-        fail_msg("parse failed: %s -> %s", hermes_err_name(rc), err.message);
-    return cfg;
-}
-
-static void parse_fails(const char *yaml, int line, int col, const char *field, const char *text)
-{
-    hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    assert_int_equal(hermes_config_parse(&cfg, yaml, strlen(yaml), "t.yaml", NULL, &err), HERMES_ECONFIG);
-    assert_null(cfg);
-    if (err.line != line || err.column != col)
-        fail_msg("error at %d:%d, expected %d:%d: %s", err.line, err.column, line, col, err.message);
-    assert_string_equal(err.field, field);
-    assert_contains(err.message, text);
-}
 
 static void test_record_section_absent(void **state)
 {
