@@ -62,45 +62,6 @@ static int teardown(void **state)
 
 /* ---- raw WebSocket with a chosen subprotocol and large messages ----------- */
 
-static int ws_connect(int port, const char *protocol)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Protocol: %s\r\n\r\n",
-                     port, protocol);
-    char resp[1024];
-    size_t got = 0;
-    double end = wsc_now() + 10;
-    if (write(fd, req, (size_t)n) != n)
-        got = sizeof resp;
-    while (got < sizeof resp - 1 && wsc_now() < end) {
-        struct pollfd p = {fd, POLLIN, 0};
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        if (read(fd, resp + got, 1) != 1)
-            break;
-        got++;
-        if (got >= 4 && !memcmp(resp + got - 4, "\r\n\r\n", 4))
-            break;
-    }
-    resp[got < sizeof resp ? got : sizeof resp - 1] = '\0';
-    if (!strstr(resp, " 101 ")) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 #define BIG (64u << 20)
 static char *big;
 
@@ -221,7 +182,8 @@ static void test_scale_all(void **state)
     spawn_hermes(args);
     int port = wait_listening_port(120);
     assert_true(port > 0);
-    int fg = ws_connect(port, "foxglove.websocket.v1"), hm = ws_connect(port, "hermes");
+    int fg = raw_connect_protocol(port, 0, "foxglove.websocket.v1", 10);
+    int hm = raw_connect_protocol(port, 0, "hermes", 10);
     assert_true(fg >= 0);
     assert_true(hm >= 0);
     check_hermes(hm, n, probe);

@@ -366,8 +366,9 @@ static inline void wsc_finish(struct wsc *w, struct wsc_conn *c)
 
 /* ---- raw socket client ------------------------------------------------------ */
 
-/* Connect and upgrade; @p rcvbuf > 0 shrinks the receive buffer first. -1 on failure. */
-static inline int raw_connect(int port, int rcvbuf)
+/* Connect and upgrade to @p protocol, waiting up to @p seconds for the
+ * handshake; @p rcvbuf > 0 shrinks the receive buffer first. -1 on failure. */
+static inline int raw_connect_protocol(int port, int rcvbuf, const char *protocol, double seconds)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -384,8 +385,8 @@ static inline int raw_connect(int port, int rcvbuf)
     int n = snprintf(req, sizeof req,
                      "GET / HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                     "Sec-WebSocket-Protocol: hermes\r\n\r\n",
-                     port);
+                     "Sec-WebSocket-Protocol: %s\r\n\r\n",
+                     port, protocol);
     if (write(fd, req, (size_t)n) != n) {
         close(fd);
         return -1;
@@ -393,7 +394,7 @@ static inline int raw_connect(int port, int rcvbuf)
     /* read the response byte by byte up to the blank line */
     char resp[1024];
     size_t got = 0;
-    double end = wsc_now() + 5;
+    double end = wsc_now() + seconds;
     while (got < sizeof resp - 1 && wsc_now() < end) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 100) <= 0)
@@ -411,6 +412,9 @@ static inline int raw_connect(int port, int rcvbuf)
     }
     return fd;
 }
+
+/* raw_connect_protocol() to "hermes", 5 s for the handshake. */
+static inline int raw_connect(int port, int rcvbuf) { return raw_connect_protocol(port, rcvbuf, "hermes", 5); }
 
 static inline int raw_write_all(int fd, const void *buf, size_t len)
 {
