@@ -7,10 +7,12 @@
  *   3. recording: the run without/with recording, writer throughput beside
  *      write() of the same bytes, file size over value bytes (record_util.h,
  *      shared with bench_record);
- *   4. idle CPU of a realtime 100 Hz run with the server on and no client,
- *      beside the same run with --no-server.
+ *   4. idle CPU and thread wakeups per second of a realtime 100 Hz run with
+ *      the server on and no client (1, 10^4 and 10^5 signals), beside the
+ *      same run with --no-server.
  * Usage: bench_scale HERMES_EXE [DIR] */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -275,25 +277,58 @@ static double cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-/* Percent of a core over @p seconds once running, server on or off. */
-static double idle(uint32_t n, bool server, double seconds)
+/* Context switches (voluntary + involuntary) of all of @p pid's threads:
+ * every wakeup of a sleeping thread is one. -1 when unreadable. */
+static double wakeups(pid_t pid)
+{
+    char path[96], line[256];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    double sum = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/status", (int)pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long v;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "voluntary_ctxt_switches: %lu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %lu", &v) == 1)
+                sum += (double)v;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return sum;
+}
+
+struct idle_fig {
+    double cpu;   /* percent of a core */
+    double wake;  /* thread wakeups per second */
+};
+
+/* CPU and wakeups over @p seconds once running, server on or off. */
+static struct idle_fig idle(uint32_t n, bool server, double seconds)
 {
     char cfg[600];
     snprintf(cfg, sizeof cfg, "%s/bench_scale_idle.yaml", dir);
     write_config(cfg, n, "  mode: realtime\n  rate_hz: 100\n");
     const char *on[] = {cfg, "--port", "0", NULL}, *off[] = {cfg, "--no-server", NULL};
     pid_t pid = spawn(server ? on : off);
-    double pct = -1;
+    struct idle_fig fig = {-1, -1};
     if (wait_line(pid, "event=running frame=0", now(), 120, NULL) >= 0) {
         usleep(500000);  /* past start-up */
-        double c0 = cpu_seconds(pid), t0 = now();
+        double c0 = cpu_seconds(pid), w0 = wakeups(pid), t0 = now();
         usleep((useconds_t)(seconds * 1e6));
-        double c1 = cpu_seconds(pid), t1 = now();
-        pct = c0 >= 0 && c1 >= 0 ? 100 * (c1 - c0) / (t1 - t0) : -1;
+        double c1 = cpu_seconds(pid), w1 = wakeups(pid), t1 = now();
+        fig.cpu = c0 >= 0 && c1 >= 0 ? 100 * (c1 - c0) / (t1 - t0) : -1;
+        fig.wake = w0 >= 0 && w1 >= 0 ? (w1 - w0) / (t1 - t0) : -1;
     }
     stop(pid);
     unlink(cfg);
-    return pct;
+    return fig;
 }
 
 int main(int argc, char **argv)
@@ -329,10 +364,15 @@ int main(int argc, char **argv)
     } else {
         printf("  hdf5 recording not built\n");
     }
-    printf("4. idle CPU, realtime 100 Hz, no client, 3 s\n");
-    for (int i = 0; i < 2; i++)
-        printf("  %6u signals: server on %.2f %% of a core; reference --no-server %.2f %%\n", sizes[i],
-               idle(sizes[i], true, 3), idle(sizes[i], false, 3));
+    printf("4. idle CPU, realtime 100 Hz, no client, 5 s (target <= 0.5 %% of a core with the server on; wakeups: "
+           "context switches of all threads per second, the scheduler's 100 Hz frame pacing included)\n");
+    const uint32_t isizes[] = {1, 10000, 100000};
+    for (int i = 0; i < 3; i++) {
+        struct idle_fig on = idle(isizes[i], true, 5), off = idle(isizes[i], false, 5);
+        printf("  %6u signals: server on %.2f %% of a core, %.0f wakeups/s; reference --no-server %.2f %%, "
+               "%.0f wakeups/s\n",
+               isizes[i], on.cpu, on.wake, off.cpu, off.wake);
+    }
     unlink(logf);
     return 0;
 }

@@ -29,9 +29,11 @@
  * logged (event=client_dropped reason=reply_queue_overflow).
  *
  * Threading: the server runs its own service thread (all socket I/O, the
- * telemetry tick and encoding) plus one control thread that calls the control
+ * telemetry tick and encoding), one control thread that calls the control
  * table, so a control call that waits for a frame boundary never stalls
- * telemetry. Use a handle from one thread at a time, except
+ * telemetry, and a ticker thread that only wakes the service thread at each
+ * tick deadline. The tick runs only while a client is connected: with no
+ * client the server's threads sleep (no periodic wakeup at all). Use a handle from one thread at a time, except
  * hermes_server_post_event(), hermes_server_stats(), hermes_server_port() and
  * hermes_server_stop(), safe from any thread.
  * hermes_server_post_event() never blocks on the network (a short mutex, no
@@ -160,7 +162,7 @@ typedef struct hermes_server_stats {
     uint64_t connections;       /**< accepted since create */
     uint64_t frames_sent;       /**< telemetry frames written, all clients (Foxglove: every binary message) */
     uint64_t frames_dropped;    /**< stale frames replaced before they could be sent (Foxglove: per subscription) */
-    uint64_t ticks;             /**< telemetry ticks */
+    uint64_t ticks;             /**< telemetry ticks (they run only while a client is connected) */
 } hermes_server_stats_t;
 
 /**
@@ -259,7 +261,7 @@ HERMES_API int hermes_server_create_source(hermes_server_t **out, const hermes_s
                                            const hermes_server_control_t *control);
 
 /**
- * Start the service and control threads.
+ * Start the service, control and ticker threads.
  * @return 0, HERMES_ESTATE (already started or stopped), HERMES_ESYS (thread creation failed).
  */
 HERMES_API int hermes_server_start(hermes_server_t *srv);
@@ -267,7 +269,7 @@ HERMES_API int hermes_server_start(hermes_server_t *srv);
 /**
  * Stop: deliver events already posted, send every client a close frame with
  * code 1001 ("going away") and wait up to about one second for the closes,
- * join both threads and release all connections. Calls control->detach. May be
+ * join the threads and release all connections. Calls control->detach. May be
  * called twice, and on a server that was never started.
  * @return 0, HERMES_EINVAL (NULL), HERMES_ESTATE (called from a server callback).
  * Context: any thread except the server's own (control callbacks).

@@ -115,8 +115,8 @@ struct hermes_server {
     uint32_t               nclients;
     uint64_t               next_id;
     struct hermes__stream *streams;
-    lws_sorted_usec_list_t tick_sul, grace_sul;
-    lws_usec_t             next_tick, period;
+    lws_sorted_usec_list_t grace_sul;
+    lws_usec_t             period;
     uint64_t               tick;
     bool                   closing_all, svc_exit;
     lws_usec_t             close_deadline;
@@ -133,6 +133,13 @@ struct hermes_server {
     pthread_cond_t      cv_job;
     struct hermes__job *jq_head, *jq_tail, *done_head, *done_tail;
     bool                ctl_quit;
+
+    /* ticker thread <-> service thread (telemetry.c) */
+    pthread_t       tick_thr;
+    pthread_mutex_t mu_tick;
+    pthread_cond_t  cv_tick;   /* CLOCK_MONOTONIC */
+    bool            tick_want, tick_quit, ticker_inited, ticker_started;
+    _Atomic int     tick_due;
 
     _Atomic uint64_t st_conn, st_sent, st_dropped, st_ticks;
     _Atomic uint32_t st_clients;
@@ -187,7 +194,15 @@ int  hermes__http_request(hermes_server_t *s, struct client *c, struct lws *wsi,
 int  hermes__http_writeable(hermes_server_t *s, struct client *c, struct lws *wsi);
 
 /* server/telemetry.c: the tick */
-void hermes__telemetry_tick(lws_sorted_usec_list_t *sul);
+/* The ticker thread (start: an errno value or 0; stop joins it; destroy
+ * frees its mutex and condition). want: a client is connected or not
+ * (service thread). tick: run the tick if the ticker marked one due
+ * (service thread, EVENT_WAIT_CANCELLED; idempotent). */
+int  hermes__ticker_start(hermes_server_t *s);
+void hermes__ticker_stop(hermes_server_t *s);
+void hermes__ticker_destroy(hermes_server_t *s);
+void hermes__telemetry_want(hermes_server_t *s, bool want);
+void hermes__telemetry_tick(hermes_server_t *s);
 void hermes__telemetry_free_streams(hermes_server_t *s);
 
 #endif

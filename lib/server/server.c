@@ -59,12 +59,10 @@ static void *ctl_main(void *arg)
 static void *svc_main(void *arg)
 {
     hermes_server_t *s = arg;
-    s->next_tick = lws_now_usecs() + s->period;
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, hermes__telemetry_tick, s->period);
     while (!s->svc_exit)
         if (lws_service(s->ctx, 0) < 0)
             break;
-    lws_sul_cancel(&s->tick_sul);
+    hermes__telemetry_want(s, false);
     lws_sul_cancel(&s->grace_sul);
     return NULL;
 }
@@ -338,6 +336,9 @@ HERMES_API int hermes_server_start(hermes_server_t *s)
     if (e)
         return hermes__server_fail(s, HERMES_ESYS, "cannot create the control thread: %s", strerror(e));
     s->ctl_started = true;
+    e = hermes__ticker_start(s);
+    if (e)
+        return hermes__server_fail(s, HERMES_ESYS, "cannot create the telemetry ticker thread: %s", strerror(e));
     e = pthread_create(&s->svc_thr, NULL, svc_main, s);
     if (e)
         return hermes__server_fail(s, HERMES_ESYS, "cannot create the service thread: %s", strerror(e));
@@ -360,6 +361,7 @@ HERMES_API int hermes_server_stop(hermes_server_t *s)
         hermes__server_wake(s);
         pthread_join(s->svc_thr, NULL);
     }
+    hermes__ticker_stop(s);
     pthread_mutex_lock(&s->mu_ev);
     s->ctx_alive = false;
     pthread_mutex_unlock(&s->mu_ev);
@@ -404,6 +406,7 @@ HERMES_API void hermes_server_destroy(hermes_server_t *s)
     free(s->etags);
     hermes__free_strv(s->origins, s->norigins);
     explicit_bzero(s->token, sizeof s->token);
+    hermes__ticker_destroy(s);
     pthread_cond_destroy(&s->cv_job);
     pthread_mutex_destroy(&s->mu_job);
     pthread_mutex_destroy(&s->mu_ev);

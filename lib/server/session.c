@@ -376,6 +376,8 @@ static void on_established(hermes_server_t *s, struct client *c, struct lws *wsi
     hermes__log(HERMES_LOG_INFO, "server", "event=client_connected id=%llu addr=%s role=%s protocol=%s clients=%u",
                 (unsigned long long)c->id, c->addr, hermes__client_role_name(c), p->names[0], s->nclients);
     p->open(c);
+    if (s->nclients == 1)
+        hermes__telemetry_want(s, true);
 }
 
 void hermes__session_closed(struct client *c)
@@ -394,6 +396,8 @@ void hermes__session_closed(struct client *c)
         c->next->prev = c->prev;
     s->nclients--;
     atomic_store_explicit(&s->st_clients, s->nclients, memory_order_relaxed);
+    if (s->nclients == 0)
+        hermes__telemetry_want(s, false);
     while (c->tx_head) {
         struct txmsg *m = c->tx_head;
         c->tx_head = m->next;
@@ -531,7 +535,7 @@ void hermes__session_close_all(hermes_server_t *s)
     if (s->closing_all)
         return;
     s->closing_all = true;
-    lws_sul_cancel(&s->tick_sul);
+    hermes__telemetry_want(s, false);
     s->close_deadline = lws_now_usecs() + CLOSE_GRACE_US;
     for (struct client *c = s->clients; c; c = c->next) {
         c->closing = true;
@@ -590,6 +594,7 @@ int hermes__session_callback(struct lws *wsi, enum lws_callback_reasons reason, 
             return -1;
         return hermes__http_writeable(s, c, wsi);
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        hermes__telemetry_tick(s);
         hermes__server_process_events(s);
         hermes__server_process_done(s, hermes__session_deliver);
         if (atomic_load(&s->stop_req))

@@ -1,8 +1,11 @@
-/* Telemetry: the fixed-rate tick (an absolute-deadline lws_sul timer) and the
+/* Telemetry: the fixed-rate tick (a ticker thread with absolute deadlines,
+ * running only while a client is connected, so an idle server sleeps) and the
  * shared streams, each encoded from the source at most once per tick however
  * many sessions share it. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hermes/encoder.h"
 #include "server/priv.h"
@@ -97,17 +100,119 @@ void hermes__telemetry_free_streams(hermes_server_t *s)
     }
 }
 
-void hermes__telemetry_tick(lws_sorted_usec_list_t *sul)
+/* ---- the tick --------------------------------------------------------------------
+ * A small ticker thread sleeps until each absolute deadline (a CLOCK_MONOTONIC
+ * condition wait, so stop and "no client" interrupt it at once), sets
+ * tick_due and wakes the service thread, which runs the tick in its
+ * EVENT_WAIT_CANCELLED handler. Not an lws_sul timer: lws 4.1 polls in
+ * truncated milliseconds, so the last fraction of every period became a loop
+ * of poll(0) calls (~10 per tick). The ticker runs only while a client is
+ * connected: an idle server sleeps in poll() until a connection, a command
+ * or an event needs it. */
+
+static void ts_add_us(struct timespec *t, int64_t us)
 {
-    hermes_server_t *s = lws_container_of(sul, hermes_server_t, tick_sul);
+    t->tv_sec += (time_t)(us / 1000000);
+    t->tv_nsec += (long)(us % 1000000) * 1000;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *ticker_main(void *arg)
+{
+    hermes_server_t *s = arg;
+    struct timespec next = {0, 0}, now;
+    bool running = false;
+    pthread_mutex_lock(&s->mu_tick);
+    while (!s->tick_quit) {
+        if (!s->tick_want) {
+            running = false;
+            pthread_cond_wait(&s->cv_tick, &s->mu_tick);
+            continue;
+        }
+        if (!running) {  /* the first tick one period after a client arrives */
+            clock_gettime(CLOCK_MONOTONIC, &next);
+            ts_add_us(&next, s->period);
+            running = true;
+        }
+        if (pthread_cond_timedwait(&s->cv_tick, &s->mu_tick, &next) != ETIMEDOUT)
+            continue;  /* woken: want or quit changed (or spurious) */
+        pthread_mutex_unlock(&s->mu_tick);
+        atomic_store_explicit(&s->tick_due, 1, memory_order_release);
+        hermes__server_wake(s);
+        ts_add_us(&next, s->period);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (ts_before(&next, &now))  /* late (a stalled machine): no burst of catch-up ticks */
+            next = now;
+        pthread_mutex_lock(&s->mu_tick);
+    }
+    pthread_mutex_unlock(&s->mu_tick);
+    return NULL;
+}
+
+int hermes__ticker_start(hermes_server_t *s)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&s->mu_tick, NULL);
+    pthread_cond_init(&s->cv_tick, &ca);
+    pthread_condattr_destroy(&ca);
+    s->ticker_inited = true;
+    int e = pthread_create(&s->tick_thr, NULL, ticker_main, s);
+    if (e)
+        return e;
+    s->ticker_started = true;
+    return 0;
+}
+
+void hermes__ticker_stop(hermes_server_t *s)
+{
+    if (s->ticker_started) {
+        pthread_mutex_lock(&s->mu_tick);
+        s->tick_quit = true;
+        pthread_cond_signal(&s->cv_tick);
+        pthread_mutex_unlock(&s->mu_tick);
+        pthread_join(s->tick_thr, NULL);
+        s->ticker_started = false;
+    }
+}
+
+void hermes__ticker_destroy(hermes_server_t *s)
+{
+    if (s->ticker_inited) {
+        pthread_cond_destroy(&s->cv_tick);
+        pthread_mutex_destroy(&s->mu_tick);
+        s->ticker_inited = false;
+    }
+}
+
+void hermes__telemetry_want(hermes_server_t *s, bool want)
+{
+    if (!s->ticker_inited)
+        return;
+    pthread_mutex_lock(&s->mu_tick);
+    if (s->tick_want != want) {
+        s->tick_want = want;
+        pthread_cond_signal(&s->cv_tick);
+    }
+    pthread_mutex_unlock(&s->mu_tick);
+}
+
+void hermes__telemetry_tick(hermes_server_t *s)
+{
+    if (!atomic_exchange_explicit(&s->tick_due, 0, memory_order_acquire) || s->closing_all || s->nclients == 0)
+        return;
     s->tick++;
     atomic_fetch_add_explicit(&s->st_ticks, 1, memory_order_relaxed);
     for (struct client *c = s->clients; c; c = c->next)
         if (c->inited && !c->closing && c->proto->tick)
             c->proto->tick(c, s->tick);
-    s->next_tick += s->period;
-    lws_usec_t now = lws_now_usecs();
-    if (s->next_tick < now)
-        s->next_tick = now;
-    lws_sul_schedule(s->ctx, 0, &s->tick_sul, hermes__telemetry_tick, s->next_tick - now);
 }
