@@ -2,13 +2,18 @@
  *   1. two process modules with 20 us of work per step: frame time grouped
  *      vs sequential, and grouped vs one such module alone;
  *   2. four inproc modules with 5 us of work each: grouped vs sequential;
+ *   2b. the work users have: two CPU-bound process modules (bench/wide.c)
+ *      each computing and writing 20,000 signals every frame, grouped vs
+ *      sequential and vs one alone (printed beside the busy-wait figures of
+ *      1., which flatter groups: 20 us of spinning touches no memory);
  *   3. lateness (frame start - deadline) at 1 kHz realtime: median, p99 and
  *      max over S seconds with the defaults and with execution.spin_us,
  *      beside a bare clock_nanosleep loop to absolute deadlines measured in
  *      the same run (with the default timer slack, and with 1 ns as
  *      hermes uses while run() is active).
- * Usage: bench_groups WORK_MODULE_EXE [lateness_seconds (default 30)]
- * WORK_MODULE_EXE is tests/modules/proc_module.c ("work US" mode). */
+ * Usage: bench_groups WORK_MODULE_EXE [lateness_seconds (default 30) [WIDE_EXE]]
+ * WORK_MODULE_EXE is tests/modules/proc_module.c ("work US" mode), WIDE_EXE
+ * bench/wide.c. */
 #include <hermes/hermes.h>
 #include <math.h>
 #include <sched.h>
@@ -25,7 +30,7 @@
 #define BENCH_BUILD "unknown"
 #endif
 
-static const char *work_exe;
+static const char *work_exe, *wide_exe;
 
 /* CPUs this process may run on (what the scheduler sizes groups by). */
 static long bench_cpus(void)
@@ -122,6 +127,48 @@ static void groups_bench(void)
     long cpus = bench_cpus();
     printf("4 inproc modules x 5 us work: sequential %.1f us/frame, grouped (%ld worker thread(s)) %.1f us/frame: "
            "%.2fx\n", iseq / 1e3, (cpus < 4 ? cpus : 4) - 1, igrp / 1e3, iseq / igrp);
+}
+
+/* ns per frame: @p n wide modules of @p width signals each, afap. */
+static double wide_ns(uint32_t n, uint32_t width, bool grouped, bool store, uint64_t frames)
+{
+    hermes_config_t *cfg;
+    CHECK(hermes_config_create(&cfg));
+    const char *names[] = {"m0", "m1"};
+    const uint32_t together[] = {0, 0};
+    char arg[16], sig[24];
+    snprintf(arg, sizeof arg, "%u", width);
+    for (uint32_t i = 0; i < n; i++) {
+        CHECK(hermes_config_add_module(cfg, names[i], HERMES_MODULE_PROCESS, wide_exe));
+        const char *args[] = {arg, "store"};
+        CHECK(hermes_config_set_module_args(cfg, names[i], args, store ? 2 : 1));
+        for (uint32_t k = 0; k < width; k++) {
+            snprintf(sig, sizeof sig, "w%u", k);
+            CHECK(hermes_config_add_signal(cfg, names[i], sig, HERMES_TYPE_F64, "", false, 0));
+        }
+    }
+    CHECK(hermes_config_set_schedule_groups(cfg, names, grouped ? together : NULL, n));
+    return afap_ns_per_frame(cfg, frames);
+}
+
+static void wide_bench(bool store)
+{
+    double seq = 1e30, grp = 1e30, alone = 1e30;
+    uint64_t frames = store ? 4000 : 400;
+    for (int r = 0; r < 5; r++) {
+        double v;
+        if ((v = wide_ns(2, 20000, false, store, frames)) < seq)
+            seq = v;
+        if ((v = wide_ns(2, 20000, true, store, frames)) < grp)
+            grp = v;
+        if ((v = wide_ns(1, 20000, false, store, frames)) < alone)
+            alone = v;
+    }
+    printf("2 %s process modules x 20,000 signals written per frame (bench/wide.c%s): sequential %.1f us/frame, "
+           "grouped %.1f us/frame, one alone %.1f us/frame\n"
+           "  grouped speed-up vs sequential: %.2fx (target >= 1.6x on 2 cores%s); grouped vs one alone: %.2fx\n",
+           store ? "memory-bound" : "CPU-bound", store ? " store" : "", seq / 1e3, grp / 1e3, alone / 1e3, seq / grp,
+           store ? ", for CPU-bound members" : "", grp / alone);
 }
 
 /* ---- lateness -------------------------------------------------------------------- */
@@ -230,14 +277,22 @@ static void lateness_bench(double secs)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_groups WORK_MODULE_EXE [lateness_seconds]\n");
+        fprintf(stderr, "usage: bench_groups WORK_MODULE_EXE [lateness_seconds [WIDE_EXE]]\n");
         return 2;
     }
     work_exe = argv[1];
     double secs = argc > 2 ? atof(argv[2]) : 30.0;
+    wide_exe = argc > 3 ? argv[3] : NULL;
     printf("bench_groups: build %s; %ld CPUs online; figures from a shared machine are noisy\n", BENCH_BUILD,
            sysconf(_SC_NPROCESSORS_ONLN));
     groups_bench();
-    lateness_bench(secs);
+    if (wide_exe) {
+        wide_bench(false);
+        wide_bench(true);
+    }
+    else
+        printf("CPU-bound groups: skipped (no WIDE_EXE argument)\n");
+    if (secs > 0)
+        lateness_bench(secs);
     return 0;
 }

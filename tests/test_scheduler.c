@@ -399,6 +399,64 @@ static void test_scheduler_controls_from_another_thread(void **state)
     finish(s, cfg, name);
 }
 
+/* Every published value equals its live slot and the publication's frame is
+ * the scheduler's frame. */
+static void assert_publication_current(hermes_scheduler_t *s, uint64_t frame)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    assert_int_equal(hermes_scheduler_frame(s), frame);
+    assert_int_equal(hermes_backplane_frame(bp), frame);
+    for (uint32_t i = 0; i < hermes_backplane_count(bp); i++) {
+        hermes_signal_info_t info;
+        assert_hermes_ok(hermes_backplane_info(bp, i, &info));
+        hermes_signal_t sig = info.id;
+        double pub = NAN;
+        assert_hermes_ok(hermes_backplane_read(bp, sig, &pub));
+        assert_memory_equal(&pub, hermes_backplane_slot(bp, sig), sizeof pub);
+    }
+}
+
+/* An afap run without hooks publishes at most once a millisecond while
+ * running, but never leaves readers behind when it stops or pauses. */
+static void test_scheduler_afap_publication_current_when_stopped(void **state)
+{
+    (void)state;
+    char name[96];
+    hermes_config_t *cfg = chain_config(HERMES_MODE_AFAP, 1000, 0);  /* no end: stopped below */
+    hermes_scheduler_t *s = make_sched(cfg, name, sizeof name);
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    double *frames_done = hermes_backplane_slot(hermes_scheduler_backplane(s), sig_of(s, "a.out"));
+    struct runner r = {s, -99, false};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, &r), 0);
+    want_frame = 300;
+    bool ok_running = wait_until(frame_reached, s, 5.0);
+    int rc_pause = hermes_scheduler_pause(s);
+    uint64_t paused_at = (uint64_t)*frames_done;  /* a.out counts the frames done (rec_step) */
+    assert_true(ok_running);
+    assert_hermes_ok(rc_pause);
+    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_PAUSED);
+    assert_publication_current(s, paused_at);
+    uint64_t target = 0;
+    assert_hermes_ok(hermes_scheduler_step(s, 3, &target));
+    want_frame = target;
+    assert_true(wait_until(frame_reached, s, 5.0));
+    usleep(5000);
+    assert_publication_current(s, target);
+    assert_hermes_ok(hermes_scheduler_resume(s));
+    want_frame = target + 5000;
+    bool ok_resumed = wait_until(frame_reached, s, 5.0);
+    int rc_stop = hermes_scheduler_stop(s);
+    bool ok_finished = wait_until(run_finished, &r, 5.0);
+    pthread_join(th, NULL);
+    assert_true(ok_resumed);
+    assert_hermes_ok(rc_stop);
+    assert_true(ok_finished);
+    assert_hermes_ok(r.rc);
+    assert_publication_current(s, (uint64_t)*frames_done);
+    finish(s, cfg, name);
+}
+
 static void test_scheduler_end_time_stops(void **state)
 {
     (void)state;
@@ -764,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_reset_restores_initial_and_pauses),
         cmocka_unit_test(test_scheduler_controls_from_another_thread),
         cmocka_unit_test(test_scheduler_end_time_stops),
+        cmocka_unit_test(test_scheduler_afap_publication_current_when_stopped),
         cmocka_unit_test(test_scheduler_realtime_is_paced),
         cmocka_unit_test(test_scheduler_single_frame_only_steps),
         cmocka_unit_test(test_scheduler_module_failure_stops_run),

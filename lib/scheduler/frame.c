@@ -46,6 +46,7 @@ _Thread_local const hermes_scheduler_t *hermes__sched_mu_held_here;
 
 void hermes__sched_emit(hermes_scheduler_t *s, hermes_event_t ev, const char *detail)
 {
+    publish_flush(s);  /* listeners read the frame the event is about */
     hermes__log(ev == HERMES_EVENT_ERROR ? HERMES_LOG_ERROR : HERMES_LOG_INFO, "scheduler",
                 "event=%s frame=%llu%s%s", hermes_event_name(ev), (unsigned long long)s->frame,
                 detail ? " error=" : "", detail ? detail : "");
@@ -164,7 +165,10 @@ int hermes__sched_do_frame(hermes_scheduler_t *s)
     s->ticks++;
     if (sample)
         hermes__sched_update_health(s, t0, hermes__now_ns());
-    publish(s);
+    if (s->pub_lazy)
+        publish_lazy(s, hermes__now_ns());
+    else
+        publish(s);
     return call_frame_hook(s, HERMES_FRAME_COMPUTED);
 }
 

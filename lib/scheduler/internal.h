@@ -127,6 +127,9 @@ struct hermes_scheduler {
 
     _Atomic int      state;
     _Atomic uint64_t pub_frame;
+    bool             pub_lazy;        /* run.c: this frame may skip its publication */
+    bool             pub_stale;       /* the publication is older than the live frame */
+    uint64_t         pub_wall_ns;     /* wall time of the last lazy publication */
     _Atomic int      pending;         /* queue non-empty */
 
     pthread_mutex_t mu;
@@ -167,6 +170,33 @@ static inline void publish(hermes_scheduler_t *s)
 {
     hermes_backplane_publish(s->bp, s->frame, time_of(s, s->frame));
     atomic_store_explicit(&s->pub_frame, s->frame, memory_order_release);
+    s->pub_stale = false;
+}
+
+/* At most one publication per HERMES__PUB_PERIOD_NS of wall time while an
+ * afap run is running without hooks (readers sample the publication at
+ * 1 kHz at most: telemetry_hz <= 1000): copying every slot every frame was
+ * serial work that held back parallel groups. Every frame is published
+ * whenever the scheduler stops or waits (pause, step, end, failure: see
+ * run.c), in realtime and single-frame mode, and with a frame or boundary
+ * hook (the recorder reads each recorded frame from the publication). */
+#define HERMES__PUB_PERIOD_NS 1000000u
+
+static inline void publish_lazy(hermes_scheduler_t *s, uint64_t now_ns)
+{
+    if (now_ns - s->pub_wall_ns >= HERMES__PUB_PERIOD_NS) {
+        s->pub_wall_ns = now_ns;
+        publish(s);
+    } else {
+        s->pub_stale = true;
+    }
+}
+
+/* Publish the current frame if a lazy publication skipped it. */
+static inline void publish_flush(hermes_scheduler_t *s)
+{
+    if (s->pub_stale)
+        publish(s);
 }
 
 

@@ -105,6 +105,8 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
             break;
         }
         hermes_state_t st = hermes__sched_get_state(s);
+        if (st != HERMES_STATE_RUNNING)
+            publish_flush(s);  /* paused or stepping: readers see this frame */
         if (st == HERMES_STATE_STOPPED || st == HERMES_STATE_ERROR)
             break;
         if (s->frame >= s->end_frame && (st == HERMES_STATE_RUNNING || s->steps_pending)) {
@@ -123,8 +125,12 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
                     break;
                 if (hermes__now_ns() > due_next)
                     s->overruns++;
-            } else if ((rc = hermes__sched_do_frame(s)) != 0) {
-                break;
+            } else {
+                s->pub_lazy = !s->frame_hook && !s->boundary_hook;
+                rc = hermes__sched_do_frame(s);
+                s->pub_lazy = false;
+                if (rc)
+                    break;
             }
         } else if (s->steps_pending) {
             if ((rc = hermes__sched_do_frame(s)) != 0)
@@ -134,6 +140,7 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
             wait_request(s);
         }
     }
+    publish_flush(s);  /* the last frame, whatever ended the loop */
     if (rc)
         hermes__sched_fail_run(s, rc);
 
