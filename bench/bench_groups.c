@@ -72,8 +72,8 @@ static int probe_step(void *state, uint64_t frame, double dt)
     return 0;
 }
 
-static const hermes_inproc_module_t busy = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, busy_step, NULL, NULL};
-static const hermes_inproc_module_t probe = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, probe_step, NULL, NULL};
+static const hermes_inproc_module_t busy = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, busy_step, NULL, NULL, NULL, NULL, NULL};
+static const hermes_inproc_module_t probe = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, probe_step, NULL, NULL, NULL, NULL, NULL};
 
 /* ---- frame time --------------------------------------------------------------- */
 

@@ -34,7 +34,7 @@ static int mod_step(void *state, uint64_t frame, double dt)
     return 0;
 }
 
-static const hermes_inproc_module_t table = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, mod_step, NULL, NULL};
+static const hermes_inproc_module_t table = {HERMES_INPROC_ABI_VERSION, 0, mod_init, NULL, mod_step, NULL, NULL, NULL, NULL, NULL};
 
 /* A base-rate injection module, plus @p n inproc modules at @p hz (0: base) with offsets 0, 1, ... */
 static hermes_config_t *inproc_cfg(uint32_t n, double hz, uint64_t frames)

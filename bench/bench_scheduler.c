@@ -27,7 +27,7 @@ __attribute__((noinline)) static int noop_step(void *state, uint64_t frame, doub
     return 0;
 }
 
-static const hermes_inproc_module_t noop = {HERMES_INPROC_ABI_VERSION, 0, noop_init, NULL, noop_step, NULL, NULL};
+static const hermes_inproc_module_t noop = {HERMES_INPROC_ABI_VERSION, 0, noop_init, NULL, noop_step, NULL, NULL, NULL, NULL, NULL};
 
 typedef int (*step_fn)(void *, uint64_t, double);
 

@@ -45,7 +45,7 @@ static inline int gen_step(void *state, uint64_t frame, double dt)
 static inline void gen_term(void *state) { free(state); }
 
 static const hermes_inproc_module_t gen_table = {HERMES_INPROC_ABI_VERSION, 0, gen_init, NULL, gen_step, NULL,
-                                                 gen_term};
+                                                 gen_term, NULL, NULL, NULL};
 
 static inline hermes_config_t *make(uint32_t nsig, hermes_mode_t mode, double rate, double end)
 {

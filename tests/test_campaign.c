@@ -218,9 +218,9 @@ static int v2_step(void *state, uint64_t frame, double dt)
     (void)dt;
     return 0;
 }
-static const hermes_inproc_module_t v2_table = {HERMES_INPROC_ABI_VERSION, 0, v2_init, v2_stage, v2_step, NULL, NULL};
+static const hermes_inproc_module_t v2_table = {HERMES_INPROC_ABI_VERSION, 0, v2_init, v2_stage, v2_step, NULL, NULL, NULL, NULL, NULL};
 /* A module built against ABI version 1 (no seed fields) still loads. */
-static const hermes_inproc_module_t v1_table = {1u, 0, v2_init, v2_stage, v2_step, NULL, NULL};
+static const hermes_inproc_module_t v1_table = {1u, 0, v2_init, v2_stage, v2_step, NULL, NULL, NULL, NULL, NULL};
 
 static hermes_config_t *plant_config(const hermes_inproc_module_t *table)
 {

@@ -796,7 +796,7 @@ static int cb_stage(void *st) { (void)st; return 0; }
 static int cb_step(void *st, uint64_t frame, double dt) { (void)st; (void)frame; (void)dt; return 0; }
 static int cb_reset(void *st) { (void)st; return 0; }
 static const hermes_inproc_module_t cb_table = {HERMES_INPROC_ABI_VERSION, 0, cb_init, cb_stage, cb_step, cb_reset,
-                                                NULL};
+                                                NULL, NULL, NULL, NULL};
 
 static hermes_config_t *build_valid(void)
 {

@@ -90,7 +90,7 @@ static int osc_step(void *state, uint64_t frame, double dt)
 static void osc_terminate(void *state) { free(state); }
 
 static const hermes_inproc_module_t osc_table = {HERMES_INPROC_ABI_VERSION, 0, osc_init, NULL, osc_step, NULL,
-                                                 osc_terminate};
+                                                 osc_terminate, NULL, NULL, NULL};
 
 /* ---- helpers ---------------------------------------------------------------------- */
 

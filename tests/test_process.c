@@ -225,7 +225,7 @@ static int ord_step(void *st, uint64_t f, double dt)
     *inproc_counter += 1.0;
     return 0;
 }
-static const hermes_inproc_module_t ord_table = {HERMES_INPROC_ABI_VERSION, 0, ord_init, ord_stage, ord_step, NULL, NULL};
+static const hermes_inproc_module_t ord_table = {HERMES_INPROC_ABI_VERSION, 0, ord_init, ord_stage, ord_step, NULL, NULL, NULL, NULL, NULL};
 
 static void test_process_ordering(void **state)
 {

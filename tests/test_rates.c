@@ -65,7 +65,7 @@ static int ctr_step(void *state, uint64_t frame, double dt)
 static void ctr_terminate(void *state) { free(state); }
 
 static const hermes_inproc_module_t ctr_table = {HERMES_INPROC_ABI_VERSION, 0, ctr_init, NULL, ctr_step, NULL,
-                                                 ctr_terminate};
+                                                 ctr_terminate, NULL, NULL, NULL};
 
 /* ---- the simulation ---------------------------------------------------------------- */
 

@@ -72,7 +72,7 @@ static int gen_step(void *state, uint64_t frame, double dt)
 static void gen_term(void *state) { free(state); }
 
 static const hermes_inproc_module_t gen_table = {HERMES_INPROC_ABI_VERSION, 0, gen_init, NULL, gen_step, NULL,
-                                                 gen_term};
+                                                 gen_term, NULL, NULL, NULL};
 
 /* gen (every type) + cmd (a writable injection) at 100 Hz, afap, end_time. */
 static hermes_config_t *make_config(double end_time, double initial_gain)

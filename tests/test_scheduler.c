@@ -91,9 +91,9 @@ static int recb_init(void **state, const hermes_inproc_env_t *env)
 }
 
 static const hermes_inproc_module_t rec_table = {HERMES_INPROC_ABI_VERSION, 0, rec_init, rec_stage, rec_step,
-                                                 rec_reset, rec_terminate};
+                                                 rec_reset, rec_terminate, NULL, NULL, NULL};
 static const hermes_inproc_module_t recb_table = {HERMES_INPROC_ABI_VERSION, 0, recb_init, rec_stage, rec_step,
-                                                  rec_reset, rec_terminate};
+                                                  rec_reset, rec_terminate, NULL, NULL, NULL};
 
 /* a -> b -> c with wires a.out -> b.in (x2 + 1) and b.out -> c.in, plus an
  * injection module with one writable and one read-only signal. */
@@ -682,7 +682,7 @@ static int lat_step(void *state, uint64_t frame, double dt)
 }
 
 static const hermes_inproc_module_t lat_table = {HERMES_INPROC_ABI_VERSION, 0, lat_init, NULL, lat_step, NULL,
-                                                 NULL};
+                                                 NULL, NULL, NULL, NULL};
 
 static hermes_scheduler_t *lat_sched(hermes_config_t **cfgp, char *name, size_t cap, double rate, double end,
                                      uint32_t spin_us)

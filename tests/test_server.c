@@ -39,7 +39,7 @@ static int plant_step(void *state, uint64_t frame, double dt)
 static void plant_term(void *state) { free(state); }
 
 static const hermes_inproc_module_t plant_table = {HERMES_INPROC_ABI_VERSION, 0, plant_init, NULL, plant_step, NULL,
-                                                   plant_term};
+                                                   plant_term, NULL, NULL, NULL};
 
 /* ---- rig: config + scheduler (own thread) + server ---------------------------- */
 

@@ -54,7 +54,7 @@ static int plant_reset(void *state)
 static void plant_terminate(void *state) { free(state); }
 
 static const hermes_inproc_module_t plant = {
-    HERMES_INPROC_ABI_VERSION, 0, plant_init, plant_stage, plant_step, plant_reset, plant_terminate,
+    HERMES_INPROC_ABI_VERSION, 0, plant_init, plant_stage, plant_step, plant_reset, plant_terminate, NULL, NULL, NULL,
 };
 
 #define CHECK(call)                                                                        \

@@ -84,7 +84,7 @@ static int reset(void *state)
 static void terminate(void *state) { free(state); }
 
 static const hermes_inproc_module_t table = {
-    HERMES_INPROC_ABI_VERSION, 0, init, stage, step, reset, terminate,
+    HERMES_INPROC_ABI_VERSION, 0, init, stage, step, reset, terminate, NULL, NULL, NULL,
 };
 
 HERMES_INPROC_EXPORT(table)

@@ -29,14 +29,16 @@ extern "C" {
     X(EADDRINUSE,  -14, "address already in use")                                 \
     X(ENET,        -15, "network error")                                          \
     X(ERANGE,      -16, "value out of range")                                     \
-    X(ESTOPPED,    -17, "the run was stopped")
+    X(ESTOPPED,    -17, "the run was stopped")                                    \
+    X(EFORMAT,     -18, "malformed, truncated or corrupted file")                 \
+    X(ENOTSUP,     -19, "not supported by this module or build")
 
 #define HERMES_X_ENUM_(name, value, text) HERMES_##name = (value),
 /** Error codes (negative). HERMES_OK is 0. */
 typedef enum hermes_error_code {
     HERMES_OK = 0,
     HERMES_ERROR_TABLE(HERMES_X_ENUM_)
-    HERMES_ERROR_MIN_ = -18
+    HERMES_ERROR_MIN_ = -20
 } hermes_error_code_t;
 #undef HERMES_X_ENUM_
 

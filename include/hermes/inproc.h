@@ -6,7 +6,11 @@
  * and refuses any other (so a module built against a newer header fails
  * cleanly on an older Hermes instead of reading fields that are not there).
  * Version 2 appended `has_seed` and `seed` to hermes_inproc_env_t; a module
- * whose table says version 1 must not read them. A C host can also hand
+ * whose table says version 1 must not read them. Version 3 appended the
+ * optional state callbacks (checkpoints, docs/checkpoints.md) to the table;
+ * Hermes reads them only from tables that say version 3, so version 1 and 2
+ * modules still load (a checkpoint of a run with one of them fails, naming
+ * it, unless the config says `restore: replay`). A C host can also hand
  * the same table directly to a config (hermes_config_set_module_callbacks()).
  *
  * Threading: callbacks run on the scheduler thread, one module at a time, in
@@ -24,6 +28,7 @@
 #ifndef HERMES_INPROC_H
 #define HERMES_INPROC_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include "common.h"
@@ -32,7 +37,7 @@
 extern "C" {
 #endif
 
-#define HERMES_INPROC_ABI_VERSION 2u
+#define HERMES_INPROC_ABI_VERSION 3u
 /** Oldest table version this Hermes still loads. */
 #define HERMES_INPROC_ABI_MIN 1u
 #define HERMES_INPROC_ENTRY_SYMBOL "hermes_inproc_entry"
@@ -68,6 +73,15 @@ typedef struct hermes_inproc_module {
     int  (*reset)(void *state);
     /** Free state. Called once, also after a failed run; may be NULL. */
     void (*terminate)(void *state);
+    /* ABI version 3 (read only when abi_version >= 3). State for checkpoints:
+     * all three or none (NULL: the module has no state support). Called at a
+     * frame boundary on the thread that calls the scheduler. */
+    /** Bytes state_save() will write now (at most 1 GiB). */
+    size_t (*state_size)(void *state);
+    /** Write exactly @p size bytes (state_size()'s answer) of the state the module needs to continue bit for bit. */
+    int  (*state_save)(void *state, void *buf, size_t size);
+    /** Restore what state_save() wrote (possibly in another process, after init and stage). */
+    int  (*state_load)(void *state, const void *buf, size_t size);
 } hermes_inproc_module_t;
 
 /** Type of the exported entry point. */

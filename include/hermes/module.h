@@ -35,6 +35,7 @@
 #ifndef HERMES_MODULE_H
 #define HERMES_MODULE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "common.h"
 #include "error.h"
@@ -120,6 +121,28 @@ HERMES_API hermes_backplane_t *hermes_module_backplane(hermes_module_t *m);
  * signals integral. @return the pointer, or NULL when there is no such signal.
  */
 HERMES_API double *hermes_module_slot(hermes_module_t *m, const char *name);
+
+/** State callbacks for checkpoints (docs/checkpoints.md). */
+typedef struct hermes_module_state {
+    /** Bytes save() will write now. */
+    size_t (*size)(void *ctx);
+    /** Write exactly @p size bytes: what the module needs to continue bit for bit. 0 or non-zero (failure). */
+    int    (*save)(void *ctx, void *buf, size_t size);
+    /** Restore what save() wrote (maybe in another run, after stage). 0 or non-zero (refused). */
+    int    (*load)(void *ctx, const void *buf, size_t size);
+    void   *ctx;
+} hermes_module_state_t;
+
+/**
+ * Declare that this module can save and load its state, so runs with it can
+ * take checkpoints and restore them. Call it before the first
+ * hermes_module_wait() (Hermes learns it at the start-up handshake; a module
+ * that never calls it makes `--checkpoint` fail naming it). The callbacks
+ * run inside hermes_module_wait(), at a frame boundary; the table is copied.
+ * @return 0, HERMES_EINVAL (NULL handle, table or callback), HERMES_ESTATE
+ *         (after the first wait).
+ */
+HERMES_API int hermes_module_set_state(hermes_module_t *m, const hermes_module_state_t *ops);
 
 /**
  * Answer the previous command with success if it is still unanswered, then

@@ -309,6 +309,54 @@ HERMES_API int hermes_scheduler_set_boundary_hook(hermes_scheduler_t *s, hermes_
  */
 HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd);
 
+/**
+ * Checkpoints (docs/checkpoints.md): the run's state at a frame boundary as
+ * a file: frame, time, every signal's value bit for bit, module rates and
+ * each module's own state (inproc ABI 3 state callbacks, process modules'
+ * hermes_module_set_state(); injection modules have none beyond their
+ * signals). Written to "PATH.tmp-PID", fsynced and renamed: a crash never
+ * leaves a file that loads.
+ */
+/** 0, or HERMES_ENOTSUP naming the first module without state support. Context: any thread. */
+HERMES_API int hermes_scheduler_checkpoint_check(const hermes_scheduler_t *s);
+/**
+ * Write a checkpoint of the current frame boundary to @p path. With run()
+ * active the request is queued and taken at the next boundary (the caller
+ * waits); from the boundary or frame hook it is taken at once; with no run
+ * active, here. The run goes on whatever happens.
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (not staged; from a module
+ *         callback, the listener or a group worker), HERMES_ENOTSUP (a
+ *         module without state support), HERMES_EMODULE (a module's save
+ *         failed), HERMES_ESYS (cannot write: path and reason).
+ */
+HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *path);
+/**
+ * Have run() write a checkpoint to @p path at the first frame boundary at or
+ * after @p frame (several allowed). A failure there is logged and counted
+ * (hermes_scheduler_checkpoint_failures()); the run goes on.
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (run() active), HERMES_ENOTSUP
+ *         (a module without state support: fails before the run starts).
+ */
+HERMES_API int hermes_scheduler_checkpoint_at(hermes_scheduler_t *s, uint64_t frame, const char *path);
+/** Scheduled checkpoints that failed so far. */
+HERMES_API uint32_t hermes_scheduler_checkpoint_failures(const hermes_scheduler_t *s);
+/**
+ * Continue from a checkpoint: after stage(), before run(), paused. Checks
+ * the file (magic, version, size, CRC-32), that it is of this config
+ * (modules, types, rates, signals, types: the first difference is named),
+ * loads each module's state, then the signals, frame, time and rates.
+ * Values set afterwards (hermes_backplane_write(), `--set`) override the
+ * checkpoint's: that is how a campaign branches from it.
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE, HERMES_ENOENT (no file),
+ *         HERMES_EFORMAT (not a checkpoint, truncated, corrupted),
+ *         HERMES_EABI (newer format), HERMES_ECONFIG (another config),
+ *         HERMES_ERANGE (after end_time), HERMES_ENOTSUP, HERMES_EMODULE (a
+ *         module's load failed, named: the modules before it are loaded,
+ *         the signals are not; reset or destroy the scheduler).
+ *         On a file or config error nothing changes.
+ */
+HERMES_API int hermes_scheduler_restore(hermes_scheduler_t *s, const char *path);
+
 /** Text of HERMES_STATE_TABLE ("idle", "paused", ...), "unknown" otherwise; never NULL. */
 HERMES_API const char *hermes_state_name(hermes_state_t state);
 /** Text of HERMES_EVENT_TABLE ("running", "paused", "reset", "stopped", "error"), "none" otherwise. */

@@ -72,7 +72,8 @@ struct hermes_shm_ctrl {
     int32_t  status;                /* 144: 0 or the module's error code for that command */
     uint32_t mod_protocol;          /* protocol the module speaks (set with the hello reply) */
     int32_t  mod_pid;
-    uint32_t pad1[9];
+    uint32_t mod_flags;             /* HERMES__MOD_STATE (set before the hello reply) */
+    uint32_t pad1[8];
     char     msg[256];              /* 192: module's message for a failed command */
     uint8_t  reserved[HERMES_SHM_CTRL_SIZE - 448];
 };

@@ -2,7 +2,9 @@
  * orchestrator side is lib/scheduler/drivers/process.c; the wire format is the control block in
  * backplane/layout.h and the wake-up primitive is process_wake.h. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,9 @@ struct hermes_module {
     char                   *config_path;
     bool                    has_seed;  /* HERMES_SEED was set at open */
     uint64_t                seed;
+    bool                    hello_done;  /* the start-up handshake is answered */
+    bool                    has_state;
+    hermes_module_state_t   state;
 };
 
 static void answer(hermes_module_t *m, int status, const char *msg)
@@ -38,7 +43,98 @@ static void answer(hermes_module_t *m, int status, const char *msg)
     if (status != 0 || msg)   /* the orchestrator reads msg only for failures: keep it off the hot path */
         hermes__strlcpy(c->msg, msg ? msg : "", sizeof c->msg);
     m->pending = false;
+    m->hello_done = true;
     hermes__wake_post(&c->done, m->seen);
+}
+
+HERMES_API int hermes_module_set_state(hermes_module_t *m, const hermes_module_state_t *ops)
+{
+    if (!m || !ops || !ops->size || !ops->save || !ops->load)
+        return hermes__fail(HERMES_EINVAL, "hermes_module_set_state: NULL handle, table or callback");
+    if (m->hello_done)
+        return hermes__fail(HERMES_ESTATE, "module '%s': hermes_module_set_state must come before the first "
+                                           "hermes_module_wait (Hermes learns it at the start-up handshake)", m->name);
+    m->state = *ops;
+    m->has_state = true;
+    m->ctrl->mod_flags |= HERMES__MOD_STATE;
+    return 0;
+}
+
+static int said(char *msg, size_t cap, int code, const char *fmt, ...) HERMES_PRINTF(4, 5);
+static int said(char *msg, size_t cap, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int state_file(hermes_module_t *m, char *path, size_t cap)
+{
+    int n = hermes__state_path(path, cap, hermes_backplane_name(m->bp), m->name);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* SAVE: the module's state into its state file. 0 or an error (msg set). */
+static int state_save(hermes_module_t *m, char *msg, size_t cap)
+{
+    char path[PATH_MAX];
+    size_t n = m->state.size(m->state.ctx);
+    void *buf = malloc(n ? n : 1);
+    int rc = 0;
+    if (!buf)
+        rc = said(msg, cap, HERMES_ENOMEM, "out of memory for %zu bytes of state", n);
+    else if (m->state.save(m->state.ctx, buf, n) != 0)
+        rc = said(msg, cap, HERMES_EMODULE, "its state save callback failed");
+    else if (state_file(m, path, sizeof path) != 0)
+        rc = said(msg, cap, HERMES_EINVAL, "state file name too long");
+    else {
+        FILE *f = fopen(path, "wbe");
+        if (!f || fwrite(buf, 1, n, f) != n || fflush(f) != 0)
+            rc = said(msg, cap, HERMES_ESYS, "cannot write its state to %s: %s", path, strerror(errno));
+        if (f && fclose(f) != 0 && !rc)
+            rc = said(msg, cap, HERMES_ESYS, "cannot write its state to %s: %s", path, strerror(errno));
+    }
+    free(buf);
+    return rc;
+}
+
+/* LOAD: the state file into the module. 0 or an error (msg set). */
+static int state_load(hermes_module_t *m, char *msg, size_t cap)
+{
+    char path[PATH_MAX];
+    if (state_file(m, path, sizeof path) != 0)
+        return said(msg, cap, HERMES_EINVAL, "state file name too long");
+    FILE *f = fopen(path, "rbe");
+    if (!f)
+        return said(msg, cap, HERMES_ESYS, "cannot open its state file %s: %s", path, strerror(errno));
+    size_t cap_buf = 1 << 16, n = 0;
+    unsigned char *buf = malloc(cap_buf);
+    for (size_t got; buf && (got = fread(buf + n, 1, cap_buf - n, f)) > 0;) {
+        n += got;
+        if (n == cap_buf) {
+            unsigned char *nb = realloc(buf, cap_buf * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap_buf *= 2;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    int rc = 0;
+    if (!buf)
+        rc = said(msg, cap, HERMES_ENOMEM, "out of memory reading its state");
+    else if (bad)
+        rc = said(msg, cap, HERMES_ESYS, "cannot read its state file %s", path);
+    else if (m->state.load(m->state.ctx, buf, n) != 0)
+        rc = said(msg, cap, HERMES_EMODULE, "its state load callback refused the checkpoint's state (%zu bytes)", n);
+    free(buf);
+    return rc;
 }
 
 int hermes__module_attach_protocol(hermes_module_t **out, const char *run_name, const char *module_name,
@@ -178,17 +274,25 @@ HERMES_API int hermes_module_wait(hermes_module_t *m, uint64_t *frame, double *d
     if (m->pending)
         answer(m, 0, NULL);
     struct hermes_shm_ctrl *c = m->ctrl;
-    uint32_t v;
     for (;;) {
-        v = hermes__wake_wait(&c->go, m->seen, hermes__now_ns() + ORPHAN_CHECK_NS);
-        if (v != m->seen)
+        uint32_t v = hermes__wake_wait(&c->go, m->seen, hermes__now_ns() + ORPHAN_CHECK_NS);
+        if (v == m->seen) {
+            if (m->orch > 0 && kill(m->orch, 0) != 0 && errno == ESRCH)
+                return hermes__fail(HERMES_ESTOPPED, "module '%s': the orchestrator (pid %d) is gone", m->name,
+                                    (int)m->orch);
+            continue;
+        }
+        m->seen = v;
+        m->pending = true;
+        if (c->cmd != HERMES__CMD_SAVE && c->cmd != HERMES__CMD_LOAD)
             break;
-        if (m->orch > 0 && kill(m->orch, 0) != 0 && errno == ESRCH)
-            return hermes__fail(HERMES_ESTOPPED, "module '%s': the orchestrator (pid %d) is gone", m->name,
-                                (int)m->orch);
+        /* Checkpoints: handled here, never seen by the module's loop. */
+        char msg[sizeof c->msg];
+        int rc = !m->has_state ? said(msg, sizeof msg, HERMES_ENOTSUP, "module has no state support")
+                 : c->cmd == HERMES__CMD_SAVE ? state_save(m, msg, sizeof msg)
+                                              : state_load(m, msg, sizeof msg);
+        answer(m, rc, rc ? msg : NULL);
     }
-    m->seen = v;
-    m->pending = true;
     *frame = c->frame;
     *dt = c->dt;
     return (int)c->cmd;

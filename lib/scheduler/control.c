@@ -83,6 +83,9 @@ static hermes_event_t apply_ctl(hermes_scheduler_t *s, struct ctl_req *r)
             return HERMES_EVENT_NONE;
         hermes__sched_set_state(s, HERMES_STATE_STOPPED);
         return HERMES_EVENT_STOPPED;
+    case REQ_CHECKPOINT:
+        r->result = hermes__sched_checkpoint_write(s, r->path, r->msg, sizeof r->msg);
+        return HERMES_EVENT_NONE;
     case REQ_SET:
     case REQ_FAIL:
         break;
@@ -198,7 +201,7 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
 {
     if (!s)
         return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
-    struct ctl_req r = {type, count, 0, 0, false, {0}};
+    struct ctl_req r = {type, count, 0, 0, false, {0}, NULL};
     pthread_mutex_lock(&s->mu);
     if (!s->staged && type != REQ_STOP) {
         pthread_mutex_unlock(&s->mu);
@@ -247,6 +250,32 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
     }
     if (rc == 0 && target)
         *target = r.target;
+    return rc;
+}
+
+/* A checkpoint now: at the next frame boundary of an active run (the
+ * caller waits), or here when none is active. */
+HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *path)
+{
+    if (!s || !path || !*path)
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_checkpoint: NULL scheduler or empty path");
+    struct ctl_req r = {REQ_CHECKPOINT, 0, 0, 0, false, {0}, path};
+    pthread_mutex_lock(&s->mu);
+    int rc;
+    if (!s->staged)
+        rc = hermes__fail(HERMES_ESTATE, "a checkpoint needs a staged scheduler");
+    else if (s->in_run && pthread_equal(pthread_self(), s->run_thread) && (s->in_boundary || s->in_frame_hook)) {
+        pthread_mutex_unlock(&s->mu);  /* the boundary or frame hook: at this boundary */
+        rc = hermes__sched_checkpoint_write(s, path, r.msg, sizeof r.msg);
+        return rc ? hermes__fail(rc, "%s", r.msg) : 0;
+    } else if (s->in_run && (pthread_equal(pthread_self(), s->run_thread) || hermes__group_thread_owner() == s))
+        rc = hermes__fail(HERMES_ESTATE, "a checkpoint can be taken from the boundary or frame hook, or from "
+                                         "another thread, but not from a module callback or the listener");
+    else if (s->in_run)
+        rc = post_ctl(s, &r);
+    else if ((rc = hermes__sched_checkpoint_write(s, path, r.msg, sizeof r.msg)) != 0)
+        rc = hermes__fail(rc, "%s", r.msg);
+    pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
@@ -361,7 +390,7 @@ HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_co
         (cmd->kind == HERMES_COMMAND_STEP && cmd->count == 0))
         return hermes__fail(HERMES_EINVAL, "hermes_scheduler_apply: bad command kind %d or step count",
                             (int)cmd->kind);
-    struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}};
+    struct ctl_req r = {types[cmd->kind], cmd->count, 0, 0, false, {0}, NULL};
     uint64_t f0 = s->frame;
     hermes_event_t ev = apply_ctl(s, &r);
     if (r.result == 0)

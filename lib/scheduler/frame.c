@@ -61,7 +61,9 @@ static int call_frame_hook(hermes_scheduler_t *s, hermes_frame_kind_t kind)
 {
     if (!s->frame_hook)
         return 0;
+    s->in_frame_hook = true;
     int rc = s->frame_hook(s->frame_ctx, s->frame, s->ticks, kind);
+    s->in_frame_hook = false;
     if (rc) {
         hermes__strlcpy(s->error, hermes_last_error(), sizeof s->error);
         return rc < 0 ? rc : HERMES_EINVAL;
@@ -85,7 +87,7 @@ void hermes__sched_journal_ctl(hermes_scheduler_t *s, const struct ctl_req *r, u
         [REQ_PAUSE] = HERMES_COMMAND_PAUSE, [REQ_RESUME] = HERMES_COMMAND_RESUME, [REQ_RESET] = HERMES_COMMAND_RESET,
         [REQ_STEP] = HERMES_COMMAND_STEP,   [REQ_STOP] = HERMES_COMMAND_STOP,
     };
-    if (r->type != REQ_SET && r->type != REQ_FAIL)
+    if (r->type != REQ_SET && r->type != REQ_FAIL && r->type != REQ_CHECKPOINT)
         hermes__sched_call_cmd_hook(s, kinds[r->type], 0, 0.0, r->type == REQ_STEP ? r->count : 0, frame);
 }
 

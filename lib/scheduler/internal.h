@@ -34,7 +34,7 @@
 #include "scheduler/rates.h"
 
 
-enum req_type { REQ_SET, REQ_PAUSE, REQ_RESUME, REQ_RESET, REQ_STEP, REQ_STOP, REQ_FAIL };
+enum req_type { REQ_SET, REQ_PAUSE, REQ_RESUME, REQ_RESET, REQ_STEP, REQ_STOP, REQ_FAIL, REQ_CHECKPOINT };
 
 struct ctl_req {
     enum req_type type;
@@ -43,6 +43,7 @@ struct ctl_req {
     int           result;
     bool          done;
     char          msg[256];
+    const char   *path;       /* REQ_CHECKPOINT */
 };
 
 struct req {
@@ -127,6 +128,8 @@ struct hermes_scheduler {
 
     _Atomic int      state;
     _Atomic uint64_t pub_frame;
+    struct ckpt_at  *ckpt_at;         /* checkpoints run() takes, by frame (checkpoint.c) */
+    uint32_t         nckpt_at, ckpt_next, ckpt_failed;
     bool             pub_lazy;        /* run.c: this frame may skip its publication */
     bool             pub_stale;       /* the publication is older than the live frame */
     uint64_t         pub_wall_ns;     /* wall time of the last lazy publication */
@@ -159,6 +162,7 @@ struct hermes_scheduler {
     hermes_boundary_hook_fn boundary_hook;
     void                   *boundary_ctx;
     bool                    in_boundary;  /* scheduler thread inside the boundary hook */
+    bool                    in_frame_hook;
 };
 
 static inline uint64_t time_of(const hermes_scheduler_t *s, uint64_t frame)
@@ -199,6 +203,19 @@ static inline void publish_flush(hermes_scheduler_t *s)
         publish(s);
 }
 
+
+/* A checkpoint run() takes at the first boundary at or after @p frame. */
+struct ckpt_at {
+    uint64_t frame;
+    char    *path;
+};
+
+/* checkpoint.c: write a checkpoint of the current boundary (thread
+ * executing frames, or the caller with no run active): 0 or a code, the
+ * message in @p msg. Take the due scheduled checkpoints (run loop). */
+int  hermes__sched_checkpoint_write(hermes_scheduler_t *s, const char *path, char *msg, size_t cap);
+void hermes__sched_checkpoints_due(hermes_scheduler_t *s);
+void hermes__sched_checkpoints_free(hermes_scheduler_t *s);
 
 /* Defined in frame.c (events, hooks, state, one frame, stage, reset), health.c
  * (health signals, lateness) and control.c (the FIFO, async failures). */

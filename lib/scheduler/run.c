@@ -98,6 +98,8 @@ HERMES_API int hermes_scheduler_run(hermes_scheduler_t *s)
     for (;;) {
         if (s->boundary_hook && (rc = hermes__sched_call_boundary_hook(s)) != 0)
             break;
+        if (s->ckpt_next < s->nckpt_at && s->frame >= s->ckpt_at[s->ckpt_next].frame)
+            hermes__sched_checkpoints_due(s);
         if (atomic_load_explicit(&s->pending, memory_order_relaxed))
             hermes__sched_drain(s);
         if (s->async_failed) {

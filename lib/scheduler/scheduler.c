@@ -269,6 +269,7 @@ HERMES_API void hermes_scheduler_destroy(hermes_scheduler_t *s)
     free(s->lat_hist);
     free(s->mods);
     free(s->wires);
+    hermes__sched_checkpoints_free(s);
     hermes_backplane_destroy(s->bp);
     pthread_cond_destroy(&s->cv_req);
     pthread_cond_destroy(&s->cv_done);

@@ -35,9 +35,9 @@ static int step(void *state, uint64_t frame, double dt)
 }
 
 #ifdef BAD_ABI
-static const hermes_inproc_module_t table = {999, 0, init, NULL, step, NULL, NULL};
+static const hermes_inproc_module_t table = {999, 0, init, NULL, step, NULL, NULL, NULL, NULL, NULL};
 #else
-static const hermes_inproc_module_t table = {HERMES_INPROC_ABI_VERSION, 0, init, NULL, step, NULL, NULL};
+static const hermes_inproc_module_t table = {HERMES_INPROC_ABI_VERSION, 0, init, NULL, step, NULL, NULL, NULL, NULL, NULL};
 #endif
 
 #ifdef NO_ENTRY

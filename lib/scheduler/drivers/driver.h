@@ -7,11 +7,14 @@
 #define HERMES_LIB_MODULE_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "hermes/backplane.h"
 #include "hermes/config.h"
 
 #define HERMES_MODULE_ERRBUF 512
+
+enum { HERMES__STATE_UNSUPPORTED = 0, HERMES__STATE_NONE = 1, HERMES__STATE_OPS = 2 };
 
 struct hermes__module {
     const char          *name;          /* borrowed from the config */
@@ -36,6 +39,16 @@ struct hermes__module {
     int  (*reset)(struct hermes__module *m);
     void (*terminate)(struct hermes__module *m);  /* frees what the type allocated */
     void *impl;                                   /* type-specific data */
+
+    /* Checkpoints (lib/scheduler/checkpoint.c): the module's own state
+     * beyond its signals. state_kind HERMES__STATE_UNSUPPORTED (0, the
+     * default) makes a checkpoint fail naming the module; NONE: nothing
+     * beyond its signals (injection); OPS: save returns a malloc'd blob in
+     * *buf / *len, load restores one (both at a frame boundary, on the
+     * thread executing frames; -1 with errbuf set on failure). */
+    int   state_kind;
+    int  (*state_save)(struct hermes__module *m, void **buf, size_t *len);
+    int  (*state_load)(struct hermes__module *m, const void *buf, size_t len);
 
     /* Set by the owner before open. Fails the run from any thread (e.g. a
      * supervisor noticing a dead child while no command is in flight): the

@@ -1,6 +1,7 @@
 /* In-process modules: a shared object's callback table, or a host's table
  * given through hermes_config_set_module_callbacks(). */
 #include <dlfcn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,45 @@ static int call_reset(struct hermes__module *m)
 {
     struct inproc *ip = m->impl;
     return ip->table->reset ? ip->table->reset(m->state) : 0;
+}
+
+#define MAX_STATE (1ull << 30)
+
+static int save_inproc(struct hermes__module *m, void **buf, size_t *len)
+{
+    struct inproc *ip = m->impl;
+    size_t n = ip->table->state_size(m->state);
+    if (n > MAX_STATE) {
+        snprintf(m->errbuf, sizeof m->errbuf, "state_size() is %zu bytes, more than the 1 GiB limit", n);
+        return -1;
+    }
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        snprintf(m->errbuf, sizeof m->errbuf, "out of memory for %zu bytes of state", n);
+        return -1;
+    }
+    m->errbuf[0] = '\0';
+    if (ip->table->state_save(m->state, p, n) != 0) {
+        if (!m->errbuf[0])
+            snprintf(m->errbuf, sizeof m->errbuf, "state_save() failed");
+        free(p);
+        return -1;
+    }
+    *buf = p;
+    *len = n;
+    return 0;
+}
+
+static int load_inproc(struct hermes__module *m, const void *buf, size_t len)
+{
+    struct inproc *ip = m->impl;
+    m->errbuf[0] = '\0';
+    if (ip->table->state_load(m->state, buf, len) != 0) {
+        if (!m->errbuf[0])
+            snprintf(m->errbuf, sizeof m->errbuf, "state_load() failed");
+        return -1;
+    }
+    return 0;
 }
 
 static void close_inproc(struct hermes__module *m)
@@ -116,5 +156,11 @@ int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, he
     m->step = ip->table->step;
     m->stage = call_stage;
     m->reset = call_reset;
+    const hermes_inproc_module_t *t = ip->table;
+    if (t->abi_version >= 3 && t->state_size && t->state_save && t->state_load) {
+        m->state_kind = HERMES__STATE_OPS;
+        m->state_save = save_inproc;
+        m->state_load = load_inproc;
+    }
     return 0;
 }

@@ -14,6 +14,7 @@
  * REPORTED. Both sides are seq_cst, and the scheduler re-checks `dead` after
  * returning to IDLE, so exactly one of them reports a death. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -72,6 +73,8 @@ struct proc {
     int                     spawn_errno;  /* exec or fork errno, 0 when running */
     const char             *spawn_what;
 
+    char                    state_path[192];  /* checkpoint exchanges (process_wake.h) */
+
     _Atomic int             phase;
     _Atomic bool            dead;
     int                     wstatus;      /* valid once dead; -1: unknown (reaped elsewhere) */
@@ -83,7 +86,9 @@ struct proc {
     X(HERMES_CMD_STEP, "step")                   \
     X(HERMES_CMD_RESET, "reset")                 \
     X(HERMES_CMD_TERMINATE, "terminate")         \
-    X(HERMES__CMD_HELLO, "start-up handshake")
+    X(HERMES__CMD_HELLO, "start-up handshake")   \
+    X(HERMES__CMD_SAVE, "state save")            \
+    X(HERMES__CMD_LOAD, "state load")
 
 static const char *cmd_name(uint32_t cmd)
 {
@@ -381,6 +386,60 @@ static int proc_reset(struct hermes__module *m)
     return command(p, HERMES_CMD_RESET, 0, p->dt);
 }
 
+/* Checkpoints: the module writes its state to p->state_path on SAVE and
+ * reads it on LOAD; the file never outlives the exchange. */
+static int proc_state_save(struct hermes__module *m, void **buf, size_t *len)
+{
+    struct proc *p = m->impl;
+    unlink(p->state_path);
+    int rc = command(p, HERMES__CMD_SAVE, p->last_frame, p->dt);
+    FILE *f = rc == 0 ? fopen(p->state_path, "rbe") : NULL;
+    if (rc == 0 && !f) {
+        snprintf(m->errbuf, sizeof m->errbuf, "its state file %s is missing: %s", p->state_path, strerror(errno));
+        rc = -1;
+    }
+    size_t n = 0, cap = 1 << 16;
+    unsigned char *b = f ? malloc(cap) : NULL;
+    for (size_t got; b && (got = fread(b + n, 1, cap - n, f)) > 0;) {
+        n += got;
+        unsigned char *nb = n == cap ? realloc(b, cap *= 2) : b;
+        if (!nb)
+            free(b);
+        b = nb;
+    }
+    if (f && (!b || ferror(f))) {
+        snprintf(m->errbuf, sizeof m->errbuf, "cannot read its state file %s", p->state_path);
+        rc = -1;
+    }
+    if (f)
+        fclose(f);
+    unlink(p->state_path);
+    if (rc) {
+        free(b);
+        return -1;
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+static int proc_state_load(struct hermes__module *m, const void *buf, size_t len)
+{
+    struct proc *p = m->impl;
+    FILE *f = fopen(p->state_path, "wbe");
+    bool ok = f && fwrite(buf, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok) {
+        snprintf(m->errbuf, sizeof m->errbuf, "cannot write its state file %s: %s", p->state_path, strerror(errno));
+        unlink(p->state_path);
+        return -1;
+    }
+    int rc = command(p, HERMES__CMD_LOAD, p->last_frame, p->dt);
+    unlink(p->state_path);
+    return rc;
+}
+
 /* Wait for the child's death until @p deadline. */
 static bool wait_dead(struct proc *p, uint64_t deadline)
 {
@@ -633,6 +692,12 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
         return start_failed(p, HERMES_EMODULE, "refused to start: %s",
                             ctrl->msg[0] ? ctrl->msg : "(no message)");
     p->ready = true;
+    if (ctrl->mod_flags & HERMES__MOD_STATE) {
+        hermes__state_path(p->state_path, sizeof p->state_path, hermes_backplane_name(bp), m->name);
+        m->state_kind = HERMES__STATE_OPS;
+        m->state_save = proc_state_save;
+        m->state_load = proc_state_load;
+    }
     m->step = proc_step;
     m->step_begin = proc_step_begin;
     m->step_end = proc_step_end;

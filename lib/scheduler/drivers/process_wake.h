@@ -26,6 +26,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -37,6 +38,19 @@
 #define HERMES__WAKE_DEAD 0x80000000u  /* reply word: the module's process is gone */
 #define HERMES__WAKE_SEQ  0x7fffffffu
 #define HERMES__CMD_HELLO 0x48u     /* first command word: the start-up handshake (never returned by wait) */
+/* Checkpoints: save the module's state to / load it from the file
+ * hermes__state_path() names (handled inside hermes_module_wait(), never
+ * returned by it; sent only to modules whose hello set HERMES__MOD_STATE). */
+#define HERMES__CMD_SAVE  0x53u
+#define HERMES__CMD_LOAD  0x4Cu
+#define HERMES__MOD_STATE 1u        /* mod_flags: hermes_module_set_state() was called */
+
+/* The state file of @p module in run @p run: in /dev/shm (both sides see
+ * it; the orchestrator removes it after each exchange). */
+static inline int hermes__state_path(char *buf, size_t cap, const char *run, const char *module)
+{
+    return snprintf(buf, cap, "/dev/shm/hermes-state.%s.%s", run, module);
+}
 
 static inline uint64_t hermes__wake_now(void)
 {
