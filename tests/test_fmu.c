@@ -167,6 +167,41 @@ static void test_fmu_step_error_fails_module(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* A fixed parameter takes only an initial value: hermes_scheduler_set()
+ * refuses it (the FMU would never read it again), and so does a wire into it. */
+static void test_fmu_fixed_parameter_initial_only(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_signal_t x0, k;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.x0", &x0), 0);
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.k", &k), 0);
+    assert_int_equal(hermes_scheduler_set(s, x0, 4.0), HERMES_EREADONLY);
+    assert_non_null(strstr(hermes_last_error(), "signal 'decay.x0' is a fixed FMU parameter"));
+    assert_int_equal(hermes_scheduler_set(s, k, 4.0), 0);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+
+    const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
+                    "modules:\n"
+                    "  src: {type: injection, signals: [{name: v, type: f64, writable: true}]}\n"
+                    "  decay: {type: fmu, fmu: decay_good.fmu}\n"
+                    "wiring:\n"
+                    "  - {src: src.v, dst: decay.x0}\n";
+    memset(&err, 0, sizeof err);
+    int rc = hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err);
+    if (rc == 0)
+        rc = hermes_config_validate(cfg, &err);
+    assert_int_equal(rc, HERMES_ECONFIG);
+    assert_non_null(strstr(err.message, "'decay.x0' is a fixed FMU parameter"));
+    assert_int_equal(err.line, 6);
+    hermes_config_destroy(cfg);
+}
+
 struct bad { const char *variant, *extra, *text; };
 
 static void test_fmu_bad_input_refused(void **state)
@@ -234,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_fmu_own_rate),
         cmocka_unit_test(test_fmu_initial_overrides_start),
         cmocka_unit_test(test_fmu_step_error_fails_module),
+        cmocka_unit_test(test_fmu_fixed_parameter_initial_only),
         cmocka_unit_test(test_fmu_bad_input_refused),
         cmocka_unit_test(test_fmu_bad_archive_at_start),
     };

@@ -47,6 +47,8 @@ static int add_signals(hermes_config_t *cfg, hermes_error_t *err, struct cfg_mod
         rc = hermes__config_add_signal(m, v->name, v->type, v->unit, writable, v->start);
         v->name = NULL;  /* taken, also on failure */
         v->unit = NULL;
+        if (!rc && v->causality == FMU_PARAMETER && v->fixed)  /* the FMU reads it only in initialisation */
+            m->sig[m->nsig - 1].initial_only = "a fixed FMU parameter";
     }
     hermes__fmu_model_free(&md);
     return rc;
@@ -84,4 +86,11 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
 bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index)
 {
     return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_locals;
+}
+
+const char *hermes__config_signal_initial_only(const hermes_config_t *cfg, uint32_t i, uint32_t j)
+{
+    if (!cfg || i >= cfg->nmod || j >= cfg->mod[i].nsig)
+        return NULL;
+    return cfg->mod[i].sig[j].initial_only;
 }
