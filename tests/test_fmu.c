@@ -77,6 +77,31 @@ static void on_log(void *ctx, hermes_log_level_t level, const char *component, c
 
 static double analytic(double x0, double k, double u, double t) { return u / k + (x0 - u / k) * exp(-k * t); }
 
+static hermes_signal_info_t info(hermes_scheduler_t *s, const char *name)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    hermes_signal_t id;
+    hermes_signal_info_t si;
+    memset(&si, 0, sizeof si);
+    if (hermes_backplane_find(bp, name, &id) != 0 || hermes_backplane_info(bp, id.index, &si) != 0)
+        fail_msg("no signal %s", name);
+    return si;
+}
+
+static bool has_signal(hermes_scheduler_t *s, const char *name)
+{
+    hermes_signal_t id;
+    return hermes_backplane_find(hermes_scheduler_backplane(s), name, &id) == 0;
+}
+
+static void set_value(hermes_scheduler_t *s, const char *name, double v)
+{
+    hermes_signal_t id;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), name, &id), 0);
+    assert_int_equal(hermes_scheduler_set(s, id, v), 0);
+}
+
+
 static void test_fmu_decay_matches_analytic(void **state)
 {
     (void)state;
@@ -90,6 +115,7 @@ static void test_fmu_decay_matches_analytic(void **state)
     assert_int_equal(count_unpacked(), before + 1);
     hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
     assert_int_equal(fmu_lines, 1);  /* the FMU's logger, in the host's log with the module's name */
+    assert_string_equal(info(s, "decay.x").unit, "m");  /* from the declared type Length */
     assert_int_equal(hermes_scheduler_stage(s), 0);
     assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
     double x = value(s, "decay.x");
@@ -202,6 +228,115 @@ static void test_fmu_fixed_parameter_initial_only(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* The FMI 3.0 test FMU: signals of every mapped type with their units
+ * (also from a declared type), the skipped variables absent, outputs read
+ * after initialisation, results equal to the analytic solution, a tunable
+ * parameter and a UInt8 input written between steps, reset. */
+static void test_fmu3_decay_matches_analytic(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int before = count_unpacked();
+    assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+    hermes_log_set(on_log, NULL, HERMES_LOG_INFO);
+    fmu_lines = 0;
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
+    assert_int_equal(fmu_lines, 1);
+    assert_int_equal(count_unpacked(), before + 1);
+    assert_string_equal(info(s, "decay.x").unit, "m");
+    assert_int_equal(info(s, "decay.x").type, HERMES_TYPE_F64);
+    assert_false(info(s, "decay.x").writable);
+    assert_string_equal(info(s, "decay.k").unit, "1/s");
+    assert_true(info(s, "decay.k").writable);
+    assert_int_equal(info(s, "decay.n").type, HERMES_TYPE_I32);
+    assert_int_equal(info(s, "decay.below").type, HERMES_TYPE_BOOL);
+    assert_int_equal(info(s, "decay.sel").type, HERMES_TYPE_I32);
+    assert_true(info(s, "decay.sel").writable);
+    assert_int_equal(info(s, "decay.y").type, HERMES_TYPE_F32);
+    assert_false(has_signal(s, "decay.time"));
+    assert_false(has_signal(s, "decay.label"));
+    assert_false(has_signal(s, "decay.blob"));
+    assert_false(has_signal(s, "decay.vec"));
+    assert_true(value(s, "decay.x") == 2.0);  /* read after initialisation */
+    assert_true(value(s, "decay.y") == 2.0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
+    double x = value(s, "decay.x");
+    assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+    assert_true(value(s, "decay.n") == 25.0);
+    assert_true(value(s, "decay.below") == 1.0);
+    assert_true(value(s, "decay.y") == (double)(float)x);
+    set_value(s, "decay.k", 2.0);
+    set_value(s, "decay.sel", 3);
+    assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
+    double x2 = value(s, "decay.x");
+    assert_true(fabs(x2 - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);
+    assert_true(value(s, "decay.y") == (double)(float)(3 * x2));
+    assert_int_equal(hermes_scheduler_reset(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), 0);
+    assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 1.0)) < 1e-12);
+    assert_true(value(s, "decay.n") == 10.0);
+    hermes_scheduler_destroy(s);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+/* Initial values (the config's --set) reach an FMI 3.0 FMU, and a set of
+ * its fixed parameter is refused. */
+static void test_fmu3_initial_overrides_start(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.x0", 3.0), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.k", 0.5), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.sel", 2), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_signal_t x0;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.x0", &x0), 0);
+    assert_int_equal(hermes_scheduler_set(s, x0, 1.0), HERMES_EREADONLY);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 20, NULL), 0);
+    double x = value(s, "decay.x");
+    assert_true(fabs(x - analytic(3.0, 0.5, 0.5, 2.0)) < 1e-12);
+    assert_true(value(s, "decay.y") == (double)(float)(2 * x));
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
+/* fmi3Error, terminateSimulation and eventHandlingNeeded from fmi3DoStep
+ * each fail the module at that step with a message that says which. */
+static void test_fmu3_step_outcomes_end_the_run(void **state)
+{
+    (void)state;
+    static const struct { const char *param, *text; } cases[] = {
+        {"decay.fail_at", "fmi3DoStep at t=0.3 returned fmi3Error"},
+        {"decay.terminate_at", "the FMU asked to terminate the simulation"},
+        {"decay.event_at", "needs event handling"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+        assert_int_equal(hermes_config_set_initial(cfg, cases[i].param, 3), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        int rc = hermes_scheduler_step(s, 10, NULL);
+        const char *msg = hermes_last_error();
+        if (rc != HERMES_EMODULE || !strstr(msg, "decay") || !strstr(msg, cases[i].text))
+            fail_msg("%s: rc %d, message '%s'", cases[i].param, rc, msg);
+        assert_true(value(s, "decay.n") <= 4.0);
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+}
+
 struct bad { const char *variant, *extra, *text; };
 
 static void test_fmu_bad_input_refused(void **state)
@@ -209,7 +344,7 @@ static void test_fmu_bad_input_refused(void **state)
     (void)state;
     static const struct bad cases[] = {
         {"missing", NULL, "decay_missing.fmu"},
-        {"v3", NULL, "FMI 3.0 is not supported"},
+        {"v4", NULL, "fmiVersion '4.0' is not 2.0 or 3.x"},
         {"v1", NULL, "is not 2.0 or 3.x"},
         {"me", NULL, "model-exchange-only"},
         {"badxml", NULL, "modelDescription.xml:"},
@@ -237,6 +372,10 @@ static void test_fmu_bad_archive_at_start(void **state)
     static const struct bad cases[] = {
         {"nobin", NULL, "no binary for this platform (binaries/linux64/decay.so); it has: win64"},
         {"slip", NULL, "escapes the unpack folder"},
+        {"nobin3", NULL, "no binary for this platform (binaries/x86_64-linux/decay3.so); it has: "},
+        {"nobin3", NULL, "x86_64-windows"},
+        {"nobin3", NULL, "aarch64-linux"},
+        {"nofunc3", NULL, "does not export the required function fmi3Reset()"},
     };
     int before = count_unpacked();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -270,6 +409,9 @@ int main(void)
         cmocka_unit_test(test_fmu_initial_overrides_start),
         cmocka_unit_test(test_fmu_step_error_fails_module),
         cmocka_unit_test(test_fmu_fixed_parameter_initial_only),
+        cmocka_unit_test(test_fmu3_decay_matches_analytic),
+        cmocka_unit_test(test_fmu3_initial_overrides_start),
+        cmocka_unit_test(test_fmu3_step_outcomes_end_the_run),
         cmocka_unit_test(test_fmu_bad_input_refused),
         cmocka_unit_test(test_fmu_bad_archive_at_start),
     };

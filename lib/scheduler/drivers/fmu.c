@@ -1,6 +1,6 @@
-/* FMU modules (type: fmu): unpack the archive, bind the FMI 2.0
- * co-simulation functions and step the FMU in the scheduler thread, inputs
- * written before each doStep and outputs read after it. */
+/* FMU modules (type: fmu): unpack the archive, open the FMI 2.0 or 3.0
+ * co-simulation instance (fmu/binding.c) and step the FMU in the scheduler
+ * thread, inputs written before each doStep and outputs read after it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +40,7 @@ static int fmu_step(void *state, uint64_t frame, double dt)
 static int fmu_reset(struct hermes__module *m)
 {
     struct fmu_mod *f = m->impl;
-    int rc = hermes__fmu_reset(f->inst, f->starts, m->errbuf, sizeof m->errbuf);
+    int rc = hermes__fmu_reset(f->inst, f->starts, f->slots, m->errbuf, sizeof m->errbuf);
     return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
 }
 
@@ -105,7 +105,8 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
         f->slots[j] = hermes_backplane_slot(bp, si.id);
         f->starts[j] = *f->slots[j];
     }
-    if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, ex.has_end_time, ex.end_time, f->starts)) != 0)
+    if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, ex.has_end_time, ex.end_time, f->starts,
+                               f->slots)) != 0)
         return rc;
     m->state = f;
     m->step = fmu_step;

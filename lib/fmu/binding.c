@@ -1,0 +1,166 @@
+/* One FMU instance over the FMI 2.0 and 3.0 bindings (fmi2.c, fmi3.c):
+ * find and dlopen the platform binary (a missing one lists the platforms the
+ * FMU has), bind, instantiate, initialise, step, reset, close; the shared
+ * dlsym table and the logger's log line. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmu/fmu.h"
+#include "common/util.h"
+
+struct hermes__fmu_inst {
+    const struct hermes__fmu_ops *ops;
+    struct hermes__fmu_common    *c;  /* the binding's instance (ops->size bytes) */
+};
+
+int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = dlsym(c->dl, t[i].name);
+        if (!p)
+            return hermes__fail(HERMES_EMODULE, "module '%s': %s does not export the required function %s()",
+                                c->name, c->so, t[i].name);
+        memcpy(t[i].slot, &p, sizeof p);
+    }
+    return 0;
+}
+
+void hermes__fmu_log(const struct hermes__fmu_common *c, int status, const char *instance, const char *category,
+                     const char *text)
+{
+    hermes_log_level_t lvl = status >= 3 ? HERMES_LOG_ERROR : status >= 1 ? HERMES_LOG_WARN : HERMES_LOG_INFO;
+    hermes__log(lvl, "fmu", "module '%s' (%s) [%s]: %s", c ? c->name : "?", instance ? instance : "",
+                category ? category : "", text ? text : "");
+}
+
+/* The error for a missing platform binary, listing the platforms there are. */
+static int no_binary(const char *dir, const char *log_name, const char *platform, const char *id)
+{
+    char have[256] = "";
+    char *bin = hermes__asprintf("%s/binaries", dir);
+    DIR *d = bin ? opendir(bin) : NULL;
+    struct dirent *e;
+    size_t n = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int w = snprintf(have + n, sizeof have - n, "%s%s", n ? ", " : "", e->d_name);
+        if (w < 0 || (size_t)w >= sizeof have - n)
+            break;
+        n += (size_t)w;
+    }
+    if (d)
+        closedir(d);
+    free(bin);
+    return hermes__fail(HERMES_EMODULE, "module '%s': the FMU has no binary for this platform "
+                        "(binaries/%s/%s.so); it has: %s", log_name, platform, id, n ? have : "none");
+}
+
+/* The variables written before each step and read after it. */
+static int plan(struct hermes__fmu_common *c)
+{
+    const struct hermes__fmu_model *md = c->md;
+    c->in = calloc(md->nvar ? md->nvar : 1, sizeof *c->in);
+    c->out = calloc(md->nvar ? md->nvar : 1, sizeof *c->out);
+    if (!c->in || !c->out)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < md->nvar; i++) {
+        const struct hermes__fmu_var *x = &md->var[i];
+        if (x->causality == FMU_INPUT || (x->causality == FMU_PARAMETER && !x->fixed))
+            c->in[c->nin++] = i;
+        else if (x->causality == FMU_OUTPUT || x->causality == FMU_LOCAL)
+            c->out[c->nout++] = i;
+    }
+    return 0;
+}
+
+static int load(struct hermes__fmu_inst *fi, const char *dir)
+{
+    struct hermes__fmu_common *c = fi->c;
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return hermes__fail(HERMES_EMODULE, "module '%s': %s: cannot resolve the folder", c->name, dir);
+    c->so = hermes__asprintf("%s/binaries/%s/%s.so", real, fi->ops->platform, c->md->identifier);
+    c->resources = hermes__asprintf("%s/resources", real);
+    if (!c->so || !c->resources)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    struct stat st;
+    if (stat(c->so, &st) != 0)
+        return no_binary(real, c->name, fi->ops->platform, c->md->identifier);
+    if (!(c->dl = dlopen(c->so, RTLD_NOW | RTLD_LOCAL)))
+        return hermes__fail(HERMES_EMODULE, "module '%s': cannot load %s: %s", c->name, c->so, dlerror());
+    int rc = fi->ops->bind(c);
+    if (!rc)
+        rc = plan(c);
+    if (!rc)
+        rc = fi->ops->instantiate(c);
+    return rc;
+}
+
+int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
+                     const char *log_name, bool has_stop, double stop, const double *values, double *const *slots)
+{
+    *out = NULL;
+    struct hermes__fmu_inst *fi = calloc(1, sizeof *fi);
+    if (!fi)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    fi->ops = md->version == 3 ? &hermes__fmu_fmi3_ops : &hermes__fmu_fmi2_ops;
+    fi->c = calloc(1, fi->ops->size);
+    if (!fi->c || !(fi->c->name = hermes__strdup(log_name))) {
+        free(fi->c);
+        free(fi);
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    fi->c->md = md;
+    fi->c->has_stop = has_stop;
+    fi->c->stop = stop;
+    int rc = load(fi, dir);
+    char err[600];
+    if (!rc && (rc = fi->ops->init(fi->c, values, err, sizeof err)) != 0)
+        rc = hermes__fail(rc, "%s", err);
+    if (!rc && slots && (rc = fi->ops->read(fi->c, slots, err, sizeof err)) != 0)
+        rc = hermes__fail(rc, "module '%s': after initialisation, %s", log_name, err);
+    if (rc) {
+        hermes__fmu_close(fi);
+        return rc;
+    }
+    *out = fi;
+    return 0;
+}
+
+int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
+{
+    return fi->ops->step(fi->c, t, h, slots, err, cap);
+}
+
+int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err, size_t cap)
+{
+    int rc = fi->ops->reset(fi->c, err, cap);
+    if (!rc)
+        rc = fi->ops->init(fi->c, values, err, cap);
+    if (!rc && slots)
+        rc = fi->ops->read(fi->c, slots, err, cap);
+    return rc;
+}
+
+void hermes__fmu_close(struct hermes__fmu_inst *fi)
+{
+    if (!fi)
+        return;
+    struct hermes__fmu_common *c = fi->c;
+    fi->ops->close(c);
+    if (c->dl)
+        dlclose(c->dl);
+    free(c->name);
+    free(c->so);
+    free(c->resources);
+    free(c->in);
+    free(c->out);
+    free(c);
+    free(fi);
+}
