@@ -235,8 +235,9 @@ static const char usage_signals[] =
 static const char usage_clean[] =
     "usage: hermes clean [--dry-run]\n"
     "\n"
-    "Lists shared-memory segments named hermes-* in /dev/shm whose owning process\n"
-    "is gone, and removes them (unless --dry-run). Live runs are never touched.\n";
+    "Lists shared-memory segments named hermes-* in /dev/shm and FMU unpack\n"
+    "folders hermes-fmu-<pid>-* in $TMPDIR (or /tmp) whose owning process is\n"
+    "gone, and removes them (unless --dry-run). Live runs are never touched.\n";
 
 static bool wants_help(int argc, char **argv)
 {
@@ -697,6 +698,13 @@ static void print_sweep(void *ctx, const char *name, int owner_pid, bool removed
            owner_pid);
 }
 
+static void print_fmu_sweep(void *ctx, const char *path, int owner_pid, bool removed)
+{
+    const bool *dry = ctx;
+    printf("%s FMU folder %s (owner pid %d is gone)\n", *dry ? "stale" : removed ? "removed" : "could not remove",
+           path, owner_pid);
+}
+
 static int cmd_clean(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -713,7 +721,13 @@ static int cmd_clean(int argc, char **argv)
         fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
         return EXIT_STARTUP;
     }
+    int nf = hermes_fmu_sweep(!dry, print_fmu_sweep, &dry);
+    if (nf < 0) {
+        fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
+        return EXIT_STARTUP;
+    }
     printf("%d stale segment%s %s\n", n, n == 1 ? "" : "s", dry ? "found" : "removed");
+    printf("%d stale FMU folder%s %s\n", nf, nf == 1 ? "" : "s", dry ? "found" : "removed");
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "hermes/hermes.h"
@@ -52,14 +53,16 @@ static double value(hermes_scheduler_t *s, const char *name)
     return v;
 }
 
-/* Unpacked folders left in /tmp by this process's runs. */
+/* Unpacked folders in /tmp of this process (hermes-fmu-<pid>-XXXXXX). */
 static int count_unpacked(void)
 {
     DIR *d = opendir("/tmp");
     int n = 0;
     struct dirent *e;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "hermes-fmu-%ld-", (long)getpid());
     while (d && (e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, "hermes-fmu-", 11) == 0;
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
     if (d)
         closedir(d);
     return n;
@@ -309,15 +312,17 @@ static void test_fmu3_initial_overrides_start(void **state)
     hermes_config_destroy(cfg);
 }
 
-/* fmi3Error, terminateSimulation and eventHandlingNeeded from fmi3DoStep
- * each fail the module at that step with a message that says which. */
+/* fmi3Error, terminateSimulation and an early return needing event mode
+ * from fmi3DoStep each fail the module at that step with a message that
+ * says which; an event the FMU handled inside a completed step does not. */
 static void test_fmu3_step_outcomes_end_the_run(void **state)
 {
     (void)state;
     static const struct { const char *param, *text; } cases[] = {
         {"decay.fail_at", "fmi3DoStep at t=0.3 returned fmi3Error"},
         {"decay.terminate_at", "the FMU asked to terminate the simulation"},
-        {"decay.event_at", "needs event handling"},
+        {"decay.event_at", "stopped at t=0.29999999999999999: the FMU needs event handling"},
+        {"decay.note_at", NULL},  /* an event handled inside the step: the run goes on */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hermes_config_t *cfg = NULL;
@@ -329,9 +334,14 @@ static void test_fmu3_step_outcomes_end_the_run(void **state)
         assert_int_equal(hermes_scheduler_stage(s), 0);
         int rc = hermes_scheduler_step(s, 10, NULL);
         const char *msg = hermes_last_error();
-        if (rc != HERMES_EMODULE || !strstr(msg, "decay") || !strstr(msg, cases[i].text))
+        if (!cases[i].text) {
+            assert_int_equal(rc, 0);
+            assert_true(value(s, "decay.n") == 10.0);
+        } else if (rc != HERMES_EMODULE || !strstr(msg, "decay") || !strstr(msg, cases[i].text)) {
             fail_msg("%s: rc %d, message '%s'", cases[i].param, rc, msg);
-        assert_true(value(s, "decay.n") <= 4.0);
+        } else {
+            assert_true(value(s, "decay.n") <= 4.0);
+        }
         hermes_scheduler_destroy(s);
         hermes_config_destroy(cfg);
     }

@@ -3,7 +3,9 @@
  * from the log line event=listening). */
 #include "test_util.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -141,10 +143,90 @@ static void test_fmu_cli_set_fixed_parameter_refused(void **state)
     assert_true(log_contains("fixed FMU parameter"));
 }
 
+/* Unpack folders of @p pid under @p tmp: how many, the last one's path in @p path. */
+static int folders_of(const char *tmp, pid_t pid, char *path, size_t cap)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "hermes-fmu-%ld-", (long)pid);
+    DIR *d = opendir(tmp);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            n++;
+            snprintf(path, cap, "%s/%s", tmp, e->d_name);
+        }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* `hermes clean ARG` (NULL: none) with its output in @p out; the exit status. */
+static int run_clean(const char *arg, char *out, size_t cap)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' clean %s 2>&1", HERMES_CLI, arg ? arg : "");
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A run killed with SIGKILL leaves its unpack folder; `hermes clean
+ * --dry-run` lists it, `hermes clean` removes it and says so, and the
+ * folder of a live run is left alone. */
+static void test_fmu_cli_clean_removes_stale_folders(void **state)
+{
+    (void)state;
+    char tmp[300], out[4096], stale[600], live[600];
+    snprintf(tmp, sizeof tmp, "%s/fmu_clean_%ld", HERMES_TEST_BUILDDIR, (long)getpid());
+    mkdir(tmp, 0700);
+    setenv("TMPDIR", tmp, 1);
+    const char *args[] = {write_config(NULL), "--port", "0", "--paused", NULL};
+    assert_true(start_hermes(args) > 0);  /* a live run: never touched */
+    pid_t alive = child;
+    assert_int_equal(folders_of(tmp, alive, live, sizeof live), 1);
+    char alive_log[256];
+    snprintf(alive_log, sizeof alive_log, "%s", logpath);
+
+    assert_true(start_hermes(args) > 0);
+    pid_t dead = child;
+    assert_int_equal(folders_of(tmp, dead, stale, sizeof stale), 1);
+    kill(child, SIGKILL);
+    assert_int_equal(wait_hermes(5), 128 + SIGKILL);
+    assert_int_equal(folders_of(tmp, dead, stale, sizeof stale), 1);  /* left behind */
+    unlink(logpath);
+    snprintf(logpath, sizeof logpath, "%s", alive_log);
+    child = alive;
+
+    assert_int_equal(run_clean("--dry-run", out, sizeof out), 0);
+    char want[800];
+    snprintf(want, sizeof want, "stale FMU folder %s (owner pid %ld is gone)", stale, (long)dead);
+    if (!strstr(out, want) || !strstr(out, "1 stale FMU folder found"))
+        fail_msg("dry run said: %s", out);
+    assert_int_equal(folders_of(tmp, dead, stale, sizeof stale), 1);
+
+    assert_int_equal(run_clean(NULL, out, sizeof out), 0);
+    snprintf(want, sizeof want, "removed FMU folder %s (owner pid %ld is gone)", stale, (long)dead);
+    if (!strstr(out, want) || !strstr(out, "1 stale FMU folder removed"))
+        fail_msg("clean said: %s", out);
+    assert_int_equal(folders_of(tmp, dead, stale, sizeof stale), 0);
+    assert_int_equal(folders_of(tmp, alive, live, sizeof live), 1);
+
+    kill(child, SIGINT);
+    assert_int_equal(wait_hermes(5), 130);
+    assert_int_equal(folders_of(tmp, alive, live, sizeof live), 0);  /* removed at exit */
+    unsetenv("TMPDIR");
+    rmdir(tmp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fmu_cli_set_fixed_parameter_refused, teardown),
+        cmocka_unit_test_teardown(test_fmu_cli_clean_removes_stale_folders, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@ struct fmi3 {
     fmi3EnterInitializationModeTYPE enter_init;
     fmi3InstanceTYPE                exit_init, terminate, reset;
     fmi3DoStepTYPE                  do_step;
+    bool                            event_noted;  /* logged the first eventHandlingNeeded of a completed step */
 #define FIELD(N, T) fmi3Get##N##TYPE get_##N; fmi3Set##N##TYPE set_##N;
     HERMES_FMI3_ACCESSORS(FIELD)
 #undef FIELD
@@ -191,14 +192,18 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
                  t, last);
         return -1;
     }
-    if (event) {
-        snprintf(err, cap, "fmi3DoStep at t=%g: the FMU needs event handling (event mode), which Hermes does "
-                 "not provide", t);
+    if (early) {  /* not allowed (earlyReturnAllowed = false): the FMU stopped inside the step */
+        if (event)
+            snprintf(err, cap, "fmi3DoStep at t=%g stopped at t=%.17g: the FMU needs event handling (event "
+                     "mode), which Hermes does not provide", t, last);
+        else
+            snprintf(err, cap, "fmi3DoStep at t=%g returned early at t=%.17g instead of %.17g", t, last, t + h);
         return -1;
     }
-    if (early) {  /* not allowed (earlyReturnAllowed = false); lastSuccessfulTime is only meaningful here */
-        snprintf(err, cap, "fmi3DoStep at t=%g returned early at t=%.17g instead of %.17g", t, last, t + h);
-        return -1;
+    if (event && !f->event_noted) {  /* completed the step: the FMU handled the event itself (no event mode) */
+        f->event_noted = true;
+        hermes__log(HERMES_LOG_DEBUG, "fmu", "module '%s': fmi3DoStep at t=%g reported an event it handled "
+                    "inside the step (no event mode); not reported again", c->name, t);
     }
     return 0;
 }

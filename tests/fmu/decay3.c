@@ -3,8 +3,9 @@
  * Float64); n (Int32) counts steps, below (Boolean) is x < 1, sel (UInt8
  * input) scales y = sel * x (Float32 output). Fixed Int32 parameters make
  * step number N misbehave: fail_at returns fmi3Error, terminate_at sets
- * terminateSimulation, event_at sets eventHandlingNeeded, crash_at
- * dereferences NULL. Instantiation checks what Hermes promises: no event
+ * terminateSimulation, event_at returns early needing event handling,
+ * note_at flags an event it handled inside a completed step (allowed),
+ * crash_at dereferences NULL. Instantiation checks what Hermes promises: no event
  * mode, no early return, and a resourcePath with a trailing '/' holding
  * resources/token.txt. Built with DECAY3_NO_RESET it lacks fmi3Reset. A doStep whose communication point is not the end of
  * the last step is an error. */
@@ -18,7 +19,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 enum { VR_TIME, VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_SEL, VR_Y, VR_FAIL_AT, VR_TERM_AT, VR_EVENT_AT,
-       VR_CRASH_AT, VR_COUNT };
+       VR_CRASH_AT, VR_NOTE_AT, VR_COUNT };
 
 struct inst {
     fmi3InstanceEnvironment env;
@@ -42,7 +43,7 @@ static void defaults(struct inst *s)
     s->sel = 1;
     s->y = 0.0f;
     s->below = false;
-    s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_EVENT_AT] = s->i[VR_CRASH_AT] = -1;
+    s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_EVENT_AT] = s->i[VR_CRASH_AT] = s->i[VR_NOTE_AT] = -1;
 }
 
 static void outputs(struct inst *s)
@@ -231,6 +232,10 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3B
         int *volatile p = NULL;  /* a real SIGSEGV, the crash the tests contain */
         *p = 1;
     }
+    if (n == s->i[VR_EVENT_AT]) {  /* stops at t, needing event mode */
+        *event = *early = true;
+        return fmi3OK;
+    }
     if (n == s->i[VR_FAIL_AT]) {
         s->log(s->env, fmi3Error, "logStatusError", "asked to fail");
         return fmi3Error;
@@ -243,7 +248,7 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3B
     outputs(s);
     if (n == s->i[VR_TERM_AT])
         *terminate = true;
-    if (n == s->i[VR_EVENT_AT])
+    if (n == s->i[VR_NOTE_AT])  /* an event handled inside the step */
         *event = true;
     return fmi3OK;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config/internal.h"
+#include "hermes/fmu.h"
 #include "fmu/fmu.h"
 #include "scheduler/drivers/driver.h"
 #include "common/util.h"
@@ -79,6 +80,7 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
     m->terminate = fmu_close;
     char *xml = NULL;
     size_t len = 0;
+    hermes_fmu_sweep(true, NULL, NULL);  /* folders of earlier runs that were killed */
     if ((rc = hermes__fmu_unpack(info.path, &f->dir, &f->owned)) != 0 ||
         (rc = hermes__fmu_read_description(f->dir, &xml, &len)) != 0)
     {
