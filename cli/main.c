@@ -220,7 +220,9 @@ static const char usage_validate[] =
     "usage: hermes validate CONFIG\n"
     "\n"
     "Loads and checks CONFIG without running anything. Prints 'ok' and the module\n"
-    "and signal counts, or the error as FILE:LINE:COL: FIELD: message.\n"
+    "and signal counts, then each FMU variable that is not a signal with the\n"
+    "reason (\"skipped decay.label: a String variable\"), or the error as\n"
+    "FILE:LINE:COL: FIELD: message.\n"
     "exit status: 0 valid, 3 invalid, 2 bad command line.\n";
 
 static const char usage_signals[] =
@@ -281,6 +283,18 @@ static int cmd_validate(int argc, char **argv)
         nsig += mi.signal_count;
     }
     printf("ok: %s: %u modules, %u signals, %u wires\n", argv[1], n, nsig, hermes_config_wire_count(cfg));
+    for (uint32_t i = 0; i < n; i++) {  /* FMU variables that are not signals */
+        hermes_module_info_t mi;
+        hermes_config_module(cfg, i, &mi);
+        uint32_t ns = hermes_fmu_skipped_count(cfg, i);
+        if (ns)
+            printf("module %s: %u FMU variable%s:\n", mi.name, ns, ns == 1 ? " is not a signal" : "s are not signals");
+        for (uint32_t k = 0; k < ns; k++) {
+            hermes_fmu_skipped_t sk;
+            if (hermes_fmu_skipped(cfg, i, k, &sk) == 0)
+                printf("  skipped %s.%s: %s\n", mi.name, sk.name, sk.reason);
+        }
+    }
     hermes_config_destroy(cfg);
     return 0;
 }

@@ -161,11 +161,11 @@ static int folders_of(const char *tmp, pid_t pid, char *path, size_t cap)
     return n;
 }
 
-/* `hermes clean ARG` (NULL: none) with its output in @p out; the exit status. */
-static int run_clean(const char *arg, char *out, size_t cap)
+/* `hermes WHAT ARG` (ARG NULL: none) with its output in @p out; the exit status. */
+static int run_cmd(const char *what, const char *arg, char *out, size_t cap)
 {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' clean %s 2>&1", HERMES_CLI, arg ? arg : "");
+    char cmd[900];
+    snprintf(cmd, sizeof cmd, "'%s' %s %s 2>&1", HERMES_CLI, what, arg ? arg : "");
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t n = fread(out, 1, cap - 1, p);
@@ -201,14 +201,14 @@ static void test_fmu_cli_clean_removes_stale_folders(void **state)
     snprintf(logpath, sizeof logpath, "%s", alive_log);
     child = alive;
 
-    assert_int_equal(run_clean("--dry-run", out, sizeof out), 0);
+    assert_int_equal(run_cmd("clean", "--dry-run", out, sizeof out), 0);
     char want[800];
     snprintf(want, sizeof want, "stale FMU folder %s (owner pid %ld is gone)", stale, (long)dead);
     if (!strstr(out, want) || !strstr(out, "1 stale FMU folder found"))
         fail_msg("dry run said: %s", out);
     assert_int_equal(folders_of(tmp, dead, stale, sizeof stale), 1);
 
-    assert_int_equal(run_clean(NULL, out, sizeof out), 0);
+    assert_int_equal(run_cmd("clean", NULL, out, sizeof out), 0);
     snprintf(want, sizeof want, "removed FMU folder %s (owner pid %ld is gone)", stale, (long)dead);
     if (!strstr(out, want) || !strstr(out, "1 stale FMU folder removed"))
         fail_msg("clean said: %s", out);
@@ -222,11 +222,40 @@ static void test_fmu_cli_clean_removes_stale_folders(void **state)
     rmdir(tmp);
 }
 
+/* `hermes validate` names each FMU variable that is not a signal, with why. */
+static void test_fmu_cli_validate_lists_skipped(void **state)
+{
+    (void)state;
+    snprintf(cfgpath, sizeof cfgpath, "%s/fmu_cli_v_%ld.yaml", HERMES_TEST_BUILDDIR, (long)getpid());
+    FILE *f = fopen(cfgpath, "w");
+    assert_non_null(f);
+    fprintf(f, "execution: {mode: afap, rate_hz: 10}\n"
+               "modules:\n"
+               "  d3: {type: fmu, fmu: %s/decay_good3.fmu}\n"
+               "  d2: {type: fmu, fmu: %s/decay_good.fmu}\n", HERMES_TEST_BUILDDIR, HERMES_TEST_BUILDDIR);
+    fclose(f);
+    char out[4096];
+    assert_int_equal(run_cmd("validate", cfgpath, out, sizeof out), 0);
+    static const char *const want[] = {
+        "module d3: 4 FMU variables are not signals:\n",
+        "  skipped d3.time: the independent variable (time)\n",
+        "  skipped d3.label: a String variable\n",
+        "  skipped d3.blob: a Binary variable\n",
+        "  skipped d3.vec: an array\n",
+        "module d2: 1 FMU variable is not a signal:\n",
+        "  skipped d2.label: a String variable\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        if (!strstr(out, want[i]))
+            fail_msg("no '%s' in:\n%s", want[i], out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_fmu_cli_set_fixed_parameter_refused, teardown),
         cmocka_unit_test_teardown(test_fmu_cli_clean_removes_stale_folders, teardown),
+        cmocka_unit_test_teardown(test_fmu_cli_validate_lists_skipped, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
-/** @file fmu.h  FMU modules (`type: fmu`, docs/fmu.md): housekeeping of the
- * folders their archives are unpacked into.
- * Threading: every call here may be made from any thread.
+/** @file fmu.h  FMU modules (`type: fmu`, docs/fmu.md): the variables of an
+ * FMU that are not signals, and housekeeping of the folders archives are
+ * unpacked into.
+ * Threading: every call here may be made from any thread (the config calls
+ * as for hermes/config.h: not while another thread changes the config).
  *
  * An .fmu archive is unpacked into `$TMPDIR/hermes-fmu-<pid>-XXXXXX` (or
  * /tmp when TMPDIR is unset), mode 0700, where <pid> is the process that
@@ -12,11 +14,34 @@
 #define HERMES_FMU_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "common.h"
+#include "config.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/** A variable of an FMU that is not a signal (a String, Binary, Clock, array,
+ *  the independent variable, a structural parameter, a local without
+ *  `locals: true`). Strings are borrowed from the config. */
+typedef struct hermes_fmu_skipped {
+    const char *name;    /**< the FMI variable name, as in modelDescription.xml */
+    const char *reason;  /**< why it is not a signal, e.g. "a String variable" */
+} hermes_fmu_skipped_t;
+
+/** Number of variables of module @p module_index (an fmu module) that are
+ *  not signals; 0 for other modules or an index out of range. @since 0.4 */
+HERMES_API uint32_t hermes_fmu_skipped_count(const hermes_config_t *cfg, uint32_t module_index);
+
+/**
+ * Skipped variable @p i (< hermes_fmu_skipped_count()) of module @p module_index,
+ * in modelDescription.xml order; the strings live as long as the config.
+ * @return 0 or HERMES_EINVAL (NULL argument, index out of range)
+ * @since 0.4
+ */
+HERMES_API int hermes_fmu_skipped(const hermes_config_t *cfg, uint32_t module_index, uint32_t i,
+                                  hermes_fmu_skipped_t *out);
 
 /** Name prefix of every unpack folder ("hermes-fmu-"). */
 #define HERMES_FMU_DIR_PREFIX "hermes-fmu-"

@@ -74,6 +74,9 @@ struct cfg_module {
     double                rate_hz;      /* modules.<m>.rate_hz; 0: the base rate */
     uint32_t              offset;       /* modules.<m>.offset (frames) */
     bool                  fmu_locals;   /* type fmu: locals: true */
+    char                **fmu_skipped;  /* type fmu: FMI names of the variables that are not signals */
+    const char          **fmu_skip_why; /* ... and why (static text) */
+    uint32_t              fmu_nskipped;
 };
 
 struct cfg_wire {

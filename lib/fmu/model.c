@@ -194,7 +194,7 @@ static void typed(struct parse *ps, const char *el, const char **a)
             FAIL("variable '%s': invalid Boolean start '%s'", c->fmi_name, s);
     } else if (s && !parse_num(s, &c->start)) {
         if (strchr(s, ' '))
-            ps->skip_why = "an array (several start values)";
+            ps->skip_why = "an array";
         else
             FAIL("variable '%s': invalid start '%s'", c->fmi_name, s);
     }
@@ -312,7 +312,7 @@ static void XMLCALL on_start(void *ud, const char *el, const char **a)
         if (ps->md->version == 2)
             typed(ps, el, a);
         else if (strcmp(el, "Dimension") == 0 && !ps->skip_why)
-            ps->skip_why = "an array (Dimension)";
+            ps->skip_why = "an array";
     }
 }
 
