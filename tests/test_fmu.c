@@ -347,6 +347,96 @@ static void test_fmu3_step_outcomes_end_the_run(void **state)
     }
 }
 
+/* isolate: true. The FMU runs in hermes-fmu-host (a process module) and
+ * gives the same results as in-process: the analytic solution, a tunable
+ * parameter between steps, reset; the unpack folder goes with the scheduler. */
+static void test_fmu_isolated_matches_analytic(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {"good3", "good"};
+    for (size_t v = 0; v < 2; v++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        int before = count_unpacked();
+        assert_int_equal(load(&cfg, variants[v], "    isolate: true\n", &err), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(count_unpacked(), before + 1);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        assert_true(value(s, "decay.x") == 2.0);  /* the FMU's output after initialisation */
+        assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
+        double x = value(s, "decay.x");
+        assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+        assert_true(value(s, "decay.n") == 25.0);
+        set_value(s, "decay.k", 2.0);
+        assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
+        assert_true(fabs(value(s, "decay.x") - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);
+        assert_int_equal(hermes_scheduler_reset(s), 0);
+        assert_true(value(s, "decay.x") == 2.0);
+        assert_int_equal(hermes_scheduler_step(s, 10, NULL), 0);
+        assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 1.0)) < 1e-12);
+        hermes_scheduler_destroy(s);
+        assert_int_equal(count_unpacked(), before);
+        hermes_config_destroy(cfg);
+    }
+}
+
+/* A segfault in doStep of an isolated FMU is contained: this process goes
+ * on, the step fails naming the module and the signal, nothing is left. */
+static void test_fmu_isolated_crash_contained(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int before = count_unpacked();
+    assert_int_equal(load(&cfg, "good3", "    isolate: true\n", &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.crash_at", 3), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), HERMES_EMODULE);
+    const char *msg = hermes_last_error();
+    if (!strstr(msg, "module 'decay' step failed at frame 3") || !strstr(msg, "SIGSEGV"))
+        fail_msg("message: %s", msg);
+    assert_true(value(s, "decay.n") == 3.0);
+    hermes_scheduler_destroy(s);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+/* An isolated FMU whose instantiate fails refuses to start with the FMU's
+ * error; an oversize archive (a zip bomb) is refused before anything is
+ * unpacked. Nothing is left behind either way. */
+static void test_fmu_isolated_start_failures(void **state)
+{
+    (void)state;
+    int before = count_unpacked();
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    setenv("DECAY_FMU_NO_INSTANCE", "1", 1);
+    assert_int_equal(load(&cfg, "good3", "    isolate: true\n", &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), HERMES_EMODULE);
+    const char *msg = hermes_last_error();
+    if (!strstr(msg, "decay") || !strstr(msg, "refused to start") || !strstr(msg, "fmi3InstantiateCoSimulation failed"))
+        fail_msg("message: %s", msg);
+    unsetenv("DECAY_FMU_NO_INSTANCE");
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+
+    const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
+                    "modules:\n"
+                    "  big: {type: fmu, fmu: decay_huge3.fmu, isolate: true}\n";
+    assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
+    assert_int_equal(hermes_config_validate(cfg, &err), 0);
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), HERMES_ECONFIG);
+    msg = hermes_last_error();
+    if (!strstr(msg, "module 'big'") || !strstr(msg, "unpacked size exceeds the limit of 512 MiB"))
+        fail_msg("message: %s", msg);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
 struct bad { const char *variant, *extra, *text; };
 
 static void test_fmu_bad_input_refused(void **state)
@@ -360,7 +450,6 @@ static void test_fmu_bad_input_refused(void **state)
         {"badxml", NULL, "modelDescription.xml:"},
         {"nomd", NULL, "no modelDescription.xml"},
         {"dup", NULL, "both map to the signal name 'x_'"},
-        {"good", "    isolate: true\n", "not supported yet"},
         {"good", "    locals: maybe\n", "expected true or false"},
         {"good", "    signals:\n      - {name: y, type: f64}\n", "signals come from its FMU"},
     };
@@ -422,6 +511,9 @@ int main(void)
         cmocka_unit_test(test_fmu3_decay_matches_analytic),
         cmocka_unit_test(test_fmu3_initial_overrides_start),
         cmocka_unit_test(test_fmu3_step_outcomes_end_the_run),
+        cmocka_unit_test(test_fmu_isolated_matches_analytic),
+        cmocka_unit_test(test_fmu_isolated_crash_contained),
+        cmocka_unit_test(test_fmu_isolated_start_failures),
         cmocka_unit_test(test_fmu_bad_input_refused),
         cmocka_unit_test(test_fmu_bad_archive_at_start),
     };

@@ -95,9 +95,7 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
     int rc = yaml_bool(cfg, err, f, isolate, &iso);
     if (rc)
         return rc;
-    if (iso)
-        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, f,
-                                         "isolate: true (FMU in a child process) is not supported yet");
+    m->fmu_isolate = iso;
     snprintf(f, sizeof f, "modules.%s.locals", m->name);
     if ((rc = yaml_bool(cfg, err, f, locals, &m->fmu_locals)) != 0)
         return rc;
@@ -117,6 +115,11 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
 bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index)
 {
     return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_locals;
+}
+
+bool hermes__config_fmu_isolate(const hermes_config_t *cfg, uint32_t module_index)
+{
+    return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_isolate;
 }
 
 const char *hermes__config_signal_initial_only(const hermes_config_t *cfg, uint32_t i, uint32_t j)

@@ -18,26 +18,6 @@ struct hermes__fmu_inst {
     struct hermes__fmu_common    *c;  /* the binding's instance (ops->size bytes) */
 };
 
-int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        void *p = dlsym(c->dl, t[i].name);
-        if (!p)
-            return hermes__fail(HERMES_EMODULE, "module '%s': %s does not export the required function %s()",
-                                c->name, c->so, t[i].name);
-        memcpy(t[i].slot, &p, sizeof p);
-    }
-    return 0;
-}
-
-void hermes__fmu_log(const struct hermes__fmu_common *c, int status, const char *instance, const char *category,
-                     const char *text)
-{
-    hermes_log_level_t lvl = status >= 3 ? HERMES_LOG_ERROR : status >= 1 ? HERMES_LOG_WARN : HERMES_LOG_INFO;
-    hermes__log(lvl, "fmu", "module '%s' (%s) [%s]: %s", c ? c->name : "?", instance ? instance : "",
-                category ? category : "", text ? text : "");
-}
-
 /* The error for a missing platform binary, listing the platforms there are. */
 static int no_binary(const char *dir, const char *log_name, const char *platform, const char *id)
 {
@@ -136,6 +116,17 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
 {
     return fi->ops->step(fi->c, t, h, slots, err, cap);
+}
+
+int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap)
+{
+    int rc = fi->ops->read(fi->c, slots, err, cap);
+    if (rc) {
+        char tmp[600];
+        hermes__strlcpy(tmp, err, sizeof tmp);
+        snprintf(err, cap, "module '%s': %s", fi->c->name, tmp);
+    }
+    return rc;
 }
 
 int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err, size_t cap)

@@ -86,6 +86,8 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
  * outputs (and locals) into @p slots. Error text in @p err. */
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err,
                      size_t cap);
+/* Read outputs (and locals) into @p slots (frame 0 after staging). */
+int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap);
 /* FMI reset then initialisation again with @p values; outputs into @p slots. */
 int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
                       size_t cap);
@@ -117,6 +119,7 @@ struct hermes__fmu_ops {
     void (*close)(struct hermes__fmu_common *c);                         /* terminate and free the instance */
 };
 extern const struct hermes__fmu_ops hermes__fmu_fmi2_ops, hermes__fmu_fmi3_ops;
+/* ---- fmi_common.c: shared by fmi2.c and fmi3.c ---- */
 /* dlsym each of @p n symbols into its slot; a missing one is named. */
 struct hermes__fmu_sym { const char *name; void **slot; };
 int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n);

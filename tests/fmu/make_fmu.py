@@ -61,6 +61,12 @@ if variant.endswith('3'):
             z.write(so, 'binaries/aarch64-linux/decay3.so')
         else:
             z.write(so, 'binaries/x86_64-linux/decay3.so')
+    if variant == 'huge3':  # a zip bomb: 520 MiB of zeros, a few MiB packed
+        with zipfile.ZipFile(out, 'a', zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            with z.open('resources/zeros.bin', 'w', force_zip64=True) as f:
+                block = bytes(1 << 20)
+                for _ in range(520):
+                    f.write(block)
     sys.exit(0)
 
 version = '4.0' if variant == 'v4' else '1.0' if variant == 'v1' else '2.0'

@@ -46,6 +46,8 @@ enum wait_result { W_ANSWERED, W_DEAD, W_TIMEOUT };
 
 struct proc {
     struct hermes__module  *m;
+    void                  (*on_close)(void *ctx);  /* after the child is gone (the owner's cleanup), or NULL */
+    void                   *close_ctx;
     struct hermes_shm_ctrl *ctrl;
     uint32_t                seq;          /* go.seq of the last command */
     uint32_t                last_cmd;
@@ -438,6 +440,8 @@ static void proc_close(struct hermes__module *m)
     free(p->path);
     hermes__free_strv(p->argv, SIZE_MAX);
     hermes__free_strv(p->envp, SIZE_MAX);
+    if (p->on_close)
+        p->on_close(p->close_ctx);
     free(p);
     m->impl = NULL;
     m->state = NULL;
@@ -541,18 +545,30 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     int rc = hermes_config_module(cfg, m->config_index, &info);
     if (rc)
         return rc;
-    if (!info.path || !*info.path)
-        return hermes__fail(HERMES_EMODULE, "module '%s': process module has no executable", m->name);
+    return hermes__process_open_exec(m, cfg, bp, &info, NULL, NULL);
+}
+
+int hermes__process_open_exec(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp,
+                              const hermes_module_info_t *exec, void (*on_close)(void *ctx), void *close_ctx)
+{
+    const hermes_module_info_t info = *exec;
+    int rc;
     struct hermes_shm_ctrl *ctrl = NULL;
     for (uint32_t i = 0; i < hermes_backplane_module_count(bp) && !ctrl; i++)
         if (strcmp(hermes_backplane_module_name(bp, i), m->name) == 0)
             ctrl = hermes__bp_ctrl(bp, i);
-    if (!ctrl)
-        return hermes__fail(HERMES_EMODULE, "module '%s' has no control block in the backplane", m->name);
-
-    struct proc *p = calloc(1, sizeof *p);
-    if (!p)
+    struct proc *p = ctrl && info.path && *info.path ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        if (on_close)
+            on_close(close_ctx);
+        if (!info.path || !*info.path)
+            return hermes__fail(HERMES_EMODULE, "module '%s': process module has no executable", m->name);
+        if (!ctrl)
+            return hermes__fail(HERMES_EMODULE, "module '%s' has no control block in the backplane", m->name);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    p->on_close = on_close;
+    p->close_ctx = close_ctx;
     p->m = m;
     p->ctrl = ctrl;
     p->pidfd = -1;
