@@ -47,7 +47,8 @@ static int plan(struct hermes__fmu_common *c)
     const struct hermes__fmu_model *md = c->md;
     c->in = calloc(md->nvar ? md->nvar : 1, sizeof *c->in);
     c->out = calloc(md->nvar ? md->nvar : 1, sizeof *c->out);
-    if (!c->in || !c->out)
+    c->last_in = calloc(md->nvar ? md->nvar : 1, sizeof *c->last_in);
+    if (!c->in || !c->out || !c->last_in)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < md->nvar; i++) {
         const struct hermes__fmu_var *x = &md->var[i];
@@ -101,6 +102,7 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     fi->c->stop = stop;
     int rc = load(fi, dir);
     char err[600];
+    fi->c->last_valid = false;
     if (!rc && (rc = fi->ops->init(fi->c, values, err, sizeof err)) != 0)
         rc = hermes__fail(rc, "%s", err);
     if (!rc && slots && (rc = fi->ops->read(fi->c, slots, err, sizeof err)) != 0)
@@ -115,7 +117,9 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
 
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
 {
-    return fi->ops->step(fi->c, t, h, slots, err, cap);
+    int rc = fi->ops->step(fi->c, t, h, slots, err, cap);
+    fi->c->last_valid = rc == 0;  /* after a failed set the FMU's values are unknown */
+    return rc;
 }
 
 int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap)
@@ -131,6 +135,7 @@ int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *er
 
 int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err, size_t cap)
 {
+    fi->c->last_valid = false;  /* the FMU is back to its starts */
     int rc = fi->ops->reset(fi->c, err, cap);
     if (!rc)
         rc = fi->ops->init(fi->c, values, err, cap);
@@ -152,6 +157,7 @@ void hermes__fmu_close(struct hermes__fmu_inst *fi)
     free(c->resources);
     free(c->in);
     free(c->out);
+    free(c->last_in);
     free(c);
     free(fi);
 }

@@ -153,6 +153,8 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     struct fmi2 *f = (struct fmi2 *)c;
     fmi2Status s = fmi2OK;
     for (uint32_t k = 0; k < c->nin && s < fmi2Discard; k++) {
+        if (!hermes__fmu_in_changed(c, k, *slots[c->in[k]]))
+            continue;
         fmi2Status r = set_one(f, &c->md->var[c->in[k]], *slots[c->in[k]]);
         if (r > s)
             s = r;

@@ -169,6 +169,8 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     struct fmi3 *f = (struct fmi3 *)c;
     fmi3Status s = fmi3OK;
     for (uint32_t k = 0; k < c->nin && s < fmi3Discard; k++) {
+        if (!hermes__fmu_in_changed(c, k, *slots[c->in[k]]))
+            continue;
         fmi3Status r = set_one(f, &c->md->var[c->in[k]], *slots[c->in[k]]);
         s = r > s ? r : s;
     }

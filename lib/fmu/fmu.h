@@ -106,7 +106,20 @@ struct hermes__fmu_common {
      * (inputs, tunable parameters) and read after it (outputs, locals). */
     uint32_t                       *in, *out;
     uint32_t                        nin, nout;
+    /* The value last written to in[k] since initialisation; a step writes
+     * only inputs that changed (the FMU keeps what it was given). */
+    double                         *last_in;
+    bool                            last_valid;
 };
+/* Whether in[k] must be written before this step (changed, or first since
+ * initialisation); records @p v as written. */
+static inline bool hermes__fmu_in_changed(struct hermes__fmu_common *c, uint32_t k, double v)
+{
+    if (c->last_valid && c->last_in[k] == v)
+        return false;
+    c->last_in[k] = v;
+    return true;
+}
 struct hermes__fmu_ops {
     const char *platform;                   /* binaries/<platform>/ */
     size_t      size;                       /* of the binding's instance, which starts with the common part */

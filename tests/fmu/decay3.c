@@ -5,7 +5,8 @@
  * step number N misbehave: fail_at returns fmi3Error, terminate_at sets
  * terminateSimulation, event_at returns early needing event handling,
  * note_at flags an event it handled inside a completed step (allowed),
- * crash_at dereferences NULL. Instantiation checks what Hermes promises: no event
+ * crash_at dereferences NULL; substeps > 1 computes each step in that many
+ * pieces (work for bench/bench_fmu.c). Instantiation checks what Hermes promises: no event
  * mode, no early return, and a resourcePath with a trailing '/' holding
  * resources/token.txt. Built with DECAY3_NO_RESET it lacks fmi3Reset. A doStep whose communication point is not the end of
  * the last step is an error. */
@@ -19,7 +20,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 enum { VR_TIME, VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_SEL, VR_Y, VR_FAIL_AT, VR_TERM_AT, VR_EVENT_AT,
-       VR_CRASH_AT, VR_NOTE_AT, VR_COUNT };
+       VR_CRASH_AT, VR_NOTE_AT, VR_SUBSTEPS, VR_COUNT };
 
 struct inst {
     fmi3InstanceEnvironment env;
@@ -44,6 +45,7 @@ static void defaults(struct inst *s)
     s->y = 0.0f;
     s->below = false;
     s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_EVENT_AT] = s->i[VR_CRASH_AT] = s->i[VR_NOTE_AT] = -1;
+    s->i[VR_SUBSTEPS] = 1;
 }
 
 static void outputs(struct inst *s)
@@ -241,7 +243,9 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3B
         return fmi3Error;
     }
     double k = s->r[VR_K], u = s->r[VR_U], eq = u / k;
-    s->r[VR_X] = eq + (s->r[VR_X] - eq) * exp(-k * h);
+    int32_t m = s->i[VR_SUBSTEPS] > 1 ? s->i[VR_SUBSTEPS] : 1;
+    for (int32_t j = 0; j < m; j++)  /* substeps > 1: the same solution in m pieces (benchmark work) */
+        s->r[VR_X] = eq + (s->r[VR_X] - eq) * exp(-k * (h / m));
     s->i[VR_N]++;
     s->t = t + h;
     *last = s->t;

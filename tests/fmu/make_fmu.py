@@ -37,9 +37,10 @@ VARS3 = '''
   <Int32 name="event_at" valueReference="11" causality="parameter" variability="fixed" start="-1"/>
   <Int32 name="crash_at" valueReference="12" causality="parameter" variability="fixed" start="-1"/>
   <Int32 name="note_at" valueReference="13" causality="parameter" variability="fixed" start="-1"/>
+  <Int32 name="substeps" valueReference="14" causality="parameter" variability="fixed" start="1"/>
   <String name="label" valueReference="16" causality="parameter" variability="fixed"><Start value="a"/></String>
-  <Binary name="blob" valueReference="14" causality="parameter" variability="fixed"><Start value="0a0b"/></Binary>
-  <Float64 name="vec" valueReference="15" causality="parameter" variability="fixed" start="1 2 3"><Dimension start="3"/></Float64>
+  <Binary name="blob" valueReference="17" causality="parameter" variability="fixed"><Start value="0a0b"/></Binary>
+  <Float64 name="vec" valueReference="18" causality="parameter" variability="fixed" start="1 2 3"><Dimension start="3"/></Float64>
 '''
 TYPES3 = '<TypeDefinitions><Float64Type name="Length" unit="m"/></TypeDefinitions>'
 

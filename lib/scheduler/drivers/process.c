@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "backplane/layout.h"
+#include "config/internal.h"
 #include "hermes/module.h"
 #include "scheduler/drivers/driver.h"
 #include "scheduler/drivers/process_wake.h"
@@ -516,8 +517,9 @@ static void spin_policy(const hermes_config_t *cfg, uint32_t index, uint32_t *or
     uint32_t nproc = 0, group = UINT32_MAX, gsize = 0, n = hermes_config_schedule_count(cfg);
     for (uint32_t i = 0; i < hermes_config_module_count(cfg); i++) {
         hermes_module_info_t mi;
-        if (hermes_config_module(cfg, i, &mi) == 0 && mi.type == HERMES_MODULE_PROCESS)
-            nproc++;
+        if (hermes_config_module(cfg, i, &mi) == 0 &&
+            (mi.type == HERMES_MODULE_PROCESS || (mi.type == HERMES_MODULE_FMU && hermes__config_fmu_isolate(cfg, i))))
+            nproc++;  /* an FMU with isolate: true is a process module too */
     }
     for (uint32_t k = 0, mi; k < n && group == UINT32_MAX; k++)
         if (hermes_config_schedule_at(cfg, k, &mi) == 0 && mi == index)
