@@ -6,7 +6,7 @@
  * library's static core: it is a part of the library that runs out of
  * process, started by lib/scheduler/drivers/fmu.c, not a user host.
  *
- * usage: hermes-fmu-host DIR [--locals] [--stop=T]   (started by Hermes only) */
+ * usage: hermes-fmu-host DIR [--start=T] [--locals] [--stop=T]   (started by Hermes only) */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ static int fail_start(struct host *h, const char *what)
 }
 
 /* Read the model, find the module's slots, open the FMU with their initial values. */
-static int open_fmu(struct host *h, const char *dir, bool locals, bool has_stop, double stop)
+static int open_fmu(struct host *h, const char *dir, bool locals, double start, bool has_stop, double stop)
 {
     char *xml = NULL;
     size_t len = 0;
@@ -70,7 +70,8 @@ static int open_fmu(struct host *h, const char *dir, bool locals, bool has_stop,
     h->base_hz = rate ? strtod(rate, NULL) : 0.0;
     if (!(h->base_hz > 0))
         return fail_start(h, "HERMES_BASE_RATE_HZ is missing");
-    if (hermes__fmu_open(&h->fi, &h->md, dir, hermes_module_name(h->m), has_stop, stop, h->starts, NULL) != 0)
+    if (hermes__fmu_open(&h->fi, &h->md, dir, hermes_module_name(h->m), start, has_stop, stop, h->starts,
+                         NULL) != 0)
         return fail_start(h, hermes_last_error());
     return 0;
 }
@@ -109,15 +110,17 @@ static int serve(struct host *h)
 int main(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-') {
-        fputs("usage: hermes-fmu-host DIR [--locals] [--stop=T]\n"
+        fputs("usage: hermes-fmu-host DIR [--start=T] [--locals] [--stop=T]\n"
               "The child process of an FMU module with isolate: true; Hermes starts it.\n", stderr);
         return 2;
     }
     bool locals = false, has_stop = false;
-    double stop = 0;
+    double stop = 0, start = 0;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--locals") == 0) {
             locals = true;
+        } else if (strncmp(argv[i], "--start=", 8) == 0) {
+            start = strtod(argv[i] + 8, NULL);
         } else if (strncmp(argv[i], "--stop=", 7) == 0) {
             has_stop = true;
             stop = strtod(argv[i] + 7, NULL);
@@ -133,7 +136,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hermes_log_set(on_log, (void *)hermes_module_name(h.m), HERMES_LOG_INFO);
-    int rc = open_fmu(&h, argv[1], locals, has_stop, stop);
+    int rc = open_fmu(&h, argv[1], locals, start, has_stop, stop);
     if (!rc)
         rc = serve(&h);
     hermes__fmu_close(h.fi);

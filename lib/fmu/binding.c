@@ -84,7 +84,8 @@ static int load(struct hermes__fmu_inst *fi, const char *dir)
 }
 
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, bool has_stop, double stop, const double *values, double *const *slots)
+                     const char *log_name, double start, bool has_stop, double stop, const double *values,
+                     double *const *slots)
 {
     *out = NULL;
     struct hermes__fmu_inst *fi = calloc(1, sizeof *fi);
@@ -98,6 +99,7 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
     fi->c->md = md;
+    fi->c->start = start;
     fi->c->has_stop = has_stop;
     fi->c->stop = stop;
     int rc = load(fi, dir);

@@ -117,7 +117,7 @@ static int instantiate(struct hermes__fmu_common *c)
 static int init(struct hermes__fmu_common *c, const double *values, char *err, size_t cap)
 {
     struct fmi2 *f = (struct fmi2 *)c;
-    fmi2Status s = f->setup(f->comp, fmi2False, 0.0, 0.0, c->has_stop, c->stop);
+    fmi2Status s = f->setup(f->comp, fmi2False, 0.0, c->start, c->has_stop, c->stop);
     const char *what = "fmi2SetupExperiment";
     if (s < fmi2Discard) {
         what = "setting start values";

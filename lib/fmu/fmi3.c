@@ -130,7 +130,7 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     const char *what = "setting start values";
     if (s < fmi3Discard) {
         what = "fmi3EnterInitializationMode";
-        s = f->enter_init(f->inst, false, 0.0, 0.0, c->has_stop, c->stop);
+        s = f->enter_init(f->inst, false, 0.0, c->start, c->has_stop, c->stop);
     }
     if (s < fmi3Discard) {
         what = "fmi3ExitInitializationMode";

@@ -77,11 +77,13 @@ struct hermes__fmu_inst;
 /* Load the binary under @p dir (binaries/linux64 for FMI 2,
  * binaries/x86_64-linux for FMI 3), instantiate (co-simulation), apply
  * @p values (one per variable, in the model's order) to inputs and
- * parameters, initialise (start 0, stop @p stop when @p has_stop), and read
+ * parameters, initialise (start time @p start: the time of the module's
+ * first step, 0 unless it has an offset; stop @p stop when @p has_stop), and read
  * the outputs (and locals) into @p slots (NULL: not read). @p log_name names
  * the module in log lines and messages. */
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, bool has_stop, double stop, const double *values, double *const *slots);
+                     const char *log_name, double start, bool has_stop, double stop, const double *values,
+                     double *const *slots);
 /* Write inputs and tunable parameters from @p slots, step [t, t+h], read
  * outputs (and locals) into @p slots. Error text in @p err. */
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err,
@@ -100,6 +102,7 @@ struct hermes__fmu_common {
     char                           *name;       /* the module's name */
     char                           *so;         /* path of the binary */
     char                           *resources;  /* absolute path of resources/, no trailing slash */
+    double                          start;
     bool                            has_stop;
     double                          stop;
     /* Indices (into md->var) of the variables written before each step

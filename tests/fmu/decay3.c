@@ -90,7 +90,8 @@ EXPORT fmi3Status fmi3EnterInitializationMode(fmi3Instance c, fmi3Boolean td, fm
 {
     (void)td; (void)tol; (void)sd; (void)stop;
     ((struct inst *)c)->initialising = true;
-    return t0 == 0.0 ? fmi3OK : fmi3Error;
+    ((struct inst *)c)->t = t0;  /* the first communication point */
+    return fmi3OK;
 }
 EXPORT fmi3Status fmi3ExitInitializationMode(fmi3Instance c)
 {

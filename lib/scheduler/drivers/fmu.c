@@ -73,6 +73,16 @@ static void fmu_close(struct hermes__module *m)
     m->state = NULL;
 }
 
+/* The FMU's start time: the time of its first step, the frame of its offset
+ * (FMUs insist that each communication point is where the last step ended). */
+static double start_time(const hermes_config_t *cfg, const struct hermes__module *m, const hermes_execution_t *ex)
+{
+    hermes_module_rate_t r;
+    if (hermes_config_module_rate(cfg, m->config_index, &r) != 0)
+        return 0.0;
+    return (double)r.offset / ex->rate_hz;
+}
+
 /* The hermes-fmu-host program: $HERMES_FMU_HOST, else beside the running
  * executable (a build tree), else the installed one in libexec. */
 static char *host_path(void)
@@ -111,10 +121,11 @@ static int open_isolated(struct hermes__module *m, const hermes_config_t *cfg, h
                          const hermes_module_info_t *info, char *dir, bool owned, const hermes_execution_t *ex)
 {
     char *host = host_path();
-    char stop[48];
+    char stop[48], start[48];
     snprintf(stop, sizeof stop, "--stop=%.17g", ex->end_time);
-    const char *args[4] = {dir, NULL, NULL, NULL};
-    uint32_t n = 1;
+    snprintf(start, sizeof start, "--start=%.17g", start_time(cfg, m, ex));
+    const char *args[5] = {dir, start, NULL, NULL, NULL};
+    uint32_t n = 2;
     if (hermes__config_fmu_locals(cfg, m->config_index))
         args[n++] = "--locals";
     if (ex->has_end_time)
@@ -189,8 +200,8 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
         f->slots[j] = hermes_backplane_slot(bp, si.id);
         f->starts[j] = *f->slots[j];
     }
-    if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, ex.has_end_time, ex.end_time, f->starts,
-                               f->slots)) != 0)
+    if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, start_time(cfg, m, &ex), ex.has_end_time,
+                               ex.end_time, f->starts, f->slots)) != 0)
         return rc;
     m->state = f;
     m->step = fmu_step;
