@@ -259,6 +259,7 @@ static void test_fmu3_decay_matches_analytic(void **state)
     assert_int_equal(info(s, "decay.sel").type, HERMES_TYPE_I32);
     assert_true(info(s, "decay.sel").writable);
     assert_int_equal(info(s, "decay.y").type, HERMES_TYPE_F32);
+    assert_int_equal(info(s, "decay.mode").type, HERMES_TYPE_I64);  /* an Enumeration without start: not written */
     assert_false(has_signal(s, "decay.time"));
     assert_false(has_signal(s, "decay.label"));
     assert_false(has_signal(s, "decay.blob"));
@@ -274,6 +275,7 @@ static void test_fmu3_decay_matches_analytic(void **state)
     assert_true(value(s, "decay.y") == (double)(float)x);
     set_value(s, "decay.k", 2.0);
     set_value(s, "decay.sel", 3);
+    set_value(s, "decay.mode", 2);  /* through fmi3SetInt64 */
     assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
     double x2 = value(s, "decay.x");
     assert_true(fabs(x2 - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);

@@ -83,6 +83,15 @@ static int load(struct hermes__fmu_inst *fi, const char *dir)
     return rc;
 }
 
+/* After initialisation with @p values the FMU holds them (or, for a variable
+ * without a start left at 0, its own value): a step writes only changes. */
+static void initialised(struct hermes__fmu_common *c, const double *values)
+{
+    for (uint32_t k = 0; k < c->nin; k++)
+        c->last_in[k] = values[c->in[k]];
+    c->last_valid = true;
+}
+
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
                      const char *log_name, double start, bool has_stop, double stop, const double *values,
                      double *const *slots)
@@ -107,6 +116,8 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     fi->c->last_valid = false;
     if (!rc && (rc = fi->ops->init(fi->c, values, err, sizeof err)) != 0)
         rc = hermes__fail(rc, "%s", err);
+    if (!rc)
+        initialised(fi->c, values);
     if (!rc && slots && (rc = fi->ops->read(fi->c, slots, err, sizeof err)) != 0)
         rc = hermes__fail(rc, "module '%s': after initialisation, %s", log_name, err);
     if (rc) {
@@ -141,6 +152,8 @@ int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double 
     int rc = fi->ops->reset(fi->c, err, cap);
     if (!rc)
         rc = fi->ops->init(fi->c, values, err, cap);
+    if (!rc)
+        initialised(fi->c, values);
     if (!rc && slots)
         rc = fi->ops->read(fi->c, slots, err, cap);
     return rc;

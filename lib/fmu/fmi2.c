@@ -71,7 +71,7 @@ static fmi2Status write_starts(struct fmi2 *f, const double *v)
     fmi2Status worst = fmi2OK;
     for (uint32_t i = 0; i < f->c.md->nvar; i++) {
         const struct hermes__fmu_var *x = &f->c.md->var[i];
-        if ((x->causality != FMU_INPUT && x->causality != FMU_PARAMETER) || x->constant)
+        if (!hermes__fmu_write_start(x, v[i]))
             continue;
         fmi2Status s = set_one(f, x, v[i]);
         if (s > worst)

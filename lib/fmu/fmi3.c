@@ -122,7 +122,7 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     fmi3Status s = fmi3OK;
     for (uint32_t i = 0; i < c->md->nvar && s < fmi3Discard; i++) {
         const struct hermes__fmu_var *x = &c->md->var[i];
-        if ((x->causality == FMU_INPUT || x->causality == FMU_PARAMETER) && !x->constant) {
+        if (hermes__fmu_write_start(x, values[i])) {
             fmi3Status r = set_one(f, x, values[i]);
             s = r > s ? r : s;
         }

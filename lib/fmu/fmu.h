@@ -45,6 +45,7 @@ struct hermes__fmu_var {
     hermes_type_t              type;
     bool                       fixed;     /* variability fixed/constant: not settable while running */
     bool                       constant;  /* variability constant: never set */
+    bool                       has_start; /* the file gives a start */
     double                     start;     /* 0 when the file gives none */
 };
 
@@ -114,6 +115,15 @@ struct hermes__fmu_common {
     double                         *last_in;
     bool                            last_valid;
 };
+/* Whether input or parameter @p x gets @p value written before
+ * initialisation: not a constant, and it has a start or the config gave it a
+ * value other than the 0 that stands for "none" (an FMU may refuse values it
+ * never declared, such as an enumeration's 0). */
+static inline bool hermes__fmu_write_start(const struct hermes__fmu_var *x, double value)
+{
+    return (x->causality == FMU_INPUT || x->causality == FMU_PARAMETER) && !x->constant &&
+           (x->has_start || value != 0.0);
+}
 /* Whether in[k] must be written before this step (changed, or first since
  * initialisation); records @p v as written. */
 static inline bool hermes__fmu_in_changed(struct hermes__fmu_common *c, uint32_t k, double v)

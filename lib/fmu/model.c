@@ -187,6 +187,7 @@ static void typed(struct parse *ps, const char *el, const char **a)
             FAIL("out of memory");
     }
     const char *s = attr(a, "start"), *u = attr(a, "unit");
+    c->has_start = s != NULL;
     if (s && c->kind == FMU_BOOLEAN) {
         if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
             c->start = 1;

@@ -5,7 +5,8 @@
  * step number N misbehave: fail_at returns fmi3Error, terminate_at sets
  * terminateSimulation, event_at returns early needing event handling,
  * note_at flags an event it handled inside a completed step (allowed),
- * crash_at dereferences NULL; substeps > 1 computes each step in that many
+ * crash_at dereferences NULL; mode is an Enumeration input without a start
+ * that refuses 0; substeps > 1 computes each step in that many
  * pieces (work for bench/bench_fmu.c). Instantiation checks what Hermes promises: no event
  * mode, no early return, and a resourcePath with a trailing '/' holding
  * resources/token.txt. Built with DECAY3_NO_RESET it lacks fmi3Reset. A doStep whose communication point is not the end of
@@ -20,7 +21,7 @@
 #define EXPORT __attribute__((visibility("default")))
 
 enum { VR_TIME, VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_SEL, VR_Y, VR_FAIL_AT, VR_TERM_AT, VR_EVENT_AT,
-       VR_CRASH_AT, VR_NOTE_AT, VR_SUBSTEPS, VR_COUNT };
+       VR_CRASH_AT, VR_NOTE_AT, VR_SUBSTEPS, VR_MODE, VR_COUNT };
 
 struct inst {
     fmi3InstanceEnvironment env;
@@ -28,9 +29,10 @@ struct inst {
     double  r[VR_COUNT];
     int32_t i[VR_COUNT];
     uint8_t sel;
+    int64_t mode;  /* an Enumeration input without a start: 1 or 2, never 0 */
     float   y;
     bool    below;
-    double  t;
+    double  t, stop;
     bool    initialising;
 };
 
@@ -42,6 +44,7 @@ static void defaults(struct inst *s)
     s->r[VR_K] = 1.0;
     s->r[VR_X0] = 2.0;
     s->sel = 1;
+    s->mode = 1;
     s->y = 0.0f;
     s->below = false;
     s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_EVENT_AT] = s->i[VR_CRASH_AT] = s->i[VR_NOTE_AT] = -1;
@@ -88,7 +91,8 @@ EXPORT void fmi3FreeInstance(fmi3Instance c) { free(c); }
 EXPORT fmi3Status fmi3EnterInitializationMode(fmi3Instance c, fmi3Boolean td, fmi3Float64 tol, fmi3Float64 t0,
                                               fmi3Boolean sd, fmi3Float64 stop)
 {
-    (void)td; (void)tol; (void)sd; (void)stop;
+    (void)td; (void)tol;
+    ((struct inst *)c)->stop = sd ? stop : INFINITY;
     ((struct inst *)c)->initialising = true;
     ((struct inst *)c)->t = t0;  /* the first communication point */
     return fmi3OK;
@@ -208,14 +212,35 @@ NONE(Int8, fmi3Int8)
 NONE(Int16, fmi3Int16)
 NONE(UInt16, fmi3UInt16)
 NONE(UInt32, fmi3UInt32)
-NONE(Int64, fmi3Int64)
+EXPORT fmi3Status fmi3GetInt64(fmi3Instance c, const fmi3ValueReference vr[], size_t n, fmi3Int64 v[], size_t nv)
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n && j < nv; j++) {
+        if (vr[j] != VR_MODE)
+            return fmi3Error;
+        v[j] = s->mode;
+    }
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3SetInt64(fmi3Instance c, const fmi3ValueReference vr[], size_t n, const fmi3Int64 v[],
+                               size_t nv)
+{
+    struct inst *s = c;
+    for (size_t j = 0; j < n && j < nv; j++) {
+        if (vr[j] != VR_MODE || (v[j] != 1 && v[j] != 2)) {
+            s->log(s->env, fmi3Error, "logStatusError", "not a legal value for the enumeration mode");
+            return fmi3Error;
+        }
+        s->mode = v[j];
+    }
+    return fmi3OK;
+}
 NONE(UInt64, fmi3UInt64)
 NONE_SET(Float32, fmi3Float32)
 NONE_SET(Int8, fmi3Int8)
 NONE_SET(Int16, fmi3Int16)
 NONE_SET(UInt16, fmi3UInt16)
 NONE_SET(UInt32, fmi3UInt32)
-NONE_SET(Int64, fmi3Int64)
 NONE_SET(UInt64, fmi3UInt64)
 NONE_SET(Boolean, fmi3Boolean)
 
@@ -228,6 +253,10 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3B
     *last = t;
     if (fabs(t - s->t) > 1e-9 * (1.0 + fabs(t))) {
         s->log(s->env, fmi3Error, "logStatusError", "communication point is not the FMU's time");
+        return fmi3Error;
+    }
+    if (t + h > s->stop * (1 + 1e-12)) {  /* as strict FMUs are: never past the stop time */
+        s->log(s->env, fmi3Error, "logStatusError", "a step past the stop time");
         return fmi3Error;
     }
     int32_t n = s->i[VR_N];

@@ -38,11 +38,14 @@ VARS3 = '''
   <Int32 name="crash_at" valueReference="12" causality="parameter" variability="fixed" start="-1"/>
   <Int32 name="note_at" valueReference="13" causality="parameter" variability="fixed" start="-1"/>
   <Int32 name="substeps" valueReference="14" causality="parameter" variability="fixed" start="1"/>
+  <Enumeration name="mode" valueReference="15" causality="input" variability="discrete" declaredType="Mode"/>
   <String name="label" valueReference="16" causality="parameter" variability="fixed"><Start value="a"/></String>
   <Binary name="blob" valueReference="17" causality="parameter" variability="fixed"><Start value="0a0b"/></Binary>
   <Float64 name="vec" valueReference="18" causality="parameter" variability="fixed" start="1 2 3"><Dimension start="3"/></Float64>
 '''
-TYPES3 = '<TypeDefinitions><Float64Type name="Length" unit="m"/></TypeDefinitions>'
+TYPES3 = ('<TypeDefinitions><Float64Type name="Length" unit="m"/>'
+          '<EnumerationType name="Mode"><Item name="slow" value="1"/><Item name="fast" value="2"/></EnumerationType>'
+          '</TypeDefinitions>')
 
 if variant.endswith('3'):
     md = f'''<?xml version="1.0" encoding="UTF-8"?>

@@ -2,6 +2,7 @@
  * co-simulation instance (fmu/binding.c) and step the FMU in the scheduler
  * thread, inputs written before each doStep and outputs read after it. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,20 @@ static double start_time(const hermes_config_t *cfg, const struct hermes__module
     return (double)r.offset / ex->rate_hz;
 }
 
+/* The FMU's stop time: end_time, or the end of the module's last step when
+ * its period does not divide the run (FMUs refuse a step past their stop
+ * time). The run computes frames 0 .. end_frame-1 (scheduler.c). */
+static double stop_time(const hermes_config_t *cfg, const struct hermes__module *m, const hermes_execution_t *ex)
+{
+    hermes_module_rate_t r;
+    uint64_t end_frame = (uint64_t)ceil(ex->end_time * ex->rate_hz - 1e-9);
+    if (hermes_config_module_rate(cfg, m->config_index, &r) != 0 || r.divisor <= 1 || end_frame <= r.offset)
+        return ex->end_time;
+    uint64_t last = r.offset + (end_frame - 1 - r.offset) / r.divisor * r.divisor;
+    double end = (double)(last + r.divisor) / ex->rate_hz;
+    return end > ex->end_time ? end : ex->end_time;
+}
+
 /* The hermes-fmu-host program: $HERMES_FMU_HOST, else beside the running
  * executable (a build tree), else the installed one in libexec. */
 static char *host_path(void)
@@ -122,7 +137,7 @@ static int open_isolated(struct hermes__module *m, const hermes_config_t *cfg, h
 {
     char *host = host_path();
     char stop[48], start[48];
-    snprintf(stop, sizeof stop, "--stop=%.17g", ex->end_time);
+    snprintf(stop, sizeof stop, "--stop=%.17g", stop_time(cfg, m, ex));
     snprintf(start, sizeof start, "--start=%.17g", start_time(cfg, m, ex));
     const char *args[5] = {dir, start, NULL, NULL, NULL};
     uint32_t n = 2;
@@ -201,7 +216,7 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
         f->starts[j] = *f->slots[j];
     }
     if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, start_time(cfg, m, &ex), ex.has_end_time,
-                               ex.end_time, f->starts, f->slots)) != 0)
+                               ex.has_end_time ? stop_time(cfg, m, &ex) : 0.0, f->starts, f->slots)) != 0)
         return rc;
     m->state = f;
     m->step = fmu_step;
