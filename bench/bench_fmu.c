@@ -236,7 +236,6 @@ int main(int argc, char **argv)
                m, iso, twin, iso / twin);
         fflush(stdout);
     }
-    tok[strlen(tok)] = '\0';
     unlink(tok);
     res[strlen(res) - 1] = '\0';
     rmdir(res);
