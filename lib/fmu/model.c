@@ -310,7 +310,7 @@ static void XMLCALL on_start(void *ud, const char *el, const char **a)
         if (ps->md->version == 3)
             typed(ps, el, a);
     } else if (ps->in_vars && ps->depth == 4 && ps->in_var) {
-        if (ps->md->version == 2)
+        if (ps->md->version == 2 && strcmp(el, "Annotations") != 0)  /* the type element; tool annotations aside */
             typed(ps, el, a);
         else if (strcmp(el, "Dimension") == 0 && !ps->skip_why)
             ps->skip_why = "an array";

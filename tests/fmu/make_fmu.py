@@ -10,7 +10,8 @@ out, so, variant = sys.argv[1:4]
 VARS = '''
   <ScalarVariable name="x" valueReference="0" causality="output" variability="continuous" initial="calculated">
    <Real declaredType="Length"/></ScalarVariable>
-  <ScalarVariable name="k" valueReference="1" causality="parameter" variability="tunable"><Real start="1.0" unit="1/s"/></ScalarVariable>
+  <ScalarVariable name="k" valueReference="1" causality="parameter" variability="tunable"><Real start="1.0" unit="1/s"/>
+   <Annotations><Tool name="t"><x/></Tool></Annotations></ScalarVariable>
   <ScalarVariable name="x0" valueReference="2" causality="parameter" variability="fixed"><Real start="2.0" unit="m"/></ScalarVariable>
   <ScalarVariable name="u" valueReference="3" causality="input" variability="continuous"><Real start="0.0"/></ScalarVariable>
   <ScalarVariable name="n" valueReference="4" causality="output" variability="discrete" initial="calculated"><Integer/></ScalarVariable>
@@ -25,7 +26,8 @@ TYPES2 = '<TypeDefinitions><SimpleType name="Length"><Real unit="m"/></SimpleTyp
 VARS3 = '''
   <Float64 name="time" valueReference="0" causality="independent" variability="continuous"/>
   <Float64 name="x" valueReference="1" causality="output" variability="continuous" initial="calculated" declaredType="Length"/>
-  <Float64 name="k" valueReference="2" causality="parameter" variability="tunable" start="1.0" unit="1/s"/>
+  <Float64 name="k" valueReference="2" causality="parameter" variability="tunable" start="1.0" unit="1/s">
+   <Annotations><Annotation type="t"><x/></Annotation></Annotations></Float64>
   <Float64 name="x0" valueReference="3" causality="parameter" variability="fixed" start="2.0" unit="m"/>
   <Float64 name="u" valueReference="4" causality="input" variability="continuous" start="0"/>
   <Int32 name="n" valueReference="5" causality="output" variability="discrete" initial="calculated"/>
