@@ -228,7 +228,9 @@ static const char usage_validate[] =
 static const char usage_signals[] =
     "usage: hermes signals CONFIG\n"
     "\n"
-    "Lists the signals CONFIG declares: qualified name, type, unit, writable.\n"
+    "Lists the signals CONFIG declares: qualified name, type, unit, writable\n"
+    "(\"initial only\": a fixed FMU parameter, given with initial: or --set, not\n"
+    "settable while running).\n"
     "The run adds read-only timing signals of module 'hermes' (frame_time, rtf,\n"
     "overruns, lateness, lateness_max, wall_time, step_time.<module>,\n"
     "group_time.<n>).\n"
@@ -331,8 +333,9 @@ static int cmd_signals(int argc, char **argv)
             hermes_config_signal(cfg, i, j, &sp);
             char qn[HERMES_MAX_NAME + 2];
             snprintf(qn, sizeof qn, "%s.%s", sp.module, sp.name);
+            const char *w = !sp.writable ? "no" : hermes_fmu_signal_initial_only(cfg, i, j) ? "initial only" : "yes";
             printf("%-40s %-5s %-10s %-24s %s\n", qn, hermes_type_name(sp.type ? sp.type : HERMES_TYPE_F64),
-                   sp.unit && *sp.unit ? sp.unit : "-", rate, sp.writable ? "yes" : "no");
+                   sp.unit && *sp.unit ? sp.unit : "-", rate, w);
         }
     }
     hermes_config_destroy(cfg);

@@ -222,7 +222,21 @@ static void test_fmu_cli_clean_removes_stale_folders(void **state)
     rmdir(tmp);
 }
 
-/* `hermes validate` names each FMU variable that is not a signal, with why. */
+/* Whether the line of @p text that starts with @p start ends with @p end. */
+static bool line_ends(const char *text, const char *start, const char *end)
+{
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, start, strlen(start)) != 0)
+            continue;
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l), el = strlen(end);
+        return len >= el && strncmp(l + len - el, end, el) == 0;
+    }
+    return false;
+}
+
+/* `hermes validate` names each FMU variable that is not a signal, with why;
+ * `hermes signals` shows fixed parameters as "initial only". */
 static void test_fmu_cli_validate_lists_skipped(void **state)
 {
     (void)state;
@@ -248,6 +262,11 @@ static void test_fmu_cli_validate_lists_skipped(void **state)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(out, want[i]))
             fail_msg("no '%s' in:\n%s", want[i], out);
+    /* hermes signals: a fixed parameter is "initial only", a tunable one writable */
+    assert_int_equal(run_cmd("signals", cfgpath, out, sizeof out), 0);
+    if (!line_ends(out, "d3.x0 ", "initial only") || !line_ends(out, "d3.k ", "yes") ||
+        !line_ends(out, "d2.x0 ", "initial only") || !line_ends(out, "d3.x ", "no"))
+        fail_msg("hermes signals:\n%s", out);
 }
 
 int main(void)

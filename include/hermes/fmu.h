@@ -43,6 +43,16 @@ HERMES_API uint32_t hermes_fmu_skipped_count(const hermes_config_t *cfg, uint32_
 HERMES_API int hermes_fmu_skipped(const hermes_config_t *cfg, uint32_t module_index, uint32_t i,
                                   hermes_fmu_skipped_t *out);
 
+/**
+ * Why signal @p signal_index of module @p module_index takes only an initial
+ * value (`initial:`, `--set`, hermes_config_set_initial()) and cannot be set
+ * while running: "a fixed FMU parameter"; NULL for every other signal and for
+ * indices out of range. The text is static.
+ * @since 0.4
+ */
+HERMES_API const char *hermes_fmu_signal_initial_only(const hermes_config_t *cfg, uint32_t module_index,
+                                                      uint32_t signal_index);
+
 /** Name prefix of every unpack folder ("hermes-fmu-"). */
 #define HERMES_FMU_DIR_PREFIX "hermes-fmu-"
 

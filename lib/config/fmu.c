@@ -68,6 +68,12 @@ static int add_signals(hermes_config_t *cfg, hermes_error_t *err, struct cfg_mod
 }
 #endif
 
+HERMES_API const char *hermes_fmu_signal_initial_only(const hermes_config_t *cfg, uint32_t module_index,
+                                                      uint32_t signal_index)
+{
+    return hermes__config_signal_initial_only(cfg, module_index, signal_index);
+}
+
 HERMES_API uint32_t hermes_fmu_skipped_count(const hermes_config_t *cfg, uint32_t module_index)
 {
     return cfg && module_index < cfg->nmod ? cfg->mod[module_index].fmu_nskipped : 0;
