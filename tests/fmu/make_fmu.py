@@ -49,6 +49,32 @@ TYPES3 = ('<TypeDefinitions><Float64Type name="Length" unit="m"/>'
           '<EnumerationType name="Mode"><Item name="slow" value="1"/><Item name="fast" value="2"/></EnumerationType>'
           '</TypeDefinitions>')
 
+if variant == 'feed3':  # tests/fmu/feed3.c: an input and an output of every type
+    kinds = ['Float32', 'Float64', 'Int8', 'UInt8', 'Int16', 'UInt16', 'Int32', 'UInt32', 'Int64', 'UInt64',
+             'Boolean', 'Enumeration']
+    v = ['  <Float64 name="time" valueReference="0" causality="independent" variability="continuous"/>']
+    for k, t in enumerate(kinds):
+        var = '' if t.startswith('Float') else ' variability="discrete"'
+        start = 'false' if t == 'Boolean' else '1' if t == 'Enumeration' else '0'
+        dt = ' declaredType="Option"' if t == 'Enumeration' else ''
+        v.append(f'  <{t} name="{t}_input" valueReference="{2 * k + 1}" causality="input"{var}{dt} start="{start}"/>')
+        v.append(f'  <{t} name="{t}_output" valueReference="{2 * k + 2}" causality="output"{var}{dt} '
+                 'initial="calculated"/>')
+    md = f"""<?xml version="1.0" encoding="UTF-8"?>
+<fmiModelDescription fmiVersion="3.0" modelName="feed3" instantiationToken="{{feed3}}">
+ <CoSimulation modelIdentifier="feed3"/>
+ <TypeDefinitions><EnumerationType name="Option"><Item name="a" value="1"/><Item name="b" value="2"/></EnumerationType>
+ </TypeDefinitions>
+ <ModelVariables>
+{chr(10).join(v)}
+ </ModelVariables>
+</fmiModelDescription>
+"""
+    with zipfile.ZipFile(out, 'w', zipfile.ZIP_DEFLATED) as z:
+        z.writestr('modelDescription.xml', md)
+        z.write(so, 'binaries/x86_64-linux/feed3.so')
+    sys.exit(0)
+
 if variant.endswith('3'):
     md = f'''<?xml version="1.0" encoding="UTF-8"?>
 <fmiModelDescription fmiVersion="3.0" modelName="decay3" instantiationToken="{{decay3-1}}">
