@@ -220,13 +220,17 @@ static const char usage_validate[] =
     "usage: hermes validate CONFIG\n"
     "\n"
     "Loads and checks CONFIG without running anything. Prints 'ok' and the module\n"
-    "and signal counts, or the error as FILE:LINE:COL: FIELD: message.\n"
+    "and signal counts, then each FMU variable that is not a signal with the\n"
+    "reason (\"skipped decay.label: a String variable\"), or the error as\n"
+    "FILE:LINE:COL: FIELD: message.\n"
     "exit status: 0 valid, 3 invalid, 2 bad command line.\n";
 
 static const char usage_signals[] =
     "usage: hermes signals CONFIG\n"
     "\n"
-    "Lists the signals CONFIG declares: qualified name, type, unit, writable.\n"
+    "Lists the signals CONFIG declares: qualified name, type, unit, writable\n"
+    "(\"initial only\": a fixed FMU parameter, given with initial: or --set, not\n"
+    "settable while running).\n"
     "The run adds read-only timing signals of module 'hermes' (frame_time, rtf,\n"
     "overruns, lateness, lateness_max, wall_time, step_time.<module>,\n"
     "group_time.<n>).\n"
@@ -235,8 +239,9 @@ static const char usage_signals[] =
 static const char usage_clean[] =
     "usage: hermes clean [--dry-run]\n"
     "\n"
-    "Lists shared-memory segments named hermes-* in /dev/shm whose owning process\n"
-    "is gone, and removes them (unless --dry-run). Live runs are never touched.\n";
+    "Lists shared-memory segments named hermes-* in /dev/shm and FMU unpack\n"
+    "folders hermes-fmu-<pid>-* in $TMPDIR (or /tmp) whose owning process is\n"
+    "gone, and removes them (unless --dry-run). Live runs are never touched.\n";
 
 static bool wants_help(int argc, char **argv)
 {
@@ -280,6 +285,18 @@ static int cmd_validate(int argc, char **argv)
         nsig += mi.signal_count;
     }
     printf("ok: %s: %u modules, %u signals, %u wires\n", argv[1], n, nsig, hermes_config_wire_count(cfg));
+    for (uint32_t i = 0; i < n; i++) {  /* FMU variables that are not signals */
+        hermes_module_info_t mi;
+        hermes_config_module(cfg, i, &mi);
+        uint32_t ns = hermes_fmu_skipped_count(cfg, i);
+        if (ns)
+            printf("module %s: %u FMU variable%s:\n", mi.name, ns, ns == 1 ? " is not a signal" : "s are not signals");
+        for (uint32_t k = 0; k < ns; k++) {
+            hermes_fmu_skipped_t sk;
+            if (hermes_fmu_skipped(cfg, i, k, &sk) == 0)
+                printf("  skipped %s.%s: %s\n", mi.name, sk.name, sk.reason);
+        }
+    }
     hermes_config_destroy(cfg);
     return 0;
 }
@@ -316,8 +333,9 @@ static int cmd_signals(int argc, char **argv)
             hermes_config_signal(cfg, i, j, &sp);
             char qn[HERMES_MAX_NAME + 2];
             snprintf(qn, sizeof qn, "%s.%s", sp.module, sp.name);
+            const char *w = !sp.writable ? "no" : hermes_fmu_signal_initial_only(cfg, i, j) ? "initial only" : "yes";
             printf("%-40s %-5s %-10s %-24s %s\n", qn, hermes_type_name(sp.type ? sp.type : HERMES_TYPE_F64),
-                   sp.unit && *sp.unit ? sp.unit : "-", rate, sp.writable ? "yes" : "no");
+                   sp.unit && *sp.unit ? sp.unit : "-", rate, w);
         }
     }
     hermes_config_destroy(cfg);
@@ -697,6 +715,13 @@ static void print_sweep(void *ctx, const char *name, int owner_pid, bool removed
            owner_pid);
 }
 
+static void print_fmu_sweep(void *ctx, const char *path, int owner_pid, bool removed)
+{
+    const bool *dry = ctx;
+    printf("%s FMU folder %s (owner pid %d is gone)\n", *dry ? "stale" : removed ? "removed" : "could not remove",
+           path, owner_pid);
+}
+
 static int cmd_clean(int argc, char **argv)
 {
     if (wants_help(argc, argv)) {
@@ -713,7 +738,13 @@ static int cmd_clean(int argc, char **argv)
         fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
         return EXIT_STARTUP;
     }
+    int nf = hermes_fmu_sweep(!dry, print_fmu_sweep, &dry);
+    if (nf < 0) {
+        fprintf(stderr, "hermes clean: %s\n", hermes_last_error());
+        return EXIT_STARTUP;
+    }
     printf("%d stale segment%s %s\n", n, n == 1 ? "" : "s", dry ? "found" : "removed");
+    printf("%d stale FMU folder%s %s\n", nf, nf == 1 ? "" : "s", dry ? "found" : "removed");
     return 0;
 }
 

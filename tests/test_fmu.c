@@ -9,9 +9,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "hermes/hermes.h"
+
+/* How the host's death reads: a sanitizer catches the SIGSEGV and exits. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CRASH_TEXT "during step"
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRASH_TEXT "during step"
+#endif
+#endif
+#ifndef CRASH_TEXT
+#define CRASH_TEXT "was killed by signal 11 (SIGSEGV) during step"
+#endif
 
 static char yaml[2048];
 
@@ -52,14 +65,16 @@ static double value(hermes_scheduler_t *s, const char *name)
     return v;
 }
 
-/* Unpacked folders left in /tmp by this process's runs. */
+/* Unpacked folders in /tmp of this process (hermes-fmu-<pid>-XXXXXX). */
 static int count_unpacked(void)
 {
     DIR *d = opendir("/tmp");
     int n = 0;
     struct dirent *e;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "hermes-fmu-%ld-", (long)getpid());
     while (d && (e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, "hermes-fmu-", 11) == 0;
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
     if (d)
         closedir(d);
     return n;
@@ -77,6 +92,31 @@ static void on_log(void *ctx, hermes_log_level_t level, const char *component, c
 
 static double analytic(double x0, double k, double u, double t) { return u / k + (x0 - u / k) * exp(-k * t); }
 
+static hermes_signal_info_t info(hermes_scheduler_t *s, const char *name)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    hermes_signal_t id;
+    hermes_signal_info_t si;
+    memset(&si, 0, sizeof si);
+    if (hermes_backplane_find(bp, name, &id) != 0 || hermes_backplane_info(bp, id.index, &si) != 0)
+        fail_msg("no signal %s", name);
+    return si;
+}
+
+static bool has_signal(hermes_scheduler_t *s, const char *name)
+{
+    hermes_signal_t id;
+    return hermes_backplane_find(hermes_scheduler_backplane(s), name, &id) == 0;
+}
+
+static void set_value(hermes_scheduler_t *s, const char *name, double v)
+{
+    hermes_signal_t id;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), name, &id), 0);
+    assert_int_equal(hermes_scheduler_set(s, id, v), 0);
+}
+
+
 static void test_fmu_decay_matches_analytic(void **state)
 {
     (void)state;
@@ -90,6 +130,7 @@ static void test_fmu_decay_matches_analytic(void **state)
     assert_int_equal(count_unpacked(), before + 1);
     hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
     assert_int_equal(fmu_lines, 1);  /* the FMU's logger, in the host's log with the module's name */
+    assert_string_equal(info(s, "decay.x").unit, "m");  /* from the declared type Length */
     assert_int_equal(hermes_scheduler_stage(s), 0);
     assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
     double x = value(s, "decay.x");
@@ -167,6 +208,292 @@ static void test_fmu_step_error_fails_module(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* A fixed parameter takes only an initial value: hermes_scheduler_set()
+ * refuses it (the FMU would never read it again), and so does a wire into it. */
+static void test_fmu_fixed_parameter_initial_only(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_signal_t x0, k;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.x0", &x0), 0);
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.k", &k), 0);
+    assert_int_equal(hermes_scheduler_set(s, x0, 4.0), HERMES_EREADONLY);
+    assert_non_null(strstr(hermes_last_error(), "signal 'decay.x0' is a fixed FMU parameter"));
+    assert_int_equal(hermes_scheduler_set(s, k, 4.0), 0);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+
+    const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
+                    "modules:\n"
+                    "  src: {type: injection, signals: [{name: v, type: f64, writable: true}]}\n"
+                    "  decay: {type: fmu, fmu: decay_good.fmu}\n"
+                    "wiring:\n"
+                    "  - {src: src.v, dst: decay.x0}\n";
+    memset(&err, 0, sizeof err);
+    int rc = hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err);
+    if (rc == 0)
+        rc = hermes_config_validate(cfg, &err);
+    assert_int_equal(rc, HERMES_ECONFIG);
+    assert_non_null(strstr(err.message, "'decay.x0' is a fixed FMU parameter"));
+    assert_int_equal(err.line, 6);
+    hermes_config_destroy(cfg);
+}
+
+/* The FMI 3.0 test FMU: signals of every mapped type with their units
+ * (also from a declared type), the skipped variables absent, outputs read
+ * after initialisation, results equal to the analytic solution, a tunable
+ * parameter and a UInt8 input written between steps, reset. */
+static void test_fmu3_decay_matches_analytic(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int before = count_unpacked();
+    assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+    hermes_log_set(on_log, NULL, HERMES_LOG_INFO);
+    fmu_lines = 0;
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
+    assert_int_equal(fmu_lines, 1);
+    assert_int_equal(count_unpacked(), before + 1);
+    assert_string_equal(info(s, "decay.x").unit, "m");
+    assert_int_equal(info(s, "decay.x").type, HERMES_TYPE_F64);
+    assert_false(info(s, "decay.x").writable);
+    assert_string_equal(info(s, "decay.k").unit, "1/s");
+    assert_true(info(s, "decay.k").writable);
+    assert_int_equal(info(s, "decay.n").type, HERMES_TYPE_I32);
+    assert_int_equal(info(s, "decay.below").type, HERMES_TYPE_BOOL);
+    assert_int_equal(info(s, "decay.sel").type, HERMES_TYPE_I32);
+    assert_true(info(s, "decay.sel").writable);
+    assert_int_equal(info(s, "decay.y").type, HERMES_TYPE_F32);
+    assert_int_equal(info(s, "decay.mode").type, HERMES_TYPE_I64);  /* an Enumeration without start: not written */
+    assert_false(has_signal(s, "decay.time"));
+    assert_false(has_signal(s, "decay.label"));
+    assert_false(has_signal(s, "decay.blob"));
+    assert_false(has_signal(s, "decay.vec"));
+    assert_true(value(s, "decay.x") == 2.0);  /* read after initialisation */
+    assert_true(value(s, "decay.y") == 2.0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
+    double x = value(s, "decay.x");
+    assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+    assert_true(value(s, "decay.n") == 25.0);
+    assert_true(value(s, "decay.below") == 1.0);
+    assert_true(value(s, "decay.y") == (double)(float)x);
+    set_value(s, "decay.k", 2.0);
+    set_value(s, "decay.sel", 3);
+    set_value(s, "decay.mode", 2);  /* through fmi3SetInt64 */
+    assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
+    double x2 = value(s, "decay.x");
+    assert_true(fabs(x2 - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);
+    assert_true(value(s, "decay.y") == (double)(float)(3 * x2));
+    assert_int_equal(hermes_scheduler_reset(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), 0);
+    assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 1.0)) < 1e-12);
+    assert_true(value(s, "decay.n") == 10.0);
+    hermes_scheduler_destroy(s);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+/* Initial values (the config's --set) reach an FMI 3.0 FMU, and a set of
+ * its fixed parameter is refused. */
+static void test_fmu3_initial_overrides_start(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.x0", 3.0), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.k", 0.5), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.sel", 2), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    hermes_signal_t x0;
+    assert_int_equal(hermes_backplane_find(hermes_scheduler_backplane(s), "decay.x0", &x0), 0);
+    assert_int_equal(hermes_scheduler_set(s, x0, 1.0), HERMES_EREADONLY);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 20, NULL), 0);
+    double x = value(s, "decay.x");
+    assert_true(fabs(x - analytic(3.0, 0.5, 0.5, 2.0)) < 1e-12);
+    assert_true(value(s, "decay.y") == (double)(float)(2 * x));
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
+/* fmi3Error, terminateSimulation and an early return needing event mode
+ * from fmi3DoStep each fail the module at that step with a message that
+ * says which; an event the FMU handled inside a completed step does not. */
+static void test_fmu3_step_outcomes_end_the_run(void **state)
+{
+    (void)state;
+    static const struct { const char *param, *text; } cases[] = {
+        {"decay.fail_at", "fmi3DoStep at t=0.3 returned fmi3Error"},
+        {"decay.terminate_at", "the FMU asked to terminate the simulation"},
+        {"decay.event_at", "stopped at t=0.29999999999999999: the FMU needs event handling"},
+        {"decay.note_at", NULL},  /* an event handled inside the step: the run goes on */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, "good3", NULL, &err), 0);
+        assert_int_equal(hermes_config_set_initial(cfg, cases[i].param, 3), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        int rc = hermes_scheduler_step(s, 10, NULL);
+        const char *msg = hermes_last_error();
+        if (!cases[i].text) {
+            assert_int_equal(rc, 0);
+            assert_true(value(s, "decay.n") == 10.0);
+        } else if (rc != HERMES_EMODULE || !strstr(msg, "decay") || !strstr(msg, cases[i].text)) {
+            fail_msg("%s: rc %d, message '%s'", cases[i].param, rc, msg);
+        } else {
+            assert_true(value(s, "decay.n") <= 4.0);
+        }
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+}
+
+/* isolate: true. The FMU runs in hermes-fmu-host (a process module) and
+ * gives the same results as in-process: the analytic solution, a tunable
+ * parameter between steps, reset; the unpack folder goes with the scheduler. */
+static void test_fmu_isolated_matches_analytic(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {"good3", "good"};
+    for (size_t v = 0; v < 2; v++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        int before = count_unpacked();
+        assert_int_equal(load(&cfg, variants[v], "    isolate: true\n", &err), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(count_unpacked(), before + 1);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        assert_true(value(s, "decay.x") == 2.0);  /* the FMU's output after initialisation */
+        assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
+        double x = value(s, "decay.x");
+        assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
+        assert_true(value(s, "decay.n") == 25.0);
+        set_value(s, "decay.k", 2.0);
+        assert_int_equal(hermes_scheduler_step(s, 5, NULL), 0);
+        assert_true(fabs(value(s, "decay.x") - analytic(x, 2.0, 0.5, 0.5)) < 1e-12);
+        assert_int_equal(hermes_scheduler_reset(s), 0);
+        assert_true(value(s, "decay.x") == 2.0);
+        assert_int_equal(hermes_scheduler_step(s, 10, NULL), 0);
+        assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 1.0)) < 1e-12);
+        hermes_scheduler_destroy(s);
+        assert_int_equal(count_unpacked(), before);
+        hermes_config_destroy(cfg);
+    }
+}
+
+/* A segfault in doStep of an isolated FMU is contained: this process goes
+ * on, the step fails naming the module and the signal, nothing is left. */
+static void test_fmu_isolated_crash_contained(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    int before = count_unpacked();
+    assert_int_equal(load(&cfg, "good3", "    isolate: true\n", &err), 0);
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.crash_at", 3), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_int_equal(hermes_scheduler_step(s, 10, NULL), HERMES_EMODULE);
+    const char *msg = hermes_last_error();
+    if (!strstr(msg, "module 'decay' step failed at frame 3") || !strstr(msg, CRASH_TEXT))
+        fail_msg("message: %s", msg);
+    assert_true(value(s, "decay.n") == 3.0);
+    hermes_scheduler_destroy(s);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+/* An isolated FMU whose instantiate fails refuses to start with the FMU's
+ * error; an oversize archive (a zip bomb) is refused before anything is
+ * unpacked. Nothing is left behind either way. */
+static void test_fmu_isolated_start_failures(void **state)
+{
+    (void)state;
+    int before = count_unpacked();
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    setenv("DECAY_FMU_NO_INSTANCE", "1", 1);
+    assert_int_equal(load(&cfg, "good3", "    isolate: true\n", &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), HERMES_EMODULE);
+    const char *msg = hermes_last_error();
+    if (!strstr(msg, "decay") || !strstr(msg, "refused to start") || !strstr(msg, "fmi3InstantiateCoSimulation failed"))
+        fail_msg("message: %s", msg);
+    unsetenv("DECAY_FMU_NO_INSTANCE");
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+
+    const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
+                    "modules:\n"
+                    "  big: {type: fmu, fmu: decay_huge3.fmu, isolate: true}\n";
+    assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
+    assert_int_equal(hermes_config_validate(cfg, &err), 0);
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), HERMES_ECONFIG);
+    msg = hermes_last_error();
+    if (!strstr(msg, "module 'big'") || !strstr(msg, "unpacked size exceeds the limit of 512 MiB"))
+        fail_msg("message: %s", msg);
+    assert_int_equal(count_unpacked(), before);
+    hermes_config_destroy(cfg);
+}
+
+/* Every FMI 3 type through its own fmi3Get/Set call (tests/fmu/feed3.c feeds
+ * each input to an output of the same type), with each type's extreme values:
+ * the Hermes signal types, and the values back unchanged. */
+static void test_fmu3_every_type_round_trips(void **state)
+{
+    (void)state;
+    static const struct { const char *name; hermes_type_t type; double value; } k[] = {
+        {"Float32", HERMES_TYPE_F32, 1.5},           {"Float64", HERMES_TYPE_F64, -2.25e300},
+        {"Int8", HERMES_TYPE_I32, -128},             {"UInt8", HERMES_TYPE_I32, 255},
+        {"Int16", HERMES_TYPE_I32, -32768},          {"UInt16", HERMES_TYPE_I32, 65535},
+        {"Int32", HERMES_TYPE_I32, -2147483648.0},   {"UInt32", HERMES_TYPE_I64, 4294967295.0},
+        {"Int64", HERMES_TYPE_I64, -9007199254740992.0}, {"UInt64", HERMES_TYPE_I64, 9007199254740992.0},
+        {"Boolean", HERMES_TYPE_BOOL, 1},            {"Enumeration", HERMES_TYPE_I64, 2},
+    };
+    const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
+                    "modules:\n"
+                    "  f: {type: fmu, fmu: decay_feed3.fmu}\n";
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
+    assert_int_equal(hermes_config_validate(cfg, &err), 0);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    char in[64], out[64];
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        snprintf(in, sizeof in, "f.%s_input", k[i].name);
+        snprintf(out, sizeof out, "f.%s_output", k[i].name);
+        assert_int_equal(info(s, in).type, k[i].type);
+        assert_int_equal(info(s, out).type, k[i].type);
+        set_value(s, in, k[i].value);
+    }
+    assert_true(value(s, "f.Enumeration_output") == 1.0);  /* its start, through fmi3GetInt64 */
+    assert_int_equal(hermes_scheduler_step(s, 1, NULL), 0);
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
+        snprintf(out, sizeof out, "f.%s_output", k[i].name);
+        if (value(s, out) != k[i].value)
+            fail_msg("%s: %.17g, expected %.17g", out, value(s, out), k[i].value);
+    }
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
 struct bad { const char *variant, *extra, *text; };
 
 static void test_fmu_bad_input_refused(void **state)
@@ -174,13 +501,12 @@ static void test_fmu_bad_input_refused(void **state)
     (void)state;
     static const struct bad cases[] = {
         {"missing", NULL, "decay_missing.fmu"},
-        {"v3", NULL, "FMI 3.0 is not supported"},
+        {"v4", NULL, "fmiVersion '4.0' is not 2.0 or 3.x"},
         {"v1", NULL, "is not 2.0 or 3.x"},
         {"me", NULL, "model-exchange-only"},
         {"badxml", NULL, "modelDescription.xml:"},
         {"nomd", NULL, "no modelDescription.xml"},
         {"dup", NULL, "both map to the signal name 'x_'"},
-        {"good", "    isolate: true\n", "not supported yet"},
         {"good", "    locals: maybe\n", "expected true or false"},
         {"good", "    signals:\n      - {name: y, type: f64}\n", "signals come from its FMU"},
     };
@@ -202,6 +528,10 @@ static void test_fmu_bad_archive_at_start(void **state)
     static const struct bad cases[] = {
         {"nobin", NULL, "no binary for this platform (binaries/linux64/decay.so); it has: win64"},
         {"slip", NULL, "escapes the unpack folder"},
+        {"nobin3", NULL, "no binary for this platform (binaries/x86_64-linux/decay3.so); it has: "},
+        {"nobin3", NULL, "x86_64-windows"},
+        {"nobin3", NULL, "aarch64-linux"},
+        {"nofunc3", NULL, "does not export the required function fmi3Reset()"},
     };
     int before = count_unpacked();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -234,6 +564,14 @@ int main(void)
         cmocka_unit_test(test_fmu_own_rate),
         cmocka_unit_test(test_fmu_initial_overrides_start),
         cmocka_unit_test(test_fmu_step_error_fails_module),
+        cmocka_unit_test(test_fmu_fixed_parameter_initial_only),
+        cmocka_unit_test(test_fmu3_decay_matches_analytic),
+        cmocka_unit_test(test_fmu3_initial_overrides_start),
+        cmocka_unit_test(test_fmu3_step_outcomes_end_the_run),
+        cmocka_unit_test(test_fmu3_every_type_round_trips),
+        cmocka_unit_test(test_fmu_isolated_matches_analytic),
+        cmocka_unit_test(test_fmu_isolated_crash_contained),
+        cmocka_unit_test(test_fmu_isolated_start_failures),
         cmocka_unit_test(test_fmu_bad_input_refused),
         cmocka_unit_test(test_fmu_bad_archive_at_start),
     };

@@ -17,5 +17,6 @@
 #include "recorder.h"
 #include "replay.h"
 #include "h5table.h"
+#include "fmu.h"
 
 #endif

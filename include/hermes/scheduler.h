@@ -202,8 +202,12 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s);
  * A signal that a wire drives cannot be set (the wire would overwrite it on
  * the next frame): HERMES_EREADONLY, with a message naming the wire's source
  * ("guidance.throttle_in is driven by commands.throttle; set that instead").
+ * A signal that takes only an initial value (a `fixed` FMU parameter, read
+ * by the FMU only in its initialisation) cannot be set either: give it with
+ * hermes_config_set_initial() before the scheduler is created.
  * @return 0, HERMES_EINVAL (NULL), HERMES_ENOENT (invalid id),
- *         HERMES_EREADONLY (not writable, or driven by a wire), HERMES_ETYPE,
+ *         HERMES_EREADONLY (not writable, initial value only, or driven by a
+ *         wire), HERMES_ETYPE,
  *         HERMES_EAGAIN (request queue full while run() is active: retry).
  * Context: any thread.
  */

@@ -58,6 +58,7 @@ int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t ty
     s->type = type == HERMES_TYPE_NONE ? HERMES_TYPE_F64 : type;
     s->writable = writable;
     s->initial = initial;
+    s->initial_only = NULL;
     m->nsig++;
     return 0;
 }

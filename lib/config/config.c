@@ -29,6 +29,8 @@ static void module_free(struct cfg_module *m)
     }
     free(m->sig);
     hermes__names_free(&m->sigidx);
+    hermes__free_strv(m->fmu_skipped, m->fmu_nskipped);
+    free(m->fmu_skip_why);
 }
 
 HERMES_API void hermes_config_destroy(hermes_config_t *cfg)

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config/internal.h"
+#include "hermes/fmu.h"
 #ifdef HERMES_HAVE_FMU
 #include "fmu/fmu.h"
 #endif
@@ -47,11 +48,49 @@ static int add_signals(hermes_config_t *cfg, hermes_error_t *err, struct cfg_mod
         rc = hermes__config_add_signal(m, v->name, v->type, v->unit, writable, v->start);
         v->name = NULL;  /* taken, also on failure */
         v->unit = NULL;
+        if (!rc && v->causality == FMU_PARAMETER && v->fixed)  /* the FMU reads it only in initialisation */
+            m->sig[m->nsig - 1].initial_only = "a fixed FMU parameter";
+    }
+    if (!rc && md.nskipped) {
+        m->fmu_skipped = calloc(md.nskipped, sizeof *m->fmu_skipped);
+        m->fmu_skip_why = calloc(md.nskipped, sizeof *m->fmu_skip_why);
+        if (!m->fmu_skipped || !m->fmu_skip_why)
+            rc = hermes__config_nomem();
+        for (uint32_t i = 0; !rc && i < md.nskipped; i++) {
+            m->fmu_skipped[i] = md.skipped[i].fmi_name;
+            m->fmu_skip_why[i] = md.skipped[i].reason;
+            md.skipped[i].fmi_name = NULL;  /* taken */
+            m->fmu_nskipped++;
+        }
     }
     hermes__fmu_model_free(&md);
     return rc;
 }
 #endif
+
+HERMES_API const char *hermes_fmu_signal_initial_only(const hermes_config_t *cfg, uint32_t module_index,
+                                                      uint32_t signal_index)
+{
+    return hermes__config_signal_initial_only(cfg, module_index, signal_index);
+}
+
+HERMES_API uint32_t hermes_fmu_skipped_count(const hermes_config_t *cfg, uint32_t module_index)
+{
+    return cfg && module_index < cfg->nmod ? cfg->mod[module_index].fmu_nskipped : 0;
+}
+
+HERMES_API int hermes_fmu_skipped(const hermes_config_t *cfg, uint32_t module_index, uint32_t i,
+                                  hermes_fmu_skipped_t *out)
+{
+    if (!cfg || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_fmu_skipped: NULL argument");
+    if (module_index >= cfg->nmod || i >= cfg->mod[module_index].fmu_nskipped)
+        return hermes__fail(HERMES_EINVAL, "hermes_fmu_skipped: no skipped variable %u of module %u", i,
+                            module_index);
+    out->name = cfg->mod[module_index].fmu_skipped[i];
+    out->reason = cfg->mod[module_index].fmu_skip_why[i];
+    return 0;
+}
 
 int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cfg_module *m, const char *field,
                             const char *isolate, const char *locals)
@@ -62,9 +101,7 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
     int rc = yaml_bool(cfg, err, f, isolate, &iso);
     if (rc)
         return rc;
-    if (iso)
-        return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, f,
-                                         "isolate: true (FMU in a child process) is not supported yet");
+    m->fmu_isolate = iso;
     snprintf(f, sizeof f, "modules.%s.locals", m->name);
     if ((rc = yaml_bool(cfg, err, f, locals, &m->fmu_locals)) != 0)
         return rc;
@@ -84,4 +121,16 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
 bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index)
 {
     return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_locals;
+}
+
+bool hermes__config_fmu_isolate(const hermes_config_t *cfg, uint32_t module_index)
+{
+    return cfg && module_index < cfg->nmod && cfg->mod[module_index].fmu_isolate;
+}
+
+const char *hermes__config_signal_initial_only(const hermes_config_t *cfg, uint32_t i, uint32_t j)
+{
+    if (!cfg || i >= cfg->nmod || j >= cfg->mod[i].nsig)
+        return NULL;
+    return cfg->mod[i].sig[j].initial_only;
 }

@@ -33,6 +33,11 @@ int hermes__config_fmu_load(hermes_config_t *cfg, hermes_error_t *err, struct cf
                             const char *isolate, const char *locals);
 /* Module @p module_index takes locals (type fmu, `locals: true`). */
 bool hermes__config_fmu_locals(const hermes_config_t *cfg, uint32_t module_index);
+/* Module @p module_index runs its FMU in a child process (`isolate: true`). */
+bool hermes__config_fmu_isolate(const hermes_config_t *cfg, uint32_t module_index);
+/* Why signal @p j of module @p i takes only an initial value and cannot be
+ * set while running (static text such as "a fixed FMU parameter"), or NULL. */
+const char *hermes__config_signal_initial_only(const hermes_config_t *cfg, uint32_t i, uint32_t j);
 
 /* ------------------------------------------------------------------------ */
 /* The representation                                                       */
@@ -51,6 +56,9 @@ struct cfg_signal {
     char         *unit;   /* NULL when none */
     bool          writable;
     double        initial;
+    /* Not settable while running, only as an initial value (initial:, --set):
+     * why, e.g. "a fixed FMU parameter" (static text); NULL: no such rule. */
+    const char   *initial_only;
 };
 
 struct cfg_module {
@@ -68,6 +76,10 @@ struct cfg_module {
     double                rate_hz;      /* modules.<m>.rate_hz; 0: the base rate */
     uint32_t              offset;       /* modules.<m>.offset (frames) */
     bool                  fmu_locals;   /* type fmu: locals: true */
+    bool                  fmu_isolate;  /* type fmu: isolate: true (in a child process) */
+    char                **fmu_skipped;  /* type fmu: FMI names of the variables that are not signals */
+    const char          **fmu_skip_why; /* ... and why (static text) */
+    uint32_t              fmu_nskipped;
 };
 
 struct cfg_wire {

@@ -334,6 +334,9 @@ static int validate_wires(const hermes_config_t *cfg, hermes_error_t *err)
             rc = wire_fail(cfg, err, i, "dst", "self-wiring: '%s' is wired to itself", w->dst);
         else if (!cfg->mod[dmi].sig[dsi].writable)
             rc = wire_fail(cfg, err, i, "dst", "destination '%s' is not writable", w->dst);
+        else if (cfg->mod[dmi].sig[dsi].initial_only)
+            rc = wire_fail(cfg, err, i, "dst", "destination '%s' is %s: it takes only an initial value, a wire "
+                           "cannot drive it", w->dst, cfg->mod[dmi].sig[dsi].initial_only);
         else if (driver[first[dmi] + dsi])
             rc = wire_fail(cfg, err, i, "dst", "destination '%s' is already driven by wiring[%u] (from '%s')", w->dst,
                            (unsigned)(driver[first[dmi] + dsi] - 1), cfg->wire[driver[first[dmi] + dsi] - 1].src);

@@ -3,7 +3,6 @@
  * (absolute paths, "..", symlinks) and archives too large once unpacked. */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <zip.h>
 
 #include "fmu/fmu.h"
+#include "fmu/sweep.h"
 #include "common/util.h"
 
 static bool is_dir(const char *p)
@@ -222,8 +222,9 @@ int hermes__fmu_unpack(const char *fmu, char **dir, bool *owned)
     int rc = open_zip(fmu, &z);
     if (rc)
         return rc;
-    const char *tmp = getenv("TMPDIR");
-    char *d = hermes__asprintf("%s/hermes-fmu-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    /* The owner's pid in the name: hermes_fmu_sweep() removes the folder
+     * once that process is gone (a crash or SIGKILL skips the removal). */
+    char *d = hermes__asprintf("%s/hermes-fmu-%ld-XXXXXX", hermes__fmu_tmpdir(), (long)getpid());
     if (!d) {
         zip_discard(z);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
@@ -248,15 +249,7 @@ int hermes__fmu_unpack(const char *fmu, char **dir, bool *owned)
     return 0;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st; (void)flag; (void)f;
-    remove(p);
-    return 0;
-}
-
 void hermes__fmu_remove(const char *dir)
 {
-    if (dir)
-        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    hermes__fmu_remove_tree(dir);
 }

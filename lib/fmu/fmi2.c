@@ -1,26 +1,19 @@
-/* FMI 2.0 co-simulation binding: dlopen the platform binary, dlsym every
- * function Hermes calls (a missing one is named), instantiate, initialise,
- * step, reset, free; the FMU's logger goes to the host's log. */
-#include <dirent.h>
-#include <dlfcn.h>
+/* FMI 2.0 co-simulation binding (the fmi2 ops of binding.c): dlsym every
+ * function Hermes calls, instantiate, set up and initialise, step, reset,
+ * terminate and free; the FMU's logger goes to the host's log. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "fmu/fmi2.h"
 #include "fmu/fmu.h"
 #include "common/util.h"
 
-struct hermes__fmu_inst {
-    void                            *dl;
-    fmi2Component                    c;
-    const struct hermes__fmu_model  *md;
-    char                            *name;
+struct fmi2 {
+    struct hermes__fmu_common        c;  /* first: binding.c sees only this */
+    fmi2Component                    comp;
     fmi2CallbackFunctions            cb;
-    bool                             has_stop;
-    double                           stop;
     fmi2InstantiateTYPE              instantiate;
     fmi2FreeInstanceTYPE             free_instance;
     fmi2SetupExperimentTYPE          setup;
@@ -35,15 +28,12 @@ struct hermes__fmu_inst {
 static void logger(fmi2ComponentEnvironment env, fmi2String instance, fmi2Status st, fmi2String cat,
                    fmi2String fmt, ...)
 {
-    const struct hermes__fmu_inst *fi = env;
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt ? fmt : "", ap);
     va_end(ap);
-    hermes_log_level_t lvl = st >= fmi2Error ? HERMES_LOG_ERROR : st >= fmi2Warning ? HERMES_LOG_WARN : HERMES_LOG_INFO;
-    hermes__log(lvl, "fmu", "module '%s' (%s) [%s]: %s", fi ? fi->name : "?", instance ? instance : "",
-                cat ? cat : "", text);
+    hermes__fmu_log(env, (int)st, instance, cat, text);
 }
 
 static const char *status_name(fmi2Status s)
@@ -52,64 +42,56 @@ static const char *status_name(fmi2Status s)
     return (unsigned)s < 6 ? n[s] : "unknown status";
 }
 
-static int bind(struct hermes__fmu_inst *fi, const char *so)
+static int bind(struct hermes__fmu_common *c)
 {
-    struct { const char *sym; void **slot; } t[] = {
-        {"fmi2Instantiate", (void **)&fi->instantiate},   {"fmi2FreeInstance", (void **)&fi->free_instance},
-        {"fmi2SetupExperiment", (void **)&fi->setup},     {"fmi2EnterInitializationMode", (void **)&fi->enter_init},
-        {"fmi2ExitInitializationMode", (void **)&fi->exit_init}, {"fmi2Terminate", (void **)&fi->terminate},
-        {"fmi2Reset", (void **)&fi->reset},               {"fmi2GetReal", (void **)&fi->get_real},
-        {"fmi2GetInteger", (void **)&fi->get_int},        {"fmi2GetBoolean", (void **)&fi->get_bool},
-        {"fmi2SetReal", (void **)&fi->set_real},          {"fmi2SetInteger", (void **)&fi->set_int},
-        {"fmi2SetBoolean", (void **)&fi->set_bool},       {"fmi2DoStep", (void **)&fi->do_step},
+    struct fmi2 *f = (struct fmi2 *)c;
+    const struct hermes__fmu_sym t[] = {
+        {"fmi2Instantiate", (void **)&f->instantiate},   {"fmi2FreeInstance", (void **)&f->free_instance},
+        {"fmi2SetupExperiment", (void **)&f->setup},     {"fmi2EnterInitializationMode", (void **)&f->enter_init},
+        {"fmi2ExitInitializationMode", (void **)&f->exit_init}, {"fmi2Terminate", (void **)&f->terminate},
+        {"fmi2Reset", (void **)&f->reset},               {"fmi2GetReal", (void **)&f->get_real},
+        {"fmi2GetInteger", (void **)&f->get_int},        {"fmi2GetBoolean", (void **)&f->get_bool},
+        {"fmi2SetReal", (void **)&f->set_real},          {"fmi2SetInteger", (void **)&f->set_int},
+        {"fmi2SetBoolean", (void **)&f->set_bool},       {"fmi2DoStep", (void **)&f->do_step},
     };
-    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        void *p = dlsym(fi->dl, t[i].sym);
-        if (!p)
-            return hermes__fail(HERMES_EMODULE, "module '%s': %s does not export the required function %s()",
-                                fi->name, so, t[i].sym);
-        memcpy(t[i].slot, &p, sizeof p);
-    }
-    return 0;
+    return hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
 }
 
-/* Write inputs and parameters (all at init; only non-fixed ones later). */
-static fmi2Status write_vars(struct hermes__fmu_inst *fi, const double *v, double *const *slots, bool init)
+static fmi2Status set_one(struct fmi2 *f, const struct hermes__fmu_var *x, double d)
+{
+    if (x->kind == FMU_FLOAT64)
+        return f->set_real(f->comp, &x->vr, 1, &d);
+    fmi2Integer n = x->kind == FMU_BOOLEAN ? (d != 0.0) : (fmi2Integer)d;
+    return (x->kind == FMU_BOOLEAN ? f->set_bool : f->set_int)(f->comp, &x->vr, 1, &n);
+}
+
+/* Before initialisation: every input and non-constant parameter. */
+static fmi2Status write_starts(struct fmi2 *f, const double *v)
 {
     fmi2Status worst = fmi2OK;
-    for (uint32_t i = 0; i < fi->md->nvar; i++) {
-        const struct hermes__fmu_var *x = &fi->md->var[i];
-        if (x->causality != FMU_INPUT && x->causality != FMU_PARAMETER)
+    for (uint32_t i = 0; i < f->c.md->nvar; i++) {
+        const struct hermes__fmu_var *x = &f->c.md->var[i];
+        if (!hermes__fmu_write_start(x, v[i]))
             continue;
-        if (!init && x->causality == FMU_PARAMETER && x->fixed)
-            continue;
-        double d = slots ? *slots[i] : v[i];
-        fmi2Status s;
-        if (x->kind == FMU_REAL) {
-            s = fi->set_real(fi->c, &x->vr, 1, &d);
-        } else {
-            fmi2Integer n = (fmi2Integer)d;
-            s = (x->kind == FMU_INTEGER ? fi->set_int : fi->set_bool)(fi->c, &x->vr, 1, &n);
-        }
+        fmi2Status s = set_one(f, x, v[i]);
         if (s > worst)
             worst = s;
     }
     return worst;
 }
 
-static fmi2Status read_vars(struct hermes__fmu_inst *fi, double *const *slots)
+static fmi2Status read_vars(struct fmi2 *f, double *const *slots)
 {
     fmi2Status worst = fmi2OK;
-    for (uint32_t i = 0; i < fi->md->nvar; i++) {
-        const struct hermes__fmu_var *x = &fi->md->var[i];
-        if (x->causality != FMU_OUTPUT && x->causality != FMU_LOCAL)
-            continue;
+    for (uint32_t k = 0; k < f->c.nout; k++) {
+        uint32_t i = f->c.out[k];
+        const struct hermes__fmu_var *x = &f->c.md->var[i];
         fmi2Status s;
-        if (x->kind == FMU_REAL) {
-            s = fi->get_real(fi->c, &x->vr, 1, slots[i]);
+        if (x->kind == FMU_FLOAT64) {
+            s = f->get_real(f->comp, &x->vr, 1, slots[i]);
         } else {
             fmi2Integer n = 0;
-            s = (x->kind == FMU_INTEGER ? fi->get_int : fi->get_bool)(fi->c, &x->vr, 1, &n);
+            s = (x->kind == FMU_BOOLEAN ? f->get_bool : f->get_int)(f->comp, &x->vr, 1, &n);
             *slots[i] = x->kind == FMU_BOOLEAN ? (n != 0) : (double)n;
         }
         if (s > worst)
@@ -118,108 +100,73 @@ static fmi2Status read_vars(struct hermes__fmu_inst *fi, double *const *slots)
     return worst;
 }
 
-static int initialise(struct hermes__fmu_inst *fi, const double *values, char *err, size_t cap)
+static int instantiate(struct hermes__fmu_common *c)
 {
-    fmi2Status s = fi->setup(fi->c, fmi2False, 0.0, 0.0, fi->has_stop, fi->stop);
+    struct fmi2 *f = (struct fmi2 *)c;
+    char *uri = hermes__asprintf("file://%s", c->resources);
+    if (!uri)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    f->cb = (fmi2CallbackFunctions){logger, calloc, free, NULL, c};
+    f->comp = f->instantiate(c->name, fmi2CoSimulation, c->md->token, uri, &f->cb, fmi2False, fmi2True);
+    free(uri);
+    if (!f->comp)
+        return hermes__fail(HERMES_EMODULE, "module '%s': fmi2Instantiate failed", c->name);
+    return 0;
+}
+
+static int init(struct hermes__fmu_common *c, const double *values, char *err, size_t cap)
+{
+    struct fmi2 *f = (struct fmi2 *)c;
+    fmi2Status s = f->setup(f->comp, fmi2False, 0.0, c->start, c->has_stop, c->stop);
     const char *what = "fmi2SetupExperiment";
     if (s < fmi2Discard) {
-        what = "fmi2EnterInitializationMode";
-        s = fi->enter_init(fi->c);
+        what = "setting start values";
+        s = write_starts(f, values);
     }
     if (s < fmi2Discard) {
-        what = "setting start values";
-        s = write_vars(fi, values, NULL, true);
+        what = "fmi2EnterInitializationMode";
+        s = f->enter_init(f->comp);
     }
     if (s < fmi2Discard) {
         what = "fmi2ExitInitializationMode";
-        s = fi->exit_init(fi->c);
+        s = f->exit_init(f->comp);
     }
     if (s >= fmi2Discard) {
-        snprintf(err, cap, "module '%s': %s returned %s", fi->name, what, status_name(s));
+        snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
         return HERMES_EMODULE;
     }
     return 0;
 }
 
-/* The error for a missing platform binary, listing the platforms there are. */
-static int no_binary(const char *dir, const char *log_name, const char *id)
+static int read_out(struct hermes__fmu_common *c, double *const *slots, char *err, size_t cap)
 {
-    char have[256] = "";
-    char *bin = hermes__asprintf("%s/binaries", dir);
-    DIR *d = bin ? opendir(bin) : NULL;
-    struct dirent *e;
-    size_t n = 0;
-    while (d && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        int w = snprintf(have + n, sizeof have - n, "%s%s", n ? ", " : "", e->d_name);
-        if (w < 0 || (size_t)w >= sizeof have - n)
-            break;
-        n += (size_t)w;
+    fmi2Status s = read_vars((struct fmi2 *)c, slots);
+    if (s >= fmi2Discard) {
+        snprintf(err, cap, "reading outputs returned %s", status_name(s));
+        return HERMES_EMODULE;
     }
-    if (d)
-        closedir(d);
-    free(bin);
-    return hermes__fail(HERMES_EMODULE, "module '%s': the FMU has no binary for this platform "
-                        "(binaries/linux64/%s.so); it has: %s", log_name, id, n ? have : "none");
-}
-
-int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, bool has_stop, double stop, const double *values)
-{
-    *out = NULL;
-    struct hermes__fmu_inst *fi = calloc(1, sizeof *fi);
-    if (!fi || !(fi->name = hermes__strdup(log_name))) {
-        free(fi);
-        return hermes__fail(HERMES_ENOMEM, "out of memory");
-    }
-    fi->md = md;
-    fi->has_stop = has_stop;
-    fi->stop = stop;
-    char *so = hermes__asprintf("%s/binaries/linux64/%s.so", dir, md->identifier);
-    char *res = hermes__asprintf("file://%s/resources", dir);
-    int rc = 0;
-    struct stat st;
-    if (!so || !res)
-        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
-    else if (stat(so, &st) != 0)
-        rc = no_binary(dir, log_name, md->identifier);
-    else if (!(fi->dl = dlopen(so, RTLD_NOW | RTLD_LOCAL)))
-        rc = hermes__fail(HERMES_EMODULE, "module '%s': cannot load %s: %s", log_name, so, dlerror());
-    else
-        rc = bind(fi, so);
-    if (!rc) {
-        fi->cb = (fmi2CallbackFunctions){logger, calloc, free, NULL, fi};
-        fi->c = fi->instantiate(log_name, fmi2CoSimulation, md->token, res, &fi->cb, fmi2False, fmi2True);
-        if (!fi->c)
-            rc = hermes__fail(HERMES_EMODULE, "module '%s': fmi2Instantiate failed", log_name);
-    }
-    if (!rc) {
-        char err[512];
-        if ((rc = initialise(fi, values, err, sizeof err)) != 0)
-            rc = hermes__fail(rc, "%s", err);
-    }
-    free(so);
-    free(res);
-    if (rc) {
-        hermes__fmu_close(fi);
-        return rc;
-    }
-    *out = fi;
     return 0;
 }
 
-int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
+static int step(struct hermes__fmu_common *c, double t, double h, double *const *slots, char *err, size_t cap)
 {
-    fmi2Status s = write_vars(fi, NULL, slots, false);
+    struct fmi2 *f = (struct fmi2 *)c;
+    fmi2Status s = fmi2OK;
+    for (uint32_t k = 0; k < c->nin && s < fmi2Discard; k++) {
+        if (!hermes__fmu_in_changed(c, k, *slots[c->in[k]]))
+            continue;
+        fmi2Status r = set_one(f, &c->md->var[c->in[k]], *slots[c->in[k]]);
+        if (r > s)
+            s = r;
+    }
     const char *what = "setting inputs";
     if (s < fmi2Discard) {
         what = "fmi2DoStep";
-        s = fi->do_step(fi->c, t, h, fmi2True);
+        s = f->do_step(f->comp, t, h, fmi2True);
     }
     if (s < fmi2Discard) {
         what = "reading outputs";
-        s = read_vars(fi, slots);
+        s = read_vars(f, slots);
     }
     if (s >= fmi2Discard) {
         snprintf(err, cap, "%s at t=%g returned %s", what, t, status_name(s));
@@ -228,26 +175,27 @@ int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *co
     return 0;
 }
 
-int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, char *err, size_t cap)
+static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
 {
-    fmi2Status s = fi->reset(fi->c);
+    struct fmi2 *f = (struct fmi2 *)c;
+    fmi2Status s = f->reset(f->comp);
     if (s >= fmi2Discard) {
-        snprintf(err, cap, "module '%s': fmi2Reset returned %s", fi->name, status_name(s));
+        snprintf(err, cap, "module '%s': fmi2Reset returned %s", c->name, status_name(s));
         return HERMES_EMODULE;
     }
-    return initialise(fi, values, err, cap);
+    return 0;
 }
 
-void hermes__fmu_close(struct hermes__fmu_inst *fi)
+static void close_instance(struct hermes__fmu_common *c)
 {
-    if (!fi)
-        return;
-    if (fi->c) {
-        fi->terminate(fi->c);
-        fi->free_instance(fi->c);
+    struct fmi2 *f = (struct fmi2 *)c;
+    if (f->comp) {
+        f->terminate(f->comp);
+        f->free_instance(f->comp);
+        f->comp = NULL;
     }
-    if (fi->dl)
-        dlclose(fi->dl);
-    free(fi->name);
-    free(fi);
 }
+
+const struct hermes__fmu_ops hermes__fmu_fmi2_ops = {
+    "linux64", sizeof(struct fmi2), bind, instantiate, init, step, read_out, reset, close_instance,
+};

@@ -27,7 +27,13 @@ void hermes__fmu_remove(const char *dir);
 
 /* ---- model.c ---- */
 enum hermes__fmu_causality { FMU_OUTPUT, FMU_INPUT, FMU_PARAMETER, FMU_LOCAL };
-enum hermes__fmu_kind { FMU_REAL, FMU_INTEGER, FMU_BOOLEAN };
+/* The FMI type of a variable, which picks the get/set call: FMI 2 Real,
+ * Integer, Boolean, Enumeration are FLOAT64, INT32, BOOLEAN, ENUM; FMI 3 has
+ * them all (ENUM through fmi3Get/SetInt64). */
+enum hermes__fmu_kind {
+    FMU_FLOAT64, FMU_FLOAT32, FMU_INT8, FMU_UINT8, FMU_INT16, FMU_UINT16, FMU_INT32, FMU_UINT32,
+    FMU_INT64, FMU_UINT64, FMU_BOOLEAN, FMU_ENUM, FMU_KIND_COUNT
+};
 
 struct hermes__fmu_var {
     char                      *name;      /* mapped to a Hermes signal name */
@@ -38,7 +44,15 @@ struct hermes__fmu_var {
     enum hermes__fmu_kind      kind;
     hermes_type_t              type;
     bool                       fixed;     /* variability fixed/constant: not settable while running */
+    bool                       constant;  /* variability constant: never set */
+    bool                       has_start; /* the file gives a start */
     double                     start;     /* 0 when the file gives none */
+};
+
+/* A variable that is not a signal, for `hermes validate`. */
+struct hermes__fmu_skipped {
+    char       *fmi_name;
+    const char *reason;  /* static text: "String variable", "array (Dimension)", ... */
 };
 
 struct hermes__fmu_model {
@@ -47,30 +61,96 @@ struct hermes__fmu_model {
     char    *token;            /* guid (2) / instantiationToken (3) */
     struct hermes__fmu_var *var;
     uint32_t nvar;
-    uint32_t nskipped;         /* variables that are not signals (strings, binaries, ...) */
+    struct hermes__fmu_skipped *skipped;  /* variables that are not signals (strings, binaries, ...) */
+    uint32_t nskipped;
 };
 
-/* Parse modelDescription.xml; @p label names the file in messages
- * ("FILE:LINE:COL: text"). @p locals: also locals (read-only). */
+/* Parse modelDescription.xml (FMI 2.0 or 3.x); @p label names the file in
+ * messages ("FILE:LINE:COL: text"). @p locals: also locals (read-only). */
 int hermes__fmu_model_parse(const char *xml, size_t len, const char *label, bool locals,
                             struct hermes__fmu_model *out);
 void hermes__fmu_model_free(struct hermes__fmu_model *m);
 /* The name-mapping rule (docs/fmu.md): malloc'd. */
 char *hermes__fmu_map_name(const char *fmi_name);
 
-/* ---- fmi2.c ---- */
+/* ---- binding.c: one interface over fmi2.c and fmi3.c ---- */
 struct hermes__fmu_inst;
-/* Load the binary under @p dir, instantiate, set up the experiment (start 0,
- * stop @p stop when @p has_stop), apply @p values (one per variable, in the
- * model's order) to inputs and parameters in initialisation mode. @p log_name
- * names the module in log lines and messages. */
+/* Load the binary under @p dir (binaries/linux64 for FMI 2,
+ * binaries/x86_64-linux for FMI 3), instantiate (co-simulation), apply
+ * @p values (one per variable, in the model's order) to inputs and
+ * parameters, initialise (start time @p start: the time of the module's
+ * first step, 0 unless it has an offset; stop @p stop when @p has_stop), and read
+ * the outputs (and locals) into @p slots (NULL: not read). @p log_name names
+ * the module in log lines and messages. */
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, bool has_stop, double stop, const double *values);
-/* Write inputs and tunable parameters from @p values, step [t, t+h], read
- * outputs (and locals) into @p values. Error text in @p err. */
+                     const char *log_name, double start, bool has_stop, double stop, const double *values,
+                     double *const *slots);
+/* Write inputs and tunable parameters from @p slots, step [t, t+h], read
+ * outputs (and locals) into @p slots. Error text in @p err. */
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err,
                      size_t cap);
-/* FMI reset then initialisation again with @p values. */
-int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, char *err, size_t cap);
+/* Read outputs (and locals) into @p slots (frame 0 after staging). */
+int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap);
+/* FMI reset then initialisation again with @p values; outputs into @p slots. */
+int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
+                      size_t cap);
 void hermes__fmu_close(struct hermes__fmu_inst *fi);
+
+/* What a binding (fmi2.c, fmi3.c) implements; binding.c holds the instance. */
+struct hermes__fmu_common {
+    void                           *dl;
+    const struct hermes__fmu_model *md;
+    char                           *name;       /* the module's name */
+    char                           *so;         /* path of the binary */
+    char                           *resources;  /* absolute path of resources/, no trailing slash */
+    double                          start;
+    bool                            has_stop;
+    double                          stop;
+    /* Indices (into md->var) of the variables written before each step
+     * (inputs, tunable parameters) and read after it (outputs, locals). */
+    uint32_t                       *in, *out;
+    uint32_t                        nin, nout;
+    /* The value last written to in[k] since initialisation; a step writes
+     * only inputs that changed (the FMU keeps what it was given). */
+    double                         *last_in;
+    bool                            last_valid;
+};
+/* Whether input or parameter @p x gets @p value written before
+ * initialisation: not a constant, and it has a start or the config gave it a
+ * value other than the 0 that stands for "none" (an FMU may refuse values it
+ * never declared, such as an enumeration's 0). */
+static inline bool hermes__fmu_write_start(const struct hermes__fmu_var *x, double value)
+{
+    return (x->causality == FMU_INPUT || x->causality == FMU_PARAMETER) && !x->constant &&
+           (x->has_start || value != 0.0);
+}
+/* Whether in[k] must be written before this step (changed, or first since
+ * initialisation); records @p v as written. */
+static inline bool hermes__fmu_in_changed(struct hermes__fmu_common *c, uint32_t k, double v)
+{
+    if (c->last_valid && c->last_in[k] == v)
+        return false;
+    c->last_in[k] = v;
+    return true;
+}
+struct hermes__fmu_ops {
+    const char *platform;                   /* binaries/<platform>/ */
+    size_t      size;                       /* of the binding's instance, which starts with the common part */
+    int  (*bind)(struct hermes__fmu_common *c);              /* dlsym; hermes__fail() naming a missing one */
+    int  (*instantiate)(struct hermes__fmu_common *c);
+    int  (*init)(struct hermes__fmu_common *c, const double *values, char *err, size_t cap);
+    int  (*step)(struct hermes__fmu_common *c, double t, double h, double *const *slots, char *err, size_t cap);
+    int  (*read)(struct hermes__fmu_common *c, double *const *slots, char *err, size_t cap);
+    int  (*reset)(struct hermes__fmu_common *c, char *err, size_t cap);  /* the FMI reset only */
+    void (*close)(struct hermes__fmu_common *c);                         /* terminate and free the instance */
+};
+extern const struct hermes__fmu_ops hermes__fmu_fmi2_ops, hermes__fmu_fmi3_ops;
+/* ---- fmi_common.c: shared by fmi2.c and fmi3.c ---- */
+/* dlsym each of @p n symbols into its slot; a missing one is named. */
+struct hermes__fmu_sym { const char *name; void **slot; };
+int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n);
+/* A log line of the FMU's logger (component fmu) naming the module; @p level
+ * from the FMI status (0 OK ... 3 Error and above). */
+void hermes__fmu_log(const struct hermes__fmu_common *c, int status, const char *instance, const char *category,
+                     const char *text);
 #endif

@@ -307,7 +307,8 @@ HERMES_API int hermes_scheduler_stop(hermes_scheduler_t *s)
 }
 
 /* Whether @p value may be set into @p sig from outside: 0, or the code of
- * hermes__fail() (unknown id, not writable, driven by a wire, wrong type). */
+ * hermes__fail() (unknown id, not writable, only an initial value such as a
+ * fixed FMU parameter, driven by a wire, wrong type). */
 static int set_check(const hermes_scheduler_t *s, hermes_signal_t sig, double value)
 {
     if (sig.tag != s->bp->tag || sig.index >= s->bp->count)
@@ -315,6 +316,9 @@ static int set_check(const hermes_scheduler_t *s, hermes_signal_t sig, double va
     const struct hermes_shm_signal *d = &s->bp->dir[sig.index];
     if (!d->writable)
         return hermes__fail(HERMES_EREADONLY, "signal '%s' is not writable", d->name);
+    if (s->initial_only && s->initial_only[sig.index])
+        return hermes__fail(HERMES_EREADONLY, "signal '%s' is %s: it cannot be set while running, only given "
+                            "before the run (initial: or --set %s=VALUE)", d->name, s->initial_only[sig.index], d->name);
     for (uint32_t i = 0; i < s->nwires; i++)  /* a wire would overwrite it on the next frame */
         if (s->wires[i].dst == sig.index)
             return hermes__fail(HERMES_EREADONLY, "%s is driven by %s; set that instead", d->name,

@@ -104,6 +104,7 @@ struct hermes_scheduler {
     bool                   check_groups;
     struct wire           *wires;
     uint32_t               nwires;
+    const char           **initial_only;  /* [bp count] why it cannot be set while running, or NULL (config's text) */
 
     hermes_mode_t mode;
     double        rate_hz, dt, ns_per_frame;

@@ -57,13 +57,20 @@ static int build_backplane(hermes_scheduler_t *s, const hermes_scheduler_options
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
         goto out;
     }
+    s->initial_only = calloc(cap, sizeof *s->initial_only);
+    if (!s->initial_only) {
+        rc = hermes__fail(HERMES_ENOMEM, "out of memory");
+        goto out;
+    }
     uint32_t n = 0;
     for (uint32_t i = 0; i < s->nmods; i++) {
         modnames[i] = s->mods[i].name;
         s->mods[i].first_signal = n;
-        for (uint32_t j = 0; j < s->mods[i].signal_count; j++)
+        for (uint32_t j = 0; j < s->mods[i].signal_count; j++) {
+            s->initial_only[n] = hermes__config_signal_initial_only(s->cfg, i, j);
             if ((rc = hermes_config_signal(s->cfg, i, j, &specs[n++])) != 0)
                 goto out;
+        }
     }
     modnames[s->nmods] = HERMES_HEALTH_MODULE;
     uint32_t first_health = n;
@@ -270,6 +277,7 @@ HERMES_API void hermes_scheduler_destroy(hermes_scheduler_t *s)
     free(s->mods);
     free(s->wires);
     hermes__sched_checkpoints_free(s);
+    free(s->initial_only);
     hermes_backplane_destroy(s->bp);
     pthread_cond_destroy(&s->cv_req);
     pthread_cond_destroy(&s->cv_done);

@@ -19,6 +19,7 @@ struct inst {
     double r[VR_COUNT];
     int    i[VR_COUNT];
     double t;  /* the FMU's own time: doStep must start where the last one ended */
+    double stop;
 };
 
 static void defaults(struct inst *s)
@@ -50,8 +51,10 @@ EXPORT void fmi2FreeInstance(fmi2Component c) { free(c); }
 EXPORT fmi2Status fmi2SetupExperiment(fmi2Component c, fmi2Boolean td, fmi2Real tol, fmi2Real t0, fmi2Boolean sd,
                                       fmi2Real stop)
 {
-    (void)c; (void)td; (void)tol; (void)sd; (void)stop;
-    return t0 == 0.0 ? fmi2OK : fmi2Error;
+    (void)td; (void)tol;
+    ((struct inst *)c)->stop = sd ? stop : INFINITY;
+    ((struct inst *)c)->t = t0;  /* the first communication point */
+    return fmi2OK;
 }
 EXPORT fmi2Status fmi2EnterInitializationMode(fmi2Component c) { (void)c; return fmi2OK; }
 EXPORT fmi2Status fmi2ExitInitializationMode(fmi2Component c)
@@ -120,6 +123,10 @@ EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolea
     if (fabs(t - s->t) > 1e-9 * (1.0 + fabs(t))) {  /* FMI 2.0: t must be the last t + h */
         s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError",
                      "communication point %.17g is not the FMU's time %.17g", t, s->t);
+        return fmi2Error;
+    }
+    if (t + h > s->stop * (1 + 1e-12)) {  /* as strict FMUs are: never past the stop time */
+        s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError", "a step past the stop time");
         return fmi2Error;
     }
     if (s->i[VR_N] == s->i[VR_FAIL_AT]) {

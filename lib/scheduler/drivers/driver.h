@@ -74,4 +74,10 @@ struct hermes__module {
 int hermes__inproc_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
 int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp);
+/* A process module running @p exec's path and args (not necessarily the
+ * config's: an isolated FMU runs hermes-fmu-host). @p on_close (may be NULL)
+ * runs once when the module is closed, after its child is gone, also when
+ * this call fails. */
+int hermes__process_open_exec(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp,
+                              const hermes_module_info_t *exec, void (*on_close)(void *ctx), void *close_ctx);
 #endif

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "backplane/layout.h"
+#include "config/internal.h"
 #include "hermes/module.h"
 #include "scheduler/drivers/driver.h"
 #include "scheduler/drivers/process_wake.h"
@@ -47,6 +48,8 @@ enum wait_result { W_ANSWERED, W_DEAD, W_TIMEOUT };
 
 struct proc {
     struct hermes__module  *m;
+    void                  (*on_close)(void *ctx);  /* after the child is gone (the owner's cleanup), or NULL */
+    void                   *close_ctx;
     struct hermes_shm_ctrl *ctrl;
     uint32_t                seq;          /* go.seq of the last command */
     uint32_t                last_cmd;
@@ -497,6 +500,8 @@ static void proc_close(struct hermes__module *m)
     free(p->path);
     hermes__free_strv(p->argv, SIZE_MAX);
     hermes__free_strv(p->envp, SIZE_MAX);
+    if (p->on_close)
+        p->on_close(p->close_ctx);
     free(p);
     m->impl = NULL;
     m->state = NULL;
@@ -571,8 +576,9 @@ static void spin_policy(const hermes_config_t *cfg, uint32_t index, uint32_t *or
     uint32_t nproc = 0, group = UINT32_MAX, gsize = 0, n = hermes_config_schedule_count(cfg);
     for (uint32_t i = 0; i < hermes_config_module_count(cfg); i++) {
         hermes_module_info_t mi;
-        if (hermes_config_module(cfg, i, &mi) == 0 && mi.type == HERMES_MODULE_PROCESS)
-            nproc++;
+        if (hermes_config_module(cfg, i, &mi) == 0 &&
+            (mi.type == HERMES_MODULE_PROCESS || (mi.type == HERMES_MODULE_FMU && hermes__config_fmu_isolate(cfg, i))))
+            nproc++;  /* an FMU with isolate: true is a process module too */
     }
     for (uint32_t k = 0, mi; k < n && group == UINT32_MAX; k++)
         if (hermes_config_schedule_at(cfg, k, &mi) == 0 && mi == index)
@@ -600,18 +606,30 @@ int hermes__process_open(struct hermes__module *m, const hermes_config_t *cfg, h
     int rc = hermes_config_module(cfg, m->config_index, &info);
     if (rc)
         return rc;
-    if (!info.path || !*info.path)
-        return hermes__fail(HERMES_EMODULE, "module '%s': process module has no executable", m->name);
+    return hermes__process_open_exec(m, cfg, bp, &info, NULL, NULL);
+}
+
+int hermes__process_open_exec(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp,
+                              const hermes_module_info_t *exec, void (*on_close)(void *ctx), void *close_ctx)
+{
+    const hermes_module_info_t info = *exec;
+    int rc;
     struct hermes_shm_ctrl *ctrl = NULL;
     for (uint32_t i = 0; i < hermes_backplane_module_count(bp) && !ctrl; i++)
         if (strcmp(hermes_backplane_module_name(bp, i), m->name) == 0)
             ctrl = hermes__bp_ctrl(bp, i);
-    if (!ctrl)
-        return hermes__fail(HERMES_EMODULE, "module '%s' has no control block in the backplane", m->name);
-
-    struct proc *p = calloc(1, sizeof *p);
-    if (!p)
+    struct proc *p = ctrl && info.path && *info.path ? calloc(1, sizeof *p) : NULL;
+    if (!p) {
+        if (on_close)
+            on_close(close_ctx);
+        if (!info.path || !*info.path)
+            return hermes__fail(HERMES_EMODULE, "module '%s': process module has no executable", m->name);
+        if (!ctrl)
+            return hermes__fail(HERMES_EMODULE, "module '%s' has no control block in the backplane", m->name);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    p->on_close = on_close;
+    p->close_ctx = close_ctx;
     p->m = m;
     p->ctrl = ctrl;
     p->pidfd = -1;

@@ -1,0 +1,178 @@
+/* One FMU instance over the FMI 2.0 and 3.0 bindings (fmi2.c, fmi3.c):
+ * find and dlopen the platform binary (a missing one lists the platforms the
+ * FMU has), bind, instantiate, initialise, step, reset, close; the shared
+ * dlsym table and the logger's log line. */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fmu/fmu.h"
+#include "common/util.h"
+
+struct hermes__fmu_inst {
+    const struct hermes__fmu_ops *ops;
+    struct hermes__fmu_common    *c;  /* the binding's instance (ops->size bytes) */
+};
+
+/* The error for a missing platform binary, listing the platforms there are. */
+static int no_binary(const char *dir, const char *log_name, const char *platform, const char *id)
+{
+    char have[256] = "";
+    char *bin = hermes__asprintf("%s/binaries", dir);
+    DIR *d = bin ? opendir(bin) : NULL;
+    struct dirent *e;
+    size_t n = 0;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        int w = snprintf(have + n, sizeof have - n, "%s%s", n ? ", " : "", e->d_name);
+        if (w < 0 || (size_t)w >= sizeof have - n)
+            break;
+        n += (size_t)w;
+    }
+    if (d)
+        closedir(d);
+    free(bin);
+    return hermes__fail(HERMES_EMODULE, "module '%s': the FMU has no binary for this platform "
+                        "(binaries/%s/%s.so); it has: %s", log_name, platform, id, n ? have : "none");
+}
+
+/* The variables written before each step and read after it. */
+static int plan(struct hermes__fmu_common *c)
+{
+    const struct hermes__fmu_model *md = c->md;
+    c->in = calloc(md->nvar ? md->nvar : 1, sizeof *c->in);
+    c->out = calloc(md->nvar ? md->nvar : 1, sizeof *c->out);
+    c->last_in = calloc(md->nvar ? md->nvar : 1, sizeof *c->last_in);
+    if (!c->in || !c->out || !c->last_in)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < md->nvar; i++) {
+        const struct hermes__fmu_var *x = &md->var[i];
+        if (x->causality == FMU_INPUT || (x->causality == FMU_PARAMETER && !x->fixed))
+            c->in[c->nin++] = i;
+        else if (x->causality == FMU_OUTPUT || x->causality == FMU_LOCAL)
+            c->out[c->nout++] = i;
+    }
+    return 0;
+}
+
+static int load(struct hermes__fmu_inst *fi, const char *dir)
+{
+    struct hermes__fmu_common *c = fi->c;
+    char real[PATH_MAX];
+    if (!realpath(dir, real))
+        return hermes__fail(HERMES_EMODULE, "module '%s': %s: cannot resolve the folder", c->name, dir);
+    c->so = hermes__asprintf("%s/binaries/%s/%s.so", real, fi->ops->platform, c->md->identifier);
+    c->resources = hermes__asprintf("%s/resources", real);
+    if (!c->so || !c->resources)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    struct stat st;
+    if (stat(c->so, &st) != 0)
+        return no_binary(real, c->name, fi->ops->platform, c->md->identifier);
+    if (!(c->dl = dlopen(c->so, RTLD_NOW | RTLD_LOCAL)))
+        return hermes__fail(HERMES_EMODULE, "module '%s': cannot load %s: %s", c->name, c->so, dlerror());
+    int rc = fi->ops->bind(c);
+    if (!rc)
+        rc = plan(c);
+    if (!rc)
+        rc = fi->ops->instantiate(c);
+    return rc;
+}
+
+/* After initialisation with @p values the FMU holds them (or, for a variable
+ * without a start left at 0, its own value): a step writes only changes. */
+static void initialised(struct hermes__fmu_common *c, const double *values)
+{
+    for (uint32_t k = 0; k < c->nin; k++)
+        c->last_in[k] = values[c->in[k]];
+    c->last_valid = true;
+}
+
+int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
+                     const char *log_name, double start, bool has_stop, double stop, const double *values,
+                     double *const *slots)
+{
+    *out = NULL;
+    struct hermes__fmu_inst *fi = calloc(1, sizeof *fi);
+    if (!fi)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    fi->ops = md->version == 3 ? &hermes__fmu_fmi3_ops : &hermes__fmu_fmi2_ops;
+    fi->c = calloc(1, fi->ops->size);
+    if (!fi->c || !(fi->c->name = hermes__strdup(log_name))) {
+        free(fi->c);
+        free(fi);
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    fi->c->md = md;
+    fi->c->start = start;
+    fi->c->has_stop = has_stop;
+    fi->c->stop = stop;
+    int rc = load(fi, dir);
+    char err[600];
+    fi->c->last_valid = false;
+    if (!rc && (rc = fi->ops->init(fi->c, values, err, sizeof err)) != 0)
+        rc = hermes__fail(rc, "%s", err);
+    if (!rc)
+        initialised(fi->c, values);
+    if (!rc && slots && (rc = fi->ops->read(fi->c, slots, err, sizeof err)) != 0)
+        rc = hermes__fail(rc, "module '%s': after initialisation, %s", log_name, err);
+    if (rc) {
+        hermes__fmu_close(fi);
+        return rc;
+    }
+    *out = fi;
+    return 0;
+}
+
+int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
+{
+    int rc = fi->ops->step(fi->c, t, h, slots, err, cap);
+    fi->c->last_valid = rc == 0;  /* after a failed set the FMU's values are unknown */
+    return rc;
+}
+
+int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap)
+{
+    int rc = fi->ops->read(fi->c, slots, err, cap);
+    if (rc) {
+        char tmp[600];
+        hermes__strlcpy(tmp, err, sizeof tmp);
+        snprintf(err, cap, "module '%s': %s", fi->c->name, tmp);
+    }
+    return rc;
+}
+
+int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err, size_t cap)
+{
+    fi->c->last_valid = false;  /* the FMU is back to its starts */
+    int rc = fi->ops->reset(fi->c, err, cap);
+    if (!rc)
+        rc = fi->ops->init(fi->c, values, err, cap);
+    if (!rc)
+        initialised(fi->c, values);
+    if (!rc && slots)
+        rc = fi->ops->read(fi->c, slots, err, cap);
+    return rc;
+}
+
+void hermes__fmu_close(struct hermes__fmu_inst *fi)
+{
+    if (!fi)
+        return;
+    struct hermes__fmu_common *c = fi->c;
+    fi->ops->close(c);
+    if (c->dl)
+        dlclose(c->dl);
+    free(c->name);
+    free(c->so);
+    free(c->resources);
+    free(c->in);
+    free(c->out);
+    free(c->last_in);
+    free(c);
+    free(fi);
+}

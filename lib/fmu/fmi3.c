@@ -1,0 +1,236 @@
+/* FMI 3.0 co-simulation binding (the fmi3 ops of binding.c): dlsym every
+ * function Hermes calls, fmi3InstantiateCoSimulation without event mode or
+ * early return, initialise, fmi3DoStep (an FMU that needs event handling or
+ * asks to terminate ends the run with a message), reset, terminate, free;
+ * typed get/set for every numeric type and Boolean. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fmu/fmi3.h"
+#include "fmu/fmu.h"
+#include "common/util.h"
+
+struct fmi3 {
+    struct hermes__fmu_common       c;  /* first: binding.c sees only this */
+    fmi3Instance                    inst;
+    fmi3InstantiateCoSimulationTYPE instantiate;
+    fmi3FreeInstanceTYPE            free_instance;
+    fmi3EnterInitializationModeTYPE enter_init;
+    fmi3InstanceTYPE                exit_init, terminate, reset;
+    fmi3DoStepTYPE                  do_step;
+    bool                            event_noted;  /* logged the first eventHandlingNeeded of a completed step */
+#define FIELD(N, T) fmi3Get##N##TYPE get_##N; fmi3Set##N##TYPE set_##N;
+    HERMES_FMI3_ACCESSORS(FIELD)
+#undef FIELD
+};
+
+static void log_message(fmi3InstanceEnvironment env, fmi3Status st, fmi3String cat, fmi3String msg)
+{
+    const struct hermes__fmu_common *c = env;
+    hermes__fmu_log(c, (int)st, c ? c->name : "", cat, msg);
+}
+
+static const char *status_name(fmi3Status s)
+{
+    static const char *const n[] = {"fmi3OK", "fmi3Warning", "fmi3Discard", "fmi3Error", "fmi3Fatal"};
+    return (unsigned)s < 5 ? n[s] : "unknown status";
+}
+
+static int bind(struct hermes__fmu_common *c)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    const struct hermes__fmu_sym t[] = {
+        {"fmi3InstantiateCoSimulation", (void **)&f->instantiate},
+        {"fmi3FreeInstance", (void **)&f->free_instance},
+        {"fmi3EnterInitializationMode", (void **)&f->enter_init},
+        {"fmi3ExitInitializationMode", (void **)&f->exit_init},
+        {"fmi3Terminate", (void **)&f->terminate},
+        {"fmi3Reset", (void **)&f->reset},
+        {"fmi3DoStep", (void **)&f->do_step},
+#define SYM(N, T) {"fmi3Get" #N, (void **)&f->get_##N}, {"fmi3Set" #N, (void **)&f->set_##N},
+        HERMES_FMI3_ACCESSORS(SYM)
+#undef SYM
+    };
+    return hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
+}
+
+/* Set one variable from a Hermes value (already checked to fit its signal's type). */
+static fmi3Status set_one(struct fmi3 *f, const struct hermes__fmu_var *x, double d)
+{
+    const fmi3ValueReference *vr = &x->vr;
+    switch (x->kind) {
+#define SET(K, N, T) case K: { T v = (T)d; return f->set_##N(f->inst, vr, 1, &v, 1); }
+    SET(FMU_FLOAT64, Float64, fmi3Float64)
+    SET(FMU_FLOAT32, Float32, fmi3Float32)
+    SET(FMU_INT8, Int8, fmi3Int8)
+    SET(FMU_UINT8, UInt8, fmi3UInt8)
+    SET(FMU_INT16, Int16, fmi3Int16)
+    SET(FMU_UINT16, UInt16, fmi3UInt16)
+    SET(FMU_INT32, Int32, fmi3Int32)
+    SET(FMU_UINT32, UInt32, fmi3UInt32)
+    SET(FMU_INT64, Int64, fmi3Int64)
+    SET(FMU_ENUM, Int64, fmi3Int64)
+    SET(FMU_UINT64, UInt64, fmi3UInt64)
+#undef SET
+    case FMU_BOOLEAN: { fmi3Boolean v = d != 0.0; return f->set_Boolean(f->inst, vr, 1, &v, 1); }
+    case FMU_KIND_COUNT: break;
+    }
+    return fmi3Error;
+}
+
+static fmi3Status get_one(struct fmi3 *f, const struct hermes__fmu_var *x, double *out)
+{
+    const fmi3ValueReference *vr = &x->vr;
+    fmi3Status s = fmi3Error;
+    switch (x->kind) {
+#define GET(K, N, T) case K: { T v = 0; s = f->get_##N(f->inst, vr, 1, &v, 1); *out = (double)v; break; }
+    GET(FMU_FLOAT64, Float64, fmi3Float64)
+    GET(FMU_FLOAT32, Float32, fmi3Float32)
+    GET(FMU_INT8, Int8, fmi3Int8)
+    GET(FMU_UINT8, UInt8, fmi3UInt8)
+    GET(FMU_INT16, Int16, fmi3Int16)
+    GET(FMU_UINT16, UInt16, fmi3UInt16)
+    GET(FMU_INT32, Int32, fmi3Int32)
+    GET(FMU_UINT32, UInt32, fmi3UInt32)
+    GET(FMU_INT64, Int64, fmi3Int64)
+    GET(FMU_ENUM, Int64, fmi3Int64)
+    GET(FMU_UINT64, UInt64, fmi3UInt64)
+#undef GET
+    case FMU_BOOLEAN: { fmi3Boolean v = false; s = f->get_Boolean(f->inst, vr, 1, &v, 1); *out = v ? 1.0 : 0.0; break; }
+    case FMU_KIND_COUNT: break;
+    }
+    return s;
+}
+
+static int instantiate(struct hermes__fmu_common *c)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    char *res = hermes__asprintf("%s/", c->resources);  /* FMI 3: an absolute path with a trailing separator */
+    if (!res)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    f->inst = f->instantiate(c->name, c->md->token, res, false, true, false, false, NULL, 0, c, log_message, NULL);
+    free(res);
+    if (!f->inst)
+        return hermes__fail(HERMES_EMODULE, "module '%s': fmi3InstantiateCoSimulation failed", c->name);
+    return 0;
+}
+
+static int init(struct hermes__fmu_common *c, const double *values, char *err, size_t cap)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    fmi3Status s = fmi3OK;
+    for (uint32_t i = 0; i < c->md->nvar && s < fmi3Discard; i++) {
+        const struct hermes__fmu_var *x = &c->md->var[i];
+        if (hermes__fmu_write_start(x, values[i])) {
+            fmi3Status r = set_one(f, x, values[i]);
+            s = r > s ? r : s;
+        }
+    }
+    const char *what = "setting start values";
+    if (s < fmi3Discard) {
+        what = "fmi3EnterInitializationMode";
+        s = f->enter_init(f->inst, false, 0.0, c->start, c->has_stop, c->stop);
+    }
+    if (s < fmi3Discard) {
+        what = "fmi3ExitInitializationMode";
+        s = f->exit_init(f->inst);
+    }
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
+        return HERMES_EMODULE;
+    }
+    return 0;
+}
+
+static fmi3Status read_vars(struct fmi3 *f, double *const *slots)
+{
+    fmi3Status worst = fmi3OK;
+    for (uint32_t k = 0; k < f->c.nout; k++) {
+        uint32_t i = f->c.out[k];
+        fmi3Status s = get_one(f, &f->c.md->var[i], slots[i]);
+        worst = s > worst ? s : worst;
+    }
+    return worst;
+}
+
+static int read_out(struct hermes__fmu_common *c, double *const *slots, char *err, size_t cap)
+{
+    fmi3Status s = read_vars((struct fmi3 *)c, slots);
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "reading outputs returned %s", status_name(s));
+        return HERMES_EMODULE;
+    }
+    return 0;
+}
+
+static int step(struct hermes__fmu_common *c, double t, double h, double *const *slots, char *err, size_t cap)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    fmi3Status s = fmi3OK;
+    for (uint32_t k = 0; k < c->nin && s < fmi3Discard; k++) {
+        if (!hermes__fmu_in_changed(c, k, *slots[c->in[k]]))
+            continue;
+        fmi3Status r = set_one(f, &c->md->var[c->in[k]], *slots[c->in[k]]);
+        s = r > s ? r : s;
+    }
+    const char *what = "setting inputs";
+    fmi3Boolean event = false, terminate = false, early = false;
+    fmi3Float64 last = t;
+    if (s < fmi3Discard) {
+        what = "fmi3DoStep";
+        s = f->do_step(f->inst, t, h, true, &event, &terminate, &early, &last);
+    }
+    if (s < fmi3Discard) {
+        what = "reading outputs";
+        s = read_vars(f, slots);
+    }
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "%s at t=%g returned %s", what, t, status_name(s));
+        return -1;
+    }
+    if (terminate) {
+        snprintf(err, cap, "the FMU asked to terminate the simulation (fmi3DoStep at t=%g, last successful time %g)",
+                 t, last);
+        return -1;
+    }
+    if (early) {  /* not allowed (earlyReturnAllowed = false): the FMU stopped inside the step */
+        if (event)
+            snprintf(err, cap, "fmi3DoStep at t=%g stopped at t=%.17g: the FMU needs event handling (event "
+                     "mode), which Hermes does not provide", t, last);
+        else
+            snprintf(err, cap, "fmi3DoStep at t=%g returned early at t=%.17g instead of %.17g", t, last, t + h);
+        return -1;
+    }
+    if (event && !f->event_noted) {  /* completed the step: the FMU handled the event itself (no event mode) */
+        f->event_noted = true;
+        hermes__log(HERMES_LOG_DEBUG, "fmu", "module '%s': fmi3DoStep at t=%g reported an event it handled "
+                    "inside the step (no event mode); not reported again", c->name, t);
+    }
+    return 0;
+}
+
+static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    fmi3Status s = f->reset(f->inst);
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "module '%s': fmi3Reset returned %s", c->name, status_name(s));
+        return HERMES_EMODULE;
+    }
+    return 0;
+}
+
+static void close_instance(struct hermes__fmu_common *c)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    if (f->inst) {
+        f->terminate(f->inst);
+        f->free_instance(f->inst);
+        f->inst = NULL;
+    }
+}
+
+const struct hermes__fmu_ops hermes__fmu_fmi3_ops = {
+    "x86_64-linux", sizeof(struct fmi3), bind, instantiate, init, step, read_out, reset, close_instance,
+};
