@@ -16,6 +16,7 @@
 #include <hermes/hermes.h>
 #include "campaign.h"
 #include "cli_server.h"
+#include "cmd_checkpoint.h"
 #include "cmd_record.h"
 
 /* Exit statuses (documented in docs/cli.md and `hermes --help`). */
@@ -205,6 +206,7 @@ static const char usage_run[] =
     "  --quiet                only warnings and errors\n"
     "  --verbose              debug lines too\n"
     "  --log-format FMT       text (key=value, default) or json (one object per line)\n"
+    "%s"
     "%s"
     "  -h, --help             this help\n"
     "\n"
@@ -414,6 +416,7 @@ static int parse_double(const char *s, double *out)
 /* The command line of `hermes run`. */
 struct run_opts {
     struct cli_record  rec;
+    struct cli_ckpt    ckpt;
     bool               no_server, paused, have_end, have_seed;
     long               port;          /* -1: the config's */
     const char        *host, *mode, *run_name, *path;
@@ -429,6 +432,7 @@ static int run_option(struct run_opts *o, int c, const char *name)
     char *end;
     switch (c) {
     case 'R': return cli_record_option(&o->rec, name, optarg) ? EXIT_USAGE : 0;
+    case 'C': return cli_ckpt_option(&o->ckpt, name, optarg) ? EXIT_USAGE : 0;
     case O_NO_SERVER: o->no_server = true; return 0;
     case O_PORT:
         o->port = strtol(optarg, &end, 10);
@@ -473,7 +477,7 @@ static int run_option(struct run_opts *o, int c, const char *name)
         }
         o->have_seed = true;
         return 0;
-    default: fprintf(stderr, usage_run, cli_record_usage); return EXIT_USAGE;
+    default: fprintf(stderr, usage_run, cli_record_usage, cli_ckpt_usage); return EXIT_USAGE;
     }
 }
 
@@ -490,13 +494,15 @@ static int run_args(struct run_opts *o, int argc, char **argv)
         {"record", required_argument, NULL, 'R'},      {"record-signals", required_argument, NULL, 'R'},
         {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
         {"rerun", required_argument, NULL, 'R'},
+        {"checkpoint", required_argument, NULL, 'C'}, {"checkpoint-at", required_argument, NULL, 'C'},
+        {"restore", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     int opt_index = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, &opt_index)) != -1) {
         if (c == 'h') {
-            printf(usage_run, cli_record_usage);
+            printf(usage_run, cli_record_usage, cli_ckpt_usage);
             return 0;
         }
         int rc = run_option(o, c, opts[opt_index].name);
@@ -505,7 +511,7 @@ static int run_args(struct run_opts *o, int argc, char **argv)
     }
     if (optind != argc - 1) {
         fprintf(stderr, "hermes run: expected exactly one CONFIG argument\n\n");
-        fprintf(stderr, usage_run, cli_record_usage);
+        fprintf(stderr, usage_run, cli_record_usage, cli_ckpt_usage);
         return EXIT_USAGE;
     }
     o->path = argv[optind];
@@ -595,6 +601,9 @@ static int run_start(struct run_opts *o, hermes_config_t *cfg, const hermes_exec
         logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         return EXIT_STARTUP;
     }
+    if ((status = cli_ckpt_attach(&o->ckpt, s, ex, o->sets, o->nsets, o->rec.record_path || o->rec.rerun_path,
+                                  logf_)) != 0)
+        return status;
     hermes_server_settings_t ss;
     hermes_config_server(cfg, &ss);
     if (o->host)

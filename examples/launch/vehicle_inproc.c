@@ -1,6 +1,7 @@
 /* The launch vehicle as an in-process module (shared object). */
 #include <hermes/inproc.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vehicle_model.h"
 
@@ -83,8 +84,31 @@ static int reset(void *state)
 
 static void terminate(void *state) { free(state); }
 
+/* Checkpoints (docs/checkpoints.md): the integrator's state is all it needs. */
+static size_t state_size(void *state)
+{
+    (void)state;
+    return sizeof(struct vehicle_state);
+}
+
+static int state_save(void *state, void *buf, size_t size)
+{
+    struct vehicle *v = state;
+    memcpy(buf, &v->s, size);
+    return 0;
+}
+
+static int state_load(void *state, const void *buf, size_t size)
+{
+    struct vehicle *v = state;
+    if (size != sizeof v->s)
+        return -1;
+    memcpy(&v->s, buf, size);
+    return 0;
+}
+
 static const hermes_inproc_module_t table = {
-    HERMES_INPROC_ABI_VERSION, 0, init, stage, step, reset, terminate, NULL, NULL, NULL,
+    HERMES_INPROC_ABI_VERSION, 0, init, stage, step, reset, terminate, state_size, state_save, state_load,
 };
 
 HERMES_INPROC_EXPORT(table)

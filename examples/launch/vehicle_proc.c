@@ -5,8 +5,29 @@
  * `config:` file in HERMES_MODULE_CONFIG. */
 #include <hermes/hermes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "vehicle_model.h"
+
+static size_t state_size(void *ctx)
+{
+    (void)ctx;
+    return sizeof(struct vehicle_state);
+}
+
+static int state_save(void *ctx, void *buf, size_t size)
+{
+    memcpy(buf, ctx, size);
+    return 0;
+}
+
+static int state_load(void *ctx, const void *buf, size_t size)
+{
+    if (size != sizeof(struct vehicle_state))
+        return -1;
+    memcpy(ctx, buf, size);
+    return 0;
+}
 
 int main(void)
 {
@@ -39,6 +60,14 @@ int main(void)
             hermes_module_close(m);
             return 1;
         }
+
+    /* Checkpoints (docs/checkpoints.md): declared before the first wait. */
+    hermes_module_state_t ops = {state_size, state_save, state_load, &s};
+    if (hermes_module_set_state(m, &ops) != 0) {
+        hermes_module_done(m, 1, hermes_last_error());
+        hermes_module_close(m);
+        return 1;
+    }
 
     uint64_t frame;
     double dt;

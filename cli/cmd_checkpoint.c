@@ -1,0 +1,112 @@
+/* `hermes run --checkpoint FILE --checkpoint-at T[,T..]` and `--restore FILE` (docs/checkpoints.md). */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd_checkpoint.h"
+
+const char cli_ckpt_usage[] =
+    "  --checkpoint FILE      write a checkpoint (docs/checkpoints.md) at each --checkpoint-at\n"
+    "                         time; with several times FILE is a folder and each file is\n"
+    "                         FILE/checkpoint-FRAME.hckpt\n"
+    "  --checkpoint-at LIST   comma-separated sim times in seconds: the first frame at or after each\n"
+    "  --restore FILE         start from a checkpoint of this config; --set values apply after it\n";
+
+int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
+{
+    if (!strcmp(name, "checkpoint"))
+        c->file = arg;
+    else if (!strcmp(name, "checkpoint-at"))
+        c->at = arg;
+    else if (!strcmp(name, "restore"))
+        c->restore = arg;
+    else
+        return 2;
+    return 0;
+}
+
+/* The --set values again, over the restored state. */
+static int apply_sets(hermes_scheduler_t *s, const char *const *sets, int nsets, cli_log_fn log)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    for (int i = 0; i < nsets; i++) {
+        const char *eq = strchr(sets[i], '=');
+        char name[HERMES_MAX_NAME + 2];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
+        double v = !strcmp(eq + 1, "true") ? 1 : !strcmp(eq + 1, "false") ? 0 : strtod(eq + 1, NULL);
+        hermes_signal_t sig;
+        if (hermes_backplane_find(bp, name, &sig) != 0 || hermes_backplane_write(bp, sig, v) != 0) {
+            log(HERMES_LOG_ERROR, "event=restore_failed error=\"--set %s: %s\"", sets[i], hermes_last_error());
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static int schedule(const struct cli_ckpt *c, hermes_scheduler_t *s, double rate_hz, cli_log_fn log)
+{
+    int n = 1;
+    for (const char *p = c->at; *p; p++)
+        n += *p == ',';
+    struct stat st;
+    bool folder = n > 1 || (stat(c->file, &st) == 0 && S_ISDIR(st.st_mode));
+    if (folder && (stat(c->file, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"with several --checkpoint-at times, --checkpoint %s "
+            "must be an existing folder\"", c->file);
+        return 2;
+    }
+    const char *p = c->at;
+    for (int i = 0; i < n; i++) {
+        char *end;
+        errno = 0;
+        double t = strtod(p, &end);
+        if (errno || end == p || (*end && *end != ',') || !isfinite(t) || t < 0) {
+            log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-at needs sim times >= 0 in seconds, "
+                "got '%s'\"", c->at);
+            return 2;
+        }
+        uint64_t frame = (uint64_t)ceil(t * rate_hz - 1e-9);
+        char path[PATH_MAX];
+        if (folder)
+            snprintf(path, sizeof path, "%s/checkpoint-%llu.hckpt", c->file, (unsigned long long)frame);
+        else
+            snprintf(path, sizeof path, "%s", c->file);
+        if (hermes_scheduler_checkpoint_at(s, frame, path) != 0) {
+            log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"%s\"", hermes_last_error());
+            return 4;
+        }
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_execution_t *ex,
+                    const char *const *sets, int nsets, bool recording, cli_log_fn log)
+{
+    if ((c->file != NULL) != (c->at != NULL)) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint and --checkpoint-at go together\"");
+        return 2;
+    }
+    if (c->restore && recording) {
+        log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --record or --rerun "
+            "yet (docs/checkpoints.md, limits)\"");
+        return 2;
+    }
+    if (c->restore) {
+        int e = hermes_scheduler_restore(s, c->restore);
+        if (e != 0) {
+            log(HERMES_LOG_ERROR, "event=restore_failed path=\"%s\" error=\"%s\"", c->restore, hermes_last_error());
+            return e == HERMES_ECONFIG ? 3 : 4;
+        }
+        int rc = apply_sets(s, sets, nsets, log);
+        if (rc)
+            return rc;
+        log(HERMES_LOG_INFO, "event=restored path=\"%s\" frame=%llu sets=%d", c->restore,
+            (unsigned long long)hermes_scheduler_frame(s), nsets);
+    }
+    return c->file ? schedule(c, s, ex->rate_hz, log) : 0;
+}

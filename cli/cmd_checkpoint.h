@@ -1,0 +1,25 @@
+/* The CLI's checkpoint options of `hermes run`: --checkpoint, --checkpoint-at, --restore (docs/checkpoints.md). */
+#ifndef HERMES_CLI_CMD_CHECKPOINT_H
+#define HERMES_CLI_CMD_CHECKPOINT_H
+
+#include <hermes/hermes.h>
+#include "cmd_record.h"
+
+struct cli_ckpt {
+    const char *file;     /* --checkpoint FILE (or FOLDER with several times) */
+    const char *at;       /* --checkpoint-at T1,T2,... (sim seconds) */
+    const char *restore;  /* --restore FILE */
+};
+
+/* Usage lines for `hermes run --help`. */
+extern const char cli_ckpt_usage[];
+
+/* Handle one option (name without "--"): 0 or 2 (message printed). */
+int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg);
+/* After stage, before the server and the run: restore the checkpoint and apply
+ * @p sets (MODULE.SIGNAL=V, already checked) over it, schedule the
+ * checkpoints. 0 or an exit status (logged with @p log). */
+int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_execution_t *ex,
+                    const char *const *sets, int nsets, bool recording, cli_log_fn log);
+
+#endif
