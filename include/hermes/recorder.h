@@ -46,6 +46,23 @@ extern "C" {
 
 typedef struct hermes_recorder hermes_recorder_t;
 
+/** Chunk compression of MCAP files (docs/recording.md, "MCAP"). */
+typedef enum hermes_mcap_compression {
+    HERMES_MCAP_ZSTD = 0,  /**< default (needs libzstd at build time) */
+    HERMES_MCAP_LZ4 = 1,   /**< LZ4 frames (needs liblz4 at build time) */
+    HERMES_MCAP_NONE = 2   /**< uncompressed chunks */
+} hermes_mcap_compression_t;
+
+/** Whether this library was built with chunk compression @p c (none always is). Context: any thread. */
+HERMES_API bool hermes_mcap_compression_supported(hermes_mcap_compression_t c);
+/**
+ * Compression named "zstd", "lz4" or "none".
+ * @return 0, HERMES_EINVAL (unknown name, NULL argument) or HERMES_ESTATE (not
+ *         built in: the message says which -dev package to install).
+ * Context: any thread.
+ */
+HERMES_API int hermes_mcap_compression_parse(const char *name, hermes_mcap_compression_t *out);
+
 /** Version of the file layout, stored as attribute "format_version".
  *  2: signals are read by name through /signals and /data (no per-signal
  *  dataset); 1 also had a virtual dataset per signal. The reader reads both. */

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hermes/replay.h"
+
 /* Root-level objects; a module may not use one of these names. */
 #define REC_DATA    "data"     /* f64 [rows, signals]: every value; column k is row k of signals */
 #define REC_FRAME   "frame"    /* u64 [rows] */
@@ -96,6 +98,11 @@ struct hermes_recording {
     double   rate_hz;
     char    *attr_buf;
 };
+
+/* Columns of @p patterns (all when none) by the subscribe rules (replay.c),
+ * in column order; *cols is malloc'd. 0, HERMES_ENOENT, HERMES_EINVAL, HERMES_ENOMEM. */
+int hermes__rec_export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
+                               uint32_t **cols, uint32_t *nc);
 
 /* Read a whole table into a new array (caller frees). Returns 0 or -1. */
 int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n);

@@ -147,6 +147,12 @@ static int write_metadata(hermes_recorder_t *r, const hermes_recorder_config_t *
              attr_str(r->file, "start_time_utc", start) | attr_u64(r->file, "every", r->every) |
              attr_u64(r->file, "start_paused", cfg->start_paused ? 1 : 0) |
              attr_str(r->file, "end_reason", "running (no end recorded: the run did not close the file)");
+    uint64_t seed;
+    if (hermes_config_seed(hc, &seed) == 0) {  /* since 0.5 (issue 23): the MCAP export's metadata */
+        char sv[24];
+        snprintf(sv, sizeof sv, "%llu", (unsigned long long)seed);
+        rc |= attr_str(r->file, "seed", sv);
+    }
     free(text);
     if (rc)
         return create_fail(r, HERMES_ESYS, "cannot write the run metadata");

@@ -289,8 +289,8 @@ HERMES_API int hermes_recording_journal(const hermes_recording_t *rec, uint64_t 
 
 /* Columns of @p patterns (all when none), by the subscribe rules (patterns.c)
  * over a name-sorted index of the recording's signals: O(n log n). */
-static int export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
-                          uint32_t **cols, uint32_t *nc)
+int hermes__rec_export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
+                                uint32_t **cols, uint32_t *nc)
 {
     static const char *const all[] = {"*"};
     if (!pattern_count && !rec->n) {
@@ -319,7 +319,7 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
     if (!rec || !csv_path)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
     uint32_t *cols = NULL, nc = 0;
-    int rc = export_columns(rec, patterns, pattern_count, &cols, &nc);
+    int rc = hermes__rec_export_columns(rec, patterns, pattern_count, &cols, &nc);
     if (rc)
         return rc;
     FILE *f = fopen(csv_path, "w");
