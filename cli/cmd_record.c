@@ -8,7 +8,10 @@
 #include "cmd_record.h"
 
 const char cli_record_usage[] =
-    "  --record FILE.h5       record the run to an HDF5 file (docs/recording.md)\n"
+    "  --record FILE          record the run (docs/recording.md): FILE.mcap an MCAP\n"
+    "                         file (Foxglove, Lichtblick, PlotJuggler), any other name\n"
+    "                         HDF5; give it twice (a.h5, b.mcap) for both\n"
+    "  --record-compression C MCAP chunks: zstd (default), lz4 or none\n"
     "  --record-signals LIST  comma-separated patterns as in subscribe (default *)\n"
     "  --record-every N       record one frame in N (default 1: every frame)\n"
     "  --record-rate HZ       record at about HZ (instead of --record-every)\n"
@@ -41,10 +44,24 @@ static int split_patterns(struct cli_record *o)
     return 0;
 }
 
+bool cli_is_mcap(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && !strcmp(path + n - 5, ".mcap");
+}
+
 int cli_record_option(struct cli_record *o, const char *name, const char *arg)
 {
     if (!strcmp(name, "record")) {
-        o->record_path = arg;
+        const char **slot = cli_is_mcap(arg) ? &o->mcap_path : &o->record_path;
+        if (*slot) {
+            fprintf(stderr, "hermes run: --record is given twice for %s files ('%s', '%s'); give one HDF5 and "
+                            "one .mcap file at most\n", slot == &o->mcap_path ? "MCAP" : "HDF5", *slot, arg);
+            return 2;
+        }
+        *slot = arg;
+    } else if (!strcmp(name, "record-compression")) {
+        o->compression = arg;
     } else if (!strcmp(name, "record-signals")) {
         o->signals = arg;
     } else if (!strcmp(name, "record-every")) {
@@ -77,8 +94,8 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
     hermes_record_settings_t rs;
     hermes_config_record(cfg, &rs);
     bool cli_rate = o->every || o->rate_hz > 0;
-    if (!o->record_path && rs.file)
-        o->record_path = rs.file;
+    if (!o->record_path && !o->mcap_path && rs.file)
+        *(cli_is_mcap(rs.file) ? &o->mcap_path : &o->record_path) = rs.file;
     if (!cli_rate) {
         o->every = rs.every;
         o->rate_hz = rs.rate_hz;
@@ -91,26 +108,36 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
             if ((o->patterns[o->npatterns] = strdup(rs.signals[i])) != NULL)
                 o->npatterns++;
     }
-    if ((o->signals || cli_rate) && !o->record_path) {
+    bool recording = o->record_path || o->mcap_path;
+    if ((o->signals || cli_rate) && !recording) {
         fprintf(stderr, "hermes run: --record-signals, --record-every and --record-rate need --record FILE\n");
+        return 2;
+    }
+    if (o->compression && !o->mcap_path) {
+        fprintf(stderr, "hermes run: --record-compression needs --record FILE.mcap\n");
+        return 2;
+    }
+    if (o->mcap_path && hermes_mcap_compression_parse(o->compression ? o->compression : "zstd", &o->mcap_comp) != 0) {
+        fprintf(stderr, "hermes run: --record-compression: %s\n", hermes_last_error());
         return 2;
     }
     if (cli_rate && o->every && o->rate_hz > 0) {
         fprintf(stderr, "hermes run: give --record-every or --record-rate, not both\n");
         return 2;
     }
-    if ((o->record_path || o->rerun_path) && !hermes_recording_supported()) {
+    if ((recording || o->rerun_path) && !hermes_recording_supported()) {
         hermes_recorder_t *none = NULL;
         hermes_recorder_create(&none, NULL, NULL);
         o->log(HERMES_LOG_ERROR, "event=recording_unavailable option=%s error=\"%s\"",
-               o->record_path ? "--record" : "--rerun", hermes_last_error());
+               recording ? "--record" : "--rerun", hermes_last_error());
         return 2;
     }
     if (o->signals && split_patterns(o) != 0)
         return 4;
     if (!o->rerun_path)
         return 0;
-    if (o->record_path && !strcmp(o->record_path, o->rerun_path)) {
+    if ((o->record_path && !strcmp(o->record_path, o->rerun_path)) ||
+        (o->mcap_path && !strcmp(o->mcap_path, o->rerun_path))) {
         fprintf(stderr, "hermes run: --record must name a new file, not the --rerun recording\n");
         return 2;
     }
@@ -142,18 +169,20 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
 
 int cli_record_attach(struct cli_record *o, hermes_scheduler_t *s, bool start_paused)
 {
-    if (o->record_path) {
+    if (o->record_path || o->mcap_path) {
         hermes_recorder_config_t rc;
         hermes_recorder_config_init(&rc);
         rc.path = o->record_path;
+        rc.mcap_path = o->mcap_path;
+        rc.mcap_compression = o->mcap_comp;
         rc.signals = (const char *const *)o->patterns;
         rc.signal_count = o->npatterns;
         rc.every = (uint32_t)o->every;
         rc.rate_hz = o->rate_hz;
         rc.start_paused = start_paused;
         if (hermes_recorder_create(&o->rec, s, &rc) != 0) {
-            o->log(HERMES_LOG_ERROR, "event=recording_failed file=%s error=\"%s\"", o->record_path,
-                   hermes_last_error());
+            o->log(HERMES_LOG_ERROR, "event=recording_failed file=%s error=\"%s\"",
+                   o->record_path ? o->record_path : o->mcap_path, hermes_last_error());
             return 4;
         }
     }
@@ -175,13 +204,14 @@ int cli_record_finish(struct cli_record *o, int status, const char *end_reason)
     hermes_recorder_stats_t st;
     hermes_recorder_stats(o->rec, &st);
     if (hermes_recorder_close(o->rec, end_reason) != 0) {
-        o->log(HERMES_LOG_ERROR, "event=recording_failed file=%s frames=%llu error=\"%s\"", o->record_path,
-               (unsigned long long)st.rows, hermes_last_error());
+        o->log(HERMES_LOG_ERROR, "event=recording_failed file=%s frames=%llu error=\"%s\"",
+               o->record_path ? o->record_path : o->mcap_path, (unsigned long long)st.rows, hermes_last_error());
         return CLI_EXIT_RECORDING;
     }
     hermes_recorder_stats(o->rec, &st);
-    o->log(HERMES_LOG_INFO, "event=recorded file=%s frames=%llu signals=%u every=%u bytes=%llu stalls=%llu",
-           o->record_path, (unsigned long long)st.rows, st.signals, st.every, (unsigned long long)st.bytes,
+    o->log(HERMES_LOG_INFO, "event=recorded file=%s%s%s frames=%llu signals=%u every=%u bytes=%llu stalls=%llu",
+           o->record_path ? o->record_path : o->mcap_path, o->record_path && o->mcap_path ? " mcap=" : "",
+           o->record_path && o->mcap_path ? o->mcap_path : "", (unsigned long long)st.rows, st.signals, st.every, (unsigned long long)st.bytes,
            (unsigned long long)st.stalls);
     return status;
 }

@@ -535,6 +535,13 @@ int hermes__mcap_message(hermes__mcap_t *m, uint16_t channel, uint64_t log_time,
     return hermes__mcap_message_end(m, len);
 }
 
+int hermes__mcap_chunk_room(hermes__mcap_t *m, size_t more)
+{
+    if (m->chunk.len && m->chunk.len + more > m->chunk_bytes)
+        return hermes__mcap_chunk_close(m);
+    return m->failed ? hermes__fail(m->failed, "%s", m->errmsg) : 0;
+}
+
 uint64_t hermes__mcap_chunk_age_ns(const hermes__mcap_t *m)
 {
     return m && m->chunk.len ? hermes__now_ns() - m->chunk_started_ns : 0;

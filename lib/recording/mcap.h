@@ -62,6 +62,9 @@ int hermes__mcap_message(hermes__mcap_t *m, uint16_t channel, uint64_t log_time,
 /* Close the open chunk (if it holds anything) and write it with its message
  * indexes. */
 int hermes__mcap_chunk_close(hermes__mcap_t *m);
+/* Close the open chunk first if @p more bytes of messages would not fit in
+ * it (a caller keeps a group of messages, e.g. a frame, in one chunk). */
+int hermes__mcap_chunk_room(hermes__mcap_t *m, size_t more);
 /* Wall nanoseconds (monotonic) since the open chunk got its first message; 0: no open chunk. */
 uint64_t hermes__mcap_chunk_age_ns(const hermes__mcap_t *m);
 

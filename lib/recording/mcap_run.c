@@ -37,6 +37,7 @@ struct hermes__mcap_run {
     hermes__fg_catalog_t *cat;
     uint32_t              nch;       /* catalog channels 1..nch; events nch + 1, journal nch + 2 */
     double                rate_hz;
+    size_t                frame_bound;  /* largest frame: every channel's message, with headers */
     char                  state[16];
     struct hermes__text   t;         /* event and journal payloads */
 };
@@ -166,6 +167,8 @@ int hermes__mcap_run_open(hermes__mcap_run_t **out, const char *path, hermes_mca
         r->nch = hermes__fg_channel_count(r->cat);
         if (r->nch + 2 > UINT16_MAX)
             rc = hermes__fail(HERMES_EINVAL, "MCAP: %u modules do not fit in 16-bit channel ids", r->nch);
+        for (uint32_t id = 1; id <= r->nch; id++)
+            r->frame_bound += hermes__fg_channel_bound(r->cat, id) + 31;
     }
     if (rc == 0)
         rc = hermes__mcap_open(&r->m, path, comp, 0);
@@ -198,6 +201,11 @@ static int status(hermes__mcap_run_t *r)
 int hermes__mcap_run_frame(hermes__mcap_run_t *r, uint64_t frame, uint64_t time_ns, const double *values)
 {
     hermes__fg_tick_t tick = {values, frame, time_ns, r->state};
+    /* A frame stays in one chunk (unless it is larger than a chunk): a file
+     * cut after a complete chunk then holds whole frames. */
+    int rc0 = hermes__mcap_chunk_room(r->m, r->frame_bound);
+    if (rc0)
+        return rc0;
     for (uint32_t id = 1; id <= r->nch; id++) {
         char *p = hermes__mcap_message_begin(r->m, (uint16_t)id, time_ns, time_ns,
                                              hermes__fg_channel_bound(r->cat, id));

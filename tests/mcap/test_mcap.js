@@ -5,9 +5,9 @@
 // (check_mcap.js).
 //   usage: node test_mcap.js HERMES_EXE LAUNCH_YAML PYTHON3 CASE
 // CASE: export (zstd, lz4, none; --record-every with --signals; bad
-// arguments) or record (--record a.h5 --record b.mcap in one run, then a
-// realtime run killed with SIGKILL: the stream reader reads every complete
-// chunk). Every wait is bounded; children are killed on the way out.
+// arguments) or record (--record a.h5 --record b.mcap in one run; MCAP alone;
+// a full disk; a realtime run killed with SIGKILL: the stream reader reads
+// every complete chunk). Every wait is bounded; children are killed on the way out.
 "use strict";
 
 const { spawn, spawnSync } = require("node:child_process");
@@ -113,12 +113,29 @@ async function caseRecord() {
   run(["run", launchYaml, "--no-server", "--mode", "afap", "--end-time", "30", "--run-name", runName("b"),
        "--record", h5, "--record", mc]);
   check(mc, dump(h5), { compression: "zstd", module_rates: "guidance" });
-  // MCAP alone, lz4, with a subset and --record-every (the YAML-free path).
+  // MCAP alone, lz4, a subset, --record-every: equal to the HDF5 recording of
+  // a second run of the same deterministic afap run (no timing signals).
   const only = path.join(tmp, "only.mcap"), ref = path.join(tmp, "only.h5");
-  run(["run", launchYaml, "--no-server", "--mode", "afap", "--end-time", "20", "--run-name", runName("o"),
-       "--record", only, "--record", ref, "--record-compression", "lz4", "--record-every", "4",
-       "--record-signals", "vehicle.*"]);
-  check(only, dump(ref), { compression: "lz4" });
+  const opts = ["--no-server", "--mode", "afap", "--end-time", "20", "--record-every", "4",
+                "--record-signals", "vehicle.*,guidance.phase"];
+  run(["run", launchYaml, ...opts, "--run-name", runName("o"), "--record", only, "--record-compression", "lz4"]);
+  run(["run", launchYaml, ...opts, "--run-name", runName("r"), "--record", ref]);
+  check(only, dump(ref), { compression: "lz4", other_run: true });
+  let r = run(["run", launchYaml, "--no-server", "--record", "x.mcap", "--record-compression", "snappy"], { expect: 2 });
+  assert.match(r.stderr, /unknown MCAP compression 'snappy'/);
+  r = run(["run", launchYaml, "--no-server", "--record", "a.mcap", "--record", "b.mcap"], { expect: 2 });
+  assert.match(r.stderr, /--record is given twice for MCAP files/);
+  // A full disk (a 1 MiB file size limit, SIGXFSZ ignored as a full disk
+  // gives no signal): the run stops with exit status 5 and says why; the file
+  // reads up to its last complete chunk.
+  const full = path.join(tmp, "full.mcap");
+  const fr = spawnSync("/bin/sh", ["-c", `trap '' XFSZ; ulimit -f 1024; exec "$0" "$@"`, hermes, "run", launchYaml,
+                                   "--no-server", "--mode", "afap", "--end-time", "100000", "--run-name",
+                                   runName("f"), "--record", full],
+                       { cwd, encoding: "utf8", timeout: 60000 });
+  assert.equal(fr.status, 5, `disk full: exit ${fr.status}\n${fr.stderr}`);
+  assert.match(fr.stderr, /recording to '.*full\.mcap' failed after \d+ frames: cannot write '.*full\.mcap': File too large; the file holds the frames up to its last complete chunk/);
+  check(full, "-", { truncated: true, min_rows: 100 });
   // A realtime run killed with SIGKILL: every complete chunk reads, and the
   // chunks closed about once a second lose at most about a second.
   const kh5 = path.join(tmp, "kill.h5"), kmc = path.join(tmp, "kill.mcap");
