@@ -94,8 +94,19 @@ int cli_record_prepare(struct cli_record *o, hermes_config_t *cfg, hermes_execut
     hermes_record_settings_t rs;
     hermes_config_record(cfg, &rs);
     bool cli_rate = o->every || o->rate_hz > 0;
-    if (!o->record_path && !o->mcap_path && rs.file)
-        *(cli_is_mcap(rs.file) ? &o->mcap_path : &o->record_path) = rs.file;
+    /* record.file (HDF5, or MCAP by its extension) and record.mcap, unless --record was given. */
+    if (!o->record_path && !o->mcap_path) {
+        if (rs.file)
+            *(cli_is_mcap(rs.file) ? &o->mcap_path : &o->record_path) = rs.file;
+        const char *ym = hermes_config_record_mcap(cfg);
+        if (ym && o->mcap_path && strcmp(ym, o->mcap_path)) {
+            fprintf(stderr, "hermes run: record.file '%s' and record.mcap '%s' are both MCAP files; name one\n",
+                    o->mcap_path, ym);
+            return 2;
+        }
+        if (ym)
+            o->mcap_path = ym;
+    }
     if (!cli_rate) {
         o->every = rs.every;
         o->rate_hz = rs.rate_hz;

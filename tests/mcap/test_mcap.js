@@ -113,6 +113,17 @@ async function caseRecord() {
   run(["run", launchYaml, "--no-server", "--mode", "afap", "--end-time", "30", "--run-name", runName("b"),
        "--record", h5, "--record", mc]);
   check(mc, dump(h5), { compression: "zstd", module_rates: "guidance" });
+  // The config's record: section: record.file (HDF5) and record.mcap.
+  const yh5 = path.join(tmp, "yaml.h5"), ymc = path.join(tmp, "yaml.mcap");
+  const yaml = path.join(cwd, `mcap-test-${process.pid}.yaml`);
+  fs.writeFileSync(yaml, fs.readFileSync(launchYaml, "utf8") +
+                   `record:\n  file: ${yh5}\n  mcap: ${ymc}\n  every: 2\n`);
+  try {
+    run(["run", yaml, "--no-server", "--mode", "afap", "--end-time", "10", "--run-name", runName("y")]);
+  } finally {
+    fs.rmSync(yaml, { force: true });
+  }
+  check(ymc, dump(yh5), { compression: "zstd" });
   // MCAP alone, lz4, a subset, --record-every: equal to the HDF5 recording of
   // a second run of the same deterministic afap run (no timing signals).
   const only = path.join(tmp, "only.mcap"), ref = path.join(tmp, "only.h5");
