@@ -247,6 +247,7 @@ void cli_record_cleanup(struct cli_record *o)
 static const char usage_export[] =
     "usage: hermes export FILE.h5 --csv OUT.csv [--signals PATTERNS]\n"
     "       hermes export FILE.h5 --mcap OUT.mcap [--signals PATTERNS] [--compression zstd|lz4|none]\n"
+    "       hermes export FILE.mcap --csv OUT.csv [--signals PATTERNS]   (an MCAP file Hermes wrote)\n"
     "\n"
     "--csv writes a header 'frame,time {s},NAME {UNIT},...' then one line per\n"
     "recorded frame (17 significant digits). --mcap writes an MCAP file that\n"

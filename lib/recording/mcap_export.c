@@ -135,6 +135,8 @@ HERMES_API int hermes_recording_export_mcap(hermes_recording_t *rec, const char 
 {
     if (!rec || !mcap_path)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
+    if (rec->mem)
+        return hermes__fail(HERMES_EINVAL, "'%s' is already an MCAP file", rec->path);
     if (!hermes_mcap_compression_supported(compression))
         return hermes__fail(HERMES_ESTATE, "MCAP compression %d is not built in", (int)compression);
     hermes__h5_quiet();

@@ -62,6 +62,24 @@ async function caseExport() {
     run(["export", h5, "--mcap", out, "--compression", c]);
     check(out, json, { compression: name, module_rates: "guidance" });
   }
+  // An MCAP file read back as a recording: its CSV is the HDF5 file's, byte for byte.
+  const csvH5 = path.join(tmp, "h5.csv"), csvMc = path.join(tmp, "mcap.csv");
+  run(["export", h5, "--csv", csvH5]);
+  run(["export", path.join(tmp, "afap-lz4.mcap"), "--csv", csvMc]);
+  assert.ok(fs.readFileSync(csvH5).equals(fs.readFileSync(csvMc)), "CSV of the MCAP file == CSV of the HDF5 file");
+  let rr = run(["export", path.join(tmp, "afap-lz4.mcap"), "--mcap", path.join(tmp, "again.mcap")], { expect: 2 });
+  assert.match(rr.stderr, /is already an MCAP file/);
+  rr = run(["run", launchYaml, "--no-server", "--rerun", path.join(tmp, "afap-zstd.mcap")], { expect: 3 });
+  assert.match(rr.stderr, /a rerun needs the HDF5 recording/);
+  // MCAP files Hermes did not write are refused with the reason.
+  const alien = path.join(tmp, "alien.mcap");
+  fs.writeFileSync(alien, Buffer.concat([Buffer.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]),
+                                         Buffer.from([0x0c, 4, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9])]));
+  rr = run(["export", alien, "--csv", path.join(tmp, "alien.csv")], { expect: 4 });
+  assert.match(rr.stderr, /alien\.mcap': not a readable MCAP file/);
+  fs.writeFileSync(alien, Buffer.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]));
+  rr = run(["export", alien, "--csv", path.join(tmp, "alien.csv")], { expect: 4 });
+  assert.match(rr.stderr, /not a Hermes MCAP file/);
   // The default is zstd.
   const def = path.join(tmp, "afap-default.mcap");
   run(["export", h5, "--mcap", def]);
@@ -163,6 +181,12 @@ async function caseRecord() {
   assert.ok(rows >= 200, `HDF5 of the killed run has ${rows} frames`);
   // 100 Hz for about 3.5 s: chunks closed every second leave at least ~2 s.
   check(kmc, kjson, { truncated: true, min_rows: 200 });
+  // Hermes reads it too, up to its last complete chunk (hermes replay serves the same rows).
+  const kcsv = path.join(tmp, "kill.csv");
+  const ke = run(["export", kmc, "--csv", kcsv]);
+  assert.match(ke.stdout, /run did not finish/);
+  const lines = fs.readFileSync(kcsv, "utf8").trim().split("\n").length - 1;
+  assert.ok(lines >= 200, `hermes export read ${lines} frames of the killed run's MCAP file`);
   spawnSync(hermes, ["clean"], { cwd, timeout: 10000 });
 }
 

@@ -5,7 +5,10 @@ the schema lists the recorded signals, telemetry frames carry exactly the
 recorded values of their frame, pause holds the frame, step/seek (by frame and
 by time) move it, set is refused as read-only, reset goes to frame 0.
 
-usage: test_replay.py HERMES LAUNCH_YAML
+With --mcap the run also records an MCAP file (issue 23) and the MCAP file is
+served instead: the same checks, against the HDF5 recording of the same run.
+
+usage: test_replay.py HERMES LAUNCH_YAML [--mcap]
 """
 import asyncio
 import json
@@ -176,12 +179,15 @@ async def run(port, rec):
 
 def main():
     hermes, launch = sys.argv[1], os.path.abspath(sys.argv[2])
+    mcap = "--mcap" in sys.argv[3:]
     tmp = tempfile.mkdtemp(prefix="hermes-test-replay-")
     proc = None
     try:
         path = os.path.join(tmp, "run.h5")
+        served = os.path.join(tmp, "run.mcap") if mcap else path
+        extra = ["--record", served] if mcap else []
         r = subprocess.run([hermes, "run", launch, "--mode", "afap", "--end-time", "20", "--no-server",
-                            "--record", path], capture_output=True, text=True, timeout=60)
+                            "--record", path] + extra, capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             fail(f"recording run exited {r.returncode}: {r.stderr[-1500:]}")
         f = h5py.File(path, "r")
@@ -193,7 +199,7 @@ def main():
             fail(f"module_rates {rates}: the demo's guidance runs at 20 Hz (divisor 5), vehicle at 100 Hz")
         log = os.path.join(tmp, "replay.log")
         with open(log, "w") as lf:
-            proc = subprocess.Popen([hermes, "replay", path, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
+            proc = subprocess.Popen([hermes, "replay", served, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
         port = None
         end = time.monotonic() + 20
         while port is None and time.monotonic() < end:
