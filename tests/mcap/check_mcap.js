@@ -187,7 +187,14 @@ function compare(channels, schemas, messages, dump, spec) {
   const rate = dump.attrs.rate_hz;
   for (const m of modules) assert.equal(parsed.get("/" + m).values.length, rows, `/${m}: one message per frame`);
   const h = parsed.get("/hermes");
+  // state: "paused" until the first event, then what the last event of a lower tick left.
+  let ie = 0, state = "paused";
   for (let i = 0; i < n; i++) {
+    while (ie < dump.events.length && dump.events[ie].tick < dump.tick[i]) {
+      state = dump.events[ie].event === "reset" ? "paused" : dump.events[ie].event;
+      ie++;
+    }
+    assert.equal(h.values[i].state, state, `state of row ${i} (tick ${dump.tick[i]})`);
     assert.equal(h.values[i].frame, dump.frame[i], `frame of row ${i}`);
     assert.equal(bitsOf(h.values[i].time), dump.time[i], `time of row ${i}`);
     assert.equal(h.list[i].logTime, BigInt(Math.round(dump.frame[i] * (1e9 / rate))), `log time of row ${i}`);
