@@ -177,6 +177,54 @@ async def run(port, rec):
               f"reset, set refused: {err['message'][:60]}...")
 
 
+async def foxglove(port, rec):
+    """The same replay through the Foxglove protocol: the recorded modules'
+    channels and /hermes advertised, and a subscribed channel's messages hold
+    the recorded values of their frame (JSON, the live encoder's numbers)."""
+    names, data, frames = rec
+    row_of = {int(f): k for k, f in enumerate(frames)}
+    async with websockets.connect(f"ws://127.0.0.1:{port}/", subprotocols=["hermes"], max_size=2**24) as ws:
+        await ws.recv()  # schema
+        await Client(ws).cmd("resume")  # run() left it paused at frame 0
+    async with websockets.connect(f"ws://127.0.0.1:{port}/", subprotocols=["foxglove.websocket.v1"],
+                                  max_size=2**24) as ws:
+        chans = None
+        end = time.monotonic() + 10
+        while chans is None and time.monotonic() < end:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(msg, str) and json.loads(msg).get("op") == "advertise":
+                chans = {c["topic"]: c for c in json.loads(msg)["channels"]}
+        topics = sorted(chans or {})
+        if topics != sorted({"/" + n.split(".")[0] for n in names} | {"/hermes"}):
+            fail(f"Foxglove topics of the replay {topics}")
+        await ws.send(json.dumps({"op": "subscribe", "subscriptions": [
+            {"id": 1, "channelId": chans["/vehicle"]["id"]}, {"id": 2, "channelId": chans["/hermes"]["id"]}]}))
+        got, frame_at, alt_at = 0, {}, {}
+        end = time.monotonic() + 10
+        col = names.index("vehicle.position.altitude")
+        while got < 20 and time.monotonic() < end:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if not isinstance(msg, bytes) or msg[0] != 1:
+                continue
+            sub, t_ns = struct.unpack_from("<IQ", msg, 1)
+            body = json.loads(msg[13:])
+            if sub == 2:
+                frame_at[t_ns] = body["frame"]
+            else:
+                alt_at[t_ns] = body["position"]["altitude"]
+            if t_ns in frame_at and t_ns in alt_at:  # the two channels' messages of one frame, either order
+                want = data[row_of[frame_at[t_ns]], col]
+                if alt_at.pop(t_ns) != want:
+                    fail(f"Foxglove /vehicle altitude at frame {frame_at[t_ns]} != recorded {want}")
+                got += 1
+        if got < 20:
+            fail(f"only {got} Foxglove /vehicle messages matched to a frame")
+        if len(set(frame_at.values())) < 2:
+            fail(f"the Foxglove client saw no playback: frames {sorted(set(frame_at.values()))}")
+        print(f"ok: Foxglove protocol: {len(topics)} topics, {got} messages equal to the recording, "
+              f"{len(set(frame_at.values()))} frames")
+
+
 def main():
     hermes, launch = sys.argv[1], os.path.abspath(sys.argv[2])
     mcap = "--mcap" in sys.argv[3:]
@@ -211,6 +259,7 @@ def main():
         if port is None:
             fail("no event=listening line")
         asyncio.run(asyncio.wait_for(run(port, rec), 60))
+        asyncio.run(asyncio.wait_for(foxglove(port, rec), 60))
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(20)
         if rc != 0:
