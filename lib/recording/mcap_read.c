@@ -22,6 +22,7 @@
 #endif
 
 #include "recording/layout.h"
+#include "recording/mcap.h"
 #include "common/util.h"
 
 static const unsigned char MAGIC[8] = {0x89, 'M', 'C', 'A', 'P', 0x30, '\r', '\n'};
@@ -264,7 +265,7 @@ static int data_message(hermes_recording_t *rec, struct chan *c, json_t *j)
         if (l->role >= 0)
             m->vals[row * m->ncols + (uint32_t)l->role] = number(v);
         else if (l->role == ROLE_FRAME)
-            m->frames[row] = (uint64_t)json_integer_value(v);
+            m->frames[row] = (uint64_t)number(v);
         else if (l->role == ROLE_TIME)
             m->times[row] = number(v);
     }
@@ -282,9 +283,9 @@ static int journal_message(hermes_recording_t *rec, json_t *j)
     const char *a = json_string_value(json_object_get(j, "action")), *sig = json_string_value(json_object_get(j, "signal"));
     hermes__strlcpy(jr->action, a ? a : "", sizeof jr->action);
     hermes__strlcpy(jr->signal, sig ? sig : "", sizeof jr->signal);
-    jr->frame = (uint64_t)json_integer_value(json_object_get(j, "frame"));
-    jr->tick = (uint64_t)json_integer_value(json_object_get(j, "tick"));
-    jr->count = (uint64_t)json_integer_value(json_object_get(j, "count"));
+    jr->frame = (uint64_t)number(json_object_get(j, "frame"));
+    jr->tick = (uint64_t)number(json_object_get(j, "tick"));
+    jr->count = (uint64_t)number(json_object_get(j, "count"));
     jr->value = number(json_object_get(j, "value"));
     return 0;
 }
@@ -307,7 +308,8 @@ static int message(hermes_recording_t *rec, struct cur *c)
     struct chan *ch = find_chan(m, id);
     if (c->bad || !ch || ch->kind == CH_OTHER)
         return c->bad ? -1 : 0;
-    json_t *j = json_loadb((const char *)c->p + c->at, c->n - c->at, 0, NULL);
+    /* Every number as a double (strtod): "-0" stays -0.0, integers below 2^53 are exact. */
+    json_t *j = json_loadb((const char *)c->p + c->at, c->n - c->at, JSON_DECODE_INT_AS_REAL, NULL);
     if (!j)
         return -1;
     int rc = ch->kind == CH_DATA ? data_message(rec, ch, j) : journal_message(rec, j);
@@ -419,15 +421,20 @@ static int chunk_record(hermes_recording_t *rec, struct cur *c)
     u64(c);
     u64(c);
     uint64_t usize = u64(c);
-    u32(c);
+    uint32_t crc = u32(c);
     size_t cl;
     const char *comp = str(c, &cl);
     uint64_t len = u64(c);
     if (c->bad || c->at + len > c->n || usize > ((uint64_t)1 << 34))
         return -1;
     const unsigned char *src = c->p + c->at;
-    if (cl == 0)
+    if (cl == 0) {
+        if (crc && hermes__crc32(0, src, (size_t)len) != crc) {
+            snprintf(rec->mem->why, sizeof rec->mem->why, "a chunk's CRC does not match its records (damaged file)");
+            return -1;
+        }
         return records(rec, src, (size_t)len, false);
+    }
     unsigned char *dst = malloc(usize ? (size_t)usize : 1);
     if (!dst)
         return -1;
@@ -446,9 +453,13 @@ static int chunk_record(hermes_recording_t *rec, struct cur *c)
         LZ4F_freeDecompressionContext(d);
     }
 #endif
+    if (rc == 0 && crc && hermes__crc32(0, dst, (size_t)usize) != crc) {
+        snprintf(rec->mem->why, sizeof rec->mem->why, "a chunk's CRC does not match its records (damaged file)");
+        rc = -1;
+    }
     if (rc == 0)
         rc = records(rec, dst, (size_t)usize, false);
-    else
+    else if (!rec->mem->why[0])
         snprintf(rec->mem->why, sizeof rec->mem->why, "a chunk compressed with '%.*s' cannot be read by this build",
                  (int)cl, comp);
     free(dst);

@@ -80,6 +80,13 @@ async function caseExport() {
   fs.writeFileSync(alien, Buffer.from([0x89, 0x4d, 0x43, 0x41, 0x50, 0x30, 0x0d, 0x0a]));
   rr = run(["export", alien, "--csv", path.join(tmp, "alien.csv")], { expect: 4 });
   assert.match(rr.stderr, /not a Hermes MCAP file/);
+  // A damaged chunk (one bit flipped in the middle of an uncompressed file) is refused by its CRC.
+  const dmg = path.join(tmp, "damaged.mcap");
+  const bytes = fs.readFileSync(path.join(tmp, "afap-none.mcap"));
+  bytes[bytes.length >> 1] ^= 1;
+  fs.writeFileSync(dmg, bytes);
+  rr = run(["export", dmg, "--csv", path.join(tmp, "damaged.csv")], { expect: 4 });
+  assert.match(rr.stderr, /a chunk's CRC does not match its records \(damaged file\)/);
   // The default is zstd.
   const def = path.join(tmp, "afap-default.mcap");
   run(["export", h5, "--mcap", def]);
