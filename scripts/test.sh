@@ -114,7 +114,7 @@ if [ -f build-tsan/build.ninja ] && ninja -C build-tsan; then
     # TSan) ever produces reports from inside itself; none so far.
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
         meson test -C build-tsan --print-errorlogs --num-processes 2 scheduler server server_seams ws_cli process groups \
-            record replay rerun foxglove-node mcap-export mcap-record mcap-journal replay-mcap campaign_cli || status=1
+            record replay rerun foxglove-node mcap-export mcap-record mcap-journal mcap-live replay-mcap campaign_cli || status=1
 else
     status=1
 fi
