@@ -13,7 +13,10 @@ typedef void (*cli_log_fn)(hermes_log_level_t level, const char *fmt, ...);
 /* Recording options of `hermes run` and their state during the run. */
 struct cli_record {
     cli_log_fn  log;
-    const char *record_path;    /* --record FILE */
+    const char *record_path;    /* --record FILE (HDF5: any name but *.mcap) */
+    const char *mcap_path;      /* --record FILE.mcap */
+    const char *compression;    /* --record-compression zstd|lz4|none */
+    hermes_mcap_compression_t mcap_comp;
     const char *signals;        /* --record-signals P1,P2 */
     unsigned long every;        /* --record-every N */
     double      rate_hz;        /* --record-rate HZ */
@@ -24,6 +27,9 @@ struct cli_record {
     hermes_rerun_t     *rerun;
     hermes_recorder_t  *rec;
 };
+
+/* Whether --record @p path names an MCAP file (by its extension). */
+bool cli_is_mcap(const char *path);
 
 /* Usage lines for `hermes run --help`. */
 extern const char cli_record_usage[];

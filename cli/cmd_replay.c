@@ -11,10 +11,12 @@
 #include "cmd_record.h"
 
 static const char usage_replay[] =
-    "usage: hermes replay FILE.h5 [--port N] [--host ADDR] [--speed X] [--loop] [--paused]\n"
-    "                     [--telemetry-hz HZ] [--quiet]\n"
+    "usage: hermes replay FILE.h5|FILE.mcap [--port N] [--host ADDR] [--speed X] [--loop]\n"
+    "                     [--paused] [--telemetry-hz HZ] [--quiet]\n"
     "\n"
-    "Serves a recording through the WebSocket protocol (docs/protocol.md) and the\n"
+    "Serves a recording (HDF5, or an MCAP file Hermes wrote) through the WebSocket\n"
+    "protocols (docs/protocol.md, docs/foxglove.md) and the viewer page, as\n"
+    "`hermes run` serves a live run:\n"
     "viewer page, as `hermes run` serves a live run: schema from the file,\n"
     "telemetry at the recorded simulation pace times --speed (default 1), pause,\n"
     "resume, step, reset and seek ({\"action\":\"seek\",\"params\":{\"frame\":N}} or\n"
@@ -94,7 +96,7 @@ int cmd_replay(int argc, char **argv)
         }
     }
     if (!file) {
-        fprintf(stderr, "hermes replay: need FILE.h5\n\n%s", usage_replay);
+        fprintf(stderr, "hermes replay: need FILE.h5 or FILE.mcap\n\n%s", usage_replay);
         return 2;
     }
     if (!hermes_recording_supported()) {

@@ -5,7 +5,8 @@
 
 HERMES_BUILD_DEPS=(gcc pkg-config meson ninja-build libwebsockets-dev libjansson-dev
                    libcyaml-dev libyaml-dev libcmocka-dev python3 python3-websockets
-                   libhdf5-dev hdf5-tools python3-h5py libzip-dev libexpat1-dev)
+                   libhdf5-dev hdf5-tools python3-h5py libzip-dev libexpat1-dev
+                   libzstd-dev liblz4-dev)
 # Extra tools of scripts/test.sh only (not needed to build or run the demo):
 # clang + its fuzzer runtime for tests/fuzz, valgrind for the memcheck stage.
 # gcc's ThreadSanitizer runtime (libtsan2) comes with gcc itself. Node.js + npm

@@ -52,6 +52,7 @@ if ! hermes_viewer_setup build build-asan; then
     status=1
 fi
 npm ci --prefix tests/foxglove --no-audit --no-fund --loglevel=error >&2 || status=1  # pinned client of the foxglove-node test
+npm ci --prefix tests/mcap --no-audit --no-fund --loglevel=error >&2 || status=1  # pinned reader of the mcap-* tests
 hermes_setup build || exit 1
 hermes_setup build-asan -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 for b in build build-asan; do
@@ -113,7 +114,7 @@ if [ -f build-tsan/build.ninja ] && ninja -C build-tsan; then
     # TSan) ever produces reports from inside itself; none so far.
     TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
         meson test -C build-tsan --print-errorlogs --num-processes 2 scheduler server server_seams ws_cli process groups \
-            record replay rerun foxglove-node campaign_cli || status=1
+            record replay rerun foxglove-node mcap-export mcap-record mcap-journal mcap-live replay-mcap campaign_cli || status=1
 else
     status=1
 fi

@@ -81,6 +81,32 @@ static void test_record_section_errors(void **state)
     parse_fails(BASE "record:\n  flie: x.h5\n", 8, 3, "record.flie", "unknown key 'flie'");
 }
 
+/* record.mcap (issue 23): an MCAP file beside or instead of record.file. */
+static void test_record_mcap(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = parse_ok(BASE "record:\n  file: run.h5\n  mcap: out/run.mcap\n");
+    assert_string_equal(hermes_config_record_mcap(cfg), "out/run.mcap");
+    hermes_record_settings_t r;
+    assert_hermes_ok(hermes_config_record(cfg, &r));
+    assert_string_equal(r.file, "run.h5");
+    hermes_config_destroy(cfg);
+    cfg = parse_ok(BASE);
+    assert_null(hermes_config_record_mcap(cfg));
+    assert_hermes_ok(hermes_config_set_record_mcap(cfg, "b.mcap"));
+    assert_string_equal(hermes_config_record_mcap(cfg), "b.mcap");
+    assert_hermes_ok(hermes_config_record(cfg, &r));
+    assert_true(r.enabled);
+    assert_int_equal(hermes_config_set_record_mcap(cfg, ""), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "must not be empty");
+    assert_string_equal(hermes_config_record_mcap(cfg), "b.mcap");
+    assert_hermes_ok(hermes_config_set_record_mcap(cfg, NULL));
+    assert_null(hermes_config_record_mcap(cfg));
+    assert_int_equal(hermes_config_set_record_mcap(NULL, "x.mcap"), HERMES_EINVAL);
+    hermes_config_destroy(cfg);
+    parse_fails(BASE "record:\n  mcap: \"\"\n", 8, 9, "record.mcap", "must not be empty");
+}
+
 static void test_record_builder(void **state)
 {
     (void)state;
@@ -124,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_record_section_full),
         cmocka_unit_test(test_record_section_errors),
         cmocka_unit_test(test_record_builder),
+        cmocka_unit_test(test_record_mcap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

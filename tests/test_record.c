@@ -98,6 +98,95 @@ static hermes_config_t *make_config(double end_time, double initial_gain)
     return cfg;
 }
 
+/* MCAP through the C API (issue 23): an MCAP file alone (path NULL), every
+ * type read back by hermes_recording_open bit for bit, the journal of a
+ * single-frame run; the refusals of hermes_recorder_create and
+ * hermes_mcap_compression_parse. (The reference reader checks are tests/mcap.) */
+static void test_mcap_api(void **state)
+{
+    (void)state;
+    hermes_mcap_compression_t c = HERMES_MCAP_NONE;
+    assert_hermes_ok(hermes_mcap_compression_parse("lz4", &c));
+    assert_int_equal(c, HERMES_MCAP_LZ4);
+    assert_hermes_rc(hermes_mcap_compression_parse("brotli", &c), HERMES_EINVAL);
+    assert_contains(hermes_last_error(), "zstd, lz4 or none");
+    assert_true(hermes_mcap_compression_supported(HERMES_MCAP_NONE));
+    assert_false(hermes_mcap_compression_supported((hermes_mcap_compression_t)7));
+
+    char file[512];
+    snprintf(file, sizeof file, "%s/api.mcap", tmpdir);
+    hermes_config_t *cfg = make_config(0, 1.0);
+    hermes_execution_t ex;
+    hermes_config_execution(cfg, &ex);
+    ex.mode = HERMES_MODE_SINGLE_FRAME;
+    hermes_config_set_execution(cfg, &ex);
+    hermes_scheduler_t *s;
+    assert_hermes_ok(hermes_scheduler_create(&s, cfg, NULL));
+    hermes_recorder_config_t rc;
+    hermes_recorder_config_init(&rc);
+    hermes_recorder_t *r = NULL;
+    assert_hermes_rc(hermes_recorder_create(&r, s, &rc), HERMES_EINVAL);  /* no file at all */
+    assert_contains(hermes_last_error(), "no file (path or mcap_path)");
+    rc.mcap_path = file;
+    rc.mcap_compression = (hermes_mcap_compression_t)7;
+    assert_hermes_rc(hermes_recorder_create(&r, s, &rc), HERMES_ESTATE);
+    assert_contains(hermes_last_error(), "is not built in");
+    assert_null(r);
+    rc.mcap_compression = HERMES_MCAP_ZSTD;
+    assert_hermes_ok(hermes_recorder_create(&r, s, &rc));
+    assert_string_equal(hermes_recorder_path(r), file);
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    hermes_signal_t gain;
+    assert_hermes_ok(hermes_backplane_find(hermes_scheduler_backplane(s), "cmd.gain", &gain));
+    assert_hermes_ok(hermes_scheduler_set(s, gain, 2.5));
+    assert_hermes_ok(hermes_scheduler_step(s, 5, NULL));
+    assert_hermes_ok(hermes_scheduler_reset(s));
+    assert_hermes_ok(hermes_scheduler_step(s, 2, NULL));
+    assert_hermes_ok(hermes_recorder_close(r, "stopped"));
+    hermes_recorder_stats_t st;
+    assert_hermes_ok(hermes_recorder_stats(r, &st));
+    assert_int_equal(st.rows, 9);
+    hermes_recorder_destroy(r);
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+
+    hermes_recording_t *rec;
+    assert_hermes_ok(hermes_recording_open(&rec, file));
+    assert_true(hermes_recording_complete(rec));
+    assert_int_equal(hermes_recording_rows(rec), 9);
+    assert_true(hermes_recording_rate_hz(rec) == 100);
+    assert_string_equal(hermes_recording_attr(rec, "end_reason"), "stopped");
+    uint32_t n = hermes_recording_signal_count(rec), col;
+    double *v = calloc((size_t)n * 9, sizeof *v);
+    uint64_t frames[9];
+    assert_hermes_ok(hermes_recording_read(rec, 0, 9, v, frames, NULL));
+    static const uint64_t want[9] = {0, 1, 2, 3, 4, 5, 0, 1, 2};
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(frames[i], want[i]);
+    hermes_recording_signal_t sig;
+    assert_hermes_ok(hermes_recording_find(rec, "gen.v_i64", &col));
+    assert_hermes_ok(hermes_recording_signal(rec, col, &sig));
+    assert_int_equal(sig.type, HERMES_TYPE_I64);
+    assert_true(v[4 * n + col] == (double)(4 * 1000003 - 7));   /* published frame 4 */
+    assert_hermes_ok(hermes_recording_find(rec, "gen.x.f64", &col));
+    assert_hermes_ok(hermes_recording_signal(rec, col, &sig));
+    assert_string_equal(sig.unit, "m");
+    assert_true(v[3 * n + col] == 3 * 0.5 + 0.25);
+    assert_hermes_ok(hermes_recording_find(rec, "gen.v_bool", &col));
+    assert_true(v[3 * n + col] == 1 && v[4 * n + col] == 0);
+    free(v);
+    assert_int_equal(hermes_recording_journal_count(rec), 4);
+    hermes_journal_entry_t e;
+    assert_hermes_ok(hermes_recording_journal(rec, 0, &e));
+    assert_int_equal(e.kind, HERMES_COMMAND_SET);
+    assert_string_equal(e.signal, "cmd.gain");
+    assert_true(e.value == 2.5);
+    assert_hermes_ok(hermes_recording_journal(rec, 1, &e));
+    assert_int_equal(e.kind, HERMES_COMMAND_STEP);
+    assert_int_equal(e.count, 5);
+    hermes_recording_close(rec);
+}
+
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
 {
@@ -751,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_many_signals_bounded_memory),
         cmocka_unit_test(test_scheduler_hooks),
         cmocka_unit_test(test_slow_writer_counts_stalls),
+        cmocka_unit_test(test_mcap_api),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

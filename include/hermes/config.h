@@ -268,6 +268,10 @@ HERMES_API int hermes_config_set_server(hermes_config_t *cfg, const hermes_serve
  *  names, file not empty (HERMES_EINVAL, message names the key). Keeps a
  *  validated config validated. @return 0, HERMES_EINVAL, HERMES_ENOMEM. @since 0.3 */
 HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_record_settings_t *rec);
+/** Set (copied) or clear (NULL) the record section's MCAP file; setting one
+ *  enables the section. @return 0, HERMES_EINVAL (NULL cfg, empty path) or
+ *  HERMES_ENOMEM. @since 0.5 */
+HERMES_API int hermes_config_set_record_mcap(hermes_config_t *cfg, const char *path);
 
 /**
  * Check every cross-field rule (see the file comment), including that module
@@ -323,6 +327,10 @@ HERMES_API bool hermes_config_check_groups(const hermes_config_t *cfg);
 HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out);
 /** Record section; strings borrowed from the config. @since 0.3 */
 HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_settings_t *out);
+/** The record section's MCAP file (YAML `record.mcap`, since 0.5): what `hermes
+ *  run` also records as MCAP (recorder.h's mcap_path), beside or instead of
+ *  record.file; NULL when none. Borrowed; lives until the config changes. */
+HERMES_API const char *hermes_config_record_mcap(const hermes_config_t *cfg);
 /** Path of the file it was loaded from, or NULL. */
 HERMES_API const char *hermes_config_path(const hermes_config_t *cfg);
 

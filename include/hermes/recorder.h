@@ -1,4 +1,4 @@
-/** @file recorder.h  Recording a run to an HDF5 file.
+/** @file recorder.h  Recording a run to an HDF5 file, an MCAP file, or both.
  *
  * A recorder attaches to a scheduler (its frame, command and event hooks,
  * scheduler.h) and writes the published values of the chosen signals, frame
@@ -14,6 +14,11 @@
  * overruns): no frame is ever dropped. The writer flushes at least every
  * flush_interval seconds (HDF5 SWMR), so a run killed with SIGKILL leaves a
  * readable file holding every frame up to the last flush.
+ *
+ * The MCAP file (mcap_path) is written by the same writer thread from the
+ * same frames: the live Foxglove server's channels and messages, chunks
+ * closed at 1 MiB and at least once a second of wall time, so a killed run
+ * leaves a file that MCAP readers read up to its last complete chunk.
  *
  * A write error (disk full, file size limit, I/O error) makes the next frame
  * hook fail: the run stops with HERMES_ESYS and an error naming the file
@@ -46,6 +51,23 @@ extern "C" {
 
 typedef struct hermes_recorder hermes_recorder_t;
 
+/** Chunk compression of MCAP files (docs/recording.md, "MCAP"). */
+typedef enum hermes_mcap_compression {
+    HERMES_MCAP_ZSTD = 0,  /**< default (needs libzstd at build time) */
+    HERMES_MCAP_LZ4 = 1,   /**< LZ4 frames (needs liblz4 at build time) */
+    HERMES_MCAP_NONE = 2   /**< uncompressed chunks */
+} hermes_mcap_compression_t;
+
+/** Whether this library was built with chunk compression @p c (none always is). Context: any thread. */
+HERMES_API bool hermes_mcap_compression_supported(hermes_mcap_compression_t c);
+/**
+ * Compression named "zstd", "lz4" or "none".
+ * @return 0, HERMES_EINVAL (unknown name, NULL argument) or HERMES_ESTATE (not
+ *         built in: the message says which -dev package to install).
+ * Context: any thread.
+ */
+HERMES_API int hermes_mcap_compression_parse(const char *name, hermes_mcap_compression_t *out);
+
 /** Version of the file layout, stored as attribute "format_version".
  *  2: signals are read by name through /signals and /data (no per-signal
  *  dataset); 1 also had a virtual dataset per signal. The reader reads both. */
@@ -57,7 +79,8 @@ typedef struct hermes_recorder hermes_recorder_t;
 
 typedef struct hermes_recorder_config {
     uint32_t           size;           /**< stamped by hermes_recorder_config_init() */
-    const char        *path;           /**< file to create; an existing file is replaced  @nonnull */
+    const char        *path;           /**< HDF5 file to create; an existing file is replaced; NULL when
+                                            mcap_path is given and no HDF5 file is wanted */
     const char *const *signals;        /**< patterns as in `subscribe` ("*", "module.*", exact names);
                                             NULL or 0 patterns: every signal */
     uint32_t           signal_count;
@@ -68,6 +91,9 @@ typedef struct hermes_recorder_config {
     double             flush_interval; /**< seconds between flushes, (0, 1]; 0: HERMES_RECORDER_DEFAULT_FLUSH */
     uint32_t           ring_frames;    /**< frames buffered between scheduler and writer; 0: automatic
                                             (about 64 MiB, 64 to 65536 frames) */
+    const char        *mcap_path;      /**< (since 0.5) also write this MCAP file (docs/recording.md, "MCAP"),
+                                            from the same frames; with path NULL, only this file. NULL: none */
+    hermes_mcap_compression_t mcap_compression; /**< (since 0.5) chunk compression of mcap_path; 0: zstd */
 } hermes_recorder_config_t;
 
 static inline void hermes_recorder_config_init(hermes_recorder_config_t *c)
@@ -94,11 +120,12 @@ HERMES_API bool hermes_recording_supported(void);
  * Create the file, install the hooks on @p s and start the writer thread.
  * Call after hermes_scheduler_create() and before hermes_scheduler_stage()
  * (or while staged and paused: the current frame is then recorded as frame 0).
- * @return 0, HERMES_EINVAL (NULL argument, config not initialised, bad
- *         interval or rate, a module named like a file dataset), HERMES_ENOENT
- *         (a pattern matches no signal), HERMES_ESTATE (run() active, hooks
- *         already taken, or recording not built), HERMES_ESYS (the file cannot
- *         be created: message names it), HERMES_ENOMEM.
+ * @return 0, HERMES_EINVAL (NULL argument, neither path nor mcap_path,
+ *         config not initialised, bad interval or rate, a module named like a
+ *         file dataset), HERMES_ENOENT (a pattern matches no signal),
+ *         HERMES_ESTATE (run() active, hooks already taken, recording or the
+ *         MCAP compression not built), HERMES_ESYS (a file cannot be created:
+ *         message names it), HERMES_ENOMEM.
  */
 HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_t *s,
                                       const hermes_recorder_config_t *cfg);

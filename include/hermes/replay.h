@@ -39,6 +39,7 @@
 #include "error.h"
 #include "backplane.h"
 #include "config.h"
+#include "recorder.h"
 #include "scheduler.h"
 #include "server.h"
 
@@ -125,6 +126,25 @@ HERMES_API int hermes_recording_journal(const hermes_recording_t *rec, uint64_t 
  */
 HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *csv_path,
                                            const char *const *patterns, uint32_t pattern_count);
+
+/**
+ * Write an MCAP file (docs/recording.md, "MCAP"): the live Foxglove server's
+ * channels (one json channel per module of the exported signals, same JSON
+ * Schema, topic names and message bytes, and /hermes with state, frame, time
+ * and the recorded timing signals), one message per channel per recorded
+ * frame, plus /hermes/events and /hermes/journal; log and publish time are the
+ * frame's simulation time in ns. Metadata records "hermes" (run id, version,
+ * seed, config hash, rate, ...), "module_rates" and "hermes.end"; the config
+ * YAML as an attachment. Chunked, indexed, with a summary.
+ * @param patterns  signals to export, patterns as in `subscribe`; NULL or 0: all
+ * @return 0, HERMES_ENOENT (a pattern matches no recorded signal), HERMES_EINVAL,
+ *         HERMES_ESTATE (compression not built in), HERMES_ESYS (cannot read the
+ *         recording or write @p mcap_path: message names it), HERMES_ENOMEM.
+ * @since 0.5
+ */
+HERMES_API int hermes_recording_export_mcap(hermes_recording_t *rec, const char *mcap_path,
+                                            const char *const *patterns, uint32_t pattern_count,
+                                            hermes_mcap_compression_t compression);
 
 /**
  * Check that @p cfg describes the recorded run: same modules (name, type,

@@ -9,28 +9,9 @@
 #include <unistd.h>
 
 #include "checkpoint/format.h"
+#include "common/crc32.h"
 #include "common/util.h"
 #include "hermes/error.h"
-
-uint32_t hermes__crc32(uint32_t crc, const void *p, size_t n)
-{
-    static uint32_t table[256];
-    static _Atomic int ready;
-    if (!ready) {  /* idempotent: racing threads compute the same table */
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-        ready = 1;
-    }
-    const unsigned char *b = p;
-    crc = ~crc;
-    while (n--)
-        crc = table[(crc ^ *b++) & 0xFFu] ^ (crc >> 8);
-    return ~crc;
-}
 
 static uint64_t fnv(uint64_t h, const void *p, size_t n)
 {

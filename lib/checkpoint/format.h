@@ -44,8 +44,6 @@ struct hermes__ckpt {
     uint32_t nsigs;
 };
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()) of @p n bytes, continuing @p crc (0 to start). */
-uint32_t hermes__crc32(uint32_t crc, const void *p, size_t n);
 /* FNV-1a 64 of the identity: module names, types and rates, signal names and types. */
 uint64_t hermes__ckpt_identity_hash(const struct hermes__ckpt *c);
 

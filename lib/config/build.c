@@ -394,6 +394,22 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
     return 0;
 }
 
+HERMES_API int hermes_config_set_record_mcap(hermes_config_t *cfg, const char *path)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_record_mcap: cfg is NULL");
+    if (path && !path[0])
+        return hermes__fail(HERMES_EINVAL, "record.mcap: must not be empty (NULL: no MCAP file)");
+    char *p = path ? hermes__strdup(path) : NULL;
+    if (path && !p)
+        return hermes__config_nomem();
+    free(cfg->rec_mcap);
+    cfg->rec_mcap = p;
+    if (p)
+        cfg->rec_enabled = true;
+    return 0;
+}
+
 int hermes__config_set_schedule_yaml(hermes_config_t *cfg, char *const *names, const uint32_t *group,
                                      char *const *fields, uint32_t n)
 {

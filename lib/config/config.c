@@ -53,6 +53,7 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     hermes__config_free_token(cfg->auth_token);
     hermes__free_strv(cfg->origins, cfg->norigins);
     free(cfg->rec_file);
+    free(cfg->rec_mcap);
     hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
     free(cfg->path);
     free(cfg->label);
@@ -215,6 +216,8 @@ HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_se
     out->rate_hz = cfg->rec_rate;
     return 0;
 }
+
+HERMES_API const char *hermes_config_record_mcap(const hermes_config_t *cfg) { return cfg ? cfg->rec_mcap : NULL; }
 
 HERMES_API int hermes_config_server(const hermes_config_t *cfg, hermes_server_settings_t *out)
 {

@@ -113,6 +113,7 @@ struct hermes_config {
     uint32_t           max_clients, max_message, cps, max_patterns, max_depth;  /* 0: server default */
     bool               rec_enabled;   /* record section (hermes_record_settings_t) */
     char              *rec_file;
+    char              *rec_mcap;      /* record.mcap (since 0.5) */
     char             **rec_signals;
     uint32_t           rec_nsignals, rec_every;
     double             rec_rate;

@@ -87,6 +87,7 @@ struct yserver {
 
 struct yrecord {
     char    *file;
+    char    *mcap;
     char   **signals;
     unsigned signals_count;
     char    *every;
@@ -153,6 +154,7 @@ static const cyaml_schema_value_t wire_entry = {
 
 static const cyaml_schema_field_t record_fields[] = {
     STR_OPT("file", struct yrecord, file),
+    STR_OPT("mcap", struct yrecord, mcap),
     CYAML_FIELD_SEQUENCE("signals", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yrecord, signals, &string_entry,
                          0, CYAML_UNLIMITED),
     STR_OPT("every", struct yrecord, every),
@@ -507,6 +509,14 @@ static int convert_record(hermes_config_t *cfg, hermes_error_t *err, const struc
     if (yr->file) {
         free(cfg->rec_file);
         if (!(cfg->rec_file = hermes__strdup(yr->file)))
+            return hermes__config_nomem();
+    }
+    if (yr->mcap) {
+        if (!yr->mcap[0])
+            return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "record.mcap",
+                                             "must not be empty (omit it to record no MCAP file)");
+        free(cfg->rec_mcap);
+        if (!(cfg->rec_mcap = hermes__strdup(yr->mcap)))
             return hermes__config_nomem();
     }
     hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hermes/replay.h"
+
 /* Root-level objects; a module may not use one of these names. */
 #define REC_DATA    "data"     /* f64 [rows, signals]: every value; column k is row k of signals */
 #define REC_FRAME   "frame"    /* u64 [rows] */
@@ -95,7 +97,26 @@ struct hermes_recording {
     bool     complete;
     double   rate_hz;
     char    *attr_buf;
+    struct hermes__mcap_mem *mem;  /* an MCAP file, read into memory (mcap_read.c); else NULL */
 };
+
+/* MCAP files as recordings (mcap_read.c). */
+bool hermes__mcap_is(const char *path);
+/* Fill @p rec (path set) from the MCAP file; on failure the caller closes @p rec. */
+int hermes__mcap_load(hermes_recording_t *rec);
+void hermes__mcap_unload(hermes_recording_t *rec);
+/* A string attribute: the "hermes" and "hermes.end" metadata, "config" and "config_path" from the attachment. */
+const char *hermes__mcap_attr(const hermes_recording_t *rec, const char *name);
+/* The "module_rates" metadata as rows (malloc'd; none: NULL, 0). 0 or -1 (ENOMEM). */
+int hermes__mcap_rates(const hermes_recording_t *rec, struct rec_rate_row **rows, uint64_t *n);
+/* Rows [first, first + count) (checked by the caller). */
+void hermes__mcap_read(const hermes_recording_t *rec, uint64_t first, uint64_t count, double *values,
+                       uint64_t *frames, double *times);
+
+/* Columns of @p patterns (all when none) by the subscribe rules (replay.c),
+ * in column order; *cols is malloc'd. 0, HERMES_ENOENT, HERMES_EINVAL, HERMES_ENOMEM. */
+int hermes__rec_export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
+                               uint32_t **cols, uint32_t *nc);
 
 /* Read a whole table into a new array (caller frees). Returns 0 or -1. */
 int hermes__rec_read_table(hid_t file, const char *name, hid_t type, size_t row_size, void **rows, uint64_t *n);

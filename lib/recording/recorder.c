@@ -1,6 +1,7 @@
 /* Recorder API: create (signal choice, hooks, writer start), close, destroy, stats; the scheduler hooks that feed the ring and the event/journal queue. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,11 +92,20 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     if (!out)
         return hermes__fail(HERMES_EINVAL, "hermes_recorder_create: out is NULL");
     *out = NULL;
-    if (!s || !cfg || !cfg->path || !cfg->path[0])
-        return hermes__fail(HERMES_EINVAL, "hermes_recorder_create: NULL scheduler, config or path");
+    if (!s || !cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_recorder_create: NULL scheduler or config");
     if (cfg->size == 0)
         return hermes__fail(HERMES_EINVAL, "hermes_recorder_create: config not initialised "
                                            "(call hermes_recorder_config_init)");
+    /* Hosts built before 0.5 pass a shorter config: no MCAP fields. */
+    bool has_mcap = cfg->size >= offsetof(hermes_recorder_config_t, mcap_compression) + sizeof cfg->mcap_compression;
+    const char *mcap = has_mcap && cfg->mcap_path && cfg->mcap_path[0] ? cfg->mcap_path : NULL;
+    bool h5 = cfg->path && cfg->path[0];
+    if (!h5 && !mcap)
+        return hermes__fail(HERMES_EINVAL, "hermes_recorder_create: no file (path or mcap_path)");
+    if (mcap && !hermes_mcap_compression_supported(cfg->mcap_compression))
+        return hermes__fail(HERMES_ESTATE, "recording to '%s': MCAP compression %d is not built in", mcap,
+                            (int)cfg->mcap_compression);
     if (cfg->flush_interval < 0 || cfg->flush_interval > 1.0 || !isfinite(cfg->flush_interval))
         return hermes__fail(HERMES_EINVAL, "recorder flush_interval must be in (0, 1] seconds, got %g",
                             cfg->flush_interval);
@@ -110,7 +120,10 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     r->bp = hermes_scheduler_backplane(s);
     const char *hold = getenv("HERMES_TEST_RECORDER_HOLD");
     r->hold = hold && hold[0] == '1';
-    r->path = hermes__strdup(cfg->path);
+    r->h5 = h5;
+    hermes__rec_utc_now(r->start_utc, sizeof r->start_utc);
+    r->path = hermes__strdup(h5 ? cfg->path : mcap);
+    r->mcap_path = mcap ? hermes__strdup(mcap) : NULL;
     r->file = r->d_data = r->d_frame = r->d_time = r->d_tick = r->d_events = r->d_journal = -1;
     r->t_event = r->t_journal = -1;
     pthread_mutex_init(&r->mu, NULL);
@@ -130,7 +143,7 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
         r->every = e < 1 ? 1 : e > 1e9 ? 1000000000u : (uint32_t)e;
     }
     int rc;
-    if (!r->path) {
+    if (!r->path || (mcap && !r->mcap_path)) {
         rc = hermes__fail(HERMES_ENOMEM, "out of memory");
         goto fail;
     }
@@ -151,7 +164,7 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
         hermes_signal_info_t si;
         hermes_backplane_info(r->bp, idx[k], &si);
         const char *taken = hermes__rec_reserved(si.module);
-        if (taken) {
+        if (taken && r->h5) {
             hermes_encoder_destroy(enc);
             rc = hermes__fail(HERMES_EINVAL, "cannot record module '%s': its name is taken by the "
                                              "recording's '/%s' dataset; rename the module", si.module, taken);
@@ -159,8 +172,11 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
         }
     }
     rc = hermes_snapshot_plan_create(&r->plan, r->bp, idx, r->n);
-    if (rc == 0)
+    r->chunk_frames = hermes__rec_chunk_frames(r->n);
+    if (rc == 0 && r->h5)
         rc = hermes__rec_file_build(r, cfg, idx);
+    if (rc == 0 && r->mcap_path)
+        rc = hermes__rec_mcap_open(r, cfg, idx);
     hermes_encoder_destroy(enc);
     if (rc)
         goto fail;
@@ -180,8 +196,9 @@ HERMES_API int hermes_recorder_create(hermes_recorder_t **out, hermes_scheduler_
     hermes_state_t st = hermes_scheduler_state(s);
     if (st == HERMES_STATE_PAUSED)
         frame_hook(r, hermes_scheduler_frame(s), 0, HERMES_FRAME_STAGED);
-    hermes__log(HERMES_LOG_INFO, "recorder", "event=recording file=%s signals=%u every=%u ring_frames=%llu",
-                r->path, r->n, r->every, (unsigned long long)r->cap);
+    hermes__log(HERMES_LOG_INFO, "recorder", "event=recording file=%s%s%s signals=%u every=%u ring_frames=%llu",
+                r->h5 ? r->path : "", r->mcap_path ? " mcap=" : "", r->mcap_path ? r->mcap_path : "", r->n,
+                r->every, (unsigned long long)r->cap);
     *out = r;
     return 0;
 fail:
@@ -219,17 +236,22 @@ HERMES_API int hermes_recorder_close(hermes_recorder_t *r, const char *end_reaso
     }
     int failed = atomic_load(&r->failed);
     uint64_t b0 = hermes__now_ns();
-    if (!failed && H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0)
+    if (!failed && r->h5 && H5Fflush(r->file, H5F_SCOPE_LOCAL) < 0)
         hermes__rec_writer_fail(r, "cannot flush", errno);
     atomic_fetch_add(&r->st_busy_ns, hermes__now_ns() - b0);
     failed = atomic_load(&r->failed);
     hermes__rec_file_close(r);
-    if (failed)
+    if (failed) {
+        hermes__rec_mcap_free(r);  /* an MCAP file then ends at its last complete chunk */
         return hermes__fail(failed, "%s", r->errmsg);
-    int rc = hermes__rec_file_end(r, end_reason ? end_reason : "closed");
+    }
+    const char *reason = end_reason ? end_reason : "closed";
+    int rc = hermes__rec_mcap_close(r, reason);
+    if (rc == 0 && r->h5)
+        rc = hermes__rec_file_end(r, reason);
     if (rc == 0)
         hermes__log(HERMES_LOG_INFO, "recorder", "event=recording_closed file=%s frames=%llu stalls=%llu", r->path,
-                    (unsigned long long)r->rows, (unsigned long long)atomic_load(&r->st_stalls));
+                    (unsigned long long)atomic_load(&r->st_rows), (unsigned long long)atomic_load(&r->st_stalls));
     return rc;
 }
 
@@ -240,6 +262,7 @@ HERMES_API void hermes_recorder_destroy(hermes_recorder_t *r)
     if (!r->closed)
         (void)hermes_recorder_close(r, NULL);
     hermes_snapshot_plan_destroy(r->plan);
+    hermes__rec_mcap_free(r);
     free(r->hdr);
     free(r->vals);
     free(r->q);

@@ -81,7 +81,7 @@ static int write_table(hid_t loc, const char *name, hid_t type, const void *rows
     return rc < 0 ? -1 : 0;
 }
 
-static void utc_now(char *buf, size_t cap)
+void hermes__rec_utc_now(char *buf, size_t cap)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -91,7 +91,7 @@ static void utc_now(char *buf, size_t cap)
     snprintf(buf + n, cap - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-static char *read_text(const char *path)
+char *hermes__rec_read_text(const char *path)
 {
     if (!path)
         return NULL;
@@ -132,9 +132,8 @@ static int write_metadata(hermes_recorder_t *r, const hermes_recorder_config_t *
     const hermes_config_t *hc = hermes_scheduler_config(r->s);
     hermes_execution_t ex;
     hermes_config_execution(hc, &ex);
-    char start[64];
-    utc_now(start, sizeof start);
-    char *text = cfg->config_text ? NULL : read_text(hermes_config_path(hc));
+    const char *start = r->start_utc;
+    char *text = cfg->config_text ? NULL : hermes__rec_read_text(hermes_config_path(hc));
     const char *cpath = hermes_config_path(hc);
     int rc = attr_str(r->file, "format", HERMES_RECORDING_FORMAT) |
              attr_u64(r->file, "format_version", HERMES_RECORDING_FORMAT_VERSION) |
@@ -147,6 +146,12 @@ static int write_metadata(hermes_recorder_t *r, const hermes_recorder_config_t *
              attr_str(r->file, "start_time_utc", start) | attr_u64(r->file, "every", r->every) |
              attr_u64(r->file, "start_paused", cfg->start_paused ? 1 : 0) |
              attr_str(r->file, "end_reason", "running (no end recorded: the run did not close the file)");
+    uint64_t seed;
+    if (hermes_config_seed(hc, &seed) == 0) {  /* since 0.5 (issue 23): the MCAP export's metadata */
+        char sv[24];
+        snprintf(sv, sizeof sv, "%llu", (unsigned long long)seed);
+        rc |= attr_str(r->file, "seed", sv);
+    }
     free(text);
     if (rc)
         return create_fail(r, HERMES_ESYS, "cannot write the run metadata");
@@ -242,14 +247,12 @@ static int write_tables(hermes_recorder_t *r, const uint32_t *idx)
     return 0;
 }
 
-/* The module_rates table: each module's rate, divisor and offset. */
-static int write_rates(hermes_recorder_t *r)
+struct rec_rate_row *hermes__rec_rate_rows(const hermes_config_t *hc, uint32_t *n)
 {
-    const hermes_config_t *hc = hermes_scheduler_config(r->s);
     uint32_t nm = hermes_config_module_count(hc);
     struct rec_rate_row *rows = calloc(nm ? nm : 1, sizeof *rows);
     if (!rows)
-        return hermes__fail(HERMES_ENOMEM, "out of memory");
+        return NULL;
     for (uint32_t i = 0; i < nm; i++) {
         hermes_module_info_t mi;
         hermes_module_rate_t mr;
@@ -261,11 +264,30 @@ static int write_rates(hermes_recorder_t *r)
             rows[i].offset = mr.offset;
         }
     }
+    *n = nm;
+    return rows;
+}
+
+/* The module_rates table: each module's rate, divisor and offset. */
+static int write_rates(hermes_recorder_t *r)
+{
+    uint32_t nm = 0;
+    struct rec_rate_row *rows = hermes__rec_rate_rows(hermes_scheduler_config(r->s), &nm);
+    if (!rows)
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
     hid_t t = hermes__rec_rate_type();
     int rc = write_table(r->file, REC_MODULE_RATES, t, rows, nm);
     H5Tclose(t);
     free(rows);
     return rc ? create_fail(r, HERMES_ESYS, "cannot write the module rates") : 0;
+}
+
+uint64_t hermes__rec_chunk_frames(uint32_t n)
+{
+    uint64_t cf = 131072 / (n ? n : 1), p2 = 1;  /* a chunk is allocated whole: at most about 1 MiB is unused at the end */
+    while (p2 * 2 <= cf && p2 < 4096)
+        p2 *= 2;
+    return p2;
 }
 
 /* The series: data [rows, n], frame, time, tick, events, journal. */
@@ -275,10 +297,7 @@ static int make_storage(hermes_recorder_t *r)
      * about 1 MiB): a block of frames in the ring is then one contiguous piece
      * of memory per chunk, which HDF5 writes without gathering it. */
     hsize_t cs = r->n ? r->n : 1;
-    hsize_t cf = 131072 / cs;
-    hsize_t p2 = 1;  /* a chunk is allocated whole: at most about 1 MiB is unused at the end */
-    while (p2 * 2 <= cf && p2 < 4096)
-        p2 *= 2;
+    hsize_t p2 = hermes__rec_chunk_frames(r->n);
     r->chunk_frames = p2;
     hsize_t dims[2] = {0, r->n}, maxd[2] = {H5S_UNLIMITED, r->n}, chunk[2] = {p2, cs};
     hid_t sp = H5Screate_simple(2, dims, maxd);
@@ -362,7 +381,7 @@ int hermes__rec_file_end(hermes_recorder_t *r, const char *reason)
     if (f < 0)
         return create_fail(r, HERMES_ESYS, "cannot reopen to write the end metadata");
     char end[64];
-    utc_now(end, sizeof end);
+    hermes__rec_utc_now(end, sizeof end);
     int rc = attr_str(f, "end_reason", reason) | attr_str(f, "end_time_utc", end) |
              attr_u64(f, "overruns", t.overruns) | attr_u64(f, "frames", r->rows) |
              attr_u64(f, "ticks", r->last_tick) | attr_u64(f, "ring_stalls", atomic_load(&r->st_stalls));

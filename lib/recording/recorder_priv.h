@@ -18,7 +18,7 @@
 #include "hermes/recorder.h"
 #include "recording/layout.h"
 
-#define HDR_WORDS 3u          /* tick, frame, time (seconds, f64 bits) */
+#define HDR_WORDS 4u          /* tick, frame, time (seconds, f64 bits), time (ns: the MCAP log time) */
 #define RING_BYTES (64u << 20)
 
 struct qentry {
@@ -29,10 +29,14 @@ struct qentry {
     } u;
 };
 
+struct hermes__mcap_run;
+
 struct hermes_recorder {
     hermes_scheduler_t     *s;
     hermes_backplane_t     *bp;
-    char                   *path;
+    char                   *path;       /* the HDF5 file, or the MCAP file when there is none (messages) */
+    bool                    h5;         /* an HDF5 file is written */
+    char                    start_utc[64]; /* start_time_utc of both files */
     hermes_snapshot_plan_t *plan;
     uint32_t                n;          /* recorded signals */
     uint32_t                every;
@@ -65,6 +69,13 @@ struct hermes_recorder {
     hid_t    t_event, t_journal;
     uint64_t rows, nevents, njournal;
     hsize_t  chunk_frames;
+
+    /* MCAP (recorder_mcap.c; only the writer thread and create/close touch it) */
+    char                    *mcap_path;
+    struct hermes__mcap_run *mcap;
+    hermes_signal_info_t    *mcap_info;   /* the recorded signals, column order */
+    struct qentry           *mq;          /* events and journal entries waiting for a later frame */
+    size_t                   mqlen, mqcap;
 
     /* stats */
     _Atomic uint64_t st_rows, st_stalls, st_flushes, st_busy_ns;
@@ -101,5 +112,31 @@ int hermes__rec_file_build(hermes_recorder_t *r, const hermes_recorder_config_t 
 int hermes__rec_file_end(hermes_recorder_t *r, const char *reason);
 /* Close every HDF5 id of the recorder (ids already closed are skipped). */
 void hermes__rec_file_close(hermes_recorder_t *r);
+
+/* ---- recorder_mcap.c ---- */
+/* Create the MCAP file: schemas, channels, metadata, config attachment. */
+int hermes__rec_mcap_open(hermes_recorder_t *r, const hermes_recorder_config_t *cfg, const uint32_t *idx);
+/* Writer: queue entries taken from the event/journal queue (written before the first frame of a later tick). */
+int hermes__rec_mcap_entries(hermes_recorder_t *r, const struct qentry *q, size_t n);
+/* Writer: ring slots [pos, pos + n) as messages. */
+int hermes__rec_mcap_rows(hermes_recorder_t *r, uint64_t pos, uint64_t n);
+/* Writer: close a chunk that is a second old (a killed run loses at most about that). */
+int hermes__rec_mcap_age(hermes_recorder_t *r);
+/* After the writer stopped: the waiting entries, the end metadata, the summary. */
+int hermes__rec_mcap_close(hermes_recorder_t *r, const char *reason);
+/* Free what is left (the file keeps its complete chunks). */
+void hermes__rec_mcap_free(hermes_recorder_t *r);
+/* Writer-side MCAP failure: remember it (message from the MCAP writer) and wake the producer. */
+void hermes__rec_mcap_fail(hermes_recorder_t *r);
+
+/* ---- recorder_file.c ---- */
+/* The whole text of a file (malloc'd), NULL when it cannot be read. */
+char *hermes__rec_read_text(const char *path);
+/* Each module's rate row (malloc'd, hermes_config_module_count() rows). */
+struct rec_rate_row *hermes__rec_rate_rows(const hermes_config_t *hc, uint32_t *n);
+/* Now, UTC, ISO 8601 with milliseconds. */
+void hermes__rec_utc_now(char *buf, size_t cap);
+/* Rows per HDF5 chunk for @p n signals (about 1 MiB); the writer's batches follow it. */
+uint64_t hermes__rec_chunk_frames(uint32_t n);
 
 #endif

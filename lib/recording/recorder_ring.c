@@ -70,6 +70,7 @@ int hermes__rec_ring_push(hermes_recorder_t *r, uint64_t frame, uint64_t tick)
     slot[0] = tick;
     slot[1] = fr;
     memcpy(&slot[2], &secs, sizeof secs);
+    slot[3] = tns;
     atomic_store(&r->head, h + 1);
     /* Wake an idle writer only for a batch worth writing (it also wakes by
      * itself every 50 ms): one wake-up per frame would cost the scheduler a

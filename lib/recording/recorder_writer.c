@@ -124,12 +124,18 @@ static int write_queue(hermes_recorder_t *r)
     r->qlen = r->qcap = 0;
     pthread_mutex_unlock(&r->qmu);
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0 && r->h5; i++)
         rc = q[i].is_event ? append_table(r, r->d_events, r->t_event, &r->nevents, &q[i].u.ev)
                            : append_table(r, r->d_journal, r->t_journal, &r->njournal, &q[i].u.jr);
+    if (rc == 0 && hermes__rec_mcap_entries(r, q, n) != 0) {
+        free(q);
+        return -2;
+    }
     free(q);
     return rc;
 }
+
+static int take_queue(hermes_recorder_t *r);
 
 /* Append the filled slots at the tail, in chunk-aligned pieces (whole-chunk
  * writes stay out of the chunk cache). Returns whether it wrote, -1 on failure. */
@@ -146,15 +152,38 @@ static int drain_some(hermes_recorder_t *r)
     uint64_t to_edge = r->chunk_frames - r->rows % r->chunk_frames;
     if (n > to_edge)
         n = to_edge;
+    /* Events and journal entries queued so far, after the peek: every entry
+     * of a tick below a peeked frame's is then among them (the MCAP file
+     * writes them before that frame). */
+    if (take_queue(r) != 0)
+        return -1;
     errno = 0;
     uint64_t b0 = hermes__now_ns();
-    if (write_rows(r, pos, n) != 0) {
+    if (r->h5 && write_rows(r, pos, n) != 0) {
         hermes__rec_writer_fail(r, "cannot write frames", errno);
         return -1;
     }
+    if (r->mcap && hermes__rec_mcap_rows(r, pos, n) != 0) {
+        hermes__rec_mcap_fail(r);
+        return -1;
+    }
+    if (!r->h5)
+        r->rows += n;
     atomic_fetch_add(&r->st_busy_ns, hermes__now_ns() - b0);
     hermes__rec_ring_release(r, n);
     return 1;
+}
+
+/* The queue into the HDF5 tables and the MCAP waiting list; -1 on failure (reported). */
+static int take_queue(hermes_recorder_t *r)
+{
+    errno = 0;
+    int rc = write_queue(r);
+    if (rc == -2)
+        hermes__rec_mcap_fail(r);
+    else if (rc)
+        hermes__rec_writer_fail(r, "cannot append to the event or journal table", errno);
+    return rc ? -1 : 0;
 }
 
 static bool queue_pending(hermes_recorder_t *r)
@@ -190,16 +219,17 @@ void *hermes__rec_writer_main(void *arg)
             break;
         dirty |= wrote > 0;
         if (queue_pending(r)) {
-            errno = 0;
-            if (write_queue(r) != 0) {
-                hermes__rec_writer_fail(r, "cannot append to the event or journal table", errno);
+            if (take_queue(r) != 0)
                 break;
-            }
             dirty = true;
+        }
+        if (hermes__rec_mcap_age(r) != 0) {
+            hermes__rec_mcap_fail(r);
+            break;
         }
         uint64_t now = hermes__now_ns();
         if (now >= next_flush) {
-            if (dirty && flush(r) != 0)
+            if (dirty && r->h5 && flush(r) != 0)
                 break;
             dirty = false;
             next_flush = now + (uint64_t)r->flush_ns;

@@ -118,6 +118,18 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
     return NOT_BUILT;
 }
 
+HERMES_API int hermes_recording_export_mcap(hermes_recording_t *rec, const char *mcap_path,
+                                            const char *const *patterns, uint32_t pattern_count,
+                                            hermes_mcap_compression_t compression)
+{
+    (void)rec;
+    (void)mcap_path;
+    (void)patterns;
+    (void)pattern_count;
+    (void)compression;
+    return NOT_BUILT;
+}
+
 HERMES_API int hermes_recording_check_config(const hermes_recording_t *rec, const hermes_config_t *cfg)
 {
     (void)rec;

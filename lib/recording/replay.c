@@ -49,8 +49,19 @@ HERMES_API int hermes_recording_open(hermes_recording_t **out, const char *path)
         free(rec);
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     }
+    if (hermes__mcap_is(path)) {
+        int rc = hermes__mcap_load(rec);
+        if (rc == 0) {
+            *out = rec;
+            return 0;
+        }
+        hermes__error_saved_t e;
+        hermes__error_save(&e);
+        hermes_recording_close(rec);
+        return hermes__error_restore(rc, &e);
+    }
     if (H5Fis_hdf5(path) <= 0)
-        return open_fail(rec, HERMES_EABI, "%s", "not an HDF5 file");
+        return open_fail(rec, HERMES_EABI, "%s", "neither an HDF5 nor an MCAP file");
     rec->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (rec->file < 0) {
         /* A killed SWMR writer leaves the consistency flags set: an SWMR read
@@ -121,6 +132,7 @@ HERMES_API void hermes_recording_close(hermes_recording_t *rec)
             H5Dclose(*ids[i]);
     if (rec->file >= 0)
         H5Fclose(rec->file);
+    hermes__mcap_unload(rec);
     free(rec->sigs);
     free(rec->views);
     free(rec->journal);
@@ -160,6 +172,8 @@ HERMES_API bool hermes_recording_complete(const hermes_recording_t *rec) { retur
 
 HERMES_API const char *hermes_recording_attr(hermes_recording_t *rec, const char *name)
 {
+    if (rec && rec->mem)
+        return name ? hermes__mcap_attr(rec, name) : NULL;
     if (!rec || !name || H5Aexists(rec->file, name) <= 0)
         return NULL;
     hid_t a = H5Aopen(rec->file, name, H5P_DEFAULT);
@@ -199,6 +213,15 @@ HERMES_API int hermes_recording_attr_number(hermes_recording_t *rec, const char 
 {
     if (!rec || !name || !out)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
+    if (rec->mem) {
+        const char *v = hermes__mcap_attr(rec, name);
+        char *end = NULL;
+        double d = v && v[0] ? strtod(v, &end) : 0;
+        if (!end || *end)
+            return hermes__fail(HERMES_ENOENT, "recording has no number '%s'", name);
+        *out = d;
+        return 0;
+    }
     if (H5Aexists(rec->file, name) <= 0)
         return hermes__fail(HERMES_ENOENT, "recording has no attribute '%s'", name);
     hid_t a = H5Aopen(rec->file, name, H5P_DEFAULT);
@@ -239,6 +262,10 @@ HERMES_API int hermes_recording_read(hermes_recording_t *rec, uint64_t first, ui
                             (unsigned long long)(first + count), (unsigned long long)rec->rows);
     if (count == 0)
         return 0;
+    if (rec->mem) {
+        hermes__mcap_read(rec, first, count, values, frames, times);
+        return 0;
+    }
     int rc = 0;
     if (rec->n && values) {
         hid_t fs = H5Dget_space(rec->d_data);
@@ -289,8 +316,8 @@ HERMES_API int hermes_recording_journal(const hermes_recording_t *rec, uint64_t 
 
 /* Columns of @p patterns (all when none), by the subscribe rules (patterns.c)
  * over a name-sorted index of the recording's signals: O(n log n). */
-static int export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
-                          uint32_t **cols, uint32_t *nc)
+int hermes__rec_export_columns(const hermes_recording_t *rec, const char *const *patterns, uint32_t pattern_count,
+                                uint32_t **cols, uint32_t *nc)
 {
     static const char *const all[] = {"*"};
     if (!pattern_count && !rec->n) {
@@ -319,7 +346,7 @@ HERMES_API int hermes_recording_export_csv(hermes_recording_t *rec, const char *
     if (!rec || !csv_path)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
     uint32_t *cols = NULL, nc = 0;
-    int rc = export_columns(rec, patterns, pattern_count, &cols, &nc);
+    int rc = hermes__rec_export_columns(rec, patterns, pattern_count, &cols, &nc);
     if (rc)
         return rc;
     FILE *f = fopen(csv_path, "w");
@@ -406,6 +433,9 @@ HERMES_API int hermes_recording_check_config(const hermes_recording_t *rec, cons
 {
     if (!rec || !cfg)
         return hermes__fail(HERMES_EINVAL, "NULL argument");
+    if (rec->mem)
+        return hermes__fail(HERMES_ECONFIG, "'%s' is an MCAP file: a rerun needs the HDF5 recording (MCAP files "
+                                            "hold no module, wire and declared-signal tables to check)", rec->path);
     hermes_recording_t *r = (hermes_recording_t *)rec;
     hid_t tm = hermes__rec_module_type(), tw = hermes__rec_wire_type(), ts = hermes__rec_signal_type();
     struct rec_module_row *mods = NULL;

@@ -460,14 +460,19 @@ HERMES_API int hermes_replay_create(hermes_replay_t **out, hermes_recording_t *r
         rp->mod_index[k] = mi;
     }
     free(mod_first);
+    /* An MCAP file (rec->mem) has no wire or module rate tables. */
     hid_t tw = hermes__rec_wire_type();
-    if (hermes__rec_read_table(rec->file, REC_WIRES, tw, sizeof *rp->wires, (void **)&rp->wires, &rp->nwires) != 0)
+    if (rec->mem ||
+        hermes__rec_read_table(rec->file, REC_WIRES, tw, sizeof *rp->wires, (void **)&rp->wires, &rp->nwires) != 0)
         rp->nwires = 0;
     H5Tclose(tw);
     for (uint64_t i = 0; i < rp->nwires; i++)
         rp->wires[i].src[REC_NAME_LEN - 1] = rp->wires[i].dst[REC_NAME_LEN - 1] = '\0';
     hid_t tr = hermes__rec_rate_type();
-    if (H5Lexists(rec->file, REC_MODULE_RATES, H5P_DEFAULT) <= 0 ||
+    if (rec->mem) {
+        if (hermes__mcap_rates(rec, &rp->rates, &rp->nrates) != 0)
+            rp->nrates = 0;
+    } else if (H5Lexists(rec->file, REC_MODULE_RATES, H5P_DEFAULT) <= 0 ||
         hermes__rec_read_table(rec->file, REC_MODULE_RATES, tr, sizeof *rp->rates, (void **)&rp->rates,
                                &rp->nrates) != 0)
         rp->nrates = 0;

@@ -5,7 +5,10 @@ the schema lists the recorded signals, telemetry frames carry exactly the
 recorded values of their frame, pause holds the frame, step/seek (by frame and
 by time) move it, set is refused as read-only, reset goes to frame 0.
 
-usage: test_replay.py HERMES LAUNCH_YAML
+With --mcap the run also records an MCAP file (issue 23) and the MCAP file is
+served instead: the same checks, against the HDF5 recording of the same run.
+
+usage: test_replay.py HERMES LAUNCH_YAML [--mcap]
 """
 import asyncio
 import json
@@ -174,14 +177,65 @@ async def run(port, rec):
               f"reset, set refused: {err['message'][:60]}...")
 
 
+async def foxglove(port, rec):
+    """The same replay through the Foxglove protocol: the recorded modules'
+    channels and /hermes advertised, and a subscribed channel's messages hold
+    the recorded values of their frame (JSON, the live encoder's numbers)."""
+    names, data, frames = rec
+    row_of = {int(f): k for k, f in enumerate(frames)}
+    async with websockets.connect(f"ws://127.0.0.1:{port}/", subprotocols=["hermes"], max_size=2**24) as ws:
+        await ws.recv()  # schema
+        await Client(ws).cmd("resume")  # run() left it paused at frame 0
+    async with websockets.connect(f"ws://127.0.0.1:{port}/", subprotocols=["foxglove.websocket.v1"],
+                                  max_size=2**24) as ws:
+        chans = None
+        end = time.monotonic() + 10
+        while chans is None and time.monotonic() < end:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(msg, str) and json.loads(msg).get("op") == "advertise":
+                chans = {c["topic"]: c for c in json.loads(msg)["channels"]}
+        topics = sorted(chans or {})
+        if topics != sorted({"/" + n.split(".")[0] for n in names} | {"/hermes"}):
+            fail(f"Foxglove topics of the replay {topics}")
+        await ws.send(json.dumps({"op": "subscribe", "subscriptions": [
+            {"id": 1, "channelId": chans["/vehicle"]["id"]}, {"id": 2, "channelId": chans["/hermes"]["id"]}]}))
+        got, frame_at, alt_at = 0, {}, {}
+        end = time.monotonic() + 10
+        col = names.index("vehicle.position.altitude")
+        while got < 20 and time.monotonic() < end:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if not isinstance(msg, bytes) or msg[0] != 1:
+                continue
+            sub, t_ns = struct.unpack_from("<IQ", msg, 1)
+            body = json.loads(msg[13:])
+            if sub == 2:
+                frame_at[t_ns] = body["frame"]
+            else:
+                alt_at[t_ns] = body["position"]["altitude"]
+            if t_ns in frame_at and t_ns in alt_at:  # the two channels' messages of one frame, either order
+                want = data[row_of[frame_at[t_ns]], col]
+                if alt_at.pop(t_ns) != want:
+                    fail(f"Foxglove /vehicle altitude at frame {frame_at[t_ns]} != recorded {want}")
+                got += 1
+        if got < 20:
+            fail(f"only {got} Foxglove /vehicle messages matched to a frame")
+        if len(set(frame_at.values())) < 2:
+            fail(f"the Foxglove client saw no playback: frames {sorted(set(frame_at.values()))}")
+        print(f"ok: Foxglove protocol: {len(topics)} topics, {got} messages equal to the recording, "
+              f"{len(set(frame_at.values()))} frames")
+
+
 def main():
     hermes, launch = sys.argv[1], os.path.abspath(sys.argv[2])
+    mcap = "--mcap" in sys.argv[3:]
     tmp = tempfile.mkdtemp(prefix="hermes-test-replay-")
     proc = None
     try:
         path = os.path.join(tmp, "run.h5")
+        served = os.path.join(tmp, "run.mcap") if mcap else path
+        extra = ["--record", served] if mcap else []
         r = subprocess.run([hermes, "run", launch, "--mode", "afap", "--end-time", "20", "--no-server",
-                            "--record", path], capture_output=True, text=True, timeout=60)
+                            "--record", path] + extra, capture_output=True, text=True, timeout=60)
         if r.returncode != 0:
             fail(f"recording run exited {r.returncode}: {r.stderr[-1500:]}")
         f = h5py.File(path, "r")
@@ -193,7 +247,7 @@ def main():
             fail(f"module_rates {rates}: the demo's guidance runs at 20 Hz (divisor 5), vehicle at 100 Hz")
         log = os.path.join(tmp, "replay.log")
         with open(log, "w") as lf:
-            proc = subprocess.Popen([hermes, "replay", path, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
+            proc = subprocess.Popen([hermes, "replay", served, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
         port = None
         end = time.monotonic() + 20
         while port is None and time.monotonic() < end:
@@ -205,6 +259,7 @@ def main():
         if port is None:
             fail("no event=listening line")
         asyncio.run(asyncio.wait_for(run(port, rec), 60))
+        asyncio.run(asyncio.wait_for(foxglove(port, rec), 60))
         proc.send_signal(signal.SIGTERM)
         rc = proc.wait(20)
         if rc != 0:

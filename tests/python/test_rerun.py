@@ -6,7 +6,12 @@ fast as possible into a second recording; the two files' data must be
 bit-identical (the hermes.* timing signals excepted: they measure wall time).
 A config that differs from the recorded one is refused with exit status 3.
 
-usage: test_rerun.py HERMES LAUNCH_YAML
+With NODE CHECK_MCAP_JS H5_DUMP_PY (issue 23) the driven run also records an
+MCAP file, which the reference reader (tests/mcap/check_mcap.js) compares with
+its HDF5 recording: the 14 journal entries, the events (pauses, steps, a reset)
+and every value, bit for bit.
+
+usage: test_rerun.py HERMES LAUNCH_YAML [NODE CHECK_MCAP_JS H5_DUMP_PY]
 """
 import asyncio
 import json
@@ -95,13 +100,15 @@ def load(path):
 
 def main():
     hermes, launch = sys.argv[1], os.path.abspath(sys.argv[2])
+    mcap = sys.argv[3:6] if len(sys.argv) >= 6 else None
     tmp = tempfile.mkdtemp(prefix="hermes-test-rerun-")
     try:
         a, b = os.path.join(tmp, "a.h5"), os.path.join(tmp, "b.h5")
         log = os.path.join(tmp, "a.log")
         with open(log, "w") as lf:
+            extra = ["--record", os.path.join(tmp, "a.mcap")] if mcap else []
             proc = subprocess.Popen([hermes, "run", launch, "--mode", "realtime", "--end-time", "4",
-                                     "--port", "0", "--record", a], stdout=lf, stderr=lf)
+                                     "--port", "0", "--record", a] + extra, stdout=lf, stderr=lf)
         try:
             port = wait_port(log, proc)
             asyncio.run(asyncio.wait_for(drive(port), 60))
@@ -140,6 +147,18 @@ def main():
             fail(f"expected frame 0 twice (stage and reset), got {resets}")
         print(f"ok: {len(fra)} frames, {len(na)} signals, {len(ja)} journal entries bit-identical; "
               f"rerun took {took:.2f} s (recorded run {fa.attrs['mode']}, rerun of it afap)")
+
+        if mcap:
+            node, check_js, dump_py = mcap
+            dump = os.path.join(tmp, "a.json")
+            r = subprocess.run([sys.executable, dump_py, a, dump], capture_output=True, text=True, timeout=60)
+            if r.returncode != 0:
+                fail(f"h5_dump: {r.stderr[-1500:]}")
+            r = subprocess.run([node, check_js, os.path.join(tmp, "a.mcap"), dump, '{"compression":"zstd"}'],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                fail(f"the MCAP file of the driven run: {r.stderr[-2000:]}")
+            print("ok: MCAP file of the driven run equal to its HDF5 recording:", r.stdout.strip())
 
         # A config that differs from the recorded run's is refused, saying what differs.
         text = open(launch).read()

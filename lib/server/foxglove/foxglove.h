@@ -64,6 +64,10 @@ void hermes__fg_catalog_destroy(hermes__fg_catalog_t *cat);
 uint32_t hermes__fg_channel_count(const hermes__fg_catalog_t *cat);
 /* Channel ids are 1..count; NULL for an unknown id. */
 const char *hermes__fg_channel_topic(const hermes__fg_catalog_t *cat, uint32_t id);
+/* JSON Schema text of channel @p id as advertised, and its schema name in
+ * @p name (may be NULL); both borrowed, NULL for an unknown id. The MCAP
+ * recordings (recording/mcap_run.c) write the same schemas. */
+const char *hermes__fg_channel_schema(const hermes__fg_catalog_t *cat, uint32_t id, const char **name);
 /* Largest payload of channel @p id (bytes). */
 size_t hermes__fg_channel_bound(const hermes__fg_catalog_t *cat, uint32_t id);
 /* JSON path of signal @p index inside its channel's message, e.g.

@@ -466,6 +466,14 @@ const char *hermes__fg_channel_topic(const hermes__fg_catalog_t *cat, uint32_t i
     return c ? c->topic : NULL;
 }
 
+const char *hermes__fg_channel_schema(const hermes__fg_catalog_t *cat, uint32_t id, const char **name)
+{
+    const struct channel *c = chan(cat, id);
+    if (name)
+        *name = c ? c->schema_name : NULL;
+    return c ? c->schema : NULL;
+}
+
 size_t hermes__fg_channel_bound(const hermes__fg_catalog_t *cat, uint32_t id)
 {
     const struct channel *c = chan(cat, id);
