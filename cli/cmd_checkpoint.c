@@ -14,7 +14,8 @@ const char cli_ckpt_usage[] =
     "                         time; with several times FILE is a folder and each file is\n"
     "                         FILE/checkpoint-FRAME.hckpt\n"
     "  --checkpoint-at LIST   comma-separated sim times in seconds: the first frame at or after each\n"
-    "  --restore FILE         start from a checkpoint of this config; --set values apply after it\n";
+    "  --restore FILE         start from a checkpoint of this config; --set values apply after it\n"
+    "  --checkpoint-dir DIR   where clients' checkpoint commands write (generated names)\n";
 
 int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
 {
@@ -24,6 +25,8 @@ int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
         c->at = arg;
     else if (!strcmp(name, "restore"))
         c->restore = arg;
+    else if (!strcmp(name, "checkpoint-dir"))
+        c->dir = arg;
     else
         return 2;
     return 0;
@@ -107,6 +110,10 @@ int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const herme
             return rc;
         log(HERMES_LOG_INFO, "event=restored path=\"%s\" frame=%llu sets=%d", c->restore,
             (unsigned long long)hermes_scheduler_frame(s), nsets);
+    }
+    if (c->dir && (hermes_scheduler_checkpoint_check(s) != 0 || hermes_scheduler_set_checkpoint_dir(s, c->dir) != 0)) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-dir: %s\"", hermes_last_error());
+        return 4;
     }
     return c->file ? schedule(c, s, ex->rate_hz, log) : 0;
 }

@@ -9,6 +9,7 @@ struct cli_ckpt {
     const char *file;     /* --checkpoint FILE (or FOLDER with several times) */
     const char *at;       /* --checkpoint-at T1,T2,... (sim seconds) */
     const char *restore;  /* --restore FILE */
+    const char *dir;      /* --checkpoint-dir DIR: where the protocol's checkpoint command writes */
 };
 
 /* Usage lines for `hermes run --help`. */

@@ -495,7 +495,7 @@ static int run_args(struct run_opts *o, int argc, char **argv)
         {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
         {"rerun", required_argument, NULL, 'R'},       {"record-compression", required_argument, NULL, 'R'},
         {"checkpoint", required_argument, NULL, 'C'}, {"checkpoint-at", required_argument, NULL, 'C'},
-        {"restore", required_argument, NULL, 'C'},
+        {"restore", required_argument, NULL, 'C'},     {"checkpoint-dir", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     int opt_index = 0, c;

@@ -1,7 +1,11 @@
 /* Checkpoints of a scheduler at a frame boundary and restoring them (docs/checkpoints.md); the file is lib/checkpoint/format.c. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "checkpoint/format.h"
 #include "common/util.h"
@@ -100,12 +104,27 @@ int hermes__sched_checkpoint_write(hermes_scheduler_t *s, const char *path, char
         hermes__strlcpy(msg, hermes_last_error(), cap);
         return rc;
     }
+    char gen[PATH_MAX], name[64];
+    if (!path) {  /* a generated name in the checkpoint folder; the name goes back in msg */
+        if (!s->ckpt_dir) {
+            snprintf(msg, cap, "this run has no checkpoint folder (hermes run --checkpoint-dir DIR)");
+            return HERMES_ESTATE;
+        }
+        snprintf(name, sizeof name, "checkpoint-%llu-%u.hckpt", (unsigned long long)s->frame, ++s->ckpt_seq);
+        if (snprintf(gen, sizeof gen, "%s/%s", s->ckpt_dir, name) >= (int)sizeof gen) {
+            snprintf(msg, cap, "checkpoint folder path too long");
+            return HERMES_EINVAL;
+        }
+        path = gen;
+    }
     uint64_t t0 = hermes__now_ns();
     struct hermes__ckpt c;
     rc = build(s, &c, true, msg, cap);
     if (rc == 0 && (rc = hermes__ckpt_write(path, &c)) != 0)
         hermes__strlcpy(msg, hermes_last_error(), cap);
     release(&c);
+    if (rc == 0 && path == gen)
+        hermes__strlcpy(msg, name, cap);
     if (rc == 0)
         hermes__log(HERMES_LOG_INFO, "scheduler", "event=checkpoint frame=%llu path=\"%s\" ms=%.1f",
                     (unsigned long long)s->frame, path, (double)(hermes__now_ns() - t0) * 1e-6);
@@ -157,8 +176,31 @@ HERMES_API uint32_t hermes_scheduler_checkpoint_failures(const hermes_scheduler_
     return s ? s->ckpt_failed : 0;
 }
 
+HERMES_API int hermes_scheduler_set_checkpoint_dir(hermes_scheduler_t *s, const char *dir)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    if (s->in_run)
+        return hermes__fail(HERMES_ESTATE, "the checkpoint folder is set before run()");
+    char *copy = NULL;
+    if (dir) {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return hermes__fail(HERMES_ENOENT, "checkpoint folder '%s' is not a folder", dir);
+        if (access(dir, W_OK) != 0)
+            return hermes__fail(HERMES_ESYS, "checkpoint folder '%s' is not writable: %s", dir, strerror(errno));
+        if (!(copy = hermes__strdup(dir)))
+            return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    free(s->ckpt_dir);
+    s->ckpt_dir = copy;
+    return 0;
+}
+
 void hermes__sched_checkpoints_free(hermes_scheduler_t *s)
 {
+    free(s->ckpt_dir);
+    s->ckpt_dir = NULL;
     for (uint32_t i = 0; i < s->nckpt_at; i++)
         free(s->ckpt_at[i].path);
     free(s->ckpt_at);

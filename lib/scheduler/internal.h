@@ -130,7 +130,8 @@ struct hermes_scheduler {
     _Atomic int      state;
     _Atomic uint64_t pub_frame;
     struct ckpt_at  *ckpt_at;         /* checkpoints run() takes, by frame (checkpoint.c) */
-    uint32_t         nckpt_at, ckpt_next, ckpt_failed;
+    uint32_t         nckpt_at, ckpt_next, ckpt_failed, ckpt_seq;
+    char            *ckpt_dir;        /* generated names go here (protocol command) */
     bool             pub_lazy;        /* run.c: this frame may skip its publication */
     bool             pub_stale;       /* the publication is older than the live frame */
     uint64_t         pub_wall_ns;     /* wall time of the last lazy publication */
