@@ -47,6 +47,8 @@ static int apply_sets(hermes_scheduler_t *s, const char *const *sets, int nsets,
             return 2;
         }
     }
+    if (nsets)  /* readers (the recording's first row, clients) see the values at once */
+        hermes_backplane_publish(bp, hermes_backplane_frame(bp), hermes_backplane_time_ns(bp));
     return 0;
 }
 
@@ -88,15 +90,15 @@ static int schedule(const struct cli_ckpt *c, hermes_scheduler_t *s, double rate
 }
 
 int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_execution_t *ex,
-                    const char *const *sets, int nsets, bool recording, cli_log_fn log)
+                    const char *const *sets, int nsets, bool rerun, cli_log_fn log)
 {
     if ((c->file != NULL) != (c->at != NULL)) {
         log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint and --checkpoint-at go together\"");
         return 2;
     }
-    if (c->restore && recording) {
-        log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --record or --rerun "
-            "yet (docs/checkpoints.md, limits)\"");
+    if (c->restore && rerun) {
+        log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --rerun: a rerun "
+            "replays its recording from frame 0\"");
         return 2;
     }
     if (c->restore) {
