@@ -66,6 +66,7 @@ struct yexec {
     char     *step_timeout;
     char     *spin_us;
     char     *check_groups;
+    char     *restore;
 };
 
 struct yserver {
@@ -169,6 +170,7 @@ static const cyaml_schema_field_t exec_fields[] = {
     STR_OPT("step_timeout", struct yexec, step_timeout),
     STR_OPT("spin_us", struct yexec, spin_us),
     STR_OPT("check_groups", struct yexec, check_groups),
+    STR_OPT("restore", struct yexec, restore),
     CYAML_FIELD_IGNORE("schedule", CYAML_FLAG_OPTIONAL),   /* read by the pre-pass (groups nest) */
     CYAML_FIELD_END,
 };
@@ -591,6 +593,13 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, ch
             return rc;
         if (ye->spin_us && (rc = get_spin_us(cfg, err, ye->spin_us)) != 0)
             return rc;
+        if (ye->restore) {
+            if (strcmp(ye->restore, "replay") != 0 && strcmp(ye->restore, "state") != 0)
+                return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.restore",
+                                                 "must be state (modules save and load their state) or replay "
+                                                 "(re-run the journal from frame 0), got '%s'", ye->restore);
+            cfg->ckpt_replay = !strcmp(ye->restore, "replay");
+        }
         if (hermes__config_pos_find(cfg, "execution.schedule") && cfg->nsched == 0)
             return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.schedule",
                                              "must list every module (omit it for file order)");
