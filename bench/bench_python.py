@@ -7,6 +7,7 @@ numpy.frombuffer in the same run). Prints figures, asserts nothing.
 usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE [FRAMES]
 """
 import os
+import statistics
 import struct
 import subprocess
 import sys
@@ -49,18 +50,29 @@ def main():
     sys.path.insert(0, pkg)
     env = dict(os.environ, HERMES_LIB=os.path.abspath(lib), PYTHONPATH=pkg)
     print(f"bench_python: build type {build}, python {sys.version.split()[0]}, {frames} frames at 1 kHz afap")
-    def rate(exe, args, tmp):
-        # start-up cancels out: frames/s from a short and a long run of the same module
-        short = min(afap(hermes_exe, config(exe, args, frames // 10), env, tmp) for _ in range(3))
-        long = min(afap(hermes_exe, config(exe, args, frames), env, tmp) for _ in range(3))
-        return (frames - frames // 10) / max(long - short, 1e-9), short
-
+    # start-up cancels out: frames/s from a short and a long run of the same module.
+    # The machine may be shared: the variants run interleaved, ROUNDS times, and
+    # the medians are printed.
+    rounds = 5
+    variants = [("C process module (reference)", os.path.abspath(osc_c), []),
+                ("Python module, hermes 0.1 loop (before)", sys.executable,
+                 [os.path.join(src, "bench", "osc10_v01.py")]),
+                ("Python module, hermes package (now)", sys.executable,
+                 [os.path.join(src, "bench", "osc10.py")])]
+    rates = [[] for _ in variants]
     with tempfile.TemporaryDirectory() as tmp:
-        fc, s_c = rate(os.path.abspath(osc_c), [], tmp)
-        fp, s_py = rate(sys.executable, [os.path.join(src, "bench", "osc10.py")], tmp)
-    print(f"  C process module (reference), 10 signals: {fc:10.0f} frames/s (short run incl. start-up {s_c:.3f} s)")
-    print(f"  Python module (hermes package), 10 signals: {fp:10.0f} frames/s (short run incl. start-up {s_py:.3f} s)")
-    print(f"  Python / C = {fp / fc:.2f}x (target >= 0.5x)")
+        for _ in range(rounds):
+            for i, (_, exe, args) in enumerate(variants):
+                short = afap(hermes_exe, config(exe, args, frames // 10), env, tmp)
+                long = afap(hermes_exe, config(exe, args, frames), env, tmp)
+                rates[i].append((frames - frames // 10) / max(long - short, 1e-9))
+    med = [statistics.median(r) for r in rates]
+    for (label, _, _), m, r in zip(variants, med, rates):
+        print(f"  {label + ', 10 signals:':52s} {m:10.0f} frames/s (median of {rounds}; "
+              f"min {min(r):.0f}, max {max(r):.0f})")
+    for (label, _, _), i in ((variants[1], 1), (variants[2], 2)):
+        ratio = statistics.median(p / c for p, c in zip(rates[i], rates[0]))
+        print(f"  {label}: Python / C = {ratio:.2f}x (median of per-round ratios; target >= 0.5x)")
 
     import hermes
     import numpy as np
