@@ -4,7 +4,10 @@
 in one run, and client decode throughput of 1,000-signal HERT frames (reference:
 numpy.frombuffer in the same run). Prints figures, asserts nothing.
 
-usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE [FRAMES]
+Also the module loop's own per-frame cost without the process handshake: both
+loops over bench/wait_stub.c (a hermes_module_wait() stand-in answering at once).
+
+usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE WAIT_STUB [FRAMES]
 """
 import os
 import statistics
@@ -43,9 +46,53 @@ def afap(hermes_exe, cfg_text, env, tmp):
     return time.perf_counter() - t0
 
 
+def loop_cost(src, stub, lib):
+    """ns per frame of the Python side alone: the 0.1 loop and today's, same body."""
+    import ctypes
+    os.environ["HERMES_LIB"] = lib
+    sys.path.insert(0, os.path.join(src, "bench"))
+    import hermes
+    import osc10_v01
+    so = ctypes.CDLL(stub)
+    so.stub_reset.argtypes = [ctypes.c_uint64]
+    so.stub_reset.restype = None
+    old_wait = so.stub_wait
+    old_wait.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_double)]
+    old_wait.restype = ctypes.c_int
+    raw_wait = so._FuncPtr(("stub_wait", so))
+    raw_wait.restype = ctypes.c_int
+
+    def fake_module(wait):
+        m = hermes.Module.__new__(hermes.Module)   # no orchestrator: only what the loops use
+        m._lib = type("L", (), {"hermes_module_wait": wait})()
+        m._wait_raw, m._h = wait, ctypes.c_void_p()
+        m._frame, m._dt = ctypes.c_uint64(), ctypes.c_double()
+        m.base_rate_hz, m.on_stage, m.on_reset, m.stages, m.resets = 1000.0, None, None, 0, 0
+        return m
+    slots = (ctypes.c_double * 10)()
+    k = [(i + 1, hermes.Signal.from_address(ctypes.addressof(slots) + 8 * i)) for i in range(10)]
+    n, res = 200000, {"old": [], "now": [], "body": []}
+    for _ in range(5):
+        for name in res:
+            so.stub_reset(n)
+            t0 = time.perf_counter()
+            if name == "old":
+                osc10_v01.body(osc10_v01.old_steps(fake_module(old_wait)), k)
+            elif name == "now":
+                osc10_v01.body(fake_module(raw_wait).steps(), k)
+            else:  # the body alone over a prepared list of steps: the user's part
+                osc10_v01.body([hermes.Step(0, 0.001)] * n, k)
+            res[name].append((time.perf_counter() - t0) / n * 1e9)
+    old, now, body = (statistics.median(res[x]) for x in ("old", "now", "body"))
+    print(f"  module loop alone (wait stub, no handshake), same 10-signal body: hermes 0.1 loop "
+          f"{old:.0f} ns/frame, now {now:.0f} ns/frame; the body alone {body:.0f} ns "
+          f"(loop overhead {old - body:.0f} -> {now - body:.0f} ns/frame; medians of 5)")
+
+
 def main():
     src, hermes_exe, lib, osc_c, build = sys.argv[1:6]
-    frames = int(sys.argv[6]) if len(sys.argv) > 6 else 100000
+    stub = sys.argv[6]
+    frames = int(sys.argv[7]) if len(sys.argv) > 7 else 100000
     pkg = os.path.join(src, "python")
     sys.path.insert(0, pkg)
     env = dict(os.environ, HERMES_LIB=os.path.abspath(lib), PYTHONPATH=pkg)
@@ -73,6 +120,8 @@ def main():
     for (label, _, _), i in ((variants[1], 1), (variants[2], 2)):
         ratio = statistics.median(p / c for p, c in zip(rates[i], rates[0]))
         print(f"  {label}: Python / C = {ratio:.2f}x (median of per-round ratios; target >= 0.5x)")
+
+    loop_cost(src, stub, os.path.abspath(lib))
 
     import hermes
     import numpy as np

@@ -30,10 +30,14 @@ def old_steps(m):
         m._answered = False
 
 
-with hermes.Module() as m:
-    s = m.signals(*[f"s{i}" for i in range(10)])
-    k = [(i + 1, x) for i, x in enumerate(s)]
-    for step in old_steps(m):
+def body(steps, k):
+    for step in steps:
         dt = step.dt
         for c, x in k:
             x.value += c * dt
+
+
+if __name__ == "__main__":
+    with hermes.Module() as m:
+        s = m.signals(*[f"s{i}" for i in range(10)])
+        body(old_steps(m), [(i + 1, x) for i, x in enumerate(s)])
