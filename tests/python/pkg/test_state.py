@@ -71,6 +71,7 @@ def test_save_exception_fails_checkpoint_naming_module(tmp_path, hermes_exe):
     assert "'py'" in text and "state save callback failed" in text, text
     assert "RuntimeError: cannot save the integrator now" in text  # the module's traceback, on its stderr
     assert not (tmp_path / "x.hckpt").exists()
+    assert r.returncode == 0 and out.read_text().split()[-1] == "99"  # the run goes on to its end
 
 
 def test_load_exception_fails_restore_naming_module(tmp_path, hermes_exe):
