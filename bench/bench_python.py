@@ -92,7 +92,7 @@ def loop_cost(src, stub, lib):
 def main():
     src, hermes_exe, lib, osc_c, build = sys.argv[1:6]
     stub = sys.argv[6]
-    frames = int(sys.argv[7]) if len(sys.argv) > 7 else 100000
+    frames = int(sys.argv[7]) if len(sys.argv) > 7 else 300000
     pkg = os.path.join(src, "python")
     sys.path.insert(0, pkg)
     env = dict(os.environ, HERMES_LIB=os.path.abspath(lib), PYTHONPATH=pkg)
