@@ -4,9 +4,13 @@
 in one run, and client decode throughput of 1,000-signal HERT frames (reference:
 numpy.frombuffer in the same run). Prints figures, asserts nothing.
 
-usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE [FRAMES]
+Also the module loop's own per-frame cost without the process handshake: both
+loops over bench/wait_stub.c (a hermes_module_wait() stand-in answering at once).
+
+usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE WAIT_STUB [FRAMES]
 """
 import os
+import statistics
 import struct
 import subprocess
 import sys
@@ -42,25 +46,82 @@ def afap(hermes_exe, cfg_text, env, tmp):
     return time.perf_counter() - t0
 
 
+def loop_cost(src, stub, lib):
+    """ns per frame of the Python side alone: the 0.1 loop and today's, same body."""
+    import ctypes
+    os.environ["HERMES_LIB"] = lib
+    sys.path.insert(0, os.path.join(src, "bench"))
+    import hermes
+    import osc10_v01
+    so = ctypes.CDLL(stub)
+    so.stub_reset.argtypes = [ctypes.c_uint64]
+    so.stub_reset.restype = None
+    old_wait = so.stub_wait
+    old_wait.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_double)]
+    old_wait.restype = ctypes.c_int
+    raw_wait = so._FuncPtr(("stub_wait", so))
+    raw_wait.restype = ctypes.c_int
+
+    def fake_module(wait):
+        m = hermes.Module.__new__(hermes.Module)   # no orchestrator: only what the loops use
+        m._lib = type("L", (), {"hermes_module_wait": wait})()
+        m._wait_raw, m._h = wait, ctypes.c_void_p()
+        m._frame, m._dt = ctypes.c_uint64(), ctypes.c_double()
+        m.base_rate_hz, m.on_stage, m.on_reset, m.stages, m.resets = 1000.0, None, None, 0, 0
+        return m
+    slots = (ctypes.c_double * 10)()
+    k = [(i + 1, hermes.Signal.from_address(ctypes.addressof(slots) + 8 * i)) for i in range(10)]
+    n, res = 200000, {"old": [], "now": [], "body": []}
+    for _ in range(5):
+        for name in res:
+            so.stub_reset(n)
+            t0 = time.perf_counter()
+            if name == "old":
+                osc10_v01.body(osc10_v01.old_steps(fake_module(old_wait)), k)
+            elif name == "now":
+                osc10_v01.body(fake_module(raw_wait).steps(), k)
+            else:  # the body alone over a prepared list of steps: the user's part
+                osc10_v01.body([hermes.Step(0, 0.001)] * n, k)
+            res[name].append((time.perf_counter() - t0) / n * 1e9)
+    old, now, body = (statistics.median(res[x]) for x in ("old", "now", "body"))
+    print(f"  module loop alone (wait stub, no handshake), same 10-signal body: hermes 0.1 loop "
+          f"{old:.0f} ns/frame, now {now:.0f} ns/frame; the body alone {body:.0f} ns "
+          f"(loop overhead {old - body:.0f} -> {now - body:.0f} ns/frame; medians of 5)")
+
+
 def main():
     src, hermes_exe, lib, osc_c, build = sys.argv[1:6]
-    frames = int(sys.argv[6]) if len(sys.argv) > 6 else 100000
+    stub = sys.argv[6]
+    frames = int(sys.argv[7]) if len(sys.argv) > 7 else 300000
     pkg = os.path.join(src, "python")
     sys.path.insert(0, pkg)
     env = dict(os.environ, HERMES_LIB=os.path.abspath(lib), PYTHONPATH=pkg)
     print(f"bench_python: build type {build}, python {sys.version.split()[0]}, {frames} frames at 1 kHz afap")
-    def rate(exe, args, tmp):
-        # start-up cancels out: frames/s from a short and a long run of the same module
-        short = min(afap(hermes_exe, config(exe, args, frames // 10), env, tmp) for _ in range(3))
-        long = min(afap(hermes_exe, config(exe, args, frames), env, tmp) for _ in range(3))
-        return (frames - frames // 10) / max(long - short, 1e-9), short
-
+    # start-up cancels out: frames/s from a short and a long run of the same module.
+    # The machine may be shared: the variants run interleaved, ROUNDS times, and
+    # the medians are printed.
+    rounds = 5
+    variants = [("C process module (reference)", os.path.abspath(osc_c), []),
+                ("Python module, hermes 0.1 loop (before)", sys.executable,
+                 [os.path.join(src, "bench", "osc10_v01.py")]),
+                ("Python module, hermes package (now)", sys.executable,
+                 [os.path.join(src, "bench", "osc10.py")])]
+    rates = [[] for _ in variants]
     with tempfile.TemporaryDirectory() as tmp:
-        fc, s_c = rate(os.path.abspath(osc_c), [], tmp)
-        fp, s_py = rate(sys.executable, [os.path.join(src, "bench", "osc10.py")], tmp)
-    print(f"  C process module (reference), 10 signals: {fc:10.0f} frames/s (short run incl. start-up {s_c:.3f} s)")
-    print(f"  Python module (hermes package), 10 signals: {fp:10.0f} frames/s (short run incl. start-up {s_py:.3f} s)")
-    print(f"  Python / C = {fp / fc:.2f}x (target >= 0.5x)")
+        for _ in range(rounds):
+            for i, (_, exe, args) in enumerate(variants):
+                short = afap(hermes_exe, config(exe, args, frames // 10), env, tmp)
+                long = afap(hermes_exe, config(exe, args, frames), env, tmp)
+                rates[i].append((frames - frames // 10) / max(long - short, 1e-9))
+    med = [statistics.median(r) for r in rates]
+    for (label, _, _), m, r in zip(variants, med, rates):
+        print(f"  {label + ', 10 signals:':52s} {m:10.0f} frames/s (median of {rounds}; "
+              f"min {min(r):.0f}, max {max(r):.0f})")
+    for (label, _, _), i in ((variants[1], 1), (variants[2], 2)):
+        ratio = statistics.median(p / c for p, c in zip(rates[i], rates[0]))
+        print(f"  {label}: Python / C = {ratio:.2f}x (median of per-round ratios; target >= 0.5x)")
+
+    loop_cost(src, stub, os.path.abspath(lib))
 
     import hermes
     import numpy as np

@@ -28,6 +28,9 @@ def read_params(path):
 with hermes.Module() as m:
     p = read_params(m.config_path)
     x, v, force, energy = m.signals("x", "v", "force", "energy")
+    # checkpointable (docs/checkpoints.md): the whole state is in the signals,
+    # which Hermes saves itself, so there is nothing more to save or load
+    m.state(save=lambda: b"", load=lambda data: None)
     for step in m.steps():
         a = (-p["k"] * x.value - p["c"] * v.value + force.value) / p["mass"]
         v.value += a * step.dt

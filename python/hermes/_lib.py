@@ -21,6 +21,16 @@ class LibraryNotFound(OSError):
     """libhermes could not be loaded; the message names every path tried."""
 
 
+# hermes_module_state_t (hermes/module.h): size/save/load callbacks and their ctx.
+STATE_SIZE = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p)
+STATE_SAVE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+STATE_LOAD = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+
+
+class ModuleState(ctypes.Structure):
+    _fields_ = [("size", STATE_SIZE), ("save", STATE_SAVE), ("load", STATE_LOAD), ("ctx", ctypes.c_void_p)]
+
+
 _lib: Optional[ctypes.CDLL] = None
 _path: Optional[str] = None
 
@@ -47,6 +57,7 @@ def _declare(lib: ctypes.CDLL) -> None:
          ("hermes_module_name", [h], ctypes.c_char_p),
          ("hermes_module_config_path", [h], ctypes.c_char_p),
          ("hermes_module_seed", [h, p(ctypes.c_uint64)], c),
+         ("hermes_module_set_state", [h, p(ModuleState)], c),
          ("hermes_last_error", [], ctypes.c_char_p),
          ("hermes_version", [], c),
          ("hermes_version_string", [], ctypes.c_char_p)]
@@ -77,6 +88,16 @@ def load() -> ctypes.CDLL:
         return lib
     raise LibraryNotFound("libhermes not found; tried " + "; ".join(errors) +
                           f". Set {ENV_LIB}=/path/to/libhermes.so.0")
+
+
+def raw_function(name: str, restype=ctypes.c_int):
+    """A second function object for @name without argtypes, for hot loops: ctypes
+    then skips the per-call argument conversion. Pass only ctypes objects
+    (c_void_p handles, byref() pointers); a plain Python int would go as a C int."""
+    lib = load()
+    fn = lib._FuncPtr((name, lib))
+    fn.restype = restype
+    return fn
 
 
 def library_path() -> str:

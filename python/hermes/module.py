@@ -50,14 +50,21 @@ class Step:
     """One STEP command: frame (0 first after a stage), dt (the module's own
     period, seconds), time (sim time at the frame's start: frame / the run's
     base rate, which Hermes passes as HERMES_BASE_RATE_HZ; frame * dt when a
-    host does not pass it)."""
+    host does not pass it).
 
-    __slots__ = ("frame", "dt", "time")
+    m.steps() yields the same Step object every frame, updated in place (no
+    allocation per frame): copy the fields you want to keep, not the object."""
 
-    def __init__(self, frame: int, dt: float, base_rate_hz: float = 0.0) -> None:
+    __slots__ = ("frame", "dt", "_rate")
+
+    def __init__(self, frame: int = 0, dt: float = 0.0, base_rate_hz: float = 0.0) -> None:
         self.frame = frame
         self.dt = dt
-        self.time = frame / base_rate_hz if base_rate_hz > 0 else frame * dt
+        self._rate = base_rate_hz
+
+    @property
+    def time(self) -> float:
+        return self.frame / self._rate if self._rate > 0 else self.frame * self.dt
 
     def __repr__(self) -> str:
         return f"Step(frame={self.frame}, dt={self.dt}, time={self.time})"
@@ -80,7 +87,7 @@ class Module:
         self.resets = 0
         self._frame = ctypes.c_uint64()
         self._dt = ctypes.c_double()
-        self._answered = True
+        self._wait_raw = _lib.raw_function("hermes_module_wait")
         try:
             self.base_rate_hz = float(os.environ.get("HERMES_BASE_RATE_HZ", "0"))
         except ValueError:
@@ -113,28 +120,77 @@ class Module:
     def signals(self, *names: str):
         return [self.signal(n) for n in names]
 
+    # -- checkpoints -------------------------------------------------------------------
+    def state(self, save: Callable[[], bytes], load: Callable[[bytes], None]) -> None:
+        """Declare the module's state for checkpoints (docs/checkpoints.md): save()
+        returns bytes (what the module needs to continue bit for bit: integrators,
+        generator state, anything not in its signals), load(data) restores them
+        (after a stage, maybe in another run). Call it before the loop starts
+        (before the first wait). Both run inside the loop's wait, at a frame
+        boundary. An exception in either (its traceback goes to stderr) fails
+        the checkpoint or the restore, naming this module. HermesError when
+        called too late."""
+        self._state_bytes = b""
+        self._state_error = False
+
+        def size(_ctx):
+            try:
+                data = save()
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise TypeError(f"state save() returned {type(data).__name__}, not bytes")
+                self._state_bytes = bytes(data)
+                self._state_error = False
+            except BaseException:  # noqa: B902 -- a callback must not let it into C
+                traceback.print_exc()
+                self._state_bytes, self._state_error = b"", True
+            return len(self._state_bytes)
+
+        def put(_ctx, buf, n):
+            data, self._state_bytes = self._state_bytes, b""
+            if self._state_error or n != len(data):
+                return 1
+            ctypes.memmove(buf, data, n)
+            return 0
+
+        def get(_ctx, buf, n):
+            try:
+                load(ctypes.string_at(buf, n) if n else b"")
+                return 0
+            except BaseException:  # noqa: B902
+                traceback.print_exc()
+                return 1
+
+        ops = _lib.ModuleState(_lib.STATE_SIZE(size), _lib.STATE_SAVE(put), _lib.STATE_LOAD(get), None)
+        rc = self._lib.hermes_module_set_state(self._h, ctypes.byref(ops))
+        if rc != 0:
+            raise _lib.HermesError(rc, _lib.last_error())
+        self._state_ops = ops  # keeps the callbacks alive while C holds them
+
     # -- the loop --------------------------------------------------------------------
     def wait(self):
         """Answer the previous command (success), wait for the next: (cmd, frame, dt);
         cmd is STAGE, STEP, RESET, TERMINATE or a negative code (orchestrator gone)."""
         cmd = self._lib.hermes_module_wait(self._h, ctypes.byref(self._frame), ctypes.byref(self._dt))
-        self._answered = cmd <= 0 or cmd == TERMINATE
         return cmd, self._frame.value, self._dt.value
 
     def steps(self) -> Iterator[Step]:
-        """Yield each STEP; STAGE and RESET run the hooks; ends on terminate or a stopped run."""
-        wait, h, fr, dt = self._lib.hermes_module_wait, self._h, self._frame, self._dt
+        """Yield each STEP (one Step object, updated in place); STAGE and RESET run
+        the hooks; ends on terminate or a stopped run."""
+        # The hot path: one ctypes call per frame through a function pointer
+        # without argtypes (the handle and the out-pointers are pre-built ctypes
+        # objects, so nothing is converted or allocated per frame).
+        wait, h, fr, dt = self._wait_raw, self._h, self._frame, self._dt
         rf, rd = ctypes.byref(fr), ctypes.byref(dt)
+        step = Step(0, 0.0, self.base_rate_hz)
         while True:
             cmd = wait(h, rf, rd)
             if cmd == STEP:
-                self._answered = False
-                yield Step(fr.value, dt.value, self.base_rate_hz)
+                step.frame = fr.value
+                step.dt = dt.value
+                yield step
                 continue
             if cmd <= 0 or cmd == TERMINATE:
-                self._answered = True
                 return
-            self._answered = False
             if cmd == STAGE:
                 self.stages += 1
                 if self.on_stage:
@@ -147,7 +203,6 @@ class Module:
     def fail(self, message: str) -> None:
         """Answer the current command with a failure: the run stops in error naming this module."""
         self._lib.hermes_module_done(self._h, 1, message.encode()[:255])
-        self._answered = True
 
     def close(self) -> None:
         if self._h:

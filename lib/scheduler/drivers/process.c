@@ -430,7 +430,7 @@ static int proc_state_load(struct hermes__module *m, const void *buf, size_t len
 {
     struct proc *p = m->impl;
     FILE *f = fopen(p->state_path, "wbe");
-    bool ok = f && fwrite(buf, 1, len, f) == len;
+    bool ok = f && (len == 0 || fwrite(buf, 1, len, f) == len);  /* an empty state may come as NULL */
     if (f && fclose(f) != 0)
         ok = false;
     if (!ok) {

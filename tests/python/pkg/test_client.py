@@ -1,5 +1,7 @@
 """The client against a real `hermes run` with its server (port 0, started paused)."""
+import os
 import re
+import struct
 import subprocess
 import time
 
@@ -65,6 +67,50 @@ def test_schema_and_frames(live):
         assert f["py.steps"] == f["c.steps"] == 5
         assert f.array()[names.index("py.out")] == 7.0
         assert f.as_dict()["py.last_frame"] == 4
+
+
+def bits(v):
+    return format(struct.unpack("<Q", struct.pack("<d", v))[0], "016x")
+
+
+def test_frames_equal_to_c_client(live):
+    """The Python client and a C client (tests/frame_client.c, the library's decoder)
+    subscribed to the same signals of a paused run stepped by the Python client:
+    the same frame numbers carry the same time and values, bit for bit."""
+    port = live.url.rsplit(":", 1)[1].strip("/")
+    patterns = ["py.*", "c.out", "src.u"]
+    targets = [3, 7, 12]
+    cc = subprocess.Popen([os.environ["FRAME_CLIENT"], port, "30", str(targets[-1]), *patterns],
+                          stdout=subprocess.PIPE, text=True)
+    try:
+        names_line = cc.stdout.readline().split()  # bounded: the C client gives up after 30 s
+        assert names_line[:1] == ["names"], names_line
+        c_frames = {}
+        with hermes.Client(live.url) as c:
+            assert c.subscribe(patterns) == names_line[1:]
+            c.set("src.u", 0.1)  # values with all their mantissa bits in use
+            py_frames = {}
+            for target in targets:
+                c.step(target - max(py_frames, default=0))
+                deadline = time.monotonic() + 10
+                while target not in py_frames and time.monotonic() < deadline:
+                    f = c.next_frame()
+                    py_frames[f.frame] = [bits(f.time)] + [bits(v) for v in f.values]
+                assert target in py_frames
+                while target not in c_frames:  # the C client's own 30 s bound ends this loop
+                    line = cc.stdout.readline().split()
+                    assert line, f"the C client ended before frame {target}"
+                    c_frames[int(line[1])] = line[2:]
+        assert cc.wait(10) == 0
+        for fr in targets:
+            assert py_frames[fr] == c_frames[fr], f"frame {fr}"
+        assert py_frames[12][1 + names_line[1:].index("py.out")] == bits(0.1 * 2.0 + 11)
+        common = set(py_frames) & set(c_frames)
+        assert all(py_frames[fr] == c_frames[fr] for fr in common)
+    finally:
+        if cc.poll() is None:
+            cc.kill()
+        cc.wait()
 
 
 def test_commands_and_errors(live):
