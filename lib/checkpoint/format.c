@@ -61,7 +61,8 @@ static void put(struct buf *b, const void *v, size_t n)
         b->p = np;
         b->cap = cap;
     }
-    memcpy(b->p + b->len, v, n);
+    if (n)   /* a module state of 0 bytes has no buffer */
+        memcpy(b->p + b->len, v, n);
     b->len += n;
 }
 
