@@ -3,8 +3,8 @@
  * state), the bytes written, beside write()+fsync()+rename() and read() of
  * the same number of bytes in the same folder, measured in the same run; and
  * the pause a checkpoint causes in a realtime 100 Hz run: the longest gap
- * around the checkpoint's frame (the longest gap between frame boundaries),
- * against the same run without one.
+ * between frame boundaries around the checkpoint's frame, against the same
+ * run without one.
  *
  * usage: bench_checkpoint [DIR]   (DIR: where the files go, default /tmp) */
 #include <errno.h>
