@@ -14,7 +14,8 @@ const char cli_ckpt_usage[] =
     "                         time; with several times FILE is a folder and each file is\n"
     "                         FILE/checkpoint-FRAME.hckpt\n"
     "  --checkpoint-at LIST   comma-separated sim times in seconds: the first frame at or after each\n"
-    "  --restore FILE         start from a checkpoint of this config; --set values apply after it\n";
+    "  --restore FILE         start from a checkpoint of this config; --set values apply after it\n"
+    "  --checkpoint-dir DIR   where clients' checkpoint commands write (generated names)\n";
 
 int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
 {
@@ -24,6 +25,8 @@ int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
         c->at = arg;
     else if (!strcmp(name, "restore"))
         c->restore = arg;
+    else if (!strcmp(name, "checkpoint-dir"))
+        c->dir = arg;
     else
         return 2;
     return 0;
@@ -44,6 +47,8 @@ static int apply_sets(hermes_scheduler_t *s, const char *const *sets, int nsets,
             return 2;
         }
     }
+    if (nsets)  /* readers (the recording's first row, clients) see the values at once */
+        hermes_backplane_publish(bp, hermes_backplane_frame(bp), hermes_backplane_time_ns(bp));
     return 0;
 }
 
@@ -120,12 +125,11 @@ static int schedule_all(const struct cli_ckpt *c, hermes_scheduler_t *s, const h
 }
 
 int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
-                    const hermes_execution_t *ex,
-                    const char *const *sets, int nsets, bool recording, cli_log_fn log)
+                    const hermes_execution_t *ex, const char *const *sets, int nsets, bool rerun, cli_log_fn log)
 {
-    if (c->restore && recording) {
-        log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --record or --rerun "
-            "yet (docs/checkpoints.md, limits)\"");
+    if (c->restore && rerun) {
+        log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --rerun: a rerun "
+            "replays its recording from frame 0\"");
         return 2;
     }
     if (c->restore) {
@@ -139,6 +143,10 @@ int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const herme
             return rc;
         log(HERMES_LOG_INFO, "event=restored path=\"%s\" frame=%llu sets=%d", c->restore,
             (unsigned long long)hermes_scheduler_frame(s), nsets);
+    }
+    if (c->dir && (hermes_scheduler_checkpoint_check(s) != 0 || hermes_scheduler_set_checkpoint_dir(s, c->dir) != 0)) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-dir: %s\"", hermes_last_error());
+        return 4;
     }
     return schedule_all(c, s, cfg, ex, log);
 }

@@ -9,6 +9,7 @@ struct cli_ckpt {
     const char *file;     /* --checkpoint FILE (or FOLDER with several times) */
     const char *at;       /* --checkpoint-at T1,T2,... (sim seconds) */
     const char *restore;  /* --restore FILE */
+    const char *dir;      /* --checkpoint-dir DIR: where the protocol's checkpoint command writes */
 };
 
 /* Usage lines for `hermes run --help`. */
@@ -16,12 +17,12 @@ extern const char cli_ckpt_usage[];
 
 /* Handle one option (name without "--"): 0 or 2 (message printed). */
 int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg);
-/* After stage, before the server and the run: restore the checkpoint and apply
- * @p sets (MODULE.SIGNAL=V, already checked) over it, schedule the
- * checkpoints (the options, each over @p cfg's execution.checkpoint field).
- * 0 or an exit status (logged with @p log). */
+/* After stage, before the recording (when restoring), the server and the run:
+ * restore the checkpoint and apply @p sets (MODULE.SIGNAL=V, already checked)
+ * over it, schedule the checkpoints (the options, each over @p cfg's
+ * execution.checkpoint field), set the checkpoint folder. @p rerun: --rerun
+ * was given (refused with --restore). 0 or an exit status (logged). */
 int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
-                    const hermes_execution_t *ex,
-                    const char *const *sets, int nsets, bool recording, cli_log_fn log);
+                    const hermes_execution_t *ex, const char *const *sets, int nsets, bool rerun, cli_log_fn log);
 
 #endif

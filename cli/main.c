@@ -495,7 +495,7 @@ static int run_args(struct run_opts *o, int argc, char **argv)
         {"record-every", required_argument, NULL, 'R'}, {"record-rate", required_argument, NULL, 'R'},
         {"rerun", required_argument, NULL, 'R'},       {"record-compression", required_argument, NULL, 'R'},
         {"checkpoint", required_argument, NULL, 'C'}, {"checkpoint-at", required_argument, NULL, 'C'},
-        {"restore", required_argument, NULL, 'C'},
+        {"restore", required_argument, NULL, 'C'},     {"checkpoint-dir", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},              {NULL, 0, NULL, 0},
     };
     int opt_index = 0, c;
@@ -586,7 +586,10 @@ static int run_start(struct run_opts *o, hermes_config_t *cfg, const hermes_exec
                      hermes_scheduler_t *s, struct cli_server **srv)
 {
     char qb[1200];
-    int status = cli_record_attach(&o->rec, s, o->paused);
+    /* A restored run records from its checkpoint's frame: the recorder is
+     * attached after the restore (it records the current frame first). */
+    bool restoring = o->ckpt.restore != NULL;
+    int status = restoring ? 0 : cli_record_attach(&o->rec, s, o->paused);
     if (status)
         return status;
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
@@ -601,8 +604,9 @@ static int run_start(struct run_opts *o, hermes_config_t *cfg, const hermes_exec
         logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         return EXIT_STARTUP;
     }
-    if ((status = cli_ckpt_attach(&o->ckpt, s, cfg, ex, o->sets, o->nsets, o->rec.record_path || o->rec.rerun_path,
-                                  logf_)) != 0)
+    if ((status = cli_ckpt_attach(&o->ckpt, s, cfg, ex, o->sets, o->nsets, o->rec.rerun_path != NULL, logf_)) != 0)
+        return status;
+    if (restoring && (status = cli_record_attach(&o->rec, s, o->paused)) != 0)
         return status;
     hermes_server_settings_t ss;
     hermes_config_server(cfg, &ss);

@@ -277,6 +277,99 @@ static void test_checkpoint_module_without_state_refused(void **state)
     hermes_config_destroy(cfg);
 }
 
+/* `restore: replay`: a run with a module without state support takes
+ * checkpoints holding its journal; a restore re-runs frames 0..N with the
+ * journal's sets and resets at the same frames and continues bit for bit. */
+/* By tick (boundaries since the run began; a reset does not restart it): a
+ * set at tick 300, a reset at tick 500 (frame 500: the run starts again at
+ * frame 0), a set at tick 900 (frame 400 after the reset). The checkpoint of
+ * frame 700 is then taken at tick 1200, with all three in its journal. */
+static int replay_hook(void *ctx, hermes_scheduler_t *s, uint64_t frame, uint64_t tick)
+{
+    (void)ctx;
+    (void)frame;
+    hermes_signal_t sig;
+    if (hermes_backplane_find(hermes_scheduler_backplane(s), "commands.pitch_final", &sig) != 0)
+        return HERMES_ENOENT;
+    if (tick == 300 || tick == 900) {
+        hermes_run_command_t c = {HERMES_COMMAND_SET, sig, tick == 300 ? 31.0 : 20.0, 0};
+        return hermes_scheduler_apply(s, &c);
+    }
+    if (tick == 500) {  /* a reset leaves the run paused: resume it */
+        hermes_run_command_t c = {HERMES_COMMAND_RESET, {0, 0}, 0, 0}, r = {HERMES_COMMAND_RESUME, {0, 0}, 0, 0};
+        int rc = hermes_scheduler_apply(s, &c);
+        return rc ? rc : hermes_scheduler_apply(s, &r);
+    }
+    return 0;
+}
+
+static void run_replay(hermes_config_t *cfg, struct trace *t, const char *ckpt, const char *restore, bool hooks)
+{
+    char name[96];
+    memset(t, 0, sizeof *t);
+    hermes_scheduler_t *s = test_scheduler_create(cfg, name, sizeof name, "ckptrep");
+    t->s = s;
+    assert_hermes_ok(hermes_scheduler_set_frame_hook(s, trace_hook, t));
+    if (hooks)
+        assert_hermes_ok(hermes_scheduler_set_boundary_hook(s, replay_hook, NULL));
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    if (ckpt)
+        assert_hermes_ok(hermes_scheduler_checkpoint_at(s, CKPT_FRAME, ckpt));
+    if (restore) {
+        assert_hermes_ok(hermes_scheduler_restore(s, restore));
+        assert_int_equal(hermes_scheduler_frame(s), CKPT_FRAME);
+    }
+    assert_hermes_ok(hermes_scheduler_run(s));
+    hermes_scheduler_destroy(s);
+}
+
+static void test_checkpoint_restore_by_replay(void **state)
+{
+    (void)state;
+    hermes_config_t *cfg = demo(false);
+    assert_hermes_ok(hermes_config_add_module(cfg, "legacy", HERMES_MODULE_INPROC, NULL));
+    assert_hermes_ok(hermes_config_set_module_callbacks(cfg, "legacy", &nostate));
+    const char *names[] = {"commands", "guidance", "vehicle", "legacy"};
+    assert_hermes_ok(hermes_config_set_schedule_groups(cfg, names, NULL, 4));
+    assert_hermes_ok(hermes_config_set_restore_replay(cfg, true));
+    char path[320];
+    snprintf(path, sizeof path, "%s/replay.hckpt", tmpdir);
+    static struct trace a, b, c;
+    run_replay(cfg, &a, NULL, NULL, true);
+    run_replay(cfg, &b, path, NULL, true);
+    run_replay(cfg, &c, NULL, path, false);  /* no hook: the journal replays its commands */
+    for (uint32_t f = CKPT_FRAME + 1; f <= END_FRAMES; f++)
+        if (c.hash[f] != a.hash[f])
+            fail_msg("frame %u differs after restoring by replay", f);
+    /* Without `restore: replay` the same run cannot checkpoint (legacy has no state). */
+    assert_hermes_ok(hermes_config_set_restore_replay(cfg, false));
+    char name[96];
+    hermes_scheduler_t *s = test_scheduler_create(cfg, name, sizeof name, "ckptrep2");
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    assert_hermes_rc(hermes_scheduler_restore(s, path), HERMES_OK);  /* a replay file restores anyway */
+    hermes_scheduler_destroy(s);
+    hermes_config_destroy(cfg);
+}
+
+static void test_checkpoint_restore_yaml(void **state)
+{
+    (void)state;
+    static const char ok[] = "version: \"0.2\"\nexecution:\n  restore: replay\nmodules:\n  a:\n    type: injection\n"
+                             "    signals:\n      - {name: x, type: f64}\n";
+    static const char bad[] = "version: \"0.2\"\nexecution:\n  restore: sometimes\nmodules:\n  a:\n    type: injection\n"
+                              "    signals:\n      - {name: x, type: f64}\n";
+    hermes_config_t *cfg = NULL;
+    hermes_error_t err;
+    assert_hermes_ok(hermes_config_parse(&cfg, ok, strlen(ok), "r.yaml", ".", &err));
+    assert_true(hermes_config_restore_replay(cfg));
+    hermes_config_destroy(cfg);
+    cfg = NULL;
+    assert_hermes_rc(hermes_config_parse(&cfg, bad, strlen(bad), "r.yaml", ".", &err), HERMES_ECONFIG);
+    assert_non_null(strstr(err.message, "r.yaml:3:"));
+    assert_non_null(strstr(err.message, "execution.restore: must be state"));
+    hermes_config_destroy(cfg);
+}
+
 /* A checkpoint requested from another thread while the run goes on is taken
  * at a frame boundary and restores like a scheduled one. */
 struct runner {
@@ -333,6 +426,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_unwritable_folder_run_goes_on),
         cmocka_unit_test(test_checkpoint_module_without_state_refused),
         cmocka_unit_test(test_checkpoint_from_another_thread),
+        cmocka_unit_test(test_checkpoint_restore_by_replay),
+        cmocka_unit_test(test_checkpoint_restore_yaml),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

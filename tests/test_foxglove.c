@@ -405,7 +405,8 @@ static void test_foxglove_texts(void **state)
     assert_string_equal(js(j, "op"), "advertiseServices");
     json_t *svcs = json_object_get(j, "services");
     assert_int_equal(json_array_size(svcs), HERMES_FG_SVC_COUNT);
-    static const char *const names[] = {"/hermes/pause", "/hermes/resume", "/hermes/step", "/hermes/reset"};
+    static const char *const names[] = {"/hermes/pause", "/hermes/resume", "/hermes/step", "/hermes/reset",
+                                        "/hermes/checkpoint"};
     for (size_t i = 0; i < json_array_size(svcs); i++) {
         json_t *o = json_array_get(svcs, i);
         assert_int_equal(json_integer_value(json_object_get(o, "id")), (json_int_t)i + 1);
@@ -744,7 +745,7 @@ static void test_foxglove_ops_services(void **state)
         bool        observer;
         const char *want;
     } bad[] = {
-        {9, "json", "{}", false, "no service 9 (services are 1..4)"},
+        {9, "json", "{}", false, "no service 9 (services are 1..5)"},
         {HERMES_FG_SVC_PAUSE, "cdr", "{}", false, "the request encoding must be \"json\""},
         {HERMES_FG_SVC_PAUSE, "json", "{}", true, "this connection is an observer (read-only)"},
         {HERMES_FG_SVC_STEP, "json", "{\"count\":0}", false, "count must be an integer >= 1"},

@@ -218,6 +218,65 @@ static void test_ws_cli_full_session(void **state)
     assert_true(log_contains("event=client_disconnected"));
 }
 
+/* The protocol's checkpoint command: written at a frame boundary into the
+ * run's --checkpoint-dir under a generated name returned in the ack (the
+ * client chooses no path), refused without a folder; the file restores. */
+static void test_ws_cli_checkpoint_command(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hermes-ws-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    const char *args[] = {TEST_DEMO_DIR "/launch.yaml", "--port", "0", "--paused", "--checkpoint-dir", dir, NULL};
+    int port = start_hermes(args, true);
+    assert_true(port > 0);
+    struct wsc w;
+    assert_int_equal(wsc_init(&w), 0);
+    struct wsc_conn c;
+    assert_int_equal(wsc_connect(&w, &c, port, "hermes"), 0);
+    json_decref(wsc_wait(&w, &c, "schema", NULL, 3));
+    json_decref(wsc_cmd(&w, &c, "{\"action\":\"subscribe\",\"params\":{\"signals\":[\"*\"]}}", 3));
+    json_t *j = wsc_cmd(&w, &c, "{\"action\":\"step\",\"params\":{\"count\":50}}", 5);
+    ACK(j, "step");
+    json_decref(j);
+    assert_true(until_frame(&w, &c, 50, 10));  /* the steps are done: the run waits at frame 50 */
+    j = wsc_cmd(&w, &c, "{\"action\":\"checkpoint\",\"params\":{\"file\":\"/etc/passwd\"}}", 5);
+    ACK(j, "checkpoint");
+    char file[600];
+    snprintf(file, sizeof file, "%s/%s", dir, js(j, "file"));
+    assert_string_equal(js(j, "file"), "checkpoint-50-1.hckpt");  /* generated: params are ignored */
+    json_decref(j);
+    wsc_conn_free(&c);
+    wsc_destroy(&w);
+    kill(child, SIGTERM);
+    assert_int_equal(wait_hermes(30), 143);
+    assert_int_equal(access(file, R_OK), 0);
+
+    /* The file continues the run at frame 50. */
+    const char *restore[] = {TEST_DEMO_DIR "/launch.yaml", "--no-server", "--mode", "afap", "--end-time", "1",
+                             "--restore", file, NULL};
+    start_hermes(restore, false);
+    assert_int_equal(wait_hermes(60), 0);
+    assert_true(file_contains(logpath, "event=restored"));
+    assert_true(file_contains(logpath, "frame=50"));
+    unlink(file);
+    rmdir(dir);
+
+    /* No folder: refused with the reason. */
+    const char *nodir[] = {TEST_DEMO_DIR "/launch.yaml", "--port", "0", "--paused", NULL};
+    port = start_hermes(nodir, true);
+    assert_true(port > 0);
+    assert_int_equal(wsc_init(&w), 0);
+    assert_int_equal(wsc_connect(&w, &c, port, "hermes"), 0);
+    json_decref(wsc_wait(&w, &c, "schema", NULL, 3));
+    j = wsc_cmd(&w, &c, "{\"action\":\"checkpoint\"}", 5);
+    assert_non_null(j);
+    assert_string_equal(js(j, "type"), "error");
+    assert_non_null(strstr(js(j, "message"), "no checkpoint folder"));
+    json_decref(j);
+    wsc_conn_free(&c);
+    wsc_destroy(&w);
+}
+
 static void test_ws_cli_end_time_closes_clients(void **state)
 {
     (void)state;
@@ -326,6 +385,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_ws_cli_full_session, teardown),
         cmocka_unit_test_teardown(test_ws_cli_end_time_closes_clients, teardown),
+        cmocka_unit_test_teardown(test_ws_cli_checkpoint_command, teardown),
         cmocka_unit_test_teardown(test_ws_cli_no_server_and_host_warning, teardown),
         cmocka_unit_test_teardown(test_ws_cli_python_example_client, teardown),
     };

@@ -407,6 +407,9 @@
     case 'set':
       log('ack', 'set ' + m.signal + ' = ' + m.value + ': ok');
       break;
+    case 'checkpoint':
+      log('ack', 'checkpoint: written as ' + m.file + ' in the run\'s checkpoint folder');
+      break;
     case 'seek':
       S.store.clear();         /* plots start again at the new position */
       log('ack', 'seek: ok' + (m.frame !== undefined ? ' (frame ' + m.frame + ')' : ''));
@@ -549,6 +552,7 @@
     $('btn-pause').onclick = () => command('pause');
     $('btn-resume').onclick = () => command('resume');
     $('btn-reset').onclick = () => command('reset');
+    $('btn-checkpoint').onclick = () => command('checkpoint');
     $('btn-step').onclick = () => {
       const n = Number($('step-count').value);
       if (!Number.isInteger(n) || n < 1) {
@@ -587,6 +591,7 @@
     $('btn-step').disabled = !can || !(st === 'paused' || unknown);
     $('step-count').disabled = !can;
     $('btn-reset').disabled = !can || st === 'stopped';
+    $('btn-checkpoint').disabled = !can || st === 'stopped' || st === 'error';
     $('btn-seek').disabled = !can;
     let reason = block;
     if (!reason && (st === 'stopped' || st === 'error'))

@@ -269,6 +269,14 @@ HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us);
  *  another member of its group (see docs/config.md). Default false.
  *  @return 0 or HERMES_EINVAL. @since 0.2 */
 HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on);
+/** execution.restore: `state` (default: checkpoints hold each module's own
+ *  state, every module needs state support) or `replay` (checkpoints hold the
+ *  run's journal of sets and resets; a restore re-runs it afap from frame 0;
+ *  for runs with modules that cannot save their state; docs/checkpoints.md).
+ *  @return 0 or HERMES_EINVAL. @since 0.4 */
+HERMES_API int hermes_config_set_restore_replay(hermes_config_t *cfg, bool on);
+/** Whether execution.restore is replay. */
+HERMES_API bool hermes_config_restore_replay(const hermes_config_t *cfg);
 /** Replace the server section (strings copied; NULL host means default). Checks the
  *  telemetry rate (0 < telemetry_hz <= 1000), host, token and origin syntax and the
  *  limit ranges with validate's rules (HERMES_EINVAL, message names the key, never

@@ -342,6 +342,31 @@ HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *pa
  *         (a module without state support: fails before the run starts).
  */
 HERMES_API int hermes_scheduler_checkpoint_at(hermes_scheduler_t *s, uint64_t frame, const char *path);
+/**
+ * The folder hermes_scheduler_checkpoint_generated() writes into (NULL:
+ * none, the default). Checked now: it must exist and be writable.
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (run() active), HERMES_ENOENT
+ *         (not a folder), HERMES_ESYS (not writable).
+ */
+HERMES_API int hermes_scheduler_set_checkpoint_dir(hermes_scheduler_t *s, const char *dir);
+/**
+ * hermes_scheduler_checkpoint() into the checkpoint folder under a generated
+ * name, "checkpoint-FRAME-N.hckpt" (FRAME the boundary it was taken at, N a
+ * counter of the run), copied to @p name: how a client asks for one
+ * without choosing a path. @return as hermes_scheduler_checkpoint(), and
+ * HERMES_ESTATE when no folder is set.
+ */
+HERMES_API int hermes_scheduler_checkpoint_generated(hermes_scheduler_t *s, char *name, size_t cap);
+/**
+ * `restore: replay` (docs/checkpoints.md): checkpoints of this run need no
+ * module state; they hold the run's journal of sets and resets, and a
+ * restore re-runs the run afap from frame 0 to the checkpoint's frame with
+ * them applied at the same frames (bit-identical by the rerun guarantee),
+ * checks every model signal against the file, and continues. For runs with
+ * modules that cannot save their state. Before stage().
+ * @return 0, HERMES_EINVAL, HERMES_ESTATE (staged or running).
+ */
+HERMES_API int hermes_scheduler_set_checkpoint_replay(hermes_scheduler_t *s, bool on);
 /** Scheduled checkpoints that failed so far. */
 HERMES_API uint32_t hermes_scheduler_checkpoint_failures(const hermes_scheduler_t *s);
 /**

@@ -114,6 +114,12 @@ typedef struct hermes_server_control {
      *  "seek is not supported by this run" (a live run). Return
      *  HERMES_ERANGE for a frame outside the run. */
     int (*seek)(void *ctx, uint64_t frame);
+    /* since 0.4 */
+    /** Optional: write a checkpoint at the next frame boundary into the
+     *  host's checkpoint folder under a name the host generates (never one
+     *  the client chose) and copy that name to @p name (docs/checkpoints.md);
+     *  NULL: the command answers "this run does not take checkpoints". */
+    int (*checkpoint)(void *ctx, char *name, size_t cap);
 } hermes_server_control_t;
 
 static inline void hermes_server_control_init(hermes_server_control_t *c)

@@ -47,7 +47,7 @@ struct buf {
 
 static void put(struct buf *b, const void *v, size_t n)
 {
-    if (b->oom)
+    if (b->oom || n == 0)
         return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -61,8 +61,7 @@ static void put(struct buf *b, const void *v, size_t n)
         b->p = np;
         b->cap = cap;
     }
-    if (n)   /* a module state of 0 bytes has no buffer */
-        memcpy(b->p + b->len, v, n);
+    memcpy(b->p + b->len, v, n);
     b->len += n;
 }
 
@@ -79,7 +78,7 @@ static int encode(const struct hermes__ckpt *c, struct buf *b)
 {
     put(b, HERMES__CKPT_MAGIC, 8);
     put_u32(b, HERMES__CKPT_VERSION);
-    put_u32(b, 0);  /* flags */
+    put_u32(b, c->flags);
     put_u64(b, 0);  /* total size, patched below */
     put_u64(b, c->frame);
     put_u64(b, c->time_ns);
@@ -107,6 +106,13 @@ static int encode(const struct hermes__ckpt *c, struct buf *b)
         put_str(b, c->sigs[i].name);
         put_u32(b, c->sigs[i].type);
         put_u64(b, c->sigs[i].bits);
+    }
+    put_u32(b, c->njournal);
+    for (uint32_t i = 0; i < c->njournal; i++) {
+        put_u32(b, c->journal[i].kind);
+        put_u32(b, c->journal[i].index);
+        put(b, &c->journal[i].value, sizeof c->journal[i].value);
+        put_u64(b, c->journal[i].frame);
     }
     put_u64(b, 0);  /* the CRC word, patched below */
     if (b->oom)
@@ -279,6 +285,17 @@ static int decode(struct rd *r, struct hermes__ckpt *c, const char *path)
         c->sigs[i].type = get_u32(r);
         c->sigs[i].bits = get_u64(r);
     }
+    uint32_t nj = get_u32(r);
+    if (r->bad || nj > (r->len - r->at) / 24)
+        return hermes__fail(HERMES_EFORMAT, "checkpoint '%s': malformed (journal count)", path);
+    if (nj && !(c->journal = calloc(nj, sizeof *c->journal)))
+        return hermes__fail(HERMES_ENOMEM, "out of memory reading checkpoint '%s'", path);
+    for (uint32_t i = 0; i < nj && !r->bad; i++, c->njournal++) {
+        c->journal[i].kind = get_u32(r);
+        c->journal[i].index = get_u32(r);
+        get(r, &c->journal[i].value, sizeof c->journal[i].value);
+        c->journal[i].frame = get_u64(r);
+    }
     if (r->bad || r->at != r->len - 8)
         return hermes__fail(HERMES_EFORMAT, "checkpoint '%s': malformed (records do not fill the file)", path);
     return 0;
@@ -328,7 +345,7 @@ int hermes__ckpt_read(const char *path, struct hermes__ckpt *c)
     char magic[8];
     get(&r, magic, sizeof magic);
     uint32_t version = get_u32(&r);
-    (void)get_u32(&r);
+    c->flags = get_u32(&r);
     uint64_t total = get_u64(&r);
     if (r.bad || memcmp(magic, HERMES__CKPT_MAGIC, 8) != 0)
         rc = hermes__fail(HERMES_EFORMAT, "'%s' is not a Hermes checkpoint (no %s magic)", path, HERMES__CKPT_MAGIC);
@@ -362,5 +379,6 @@ void hermes__ckpt_free(struct hermes__ckpt *c)
         free(c->sigs[i].name);
     free(c->mods);
     free(c->sigs);
+    free(c->journal);
     memset(c, 0, sizeof *c);
 }

@@ -31,7 +31,19 @@ struct hermes__ckpt_module {
     uint64_t       state_len;
 };
 
+/* A journal entry of a `restore: replay` run: a set or a reset, applied at
+ * the boundary before frame @p frame was computed. */
+struct hermes__ckpt_jentry {
+    uint32_t kind;   /* hermes_command_kind_t: SET or RESET */
+    uint32_t index;  /* SET: signal index */
+    double   value;
+    uint64_t frame;
+};
+
+#define HERMES__CKPT_REPLAY 1u  /* flags: restore by replaying the journal from frame 0 */
+
 struct hermes__ckpt {
+    uint32_t flags;
     uint64_t frame, time_ns, ticks;
     double   rate_hz;
     uint32_t has_seed;
@@ -42,6 +54,8 @@ struct hermes__ckpt {
     uint32_t nmods;
     struct hermes__ckpt_signal *sigs;
     uint32_t nsigs;
+    struct hermes__ckpt_jentry *journal;
+    uint32_t njournal;
 };
 
 /* FNV-1a 64 of the identity: module names, types and rates, signal names and types. */

@@ -486,6 +486,14 @@ HERMES_API int hermes_config_set_spin_us(hermes_config_t *cfg, uint32_t us)
     return 0;
 }
 
+HERMES_API int hermes_config_set_restore_replay(hermes_config_t *cfg, bool on)
+{
+    if (!cfg)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_restore_replay: cfg is NULL");
+    cfg->ckpt_replay = on;
+    return 0;
+}
+
 HERMES_API int hermes_config_set_check_groups(hermes_config_t *cfg, bool on)
 {
     if (!cfg)

@@ -196,6 +196,7 @@ HERMES_API int hermes_config_schedule_group(const hermes_config_t *cfg, uint32_t
 
 HERMES_API uint32_t hermes_config_spin_us(const hermes_config_t *cfg) { return cfg ? cfg->spin_us : 0; }
 HERMES_API bool hermes_config_check_groups(const hermes_config_t *cfg) { return cfg && cfg->check_groups; }
+HERMES_API bool hermes_config_restore_replay(const hermes_config_t *cfg) { return cfg && cfg->ckpt_replay; }
 
 HERMES_API int hermes_config_execution(const hermes_config_t *cfg, hermes_execution_t *out)
 {

@@ -100,6 +100,7 @@ struct hermes_config {
     char             **sched_field; /* YAML path per entry ("execution.schedule[1][0]"), NULL: built in code */
     uint32_t           spin_us;     /* execution.spin_us */
     bool               check_groups;
+    bool               ckpt_replay;    /* execution.restore: replay */
     hermes_execution_t exec;
     bool               srv_enabled;
     char              *host;

@@ -59,11 +59,7 @@ struct ymodule {
     char           *offset;
 };
 
-struct yckpt {
-    char    *file;
-    char   **at;
-    unsigned at_count;
-};
+struct yckpt { char *file; char **at; unsigned at_count; };   /* execution.checkpoint */
 
 struct yexec {
     struct yckpt *checkpoint;
@@ -73,6 +69,7 @@ struct yexec {
     char     *step_timeout;
     char     *spin_us;
     char     *check_groups;
+    char     *restore;
 };
 
 struct yserver {
@@ -185,6 +182,7 @@ static const cyaml_schema_field_t exec_fields[] = {
     STR_OPT("step_timeout", struct yexec, step_timeout),
     STR_OPT("spin_us", struct yexec, spin_us),
     STR_OPT("check_groups", struct yexec, check_groups),
+    STR_OPT("restore", struct yexec, restore),
     CYAML_FIELD_IGNORE("schedule", CYAML_FLAG_OPTIONAL),   /* read by the pre-pass (groups nest) */
     CYAML_FIELD_END,
 };
@@ -499,11 +497,9 @@ static int convert_checkpoint(hermes_config_t *cfg, hermes_error_t *err, const s
         rc = get_number(cfg, err, field, yc->at[i], &at[i]);
     }
     const char *why = rc ? NULL : hermes__config_checkpoint_problem(yc->file, at, yc->at_count, key, sizeof key);
-    if (why) {
-        snprintf(field, sizeof field, "execution.checkpoint%s%s", *key ? "." : "", key);
+    if (why && snprintf(field, sizeof field, "execution.checkpoint%s%s", *key ? "." : "", key) > 0)
         rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "%s", why);
-    }
-    if (rc == 0)
+    else if (rc == 0)
         rc = hermes__config_store_checkpoint(cfg, yc->file, at, yc->at_count);
     free(at);
     return rc;
@@ -630,6 +626,13 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, ch
             return rc;
         if (ye->checkpoint && (rc = convert_checkpoint(cfg, err, ye->checkpoint)) != 0)
             return rc;
+        if (ye->restore) {
+            if (strcmp(ye->restore, "replay") != 0 && strcmp(ye->restore, "state") != 0)
+                return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.restore",
+                                                 "must be state (modules save and load their state) or replay "
+                                                 "(re-run the journal from frame 0), got '%s'", ye->restore);
+            cfg->ckpt_replay = !strcmp(ye->restore, "replay");
+        }
         if (hermes__config_pos_find(cfg, "execution.schedule") && cfg->nsched == 0)
             return hermes__config_field_fail(cfg, err, HERMES_ECONFIG, "execution.schedule",
                                              "must list every module (omit it for file order)");

@@ -1,7 +1,11 @@
 /* Checkpoints of a scheduler at a frame boundary and restoring them (docs/checkpoints.md); the file is lib/checkpoint/format.c. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "checkpoint/format.h"
 #include "common/util.h"
@@ -29,6 +33,8 @@ HERMES_API int hermes_scheduler_checkpoint_check(const hermes_scheduler_t *s)
 {
     if (!s)
         return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    if (s->ckpt_replay)
+        return 0;  /* restored by replaying the journal: no module state needed */
     for (uint32_t i = 0; i < s->nmods; i++)
         if (state_kind(&s->mods[i]) == HERMES__STATE_UNSUPPORTED && s->mods[i].type == HERMES_MODULE_FMU)
             return hermes__fail(HERMES_ENOTSUP,
@@ -54,6 +60,11 @@ static int build(hermes_scheduler_t *s, struct hermes__ckpt *c, bool with_state,
     c->rate_hz = s->rate_hz;
     c->has_seed = hermes_config_seed(s->cfg, &c->seed) == 0;
     c->journal_position = s->ticks;
+    if (s->ckpt_replay) {
+        c->flags |= HERMES__CKPT_REPLAY;
+        c->journal = s->jr;  /* borrowed */
+        c->njournal = s->njr;
+    }
     c->mods = calloc(s->nmods ? s->nmods : 1, sizeof *c->mods);
     c->nsigs = hermes_backplane_count(s->bp);
     c->sigs = calloc(c->nsigs ? c->nsigs : 1, sizeof *c->sigs);
@@ -67,8 +78,8 @@ static int build(hermes_scheduler_t *s, struct hermes__ckpt *c, bool with_state,
         cm->rate_div = m->rate_div;
         cm->rate_offset = m->rate_offset;
         cm->rate_next = m->rate_next;
-        if (!with_state || state_kind(m) != HERMES__STATE_OPS)
-            continue;
+        if (!with_state || state_kind(m) != HERMES__STATE_OPS || s->ckpt_replay)
+            continue;  /* replay: the journal brings every module to this frame */
         void *buf = NULL;
         size_t len = 0;
         m->errbuf[0] = '\0';
@@ -106,12 +117,31 @@ int hermes__sched_checkpoint_write(hermes_scheduler_t *s, const char *path, char
         hermes__strlcpy(msg, hermes_last_error(), cap);
         return rc;
     }
+    char gen[PATH_MAX], name[64];
+    if (!path) {  /* a generated name in the checkpoint folder; the name goes back in msg */
+        if (!s->ckpt_dir) {
+            snprintf(msg, cap, "this run has no checkpoint folder (hermes run --checkpoint-dir DIR)");
+            return HERMES_ESTATE;
+        }
+        snprintf(name, sizeof name, "checkpoint-%llu-%u.hckpt", (unsigned long long)s->frame, ++s->ckpt_seq);
+        if (snprintf(gen, sizeof gen, "%s/%s", s->ckpt_dir, name) >= (int)sizeof gen) {
+            snprintf(msg, cap, "checkpoint folder path too long");
+            return HERMES_EINVAL;
+        }
+        path = gen;
+    }
+    if (s->ckpt_replay_lost) {
+        snprintf(msg, cap, "the replay journal lost an entry (out of memory): this run cannot take checkpoints");
+        return HERMES_ENOMEM;
+    }
     uint64_t t0 = hermes__now_ns();
     struct hermes__ckpt c;
     rc = build(s, &c, true, msg, cap);
     if (rc == 0 && (rc = hermes__ckpt_write(path, &c)) != 0)
         hermes__strlcpy(msg, hermes_last_error(), cap);
     release(&c);
+    if (rc == 0 && path == gen)
+        hermes__strlcpy(msg, name, cap);
     if (rc == 0)
         hermes__log(HERMES_LOG_INFO, "scheduler", "event=checkpoint frame=%llu path=\"%s\" ms=%.1f",
                     (unsigned long long)s->frame, path, (double)(hermes__now_ns() - t0) * 1e-6);
@@ -163,8 +193,33 @@ HERMES_API uint32_t hermes_scheduler_checkpoint_failures(const hermes_scheduler_
     return s ? s->ckpt_failed : 0;
 }
 
+HERMES_API int hermes_scheduler_set_checkpoint_dir(hermes_scheduler_t *s, const char *dir)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    if (s->in_run)
+        return hermes__fail(HERMES_ESTATE, "the checkpoint folder is set before run()");
+    char *copy = NULL;
+    if (dir) {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return hermes__fail(HERMES_ENOENT, "checkpoint folder '%s' is not a folder", dir);
+        if (access(dir, W_OK) != 0)
+            return hermes__fail(HERMES_ESYS, "checkpoint folder '%s' is not writable: %s", dir, strerror(errno));
+        if (!(copy = hermes__strdup(dir)))
+            return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    free(s->ckpt_dir);
+    s->ckpt_dir = copy;
+    return 0;
+}
+
 void hermes__sched_checkpoints_free(hermes_scheduler_t *s)
 {
+    free(s->jr);
+    s->jr = NULL;
+    free(s->ckpt_dir);
+    s->ckpt_dir = NULL;
     for (uint32_t i = 0; i < s->nckpt_at; i++)
         free(s->ckpt_at[i].path);
     free(s->ckpt_at);
@@ -231,6 +286,57 @@ static int load_states(hermes_scheduler_t *s, const struct hermes__ckpt *file, c
     return 0;
 }
 
+HERMES_API int hermes_scheduler_set_checkpoint_replay(hermes_scheduler_t *s, bool on)
+{
+    if (!s)
+        return hermes__fail(HERMES_EINVAL, "scheduler is NULL");
+    if (s->staged || s->in_run)
+        return hermes__fail(HERMES_ESTATE, "restore: replay is chosen before stage()");
+    s->ckpt_replay = on;
+    return 0;
+}
+
+/* Bring the staged run to the checkpoint's frame by running it afap from
+ * frame 0 with its journal's sets and resets at their frames (no hooks, lazy
+ * publication), then check every model signal against the file. */
+static int replay(hermes_scheduler_t *s, const struct hermes__ckpt *f, const char *path)
+{
+    hermes_frame_hook_fn hook = s->frame_hook;
+    s->frame_hook = NULL;
+    s->pub_lazy = true;
+    int rc = 0;
+    uint32_t k = 0;
+    while (rc == 0 && (k < f->njournal || s->frame < f->frame)) {
+        const struct hermes__ckpt_jentry *e = k < f->njournal ? &f->journal[k] : NULL;
+        if (e && e->frame == s->frame) {
+            if (e->kind == HERMES_COMMAND_SET && e->index < hermes_backplane_count(s->bp))
+                s->live[e->index] = e->value;
+            else if (e->kind == HERMES_COMMAND_RESET && hermes__sched_reset_all(s) != 0)
+                rc = hermes__fail(HERMES_EMODULE, "replaying checkpoint '%s': reset failed: %s", path, s->error);
+            k++;
+        } else if (s->frame < (e ? e->frame : f->frame)) {
+            if (hermes__sched_do_frame(s) != 0)
+                rc = hermes__fail(HERMES_EMODULE, "replaying checkpoint '%s' at frame %llu: %s", path,
+                                  (unsigned long long)s->frame, s->error);
+        } else {
+            rc = hermes__fail(HERMES_EFORMAT, "checkpoint '%s': its journal is out of order at entry %u", path, k);
+        }
+    }
+    s->pub_lazy = false;
+    s->frame_hook = hook;
+    for (uint32_t i = 0; rc == 0 && i < f->nsigs; i++) {
+        if (!strncmp(f->sigs[i].name, "hermes.", 7))
+            continue;  /* timing */
+        uint64_t bits;
+        memcpy(&bits, &s->live[i], sizeof bits);
+        if (bits != f->sigs[i].bits)
+            rc = hermes__fail(HERMES_EMODULE, "replaying checkpoint '%s' did not reproduce it: signal '%s' differs at "
+                              "frame %llu (a module is not deterministic, or its inputs differ)", path,
+                              f->sigs[i].name, (unsigned long long)f->frame);
+    }
+    return rc;
+}
+
 HERMES_API int hermes_scheduler_restore(hermes_scheduler_t *s, const char *path)
 {
     if (!s || !path)
@@ -254,7 +360,10 @@ HERMES_API int hermes_scheduler_restore(hermes_scheduler_t *s, const char *path)
     if (rc == 0 && s->end_frame != UINT64_MAX && file.frame > s->end_frame)
         rc = hermes__fail(HERMES_ERANGE, "checkpoint '%s' is at frame %llu, after this run's end (frame %llu)", path,
                           (unsigned long long)file.frame, (unsigned long long)s->end_frame);
-    if (rc == 0)
+    bool by_replay = (file.flags & HERMES__CKPT_REPLAY) != 0;
+    if (rc == 0 && by_replay)
+        rc = replay(s, &file, path);
+    else if (rc == 0)
         rc = load_states(s, &file, path);
     if (rc == 0) {
         for (uint32_t i = 0; i < file.nsigs; i++)
@@ -267,8 +376,14 @@ HERMES_API int hermes_scheduler_restore(hermes_scheduler_t *s, const char *path)
         while (s->ckpt_next < s->nckpt_at && s->ckpt_at[s->ckpt_next].frame < s->frame)
             s->ckpt_next++;
         publish(s);
-        hermes__log(HERMES_LOG_INFO, "scheduler", "event=restored frame=%llu path=\"%s\"",
-                    (unsigned long long)s->frame, path);
+        if (by_replay && s->ckpt_replay) {  /* the journal goes on from the checkpoint's */
+            s->njr = 0;
+            for (uint32_t i = 0; i < file.njournal; i++)
+                hermes__sched_journal_note(s, (hermes_command_kind_t)file.journal[i].kind, file.journal[i].index,
+                                           file.journal[i].value, file.journal[i].frame);
+        }
+        hermes__log(HERMES_LOG_INFO, "scheduler", "event=restored frame=%llu path=\"%s\"%s",
+                    (unsigned long long)s->frame, path, by_replay ? " by=replay" : "");
     }
     release(&mine);
     hermes__ckpt_free(&file);

@@ -254,11 +254,10 @@ static int control(hermes_scheduler_t *s, enum req_type type, uint64_t count, ui
 }
 
 /* A checkpoint now: at the next frame boundary of an active run (the
- * caller waits), or here when none is active. */
-HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *path)
+ * caller waits), or here when none is active. @p path NULL: a generated
+ * name in the checkpoint folder, returned in r.msg. */
+static int checkpoint_req(hermes_scheduler_t *s, const char *path, char *name, size_t cap)
 {
-    if (!s || !path || !*path)
-        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_checkpoint: NULL scheduler or empty path");
     struct ctl_req r = {REQ_CHECKPOINT, 0, 0, 0, false, {0}, path};
     pthread_mutex_lock(&s->mu);
     int rc;
@@ -267,6 +266,8 @@ HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *pa
     else if (s->in_run && pthread_equal(pthread_self(), s->run_thread) && (s->in_boundary || s->in_frame_hook)) {
         pthread_mutex_unlock(&s->mu);  /* the boundary or frame hook: at this boundary */
         rc = hermes__sched_checkpoint_write(s, path, r.msg, sizeof r.msg);
+        if (rc == 0 && name)
+            hermes__strlcpy(name, r.msg, cap);
         return rc ? hermes__fail(rc, "%s", r.msg) : 0;
     } else if (s->in_run && (pthread_equal(pthread_self(), s->run_thread) || hermes__group_thread_owner() == s))
         rc = hermes__fail(HERMES_ESTATE, "a checkpoint can be taken from the boundary or frame hook, or from "
@@ -276,7 +277,24 @@ HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *pa
     else if ((rc = hermes__sched_checkpoint_write(s, path, r.msg, sizeof r.msg)) != 0)
         rc = hermes__fail(rc, "%s", r.msg);
     pthread_mutex_unlock(&s->mu);
+    if (rc == 0 && name)
+        hermes__strlcpy(name, r.msg, cap);
     return rc;
+}
+
+HERMES_API int hermes_scheduler_checkpoint(hermes_scheduler_t *s, const char *path)
+{
+    if (!s || !path || !*path)
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_checkpoint: NULL scheduler or empty path");
+    return checkpoint_req(s, path, NULL, 0);
+}
+
+HERMES_API int hermes_scheduler_checkpoint_generated(hermes_scheduler_t *s, char *name, size_t cap)
+{
+    if (!s || !name || cap == 0)
+        return hermes__fail(HERMES_EINVAL, "hermes_scheduler_checkpoint_generated: NULL argument");
+    name[0] = '\0';
+    return checkpoint_req(s, NULL, name, cap);
 }
 
 HERMES_API int hermes_scheduler_pause(hermes_scheduler_t *s) { return control(s, REQ_PAUSE, 0, NULL); }

@@ -17,6 +17,7 @@
 #include "scheduler/group.h"
 #include "scheduler/rates.h"
 #include "common/util.h"
+#include "checkpoint/format.h"
 #include "scheduler/internal.h"
 
 HERMES_API const char *hermes_state_name(hermes_state_t st)
@@ -71,10 +72,29 @@ static int call_frame_hook(hermes_scheduler_t *s, hermes_frame_kind_t kind)
     return 0;
 }
 
+/* `restore: replay`: the journal a checkpoint holds (lib/scheduler/checkpoint.c). */
+void hermes__sched_journal_note(hermes_scheduler_t *s, hermes_command_kind_t kind, uint32_t index, double value,
+                                uint64_t frame)
+{
+    if (s->njr == s->capjr) {
+        uint32_t cap = s->capjr ? s->capjr * 2 : 64;
+        struct hermes__ckpt_jentry *n = realloc(s->jr, cap * sizeof *n);
+        if (!n) {
+            s->ckpt_replay_lost = true;  /* a checkpoint then fails: its journal would be incomplete */
+            return;
+        }
+        s->jr = n;
+        s->capjr = cap;
+    }
+    s->jr[s->njr++] = (struct hermes__ckpt_jentry){(uint32_t)kind, index, value, frame};
+}
+
 /* @p frame: the frame the run showed when the command took effect (before a reset). */
 void hermes__sched_call_cmd_hook(hermes_scheduler_t *s, hermes_command_kind_t kind, uint32_t index, double value,
                           uint64_t count, uint64_t frame)
 {
+    if (s->ckpt_replay && (kind == HERMES_COMMAND_SET || kind == HERMES_COMMAND_RESET))
+        hermes__sched_journal_note(s, kind, index, value, frame);
     if (!s->cmd_hook)
         return;
     hermes_run_command_t c = {kind, {index, s->bp->tag}, value, count};

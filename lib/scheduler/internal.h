@@ -130,7 +130,12 @@ struct hermes_scheduler {
     _Atomic int      state;
     _Atomic uint64_t pub_frame;
     struct ckpt_at  *ckpt_at;         /* checkpoints run() takes, by frame (checkpoint.c) */
-    uint32_t         nckpt_at, ckpt_next, ckpt_failed;
+    uint32_t         nckpt_at, ckpt_next, ckpt_failed, ckpt_seq;
+    char            *ckpt_dir;        /* generated names go here (protocol command) */
+    bool             ckpt_replay;     /* `restore: replay`: journal sets and resets for checkpoints */
+    bool             ckpt_replay_lost;
+    struct hermes__ckpt_jentry *jr;   /* that journal, in order */
+    uint32_t         njr, capjr;
     bool             pub_lazy;        /* run.c: this frame may skip its publication */
     bool             pub_stale;       /* the publication is older than the live frame */
     uint64_t         pub_wall_ns;     /* wall time of the last lazy publication */
@@ -205,6 +210,8 @@ static inline void publish_flush(hermes_scheduler_t *s)
 }
 
 
+struct hermes__ckpt_jentry;  /* checkpoint/format.h */
+
 /* A checkpoint run() takes at the first boundary at or after @p frame. */
 struct ckpt_at {
     uint64_t frame;
@@ -217,6 +224,9 @@ struct ckpt_at {
 int  hermes__sched_checkpoint_write(hermes_scheduler_t *s, const char *path, char *msg, size_t cap);
 void hermes__sched_checkpoints_due(hermes_scheduler_t *s);
 void hermes__sched_checkpoints_free(hermes_scheduler_t *s);
+/* `restore: replay`: note a set or reset for the checkpoint's journal (frame.c's command hook). */
+void hermes__sched_journal_note(hermes_scheduler_t *s, hermes_command_kind_t kind, uint32_t index, double value,
+                                uint64_t frame);
 
 /* Defined in frame.c (events, hooks, state, one frame, stage, reset), health.c
  * (health signals, lateness) and control.c (the FIFO, async failures). */

@@ -199,6 +199,7 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
      * reads off the floor; paced modes time every frame. */
     s->sample_mask = ex.mode == HERMES_MODE_AFAP ? 63u : 0u;
     s->check_groups = hermes_config_check_groups(cfg);
+    s->ckpt_replay = hermes_config_restore_replay(cfg);
     /* Spinning before a deadline needs a core besides the one it would take. */
     s->spin_ns = hermes__cpu_count() >= 2 ? (uint64_t)hermes_config_spin_us(cfg) * 1000u : 0;
     s->lat_win_frames = ex.rate_hz / LAT_WINDOWS >= 1.0 ? (uint32_t)(ex.rate_hz / LAT_WINDOWS) : 1u;

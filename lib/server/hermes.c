@@ -321,7 +321,7 @@ static void do_seek(struct client *c, json_t *params, json_t *id)
     submit(c, "seek", j, id);
 }
 
-#define ACTIONS "pause, resume, reset, step, set, seek, subscribe, unsubscribe or stats"
+#define ACTIONS "pause, resume, reset, step, set, seek, checkpoint, subscribe, unsubscribe or stats"
 
 /* Control commands: name, job (or -1 when the handler builds it). */
 static const struct {
@@ -335,6 +335,7 @@ static const struct {
     {"step", -1, do_step},
     {"set", -1, do_set},
     {"seek", -1, do_seek},
+    {"checkpoint", HERMES__JOB_CHECKPOINT, NULL},
 };
 
 static void run_control(struct client *c, const char *action, json_t *params, json_t *id)
@@ -411,7 +412,7 @@ out:
 
 /* ---- results, events, telemetry ------------------------------------------------ */
 
-static const char *const job_action[] = {"pause", "resume", "reset", "step", "set", "seek"};
+static const char *const job_action[] = {"pause", "resume", "reset", "step", "set", "seek", "checkpoint"};
 
 static void on_done(struct client *c, struct hermes__job *j)
 {
@@ -436,6 +437,9 @@ static void on_done(struct client *c, struct hermes__job *j)
         break;
     case HERMES__JOB_SEEK:
         json_object_set_new(a, "frame", json_integer((json_int_t)j->count));
+        break;
+    case HERMES__JOB_CHECKPOINT:
+        json_object_set_new(a, "file", json_string(j->signal));  /* checkpoint-FRAME-N.hckpt */
         break;
     case HERMES__JOB_PAUSE:
     case HERMES__JOB_RESUME:

@@ -187,6 +187,10 @@ void hermes__server_run_job(hermes_server_t *s, struct hermes__job *j)
     case HERMES__JOB_STEP: rc = c->step ? c->step(c->ctx, j->count, &j->target) : HERMES_ESTATE; break;
     case HERMES__JOB_SET: rc = c->set ? c->set(c->ctx, j->sig, j->value) : HERMES_ESTATE; break;
     case HERMES__JOB_SEEK: rc = c->seek ? c->seek(c->ctx, j->count) : HERMES_ESTATE; break;
+    case HERMES__JOB_CHECKPOINT:
+        rc = c->checkpoint ? c->checkpoint(c->ctx, j->signal, sizeof j->signal)
+                           : hermes__fail(HERMES_ESTATE, "this run does not take checkpoints");
+        break;
     }
     j->rc = rc;
     if (rc) {

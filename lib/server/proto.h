@@ -29,7 +29,7 @@ struct hermes__event {
  * protocol's done() on the service thread, in the order of the session's
  * messages (the shared layer holds later messages until then). */
 enum hermes__job_kind { HERMES__JOB_PAUSE, HERMES__JOB_RESUME, HERMES__JOB_RESET, HERMES__JOB_STEP, HERMES__JOB_SET,
-                        HERMES__JOB_SEEK };
+                        HERMES__JOB_SEEK, HERMES__JOB_CHECKPOINT };
 struct hermes__job {
     struct hermes__job   *next;
     enum hermes__job_kind kind;
@@ -38,7 +38,7 @@ struct hermes__job {
     uint64_t              count;    /* STEP: frames; SEEK: target frame */
     hermes_signal_t       sig;      /* SET */
     double                value;    /* SET */
-    char                  signal[HERMES_MAX_NAME + 1];
+    char                  signal[HERMES_MAX_NAME + 1];  /* SET; CHECKPOINT: the file's name (result) */
     /* results */
     int                   rc;
     uint64_t              target;   /* STEP: frame shown when done */

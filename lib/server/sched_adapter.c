@@ -33,6 +33,7 @@ static int sc_reset(void *c) { return hermes_scheduler_reset(c); }
 static int sc_step(void *c, uint64_t n, uint64_t *t) { return hermes_scheduler_step(c, n, t); }
 static int sc_set(void *c, hermes_signal_t sig, double v) { return hermes_scheduler_set(c, sig, v); }
 static hermes_state_t sc_state(void *c) { return hermes_scheduler_state(c); }
+static int sc_checkpoint(void *c, char *name, size_t cap) { return hermes_scheduler_checkpoint_generated(c, name, cap); }
 
 static int sc_attach(void *c, hermes_server_t *srv)
 {
@@ -78,6 +79,7 @@ HERMES_API int hermes_server_control_from_scheduler(hermes_scheduler_t *s, herme
     out->step = sc_step;
     out->set = sc_set;
     out->state = sc_state;
+    out->checkpoint = sc_checkpoint;
     out->attach = sc_attach;
     out->detach = sc_detach;
     return 0;

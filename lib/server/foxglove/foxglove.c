@@ -615,7 +615,8 @@ static void on_call(struct client *c, const unsigned char *data, size_t len)
             return;
     }
     static const enum hermes__job_kind job_of[HERMES_FG_SVC_COUNT + 1] = {
-        HERMES__JOB_PAUSE, HERMES__JOB_PAUSE, HERMES__JOB_RESUME, HERMES__JOB_STEP, HERMES__JOB_RESET};
+        HERMES__JOB_PAUSE, HERMES__JOB_PAUSE, HERMES__JOB_RESUME, HERMES__JOB_STEP, HERMES__JOB_RESET,
+        HERMES__JOB_CHECKPOINT};
     json_t *id = json_pack("{s:I,s:I}", "service", (json_int_t)call.service, "call", (json_int_t)call.call);
     struct hermes__job *j = id ? hermes__job_new(job_of[call.service], id) : NULL;
     json_decref(id);
@@ -627,7 +628,7 @@ static void on_call(struct client *c, const unsigned char *data, size_t len)
     hermes__client_submit(c, j);
 }
 
-static const char *const svc_name[HERMES_FG_SVC_COUNT + 1] = {"", "pause", "resume", "step", "reset"};
+static const char *const svc_name[HERMES_FG_SVC_COUNT + 1] = {"", "pause", "resume", "step", "reset", "checkpoint"};
 
 static void on_done(struct client *c, struct hermes__job *j)
 {
@@ -659,9 +660,12 @@ static void on_done(struct client *c, struct hermes__job *j)
     }
     const struct hermes__server_info *in = hermes__server_info(hermes__client_server(c));
     uint64_t frame = j->kind == HERMES__JOB_STEP ? j->target : in->source->frame(in->source->ctx);
-    char payload[160];
+    char payload[160 + sizeof j->signal];
     int n;
-    if (j->kind == HERMES__JOB_STEP)
+    if (j->kind == HERMES__JOB_CHECKPOINT)
+        n = snprintf(payload, sizeof payload, "{\"state\":\"%s\",\"frame\":%llu,\"file\":\"%s\"}",
+                     hermes_state_name(j->state), (unsigned long long)frame, j->signal);
+    else if (j->kind == HERMES__JOB_STEP)
         n = snprintf(payload, sizeof payload, "{\"state\":\"%s\",\"frame\":%llu,\"count\":%llu}",
                      hermes_state_name(j->state), (unsigned long long)frame, (unsigned long long)j->count);
     else

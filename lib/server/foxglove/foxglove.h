@@ -29,7 +29,7 @@ enum { HERMES_FG_INFO = 0, HERMES_FG_WARNING = 1, HERMES_FG_ERROR = 2 };
 
 /* Services, with their ids (1-based, in this order). */
 enum hermes__fg_service { HERMES_FG_SVC_PAUSE = 1, HERMES_FG_SVC_RESUME, HERMES_FG_SVC_STEP, HERMES_FG_SVC_RESET,
-                          HERMES_FG_SVC_COUNT = HERMES_FG_SVC_RESET };
+                          HERMES_FG_SVC_CHECKPOINT, HERMES_FG_SVC_COUNT = HERMES_FG_SVC_CHECKPOINT };
 
 /* Longest text hermes__fg_format_double() writes (no NUL): "-2.2250738585072014e-308". */
 #define HERMES_FG_DOUBLE_MAX 25u

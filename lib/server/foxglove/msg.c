@@ -664,6 +664,9 @@ char *hermes__fg_advertise_services(size_t *len)
     static const char step_resp[] =
         "{\"type\":\"object\",\"properties\":{\"state\":{\"type\":\"string\"},\"frame\":{\"type\":\"integer\","
         "\"description\":\"frame shown once the steps are done\"},\"count\":{\"type\":\"integer\"}}}";
+    static const char ckpt_resp[] =
+        "{\"type\":\"object\",\"properties\":{\"state\":{\"type\":\"string\"},\"frame\":{\"type\":\"integer\"},"
+        "\"file\":{\"type\":\"string\",\"description\":\"checkpoint-FRAME-N.hckpt in the run's checkpoint folder\"}}}";
     static const struct {
         const char *name, *type, *req_name, *req, *resp_name, *resp;
     } svc[HERMES_FG_SVC_COUNT] = {
@@ -671,6 +674,8 @@ char *hermes__fg_advertise_services(size_t *len)
         {"/hermes/resume", "hermes/Resume", "hermes/Resume_Request", empty_req, "hermes/Resume_Response", resp},
         {"/hermes/step", "hermes/Step", "hermes/Step_Request", step_req, "hermes/Step_Response", step_resp},
         {"/hermes/reset", "hermes/Reset", "hermes/Reset_Request", empty_req, "hermes/Reset_Response", resp},
+        {"/hermes/checkpoint", "hermes/Checkpoint", "hermes/Checkpoint_Request", empty_req,
+         "hermes/Checkpoint_Response", ckpt_resp},
     };
     json_t *list = json_array();
     for (int i = 0; i < HERMES_FG_SVC_COUNT; i++) {
