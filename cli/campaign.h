@@ -35,6 +35,8 @@ struct campaign {
     struct cmp_output     *out;
     uint32_t               nout;
     bool                   record;      /* record each run to runs/INDEX/recording.h5 (needs -Drecording) */
+    char                  *restore;     /* checkpoint every run starts from, resolved (absolute), or NULL */
+    int                    restore_line, restore_col;
     uint32_t               slurm_limit; /* %LIMIT of the array (0: none) */
     char                  *slurm_time;  /* --time, or NULL */
     char                  *slurm_partition;

@@ -14,6 +14,9 @@
 /* Exit statuses of `hermes campaign` (docs/cli.md). */
 enum { C_OK = 0, C_FAILED = 1, C_USAGE = 2, C_INVALID = 3, C_IO = 4 };
 
+/* The copy of the campaign's `restore:` checkpoint in DIR. */
+#define CAMPAIGN_RESTORE_FILE "restore.hckpt"
+
 /* Version of DIR/plan.json. */
 #define PLAN_FORMAT 1
 

@@ -338,7 +338,7 @@ static int read_top(struct reader *r, const yaml_node_t *root, struct campaign *
     if (!is_map(root))
         return fail_at(r, root, "a campaign file is a mapping (base, runs, seed, dispersions, outputs, ...)");
     static const char *const keys[] = {"base", "runs", "seed", "end_time", "dispersions", "outputs",
-                                       "record", "slurm", NULL};
+                                       "record", "restore", "slurm", NULL};
     if (check_keys(r, root, "campaign", keys) != 0)
         return -1;
     yaml_node_t *v;
@@ -399,6 +399,19 @@ static int read_top(struct reader *r, const yaml_node_t *root, struct campaign *
             return fail_at(r, v, "record: this hermes was built without recording (meson -Drecording=enabled, "
                                  "needs libhdf5-dev)");
     }
+    if ((v = lookup(r, root, "restore"))) {
+        char *rel = NULL;
+        if (get_string(r, v, "restore", &rel))
+            return -1;
+        c->restore = resolve(r->path, rel);
+        free(rel);
+        if (!c->restore)
+            return fail_at(r, v, "out of memory");
+        c->restore_line = (int)v->start_mark.line + 1;
+        c->restore_col = (int)v->start_mark.column + 1;
+        if (c->record)
+            return fail_at(r, v, "restore: cannot be combined with record: true yet (docs/checkpoints.md, limits)");
+    }
     if ((v = lookup(r, root, "slurm")) && read_slurm(r, v, c))
         return -1;
     return 0;
@@ -446,6 +459,7 @@ void campaign_free(struct campaign *c)
 {
     free(c->path);
     free(c->base);
+    free(c->restore);
     for (uint32_t i = 0; i < c->ndisp; i++) {
         free(c->disp[i].signal);
         free(c->disp[i].values);

@@ -107,6 +107,14 @@ static int plan_check(const struct campaign *c, hermes_config_t **cfg)
         fprintf(stderr, "hermes: %s\n", err);
         return C_INVALID;
     }
+    FILE *f = c->restore ? fopen(c->restore, "rb") : NULL;
+    if (c->restore && !f) {
+        fprintf(stderr, "hermes: %s:%d:%d: restore: cannot read checkpoint %s: %s\n", c->path, c->restore_line,
+                c->restore_col, c->restore, strerror(errno));
+        return C_INVALID;
+    }
+    if (f)
+        fclose(f);
     return 0;
 }
 
@@ -135,14 +143,18 @@ static int plan_mkdir(const char *dir, bool force, char **adir)
     return 0;
 }
 
-/* runs/, slurm/ and the copies of the campaign file and the base config. 0 or C_IO (printed). */
+/* runs/, slurm/ and the copies of the campaign file, the base config and the
+ * checkpoint to restore (DIR/restore.hckpt: runs on any node read it by DIR's
+ * absolute path). 0 or C_IO (printed). */
 static int plan_copies(const char *adir, const struct campaign *c)
 {
     char *runs_dir = fs_path_join(adir, "runs"), *slurm_dir = fs_path_join(adir, "slurm");
     char *cy = fs_path_join(adir, "campaign.yaml"), *by = fs_path_join(adir, "base.yaml");
+    char *ck = fs_path_join(adir, CAMPAIGN_RESTORE_FILE);
     int rc = C_OK;
-    if (!runs_dir || !slurm_dir || !cy || !by || fs_make_dir(runs_dir) || fs_make_dir(slurm_dir) ||
-        fs_copy_file(c->path, cy) || fs_copy_file(c->base, by)) {
+    if (!runs_dir || !slurm_dir || !cy || !by || !ck || fs_make_dir(runs_dir) || fs_make_dir(slurm_dir) ||
+        fs_copy_file(c->path, cy) || fs_copy_file(c->base, by) ||
+        (c->restore ? fs_copy_file(c->restore, ck) : (unlink(ck) != 0 && errno != ENOENT))) {
         fprintf(stderr, "hermes: %s: cannot write the campaign directory: %s\n", adir, strerror(errno));
         rc = C_IO;
     }
@@ -150,6 +162,7 @@ static int plan_copies(const char *adir, const struct campaign *c)
     free(slurm_dir);
     free(cy);
     free(by);
+    free(ck);
     return rc;
 }
 
@@ -163,6 +176,8 @@ static int plan_write_json(const char *adir, const struct campaign *c, const cha
     json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "format", PLAN_FORMAT, "campaign",
                           realpath(c->path, cabs) ? cabs : c->path, "base", c->base, "base_dir", base_dir, "runs",
                           (json_int_t)c->runs, "seed", seed, "hermes", hermes, "version", hermes_version_string());
+    if (j && c->restore)   /* informative: runs read the copy, DIR/restore.hckpt */
+        json_object_set_new(j, "restore", json_string(c->restore));
     char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     char *pj = fs_path_join(adir, "plan.json");
     int rc = C_OK;

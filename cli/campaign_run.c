@@ -219,7 +219,7 @@ static int run_configure(struct run *r, hermes_execution_t *ex)
         return -1;
     if (campaign_values(c, r->cfg, r->index, r->values, &r->seed, r->error, sizeof r->error) != 0)
         return -1;
-    for (uint32_t i = 0; i < c->ndisp; i++)
+    for (uint32_t i = 0; i < c->ndisp && !c->restore; i++)   /* restored: written after the restore */
         if (hermes_config_set_initial(r->cfg, c->disp[i].signal, r->values[i]) != 0) {
             snprintf(r->error, sizeof r->error, "dispersion %s = %.17g: %s", c->disp[i].signal, r->values[i],
                      hermes_last_error());
@@ -268,7 +268,37 @@ static int run_record(struct run *r)
     return 0;
 }
 
-/* Scheduler, output slots, recorder, stage, server: 0 or -1 with r->error. */
+/* A campaign with `restore:` starts every run from DIR/restore.hckpt and then
+ * writes its dispersed values, as `hermes run --restore F --set` does: the
+ * run branches from the checkpoint's frame. 0 or -1 with r->error. */
+static int run_restore(struct run *r)
+{
+    const struct campaign *c = &r->p.c;
+    char *path = fs_path_join(r->dir, CAMPAIGN_RESTORE_FILE);
+    int rc = path ? hermes_scheduler_restore(r->s, path) : HERMES_ENOMEM;
+    if (rc != 0) {
+        snprintf(r->error, sizeof r->error, "restore: %s", hermes_last_error());
+        free(path);
+        return -1;
+    }
+    hermes_backplane_t *bp = hermes_scheduler_backplane(r->s);
+    for (uint32_t i = 0; i < c->ndisp; i++) {
+        hermes_signal_t sig;
+        if (hermes_backplane_find(bp, c->disp[i].signal, &sig) != 0 ||
+            hermes_backplane_write(bp, sig, r->values[i]) != 0) {
+            snprintf(r->error, sizeof r->error, "dispersion %s = %.17g after the restore: %s", c->disp[i].signal,
+                     r->values[i], hermes_last_error());
+            free(path);
+            return -1;
+        }
+    }
+    runlog(HERMES_LOG_INFO, "event=restored run=%llu path=\"%s\" frame=%" PRIu64 " dispersions=%u", r->index, path,
+           hermes_scheduler_frame(r->s), c->ndisp);
+    free(path);
+    return 0;
+}
+
+/* Scheduler, output slots, recorder, stage, restore, server: 0 or -1 with r->error. */
 static int run_start(struct run *r, const hermes_execution_t *ex)
 {
     const struct campaign *c = &r->p.c;
@@ -295,6 +325,8 @@ static int run_start(struct run *r, const hermes_execution_t *ex)
         snprintf(r->error, sizeof r->error, "%s", hermes_last_error());
         return -1;
     }
+    if (c->restore && run_restore(r) != 0)
+        return -1;
     if (r->serve) {
         hermes_server_settings_t ss;
         hermes_config_server(r->cfg, &ss);

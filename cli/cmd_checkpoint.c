@@ -52,50 +52,81 @@ static int apply_sets(hermes_scheduler_t *s, const char *const *sets, int nsets,
     return 0;
 }
 
-static int schedule(const struct cli_ckpt *c, hermes_scheduler_t *s, double rate_hz, cli_log_fn log)
+/* --checkpoint-at's list into @p at (at most @p cap): the count, or -1 (logged). */
+static int parse_times(const char *list, double *at, int cap, cli_log_fn log)
 {
-    int n = 1;
-    for (const char *p = c->at; *p; p++)
-        n += *p == ',';
-    struct stat st;
-    bool folder = n > 1 || (stat(c->file, &st) == 0 && S_ISDIR(st.st_mode));
-    if (folder && (stat(c->file, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"with several --checkpoint-at times, --checkpoint %s "
-            "must be an existing folder\"", c->file);
-        return 2;
-    }
-    const char *p = c->at;
-    for (int i = 0; i < n; i++) {
+    int n = 0;
+    for (const char *p = list;; n++) {
         char *end;
         errno = 0;
-        double t = strtod(p, &end);
-        if (errno || end == p || (*end && *end != ',') || !isfinite(t) || t < 0) {
-            log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-at needs sim times >= 0 in seconds, "
-                "got '%s'\"", c->at);
-            return 2;
+        double t = n < cap ? strtod(p, &end) : -1;
+        if (n >= cap || errno || end == p || (*end && *end != ',') || !isfinite(t) || t < 0) {
+            log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-at needs sim times >= 0 in seconds "
+                "got '%s'\"", list);
+            return -1;
         }
-        uint64_t frame = (uint64_t)ceil(t * rate_hz - 1e-9);
+        at[n] = t;
+        if (!*end)
+            return n + 1;
+        p = end + 1;
+    }
+}
+
+static int schedule(const char *file, const double *at, int n, hermes_scheduler_t *s, double rate_hz, cli_log_fn log)
+{
+    struct stat st;
+    bool folder = n > 1 || (stat(file, &st) == 0 && S_ISDIR(st.st_mode));
+    if (folder && (stat(file, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"with several checkpoint times, the checkpoint file %s "
+            "must be an existing folder\"", file);
+        return 2;
+    }
+    for (int i = 0; i < n; i++) {
+        uint64_t frame = (uint64_t)ceil(at[i] * rate_hz - 1e-9);
         char path[PATH_MAX];
         if (folder)
-            snprintf(path, sizeof path, "%s/checkpoint-%llu.hckpt", c->file, (unsigned long long)frame);
+            snprintf(path, sizeof path, "%s/checkpoint-%llu.hckpt", file, (unsigned long long)frame);
         else
-            snprintf(path, sizeof path, "%s", c->file);
+            snprintf(path, sizeof path, "%s", file);
         if (hermes_scheduler_checkpoint_at(s, frame, path) != 0) {
             log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"%s\"", hermes_last_error());
             return 4;
         }
-        p = *end ? end + 1 : end;
     }
     return 0;
 }
 
-int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_execution_t *ex,
-                    const char *const *sets, int nsets, bool rerun, cli_log_fn log)
+/* --checkpoint and --checkpoint-at, each over execution.checkpoint's field. */
+static int schedule_all(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
+                        const hermes_execution_t *ex, cli_log_fn log)
 {
-    if ((c->file != NULL) != (c->at != NULL)) {
-        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint and --checkpoint-at go together\"");
+    hermes_checkpoint_settings_t ck;
+    if (hermes_config_checkpoint(cfg, &ck) != 0)
+        ck = (hermes_checkpoint_settings_t){NULL, NULL, 0};
+    const char *file = c->file ? c->file : ck.file;
+    int n = (int)ck.at_count, cap = 1;
+    for (const char *p = c->at; p && *p; p++)
+        cap += *p == ',';
+    double *cli_at = c->at ? calloc((size_t)cap, sizeof *cli_at) : NULL;
+    if (c->at && (!cli_at || (n = parse_times(c->at, cli_at, cap, log)) < 0)) {
+        free(cli_at);
         return 2;
     }
+    int rc = 0;
+    if ((file != NULL) != (n > 0)) {
+        log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint and --checkpoint-at go together "
+            "(either may come from execution.checkpoint in the config)\"");
+        rc = 2;
+    } else if (file) {
+        rc = schedule(file, c->at ? cli_at : ck.at, n, s, ex->rate_hz, log);
+    }
+    free(cli_at);
+    return rc;
+}
+
+int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
+                    const hermes_execution_t *ex, const char *const *sets, int nsets, bool rerun, cli_log_fn log)
+{
     if (c->restore && rerun) {
         log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --rerun: a rerun "
             "replays its recording from frame 0\"");
@@ -117,5 +148,5 @@ int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const herme
         log(HERMES_LOG_ERROR, "event=checkpoint_invalid error=\"--checkpoint-dir: %s\"", hermes_last_error());
         return 4;
     }
-    return c->file ? schedule(c, s, ex->rate_hz, log) : 0;
+    return schedule_all(c, s, cfg, ex, log);
 }

@@ -19,9 +19,10 @@ extern const char cli_ckpt_usage[];
 int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg);
 /* After stage, before the recording (when restoring), the server and the run:
  * restore the checkpoint and apply @p sets (MODULE.SIGNAL=V, already checked)
- * over it, schedule the checkpoints, set the checkpoint folder. @p rerun:
- * --rerun was given (refused with --restore). 0 or an exit status (logged). */
-int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_execution_t *ex,
-                    const char *const *sets, int nsets, bool rerun, cli_log_fn log);
+ * over it, schedule the checkpoints (the options, each over @p cfg's
+ * execution.checkpoint field), set the checkpoint folder. @p rerun: --rerun
+ * was given (refused with --restore). 0 or an exit status (logged). */
+int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
+                    const hermes_execution_t *ex, const char *const *sets, int nsets, bool rerun, cli_log_fn log);
 
 #endif

@@ -23,7 +23,47 @@ struct host {
     double                  **slots;
     double                   *starts;
     double                    base_hz;
+    void                     *saved;      /* the FMU state serialized by size(), handed out by save() */
+    size_t                    saved_len;
 };
+
+/* Checkpoints (FMUs that declare the FMU state capability): size() takes the
+ * FMU's state, save() hands over those bytes, load() sets a saved state. */
+static size_t state_size(void *ctx)
+{
+    struct host *h = ctx;
+    char err[256];
+    free(h->saved);
+    h->saved = NULL;
+    h->saved_len = 0;
+    if (hermes__fmu_state_save(h->fi, &h->saved, &h->saved_len, err, sizeof err) != 0) {
+        fprintf(stderr, "level=error component=fmu module=%s msg=\"state save: %s\"\n", hermes_module_name(h->m), err);
+        return 0;
+    }
+    return h->saved_len;
+}
+
+static int state_save(void *ctx, void *buf, size_t size)
+{
+    struct host *h = ctx;
+    if (!h->saved || size != h->saved_len)
+        return -1;
+    memcpy(buf, h->saved, size);
+    free(h->saved);
+    h->saved = NULL;
+    return 0;
+}
+
+static int state_load(void *ctx, const void *buf, size_t size)
+{
+    struct host *h = ctx;
+    char err[256];
+    if (hermes__fmu_state_load(h->fi, buf, size, err, sizeof err) != 0) {
+        fprintf(stderr, "level=error component=fmu module=%s msg=\"state load: %s\"\n", hermes_module_name(h->m), err);
+        return -1;
+    }
+    return 0;
+}
 
 /* Log lines on stderr, which the orchestrator passes on (the FMU's logger). */
 static void on_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
@@ -137,8 +177,12 @@ int main(int argc, char **argv)
     }
     hermes_log_set(on_log, (void *)hermes_module_name(h.m), HERMES_LOG_INFO);
     int rc = open_fmu(&h, argv[1], locals, start, has_stop, stop);
+    hermes_module_state_t ops = {state_size, state_save, state_load, &h};
+    if (!rc && h.md.can_state && hermes_module_set_state(h.m, &ops) != 0)
+        rc = fail_start(&h, hermes_last_error());
     if (!rc)
         rc = serve(&h);
+    free(h.saved);
     hermes__fmu_close(h.fi);
     hermes__fmu_model_free(&h.md);
     free(h.slots);

@@ -604,7 +604,7 @@ static int run_start(struct run_opts *o, hermes_config_t *cfg, const hermes_exec
         logf_(HERMES_LOG_ERROR, "event=stage_failed error=%s", q(hermes_last_error(), qb, sizeof qb));
         return EXIT_STARTUP;
     }
-    if ((status = cli_ckpt_attach(&o->ckpt, s, ex, o->sets, o->nsets, o->rec.rerun_path != NULL, logf_)) != 0)
+    if ((status = cli_ckpt_attach(&o->ckpt, s, cfg, ex, o->sets, o->nsets, o->rec.rerun_path != NULL, logf_)) != 0)
         return status;
     if (restoring && (status = cli_record_attach(&o->rec, s, o->paused)) != 0)
         return status;

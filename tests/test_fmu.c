@@ -395,6 +395,101 @@ static void test_fmu_isolated_matches_analytic(void **state)
     }
 }
 
+/* FNV-1a of every model signal (hermes.* timing signals excepted). */
+static uint64_t model_hash(hermes_scheduler_t *s)
+{
+    hermes_backplane_t *bp = hermes_scheduler_backplane(s);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (uint32_t i = 0; i < hermes_backplane_count(bp); i++) {
+        hermes_signal_info_t si;
+        assert_int_equal(hermes_backplane_info(bp, i, &si), 0);
+        if (!strcmp(si.module, "hermes"))
+            continue;
+        const unsigned char *b = (const unsigned char *)hermes_backplane_slot(bp, si.id);
+        for (int k = 0; k < 8; k++)
+            h = (h ^ b[k]) * 0x100000001b3ull;
+    }
+    return h;
+}
+
+#define CK_END 40u
+#define CK_AT 20u
+
+/* Frames from the scheduler's current one to CK_END, one at a time, with the
+ * input changed at frame 10 and the tunable k at frame 25: the hash after each. */
+static void ck_steps(hermes_scheduler_t *s, uint64_t *hash, uint64_t until)
+{
+    for (uint64_t f = hermes_scheduler_frame(s); f < until; f++) {
+        if (f == 10)
+            set_value(s, "src.uu", 0.8);
+        if (f == 25)
+            set_value(s, "decay.k", 1.5);
+        if (hermes_scheduler_step(s, 1, NULL) != 0)
+            fail_msg("frame %llu: %s", (unsigned long long)f, hermes_scheduler_error(s));
+        hash[hermes_scheduler_frame(s)] = model_hash(s);
+    }
+}
+
+/* An FMU that declares the FMU state capability (FMI 2 and 3, in process and
+ * isolated): a run continued from a checkpoint of frame 20 is bit-identical
+ * to the straight run; one that does not declare it cannot checkpoint. */
+static void test_fmu_checkpoint_continues_bit_identical(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {"state", "state3"};
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/hermes-fmu-ckpt-%ld.hckpt", (long)getpid());
+    for (int iso = 0; iso < 2; iso++) {
+        for (size_t v = 0; v < 2; v++) {
+            hermes_config_t *cfg = NULL;
+            hermes_error_t err;
+            assert_int_equal(load(&cfg, variants[v], iso ? "    isolate: true\n" : NULL, &err), 0);
+            static uint64_t a[CK_END + 1], c[CK_END + 1];
+            hermes_scheduler_t *s = NULL;
+            assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+            assert_int_equal(hermes_scheduler_stage(s), 0);
+            ck_steps(s, a, CK_END);
+            hermes_scheduler_destroy(s);
+            /* B: to frame 20, checkpoint, stop. */
+            assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+            assert_int_equal(hermes_scheduler_stage(s), 0);
+            assert_int_equal(hermes_scheduler_checkpoint_check(s), 0);
+            ck_steps(s, c, CK_AT);
+            if (hermes_scheduler_checkpoint(s, path) != 0)
+                fail_msg("%s%s: checkpoint: %s", variants[v], iso ? " isolated" : "", hermes_last_error());
+            hermes_scheduler_destroy(s);
+            /* C: a new run restored from it, on to the end. */
+            memset(c, 0, sizeof c);
+            assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+            assert_int_equal(hermes_scheduler_stage(s), 0);
+            if (hermes_scheduler_restore(s, path) != 0)
+                fail_msg("%s%s: restore: %s", variants[v], iso ? " isolated" : "", hermes_last_error());
+            assert_int_equal(hermes_scheduler_frame(s), CK_AT);
+            ck_steps(s, c, CK_END);
+            for (uint32_t f = CK_AT + 1; f <= CK_END; f++)
+                if (c[f] != a[f])
+                    fail_msg("%s%s: frame %u differs after the restore", variants[v], iso ? " isolated" : "", f);
+            assert_true(value(s, "decay.n") == (double)CK_END);   /* the FMU's own counter came back too */
+            hermes_scheduler_destroy(s);
+            hermes_config_destroy(cfg);
+        }
+        /* Without the capability: refused before any run, naming the module. */
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, "good", iso ? "    isolate: true\n" : NULL, &err), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        assert_int_equal(hermes_scheduler_checkpoint_check(s), HERMES_ENOTSUP);
+        if (!strstr(hermes_last_error(), "module 'decay' (fmu): the FMU does not declare the FMU state capability"))
+            fail_msg("message: %s", hermes_last_error());
+        assert_int_equal(hermes_scheduler_checkpoint_at(s, 5, path), HERMES_ENOTSUP);
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+    unlink(path);
+}
+
 /* A segfault in doStep of an isolated FMU is contained: this process goes
  * on, the step fails naming the module and the signal, nothing is left. */
 static void test_fmu_isolated_crash_contained(void **state)
@@ -571,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_fmu3_every_type_round_trips),
         cmocka_unit_test(test_fmu_isolated_matches_analytic),
         cmocka_unit_test(test_fmu_isolated_crash_contained),
+        cmocka_unit_test(test_fmu_checkpoint_continues_bit_identical),
         cmocka_unit_test(test_fmu_isolated_start_failures),
         cmocka_unit_test(test_fmu_bad_input_refused),
         cmocka_unit_test(test_fmu_bad_archive_at_start),

@@ -137,6 +137,17 @@ typedef struct hermes_record_settings {
     double             rate_hz;       /**< instead of every: about this rate; 0: unused */
 } hermes_record_settings_t;
 
+/** Checkpoints `hermes run` takes (YAML `execution.checkpoint`, docs/checkpoints.md):
+ *  the same as --checkpoint FILE --checkpoint-at T1,T2 (which override it, each
+ *  on its own). Absent: file NULL, no times. */
+typedef struct hermes_checkpoint_settings {
+    const char   *file;      /**< a file, or with several times an existing folder
+                                  (FILE/checkpoint-FRAME.hckpt); relative to the current directory */
+    const double *at;        /**< sim times in seconds (>= 0, finite): the first frame at or after each;
+                                  NULL when at_count is 0 */
+    uint32_t      at_count;
+} hermes_checkpoint_settings_t;
+
 /**
  * Load and validate a YAML file. Relative module paths resolve against the
  * file's directory. On failure *out is NULL and @p err (optional) holds the
@@ -280,6 +291,11 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
  *  enables the section. @return 0, HERMES_EINVAL (NULL cfg, empty path) or
  *  HERMES_ENOMEM. @since 0.5 */
 HERMES_API int hermes_config_set_record_mcap(hermes_config_t *cfg, const char *path);
+/** Set the checkpoint settings (copied); file NULL and at_count 0 clear them.
+ *  @return 0, HERMES_EINVAL (NULL cfg or ck, a file without times or times
+ *  without a file, an empty file, a time that is negative or not finite) or
+ *  HERMES_ENOMEM. */
+HERMES_API int hermes_config_set_checkpoint(hermes_config_t *cfg, const hermes_checkpoint_settings_t *ck);
 
 /**
  * Check every cross-field rule (see the file comment), including that module
@@ -339,6 +355,9 @@ HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_se
  *  run` also records as MCAP (recorder.h's mcap_path), beside or instead of
  *  record.file; NULL when none. Borrowed; lives until the config changes. */
 HERMES_API const char *hermes_config_record_mcap(const hermes_config_t *cfg);
+/** The checkpoint settings; borrowed, live until the config changes.
+ *  @return 0 or HERMES_EINVAL (NULL argument). */
+HERMES_API int hermes_config_checkpoint(const hermes_config_t *cfg, hermes_checkpoint_settings_t *out);
 /** Path of the file it was loaded from, or NULL. */
 HERMES_API const char *hermes_config_path(const hermes_config_t *cfg);
 

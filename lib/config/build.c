@@ -3,6 +3,7 @@
 #include "config/internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,6 +393,57 @@ HERMES_API int hermes_config_set_record(hermes_config_t *cfg, const hermes_recor
     cfg->rec_every = rec->every;
     cfg->rec_rate = rec->rate_hz;
     return 0;
+}
+
+const char *hermes__config_checkpoint_problem(const char *file, const double *at, uint32_t n, char *key, size_t cap)
+{
+    snprintf(key, cap, "%s", file ? "file" : n ? "at" : "");
+    if (file && !*file)
+        return "must not be empty (a file, or with several times an existing folder)";
+    if (!file && n == 0)
+        return "needs 'file' and 'at' (omit the section to take no checkpoints)";
+    if (file && n == 0)
+        return "needs 'at' too: the sim times in seconds to take the checkpoints at";
+    if (!file)
+        return "needs 'file' too: where to write the checkpoints";
+    for (uint32_t i = 0; i < n; i++)
+        if (!isfinite(at[i]) || at[i] < 0) {
+            snprintf(key, cap, "at[%u]", i);
+            return "every time must be a finite number of seconds >= 0";
+        }
+    return NULL;
+}
+
+int hermes__config_store_checkpoint(hermes_config_t *cfg, const char *file, const double *at, uint32_t n)
+{
+    char *f = file ? hermes__strdup(file) : NULL;
+    double *a = n ? malloc(n * sizeof *a) : NULL;
+    if ((file && !f) || (n && !a)) {
+        free(f);
+        free(a);
+        return hermes__config_nomem();
+    }
+    if (n)
+        memcpy(a, at, n * sizeof *a);
+    free(cfg->ck_file);
+    free(cfg->ck_at);
+    cfg->ck_file = f;
+    cfg->ck_at = a;
+    cfg->ck_nat = n;
+    return 0;
+}
+
+HERMES_API int hermes_config_set_checkpoint(hermes_config_t *cfg, const hermes_checkpoint_settings_t *ck)
+{
+    if (!cfg || !ck || (ck->at_count && !ck->at))
+        return hermes__fail(HERMES_EINVAL, "hermes_config_set_checkpoint: cfg, ck or ck->at is NULL");
+    if (!ck->file && ck->at_count == 0)
+        return hermes__config_store_checkpoint(cfg, NULL, NULL, 0);
+    char key[32];
+    const char *why = hermes__config_checkpoint_problem(ck->file, ck->at, ck->at_count, key, sizeof key);
+    if (why)
+        return hermes__fail(HERMES_EINVAL, "execution.checkpoint.%s: %s", key, why);
+    return hermes__config_store_checkpoint(cfg, ck->file, ck->at, ck->at_count);
 }
 
 HERMES_API int hermes_config_set_record_mcap(hermes_config_t *cfg, const char *path)

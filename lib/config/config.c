@@ -54,6 +54,8 @@ HERMES_API void hermes_config_destroy(hermes_config_t *cfg)
     hermes__free_strv(cfg->origins, cfg->norigins);
     free(cfg->rec_file);
     free(cfg->rec_mcap);
+    free(cfg->ck_file);
+    free(cfg->ck_at);
     hermes__free_strv(cfg->rec_signals, cfg->rec_nsignals);
     free(cfg->path);
     free(cfg->label);
@@ -215,6 +217,16 @@ HERMES_API int hermes_config_record(const hermes_config_t *cfg, hermes_record_se
     out->signal_count = cfg->rec_nsignals;
     out->every = cfg->rec_every;
     out->rate_hz = cfg->rec_rate;
+    return 0;
+}
+
+HERMES_API int hermes_config_checkpoint(const hermes_config_t *cfg, hermes_checkpoint_settings_t *out)
+{
+    if (!cfg || !out)
+        return hermes__fail(HERMES_EINVAL, "hermes_config_checkpoint: cfg or out is NULL");
+    out->file = cfg->ck_file;
+    out->at = cfg->ck_nat ? cfg->ck_at : NULL;
+    out->at_count = cfg->ck_nat;
     return 0;
 }
 

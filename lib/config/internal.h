@@ -118,6 +118,9 @@ struct hermes_config {
     char             **rec_signals;
     uint32_t           rec_nsignals, rec_every;
     double             rec_rate;
+    char              *ck_file;       /* execution.checkpoint.file, or NULL */
+    double            *ck_at;         /* execution.checkpoint.at (seconds) */
+    uint32_t           ck_nat;
     char              *path;        /* realpath of the loaded file, or NULL */
     char              *label;       /* file name used in messages, or NULL */
     char              *errfile;     /* hermes_error_t.file ("" for in-memory text) */
@@ -191,6 +194,11 @@ const char *hermes__config_signal_name_problem(const char *module, const char *n
 bool hermes__config_type_valid(hermes_type_t t);
 bool hermes__config_module_type_valid(hermes_module_type_t t);
 const char *hermes__config_initial_problem(hermes_type_t t, double v, char *buf, size_t cap);
+/* execution.checkpoint: NULL when acceptable, else the reason (the bad key, "file" or "at[i]", in @p key). */
+const char *hermes__config_checkpoint_problem(const char *file, const double *at, uint32_t n, char *key, size_t cap);
+/* Replace execution.checkpoint with copies. 0 or HERMES_ENOMEM. */
+int hermes__config_store_checkpoint(hermes_config_t *cfg, const char *file, const double *at, uint32_t n);
+
 /* execution.spin_us: NULL when acceptable, else the reason. */
 const char *hermes__config_spin_problem(uint32_t us);
 /* Execution section; on failure sets *field too. */

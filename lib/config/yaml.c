@@ -59,7 +59,10 @@ struct ymodule {
     char           *offset;
 };
 
+struct yckpt { char *file; char **at; unsigned at_count; };   /* execution.checkpoint */
+
 struct yexec {
+    struct yckpt *checkpoint;
     char     *mode;
     char     *rate_hz;
     char     *end_time;
@@ -163,7 +166,16 @@ static const cyaml_schema_field_t record_fields[] = {
     CYAML_FIELD_END,
 };
 
+static const cyaml_schema_field_t ckpt_fields[] = {
+    STR_OPT("file", struct yckpt, file),
+    CYAML_FIELD_SEQUENCE("at", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yckpt, at, &string_entry, 0,
+                         CYAML_UNLIMITED),
+    CYAML_FIELD_END,
+};
+
 static const cyaml_schema_field_t exec_fields[] = {
+    CYAML_FIELD_MAPPING_PTR("checkpoint", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL, struct yexec, checkpoint,
+                            ckpt_fields),
     STR_OPT("mode", struct yexec, mode),
     STR_OPT("rate_hz", struct yexec, rate_hz),
     STR_OPT("end_time", struct yexec, end_time),
@@ -474,6 +486,25 @@ static int get_spin_us(hermes_config_t *cfg, hermes_error_t *err, const char *s)
     return 0;
 }
 
+/* execution.checkpoint: the CLI's --checkpoint/--checkpoint-at in YAML. */
+static int convert_checkpoint(hermes_config_t *cfg, hermes_error_t *err, const struct yckpt *yc)
+{
+    double *at = yc->at_count ? calloc(yc->at_count, sizeof *at) : NULL;
+    char field[64], key[32];
+    int rc = yc->at_count && !at ? hermes__config_nomem() : 0;
+    for (unsigned i = 0; i < yc->at_count && rc == 0; i++) {
+        snprintf(field, sizeof field, "execution.checkpoint.at[%u]", i);
+        rc = get_number(cfg, err, field, yc->at[i], &at[i]);
+    }
+    const char *why = rc ? NULL : hermes__config_checkpoint_problem(yc->file, at, yc->at_count, key, sizeof key);
+    if (why && snprintf(field, sizeof field, "execution.checkpoint%s%s", *key ? "." : "", key) > 0)
+        rc = hermes__config_field_fail(cfg, err, HERMES_ECONFIG, field, "%s", why);
+    else if (rc == 0)
+        rc = hermes__config_store_checkpoint(cfg, yc->file, at, yc->at_count);
+    free(at);
+    return rc;
+}
+
 static int convert_access(hermes_config_t *cfg, hermes_error_t *err, const struct yserver *ys)
 {
     int rc;
@@ -592,6 +623,8 @@ static int convert(hermes_config_t *cfg, hermes_error_t *err, struct ytop *y, ch
             (rc = get_bool(cfg, err, "execution.check_groups", ye->check_groups, &cfg->check_groups)) != 0)
             return rc;
         if (ye->spin_us && (rc = get_spin_us(cfg, err, ye->spin_us)) != 0)
+            return rc;
+        if (ye->checkpoint && (rc = convert_checkpoint(cfg, err, ye->checkpoint)) != 0)
             return rc;
         if (ye->restore) {
             if (strcmp(ye->restore, "replay") != 0 && strcmp(ye->restore, "state") != 0)

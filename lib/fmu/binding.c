@@ -159,6 +159,71 @@ int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double 
     return rc;
 }
 
+/* The blob: u32 input count, u32 last_valid, the inputs last written (f64
+ * each), then the FMU's serialized state. The inputs go with it so a restored
+ * run writes the same inputs before each step as the straight run (an FMU
+ * may refuse a value it was never given, such as an enumeration's 0). */
+struct blob_head {
+    uint32_t nin, last_valid;
+};
+
+int hermes__fmu_state_save(struct hermes__fmu_inst *fi, void **buf, size_t *len, char *err, size_t cap)
+{
+    struct hermes__fmu_common *c = fi->c;
+    *buf = NULL;
+    *len = 0;
+    if (!c->md->can_state) {
+        snprintf(err, cap, "the FMU does not declare the FMU state capability");
+        return -1;
+    }
+    void *fmu = NULL;
+    size_t n = 0;
+    if (fi->ops->state_save(c, &fmu, &n, err, cap) != 0) {
+        free(fmu);
+        return -1;
+    }
+    size_t head = sizeof(struct blob_head) + (size_t)c->nin * sizeof(double);
+    unsigned char *b = malloc(head + n);
+    if (!b) {
+        free(fmu);
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    struct blob_head h = {c->nin, c->last_valid};
+    memcpy(b, &h, sizeof h);
+    if (c->nin)
+        memcpy(b + sizeof h, c->last_in, (size_t)c->nin * sizeof(double));
+    if (n)
+        memcpy(b + head, fmu, n);
+    free(fmu);
+    *buf = b;
+    *len = head + n;
+    return 0;
+}
+
+int hermes__fmu_state_load(struct hermes__fmu_inst *fi, const void *buf, size_t len, char *err, size_t cap)
+{
+    struct hermes__fmu_common *c = fi->c;
+    if (!c->md->can_state) {
+        snprintf(err, cap, "the FMU does not declare the FMU state capability");
+        return -1;
+    }
+    struct blob_head h;
+    size_t head = sizeof h + (size_t)c->nin * sizeof(double);
+    if (len < sizeof h || (memcpy(&h, buf, sizeof h), h.nin != c->nin) || len < head) {
+        snprintf(err, cap, "the saved FMU state is not of this FMU (%zu bytes)", len);
+        return -1;
+    }
+    const unsigned char *b = buf;
+    c->last_valid = false;   /* unknown until the FMU took the state */
+    if (fi->ops->state_load(c, b + head, len - head, err, cap) != 0)
+        return -1;
+    if (c->nin)
+        memcpy(c->last_in, b + sizeof h, (size_t)c->nin * sizeof(double));
+    c->last_valid = h.last_valid != 0;
+    return 0;
+}
+
 void hermes__fmu_close(struct hermes__fmu_inst *fi)
 {
     if (!fi)

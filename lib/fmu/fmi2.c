@@ -23,6 +23,12 @@ struct fmi2 {
     fmi2SetRealTYPE                  set_real;
     fmi2SetIntegerTYPE               set_int, set_bool;
     fmi2DoStepTYPE                   do_step;
+    fmi2GetFMUstateTYPE              get_state;
+    fmi2SetFMUstateTYPE              set_state;
+    fmi2FreeFMUstateTYPE             free_state;
+    fmi2SerializedFMUstateSizeTYPE   state_size;
+    fmi2SerializeFMUstateTYPE        serialize;
+    fmi2DeSerializeFMUstateTYPE      deserialize;
 };
 
 static void logger(fmi2ComponentEnvironment env, fmi2String instance, fmi2Status st, fmi2String cat,
@@ -54,7 +60,13 @@ static int bind(struct hermes__fmu_common *c)
         {"fmi2SetReal", (void **)&f->set_real},          {"fmi2SetInteger", (void **)&f->set_int},
         {"fmi2SetBoolean", (void **)&f->set_bool},       {"fmi2DoStep", (void **)&f->do_step},
     };
-    return hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
+    const struct hermes__fmu_sym st[] = {
+        {"fmi2GetFMUstate", (void **)&f->get_state},     {"fmi2SetFMUstate", (void **)&f->set_state},
+        {"fmi2FreeFMUstate", (void **)&f->free_state},   {"fmi2SerializedFMUstateSize", (void **)&f->state_size},
+        {"fmi2SerializeFMUstate", (void **)&f->serialize}, {"fmi2DeSerializeFMUstate", (void **)&f->deserialize},
+    };
+    int rc = hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
+    return rc || !c->md->can_state ? rc : hermes__fmu_bind_all(c, st, sizeof st / sizeof st[0]);
 }
 
 static fmi2Status set_one(struct fmi2 *f, const struct hermes__fmu_var *x, double d)
@@ -196,6 +208,49 @@ static void close_instance(struct hermes__fmu_common *c)
     }
 }
 
+/* fmi2GetFMUstate, then its serialized bytes; the FMU's copy is freed. */
+static int state_save(struct hermes__fmu_common *c, void **buf, size_t *len, char *err, size_t cap)
+{
+    struct fmi2 *f = (struct fmi2 *)c;
+    fmi2FMUstate st = NULL;
+    size_t n = 0;
+    const char *what = "fmi2GetFMUstate";
+    fmi2Status s = f->get_state(f->comp, &st);
+    if (s < fmi2Discard && (what = "fmi2SerializedFMUstateSize", s = f->state_size(f->comp, st, &n)) < fmi2Discard) {
+        *buf = malloc(n ? n : 1);
+        *len = n;
+        what = "fmi2SerializeFMUstate";
+        s = *buf ? f->serialize(f->comp, st, *buf, n) : fmi2Fatal;
+    }
+    if (st)
+        f->free_state(f->comp, &st);
+    if (s >= fmi2Discard) {
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
+        return -1;
+    }
+    return 0;
+}
+
+static int state_load(struct hermes__fmu_common *c, const void *buf, size_t len, char *err, size_t cap)
+{
+    struct fmi2 *f = (struct fmi2 *)c;
+    fmi2FMUstate st = NULL;
+    const char *what = "fmi2DeSerializeFMUstate";
+    fmi2Status s = f->deserialize(f->comp, buf, len, &st);
+    if (s < fmi2Discard) {
+        what = "fmi2SetFMUstate";
+        s = f->set_state(f->comp, st);
+    }
+    if (st)
+        f->free_state(f->comp, &st);
+    if (s >= fmi2Discard) {
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
+        return -1;
+    }
+    return 0;
+}
+
 const struct hermes__fmu_ops hermes__fmu_fmi2_ops = {
     "linux64", sizeof(struct fmi2), bind, instantiate, init, step, read_out, reset, close_instance,
+    state_save, state_load,
 };

@@ -49,6 +49,16 @@ typedef fmi2Status (*fmi2SetRealTYPE)(fmi2Component c, const fmi2ValueReference 
 typedef fmi2Status (*fmi2SetIntegerTYPE)(fmi2Component c, const fmi2ValueReference vr[], size_t n,
                                          const fmi2Integer v[]);
 typedef fmi2Status (*fmi2DoStepTYPE)(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolean no_set_prior);
+/* FMU state (section 2.1.8): get/set/free, serialize/deserialize. */
+typedef void *fmi2FMUstate;
+typedef unsigned char fmi2Byte;
+typedef fmi2Status (*fmi2GetFMUstateTYPE)(fmi2Component c, fmi2FMUstate *state);
+typedef fmi2Status (*fmi2SetFMUstateTYPE)(fmi2Component c, fmi2FMUstate state);
+typedef fmi2Status (*fmi2FreeFMUstateTYPE)(fmi2Component c, fmi2FMUstate *state);
+typedef fmi2Status (*fmi2SerializedFMUstateSizeTYPE)(fmi2Component c, fmi2FMUstate state, size_t *size);
+typedef fmi2Status (*fmi2SerializeFMUstateTYPE)(fmi2Component c, fmi2FMUstate state, fmi2Byte bytes[], size_t size);
+typedef fmi2Status (*fmi2DeSerializeFMUstateTYPE)(fmi2Component c, const fmi2Byte bytes[], size_t size,
+                                                  fmi2FMUstate *state);
 /* Booleans are fmi2Integer-sized, so GetBoolean/SetBoolean use the Integer types. */
 
 #endif

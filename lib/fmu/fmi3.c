@@ -19,6 +19,12 @@ struct fmi3 {
     fmi3EnterInitializationModeTYPE enter_init;
     fmi3InstanceTYPE                exit_init, terminate, reset;
     fmi3DoStepTYPE                  do_step;
+    fmi3GetFMUStateTYPE             get_state;
+    fmi3SetFMUStateTYPE             set_state;
+    fmi3FreeFMUStateTYPE            free_state;
+    fmi3SerializedFMUStateSizeTYPE  state_size;
+    fmi3SerializeFMUStateTYPE       serialize;
+    fmi3DeserializeFMUStateTYPE     deserialize;
     bool                            event_noted;  /* logged the first eventHandlingNeeded of a completed step */
 #define FIELD(N, T) fmi3Get##N##TYPE get_##N; fmi3Set##N##TYPE set_##N;
     HERMES_FMI3_ACCESSORS(FIELD)
@@ -52,7 +58,13 @@ static int bind(struct hermes__fmu_common *c)
         HERMES_FMI3_ACCESSORS(SYM)
 #undef SYM
     };
-    return hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
+    const struct hermes__fmu_sym st[] = {
+        {"fmi3GetFMUState", (void **)&f->get_state},     {"fmi3SetFMUState", (void **)&f->set_state},
+        {"fmi3FreeFMUState", (void **)&f->free_state},   {"fmi3SerializedFMUStateSize", (void **)&f->state_size},
+        {"fmi3SerializeFMUState", (void **)&f->serialize}, {"fmi3DeserializeFMUState", (void **)&f->deserialize},
+    };
+    int rc = hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
+    return rc || !c->md->can_state ? rc : hermes__fmu_bind_all(c, st, sizeof st / sizeof st[0]);
 }
 
 /* Set one variable from a Hermes value (already checked to fit its signal's type). */
@@ -231,6 +243,49 @@ static void close_instance(struct hermes__fmu_common *c)
     }
 }
 
+/* fmi3GetFMUState, then its serialized bytes; the FMU's copy is freed. */
+static int state_save(struct hermes__fmu_common *c, void **buf, size_t *len, char *err, size_t cap)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    fmi3FMUState st = NULL;
+    size_t n = 0;
+    const char *what = "fmi3GetFMUState";
+    fmi3Status s = f->get_state(f->inst, &st);
+    if (s < fmi3Discard && (what = "fmi3SerializedFMUStateSize", s = f->state_size(f->inst, st, &n)) < fmi3Discard) {
+        *buf = malloc(n ? n : 1);
+        *len = n;
+        what = "fmi3SerializeFMUState";
+        s = *buf ? f->serialize(f->inst, st, *buf, n) : fmi3Fatal;
+    }
+    if (st)
+        f->free_state(f->inst, &st);
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
+        return -1;
+    }
+    return 0;
+}
+
+static int state_load(struct hermes__fmu_common *c, const void *buf, size_t len, char *err, size_t cap)
+{
+    struct fmi3 *f = (struct fmi3 *)c;
+    fmi3FMUState st = NULL;
+    const char *what = "fmi3DeserializeFMUState";
+    fmi3Status s = f->deserialize(f->inst, buf, len, &st);
+    if (s < fmi3Discard) {
+        what = "fmi3SetFMUState";
+        s = f->set_state(f->inst, st);
+    }
+    if (st)
+        f->free_state(f->inst, &st);
+    if (s >= fmi3Discard) {
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
+        return -1;
+    }
+    return 0;
+}
+
 const struct hermes__fmu_ops hermes__fmu_fmi3_ops = {
     "x86_64-linux", sizeof(struct fmi3), bind, instantiate, init, step, read_out, reset, close_instance,
+    state_save, state_load,
 };

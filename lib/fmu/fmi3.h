@@ -65,6 +65,18 @@ typedef fmi3Status (*fmi3DoStepTYPE)(fmi3Instance instance, fmi3Float64 current_
     X(UInt64, fmi3UInt64)        \
     X(Boolean, fmi3Boolean)
 
+/* FMU state (section 2.2.4.7 of FMI 3.0). */
+typedef void *fmi3FMUState;
+typedef uint8_t fmi3Byte;
+typedef fmi3Status (*fmi3GetFMUStateTYPE)(fmi3Instance instance, fmi3FMUState *state);
+typedef fmi3Status (*fmi3SetFMUStateTYPE)(fmi3Instance instance, fmi3FMUState state);
+typedef fmi3Status (*fmi3FreeFMUStateTYPE)(fmi3Instance instance, fmi3FMUState *state);
+typedef fmi3Status (*fmi3SerializedFMUStateSizeTYPE)(fmi3Instance instance, fmi3FMUState state, size_t *size);
+typedef fmi3Status (*fmi3SerializeFMUStateTYPE)(fmi3Instance instance, fmi3FMUState state, fmi3Byte bytes[],
+                                                size_t size);
+typedef fmi3Status (*fmi3DeserializeFMUStateTYPE)(fmi3Instance instance, const fmi3Byte bytes[], size_t size,
+                                                  fmi3FMUState *state);
+
 #define HERMES_FMI3_TYPEDEF(N, T)                                                                             \
     typedef fmi3Status (*fmi3Get##N##TYPE)(fmi3Instance instance, const fmi3ValueReference vr[], size_t nvr, \
                                            T values[], size_t nvalues);                                     \

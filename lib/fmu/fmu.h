@@ -62,6 +62,8 @@ struct hermes__fmu_model {
     struct hermes__fmu_var *var;
     uint32_t nvar;
     struct hermes__fmu_skipped *skipped;  /* variables that are not signals (strings, binaries, ...) */
+    bool     can_state;        /* CoSimulation declares canGetAndSetFMUstate and canSerializeFMUstate
+                                  (FMI 3: ...FMUState): checkpoints save and load its state */
     uint32_t nskipped;
 };
 
@@ -95,6 +97,12 @@ int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *er
 int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
                       size_t cap);
 void hermes__fmu_close(struct hermes__fmu_inst *fi);
+/* The FMU's state as a serialized blob (malloc'd into *buf, *len bytes), and
+ * back: get + serialize, deserialize + set (the model declares can_state),
+ * with the inputs last written (so the steps after a restore write what the
+ * straight run writes). -1 with the error text in @p err. */
+int hermes__fmu_state_save(struct hermes__fmu_inst *fi, void **buf, size_t *len, char *err, size_t cap);
+int hermes__fmu_state_load(struct hermes__fmu_inst *fi, const void *buf, size_t len, char *err, size_t cap);
 
 /* What a binding (fmi2.c, fmi3.c) implements; binding.c holds the instance. */
 struct hermes__fmu_common {
@@ -143,6 +151,9 @@ struct hermes__fmu_ops {
     int  (*read)(struct hermes__fmu_common *c, double *const *slots, char *err, size_t cap);
     int  (*reset)(struct hermes__fmu_common *c, char *err, size_t cap);  /* the FMI reset only */
     void (*close)(struct hermes__fmu_common *c);                         /* terminate and free the instance */
+    /* FMU state (bound only when md->can_state): as hermes__fmu_state_save/_load. */
+    int  (*state_save)(struct hermes__fmu_common *c, void **buf, size_t *len, char *err, size_t cap);
+    int  (*state_load)(struct hermes__fmu_common *c, const void *buf, size_t len, char *err, size_t cap);
 };
 extern const struct hermes__fmu_ops hermes__fmu_fmi2_ops, hermes__fmu_fmi3_ops;
 /* ---- fmi_common.c: shared by fmi2.c and fmi3.c ---- */

@@ -282,6 +282,11 @@ static void co_simulation(struct parse *ps, const char **a)
     if (!(ps->md->identifier = hermes__strdup(id)))
         FAIL("out of memory");
     ps->has_cs = true;
+    bool v3 = ps->md->version == 3;
+    const char *gs = attr(a, v3 ? "canGetAndSetFMUState" : "canGetAndSetFMUstate");
+    const char *ser = attr(a, v3 ? "canSerializeFMUState" : "canSerializeFMUstate");
+    ps->md->can_state = gs && ser && (!strcmp(gs, "true") || !strcmp(gs, "1")) &&
+                        (!strcmp(ser, "true") || !strcmp(ser, "1"));
 }
 
 static void XMLCALL on_start(void *ud, const char *el, const char **a)

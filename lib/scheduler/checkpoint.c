@@ -36,7 +36,13 @@ HERMES_API int hermes_scheduler_checkpoint_check(const hermes_scheduler_t *s)
     if (s->ckpt_replay)
         return 0;  /* restored by replaying the journal: no module state needed */
     for (uint32_t i = 0; i < s->nmods; i++)
-        if (state_kind(&s->mods[i]) == HERMES__STATE_UNSUPPORTED)
+        if (state_kind(&s->mods[i]) == HERMES__STATE_UNSUPPORTED && s->mods[i].type == HERMES_MODULE_FMU)
+            return hermes__fail(HERMES_ENOTSUP,
+                                "module '%s' (fmu): the FMU does not declare the FMU state capability "
+                                "(canGetAndSetFMUstate and canSerializeFMUstate in FMI 2, canGetAndSetFMUState and "
+                                "canSerializeFMUState in FMI 3), so this run cannot take checkpoints "
+                                "(docs/checkpoints.md)", s->mods[i].name);
+        else if (state_kind(&s->mods[i]) == HERMES__STATE_UNSUPPORTED)
             return hermes__fail(HERMES_ENOTSUP,
                                 "module '%s' (%s) has no state support, so this run cannot take checkpoints "
                                 "(docs/checkpoints.md: give it state callbacks, or restore with `restore: replay`)",

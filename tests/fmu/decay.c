@@ -141,3 +141,52 @@ EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolea
     s->i[VR_BELOW] = s->r[VR_X] < 1.0;
     return fmi2OK;
 }
+
+/* FMU state (the 'state' variant declares canGetAndSetFMUstate and
+ * canSerializeFMUstate): the state is the instance struct, serialized as is. */
+EXPORT fmi2Status fmi2GetFMUstate(fmi2Component c, fmi2FMUstate *state)
+{
+    struct inst *s = *state ? *state : malloc(sizeof *s);
+    if (!s)
+        return fmi2Error;
+    memcpy(s, c, sizeof *s);
+    *state = s;
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2SetFMUstate(fmi2Component c, fmi2FMUstate state)
+{
+    struct inst *s = c;
+    fmi2CallbackFunctions cb = s->cb;   /* this instance's environment stays */
+    memcpy(s, state, sizeof *s);
+    s->cb = cb;
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2FreeFMUstate(fmi2Component c, fmi2FMUstate *state)
+{
+    (void)c;
+    free(*state);
+    *state = NULL;
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2SerializedFMUstateSize(fmi2Component c, fmi2FMUstate state, size_t *size)
+{
+    (void)c; (void)state;
+    *size = sizeof(struct inst);
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2SerializeFMUstate(fmi2Component c, fmi2FMUstate state, fmi2Byte bytes[], size_t size)
+{
+    (void)c;
+    if (size != sizeof(struct inst))
+        return fmi2Error;
+    memcpy(bytes, state, size);
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2DeSerializeFMUstate(fmi2Component c, const fmi2Byte bytes[], size_t size, fmi2FMUstate *state)
+{
+    (void)c;
+    if (size != sizeof(struct inst) || !(*state = malloc(size)))
+        return fmi2Error;
+    memcpy(*state, bytes, size);
+    return fmi2OK;
+}

@@ -286,3 +286,54 @@ EXPORT fmi3Status fmi3DoStep(fmi3Instance c, fmi3Float64 t, fmi3Float64 h, fmi3B
         *event = true;
     return fmi3OK;
 }
+
+/* FMU state (the 'state3' variant declares canGetAndSetFMUState and
+ * canSerializeFMUState): the state is the instance struct, serialized as is. */
+EXPORT fmi3Status fmi3GetFMUState(fmi3Instance c, fmi3FMUState *state)
+{
+    struct inst *s = *state ? *state : malloc(sizeof *s);
+    if (!s)
+        return fmi3Error;
+    memcpy(s, c, sizeof *s);
+    *state = s;
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3SetFMUState(fmi3Instance c, fmi3FMUState state)
+{
+    struct inst *s = c;
+    fmi3InstanceEnvironment env = s->env;   /* this instance's environment stays */
+    fmi3LogMessageCallback log = s->log;
+    memcpy(s, state, sizeof *s);
+    s->env = env;
+    s->log = log;
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3FreeFMUState(fmi3Instance c, fmi3FMUState *state)
+{
+    (void)c;
+    free(*state);
+    *state = NULL;
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3SerializedFMUStateSize(fmi3Instance c, fmi3FMUState state, size_t *size)
+{
+    (void)c; (void)state;
+    *size = sizeof(struct inst);
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3SerializeFMUState(fmi3Instance c, fmi3FMUState state, fmi3Byte bytes[], size_t size)
+{
+    (void)c;
+    if (size != sizeof(struct inst))
+        return fmi3Error;
+    memcpy(bytes, state, size);
+    return fmi3OK;
+}
+EXPORT fmi3Status fmi3DeserializeFMUState(fmi3Instance c, const fmi3Byte bytes[], size_t size, fmi3FMUState *state)
+{
+    (void)c;
+    if (size != sizeof(struct inst) || !(*state = malloc(size)))
+        return fmi3Error;
+    memcpy(*state, bytes, size);
+    return fmi3OK;
+}

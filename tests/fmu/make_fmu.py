@@ -76,9 +76,11 @@ if variant == 'feed3':  # tests/fmu/feed3.c: an input and an output of every typ
     sys.exit(0)
 
 if variant.endswith('3'):
+    # 'state3': declares the FMU state capability (decay3.c has the functions)
+    STATE3 = (' canGetAndSetFMUState="true" canSerializeFMUState="true"' if variant == 'state3' else '')
     md = f'''<?xml version="1.0" encoding="UTF-8"?>
 <fmiModelDescription fmiVersion="3.0" modelName="decay3" instantiationToken="{{decay3-1}}">
- <CoSimulation modelIdentifier="decay3" canHandleVariableCommunicationStepSize="true"/>
+ <CoSimulation modelIdentifier="decay3" canHandleVariableCommunicationStepSize="true"{STATE3}/>
  <UnitDefinitions><Unit name="m"/></UnitDefinitions>
  {TYPES3}
  <ModelVariables>{VARS3} </ModelVariables>
@@ -103,6 +105,8 @@ if variant.endswith('3'):
 
 version = '4.0' if variant == 'v4' else '1.0' if variant == 'v1' else '2.0'
 iface = '<ModelExchange modelIdentifier="decay"/>' if variant == 'me' else '<CoSimulation modelIdentifier="decay"/>'
+if variant == 'state':  # declares the FMU state capability (decay.c has the functions)
+    iface = '<CoSimulation modelIdentifier="decay" canGetAndSetFMUstate="true" canSerializeFMUstate="true"/>'
 md = f'''<?xml version="1.0" encoding="UTF-8"?>
 <fmiModelDescription fmiVersion="{version}" modelName="decay" guid="{{decay-1}}">
  {iface}

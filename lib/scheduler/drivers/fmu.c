@@ -57,6 +57,19 @@ static int fmu_stage(struct hermes__module *m)
     return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
 }
 
+/* Checkpoints: the FMU's serialized FMU state (only when it declares it). */
+static int fmu_state_save(struct hermes__module *m, void **buf, size_t *len)
+{
+    struct fmu_mod *f = m->impl;
+    return hermes__fmu_state_save(f->inst, buf, len, m->errbuf, sizeof m->errbuf);
+}
+
+static int fmu_state_load(struct hermes__module *m, const void *buf, size_t len)
+{
+    struct fmu_mod *f = m->impl;
+    return hermes__fmu_state_load(f->inst, buf, len, m->errbuf, sizeof m->errbuf);
+}
+
 static void fmu_close(struct hermes__module *m)
 {
     struct fmu_mod *f = m->impl;
@@ -222,6 +235,11 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
     m->step = fmu_step;
     m->reset = fmu_reset;
     m->stage = fmu_stage;
+    if (f->md.can_state) {
+        m->state_kind = HERMES__STATE_OPS;
+        m->state_save = fmu_state_save;
+        m->state_load = fmu_state_load;
+    }
     return 0;
 }
 #else
