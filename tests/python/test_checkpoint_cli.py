@@ -4,7 +4,8 @@ checkpoint at t = 7 s, then restored with --record: its recording starts at
 the checkpoint's frame and every model signal equals the straight run's bit
 for bit from there on (the hermes.* timing signals excepted). A restore with
 --set applies the value over the restored state. Several --checkpoint-at
-times write one file each into a folder.
+times write one file each into a folder. A checkpoint taken by a client's
+checkpoint command while a realtime run goes on restores bit for bit too.
 Usage: test_checkpoint_cli.py HERMES_EXE LAUNCH_YAML"""
 import os
 import subprocess
@@ -64,3 +65,60 @@ with tempfile.TemporaryDirectory() as d:
     r = run("--restore", os.path.join(d, "missing.hckpt"), ok=False)
     assert r.returncode == 4 and "cannot open checkpoint" in r.stderr, r.stderr
     print("ok - several times, bad command lines")
+
+# A checkpoint taken by a client command while the run goes on in realtime:
+# restored and recorded, every model signal equals the straight run's from the
+# checkpoint's frame (its name says which: checkpoint-FRAME-N.hckpt).
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import re  # noqa: E402
+import time  # noqa: E402
+
+import websockets  # noqa: E402
+
+
+async def take_checkpoint(port):
+    async with websockets.connect(f"ws://127.0.0.1:{port}", subprotocols=["hermes"]) as ws:
+        await ws.send(json.dumps({"action": "checkpoint"}))
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            if isinstance(msg, bytes):
+                continue
+            reply = json.loads(msg)
+            if reply.get("type") == "error":
+                sys.exit(f"FAIL: checkpoint: {reply['message']}")
+            if reply.get("type") == "ack" and reply.get("action") == "checkpoint":
+                return reply["file"]
+        sys.exit("FAIL: no checkpoint ack")
+
+
+with tempfile.TemporaryDirectory() as d:
+    a, c = os.path.join(d, "a.h5"), os.path.join(d, "c.h5")
+    run("--record", a)
+    log = os.path.join(d, "rt.log")
+    with open(log, "w") as lf:
+        p = subprocess.Popen([HERMES, "run", CFG, "--port", "0", "--mode", "realtime", "--end-time", "15",
+                              "--checkpoint-dir", d], stderr=lf, stdout=lf)
+    try:
+        port, end = None, time.monotonic() + 20
+        while port is None and time.monotonic() < end:
+            m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        assert port, open(log).read()
+        time.sleep(1.0)  # running, in realtime
+        name = asyncio.run(take_checkpoint(port))
+    finally:
+        p.terminate()
+        p.wait(timeout=30)
+    frame = int(re.match(r"checkpoint-(\d+)-1\.hckpt$", name).group(1))
+    assert 0 < frame < 1500, name
+    run("--restore", os.path.join(d, name), "--record", c)
+    fa, da, names = columns(a)
+    fc, dc, _ = columns(c)
+    assert fc[0] == frame and fc[-1] == 1500, (fc[0], fc[-1])
+    model = [i for i, n in enumerate(names) if not n.startswith("hermes.")]
+    i0 = int(np.nonzero(fa == frame)[0][0])
+    assert (da[i0:, model] == dc[:, model]).all(), "the restored run differs from the straight one"
+    print(f"ok - a client's checkpoint of a realtime run at frame {frame} restores bit for bit")
