@@ -243,68 +243,6 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
     return 0;
 }
 #else
-/* The hermes-fmu-host program: $HERMES_FMU_HOST, else beside the running
- * executable (a build tree), else the installed one in libexec. */
-static char *host_path(void)
-{
-    const char *env = getenv("HERMES_FMU_HOST");
-    if (env && *env)
-        return hermes__strdup(env);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char *p = hermes__asprintf("%s/hermes-fmu-host", exe);
-            if (p && access(p, X_OK) == 0)
-                return p;
-            free(p);
-        }
-    }
-    return hermes__strdup(HERMES_FMU_HOST_PATH);
-}
-
-static void remove_dir(void *ctx)
-{
-    char *dir = ctx;
-    hermes__fmu_remove(dir);
-    free(dir);
-}
-
-/* isolate: true. The FMU runs in a child process, hermes-fmu-host, a process
- * module (drivers/process.c) that opens and steps it with the same code;
- * this process unpacks the archive and removes the folder once the child is
- * gone, so a crash in the FMU leaves nothing behind. */
-static int open_isolated(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp,
-                         const hermes_module_info_t *info, char *dir, bool owned, const hermes_execution_t *ex)
-{
-    char *host = host_path();
-    char stop[48];
-    snprintf(stop, sizeof stop, "--stop=%.17g", ex->end_time);
-    const char *args[4] = {dir, NULL, NULL, NULL};
-    uint32_t n = 1;
-    if (hermes__config_fmu_locals(cfg, m->config_index))
-        args[n++] = "--locals";
-    if (ex->has_end_time)
-        args[n++] = stop;
-    hermes_module_info_t exec = *info;
-    exec.path = host;
-    exec.args = args;
-    exec.arg_count = n;
-    exec.config_path = NULL;
-    int rc = host ? 0 : hermes__fail(HERMES_ENOMEM, "out of memory");
-    if (!rc)
-        rc = hermes__process_open_exec(m, cfg, bp, &exec, owned ? remove_dir : free, dir);
-    else if (owned)
-        remove_dir(dir);
-    else
-        free(dir);
-    free(host);
-    return rc;
-}
-
 int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg, hermes_backplane_t *bp)
 {
     (void)cfg;
