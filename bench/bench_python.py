@@ -10,6 +10,7 @@ loops over bench/wait_stub.c (a hermes_module_wait() stand-in answering at once)
 usage: bench_python.py SRC_ROOT HERMES_EXE LIBHERMES OSC10_C BUILD_TYPE WAIT_STUB [FRAMES]
 """
 import os
+import re
 import statistics
 import struct
 import subprocess
@@ -38,12 +39,17 @@ execution:
 
 
 def afap(hermes_exe, cfg_text, env, tmp):
+    """Wall time of the run itself (the CLI's summary line: start-up and exit
+    excluded, so short C runs are not lost in process start-up noise)."""
     path = os.path.join(tmp, "b.yaml")
     with open(path, "w") as f:
         f.write(cfg_text)
-    t0 = time.perf_counter()
-    subprocess.run([hermes_exe, "run", path, "--no-server", "--quiet"], check=True, env=env)
-    return time.perf_counter() - t0
+    out = subprocess.run([hermes_exe, "run", path, "--no-server"], check=True, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout
+    m = re.search(r"event=summary .*?wall_time=([0-9.]+)", out)
+    if not m:
+        raise SystemExit("bench_python: no summary line in the output of hermes run:\n" + out[-2000:])
+    return float(m.group(1))
 
 
 def loop_cost(src, stub, lib):
@@ -97,7 +103,7 @@ def main():
     sys.path.insert(0, pkg)
     env = dict(os.environ, HERMES_LIB=os.path.abspath(lib), PYTHONPATH=pkg)
     print(f"bench_python: build type {build}, python {sys.version.split()[0]}, {frames} frames at 1 kHz afap")
-    # start-up cancels out: frames/s from a short and a long run of the same module.
+    # frames/s from the run's own wall time (the CLI summary, start-up excluded).
     # The machine may be shared: the variants run interleaved, ROUNDS times, and
     # the medians are printed.
     rounds = 5
@@ -110,9 +116,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(rounds):
             for i, (_, exe, args) in enumerate(variants):
-                short = afap(hermes_exe, config(exe, args, frames // 10), env, tmp)
-                long = afap(hermes_exe, config(exe, args, frames), env, tmp)
-                rates[i].append((frames - frames // 10) / max(long - short, 1e-9))
+                rates[i].append(frames / max(afap(hermes_exe, config(exe, args, frames), env, tmp), 1e-9))
     med = [statistics.median(r) for r in rates]
     for (label, _, _), m, r in zip(variants, med, rates):
         print(f"  {label + ', 10 signals:':52s} {m:10.0f} frames/s (median of {rounds}; "
