@@ -57,7 +57,29 @@ static int plan(struct hermes__fmu_common *c)
         else if (x->causality == FMU_OUTPUT || x->causality == FMU_LOCAL)
             c->out[c->nout++] = i;
     }
-    return 0;
+    /* The batches: vr and var hold the outputs kind after kind. */
+    uint32_t nout = c->nout ? c->nout : 1;
+    c->outb = calloc(FMU_KIND_COUNT, sizeof *c->outb);
+    uint32_t *vr = calloc(nout, sizeof *vr), *var = calloc(nout, sizeof *var);
+    c->scratch = calloc(nout, sizeof(uint64_t));
+    if (!c->outb || !vr || !var || !c->scratch) {
+        free(vr);
+        free(var);
+        return hermes__fail(HERMES_ENOMEM, "out of memory");
+    }
+    uint32_t used = 0;
+    for (int kind = 0; kind < FMU_KIND_COUNT; kind++) {
+        struct hermes__fmu_batch *b = &c->outb[c->noutb];
+        *b = (struct hermes__fmu_batch){(enum hermes__fmu_kind)kind, 0, vr + used, var + used};
+        for (uint32_t k = 0; k < c->nout; k++)
+            if (md->var[c->out[k]].kind == (enum hermes__fmu_kind)kind) {
+                b->vr[b->n] = md->var[c->out[k]].vr;
+                b->var[b->n++] = c->out[k];
+            }
+        used += b->n;
+        c->noutb += b->n > 0;
+    }
+    return 0;   /* outb[0].vr and .var are the arrays' starts (close frees them) */
 }
 
 static int load(struct hermes__fmu_inst *fi, const char *dir)
@@ -237,6 +259,12 @@ void hermes__fmu_close(struct hermes__fmu_inst *fi)
     free(c->resources);
     free(c->in);
     free(c->out);
+    if (c->outb) {
+        free(c->outb[0].vr);
+        free(c->outb[0].var);
+    }
+    free(c->outb);
+    free(c->scratch);
     free(c->last_in);
     free(c);
     free(fi);

@@ -92,19 +92,23 @@ static fmi2Status write_starts(struct fmi2 *f, const double *v)
     return worst;
 }
 
+/* Outputs and locals, one get call per kind (Real, Integer, Enumeration, Boolean). */
 static fmi2Status read_vars(struct fmi2 *f, double *const *slots)
 {
     fmi2Status worst = fmi2OK;
-    for (uint32_t k = 0; k < f->c.nout; k++) {
-        uint32_t i = f->c.out[k];
-        const struct hermes__fmu_var *x = &f->c.md->var[i];
+    for (uint32_t k = 0; k < f->c.noutb; k++) {
+        const struct hermes__fmu_batch *b = &f->c.outb[k];
         fmi2Status s;
-        if (x->kind == FMU_FLOAT64) {
-            s = f->get_real(f->comp, &x->vr, 1, slots[i]);
+        if (b->kind == FMU_FLOAT64) {
+            fmi2Real *v = f->c.scratch;
+            s = f->get_real(f->comp, b->vr, b->n, v);
+            for (uint32_t j = 0; j < b->n; j++)
+                *slots[b->var[j]] = v[j];
         } else {
-            fmi2Integer n = 0;
-            s = (x->kind == FMU_BOOLEAN ? f->get_bool : f->get_int)(f->comp, &x->vr, 1, &n);
-            *slots[i] = x->kind == FMU_BOOLEAN ? (n != 0) : (double)n;
+            fmi2Integer *v = f->c.scratch;   /* fmi2Boolean is an int too */
+            s = (b->kind == FMU_BOOLEAN ? f->get_bool : f->get_int)(f->comp, b->vr, b->n, v);
+            for (uint32_t j = 0; j < b->n; j++)
+                *slots[b->var[j]] = b->kind == FMU_BOOLEAN ? (v[j] != 0) : (double)v[j];
         }
         if (s > worst)
             worst = s;

@@ -91,30 +91,6 @@ static fmi3Status set_one(struct fmi3 *f, const struct hermes__fmu_var *x, doubl
     return fmi3Error;
 }
 
-static fmi3Status get_one(struct fmi3 *f, const struct hermes__fmu_var *x, double *out)
-{
-    const fmi3ValueReference *vr = &x->vr;
-    fmi3Status s = fmi3Error;
-    switch (x->kind) {
-#define GET(K, N, T) case K: { T v = 0; s = f->get_##N(f->inst, vr, 1, &v, 1); *out = (double)v; break; }
-    GET(FMU_FLOAT64, Float64, fmi3Float64)
-    GET(FMU_FLOAT32, Float32, fmi3Float32)
-    GET(FMU_INT8, Int8, fmi3Int8)
-    GET(FMU_UINT8, UInt8, fmi3UInt8)
-    GET(FMU_INT16, Int16, fmi3Int16)
-    GET(FMU_UINT16, UInt16, fmi3UInt16)
-    GET(FMU_INT32, Int32, fmi3Int32)
-    GET(FMU_UINT32, UInt32, fmi3UInt32)
-    GET(FMU_INT64, Int64, fmi3Int64)
-    GET(FMU_ENUM, Int64, fmi3Int64)
-    GET(FMU_UINT64, UInt64, fmi3UInt64)
-#undef GET
-    case FMU_BOOLEAN: { fmi3Boolean v = false; s = f->get_Boolean(f->inst, vr, 1, &v, 1); *out = v ? 1.0 : 0.0; break; }
-    case FMU_KIND_COUNT: break;
-    }
-    return s;
-}
-
 static int instantiate(struct hermes__fmu_common *c)
 {
     struct fmi3 *f = (struct fmi3 *)c;
@@ -155,12 +131,49 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     return 0;
 }
 
+/* One get call for the batch @p b, its values into their slots. */
+static fmi3Status get_batch(struct fmi3 *f, const struct hermes__fmu_batch *b, double *const *slots)
+{
+    fmi3Status s = fmi3Error;
+    switch (b->kind) {
+#define GET(K, N, T)                                                   \
+    case K: {                                                          \
+        T *v = f->c.scratch;                                           \
+        s = f->get_##N(f->inst, b->vr, b->n, v, b->n);                 \
+        for (uint32_t j = 0; j < b->n; j++)                            \
+            *slots[b->var[j]] = (double)v[j];                          \
+        break;                                                         \
+    }
+    GET(FMU_FLOAT64, Float64, fmi3Float64)
+    GET(FMU_FLOAT32, Float32, fmi3Float32)
+    GET(FMU_INT8, Int8, fmi3Int8)
+    GET(FMU_UINT8, UInt8, fmi3UInt8)
+    GET(FMU_INT16, Int16, fmi3Int16)
+    GET(FMU_UINT16, UInt16, fmi3UInt16)
+    GET(FMU_INT32, Int32, fmi3Int32)
+    GET(FMU_UINT32, UInt32, fmi3UInt32)
+    GET(FMU_INT64, Int64, fmi3Int64)
+    GET(FMU_ENUM, Int64, fmi3Int64)
+    GET(FMU_UINT64, UInt64, fmi3UInt64)
+#undef GET
+    case FMU_BOOLEAN: {
+        fmi3Boolean *v = f->c.scratch;
+        s = f->get_Boolean(f->inst, b->vr, b->n, v, b->n);
+        for (uint32_t j = 0; j < b->n; j++)
+            *slots[b->var[j]] = v[j] ? 1.0 : 0.0;
+        break;
+    }
+    case FMU_KIND_COUNT: break;
+    }
+    return s;
+}
+
+/* Outputs and locals, one get call per kind. */
 static fmi3Status read_vars(struct fmi3 *f, double *const *slots)
 {
     fmi3Status worst = fmi3OK;
-    for (uint32_t k = 0; k < f->c.nout; k++) {
-        uint32_t i = f->c.out[k];
-        fmi3Status s = get_one(f, &f->c.md->var[i], slots[i]);
+    for (uint32_t k = 0; k < f->c.noutb; k++) {
+        fmi3Status s = get_batch(f, &f->c.outb[k], slots);
         worst = s > worst ? s : worst;
     }
     return worst;

@@ -104,6 +104,14 @@ void hermes__fmu_close(struct hermes__fmu_inst *fi);
 int hermes__fmu_state_save(struct hermes__fmu_inst *fi, void **buf, size_t *len, char *err, size_t cap);
 int hermes__fmu_state_load(struct hermes__fmu_inst *fi, const void *buf, size_t len, char *err, size_t cap);
 
+/* Outputs (and locals) of one kind, read with one get call after each step:
+ * value references vr[0..n-1] of the variables var[0..n-1] (indices into md->var). */
+struct hermes__fmu_batch {
+    enum hermes__fmu_kind kind;
+    uint32_t              n;
+    uint32_t             *vr, *var;
+};
+
 /* What a binding (fmi2.c, fmi3.c) implements; binding.c holds the instance. */
 struct hermes__fmu_common {
     void                           *dl;
@@ -118,6 +126,11 @@ struct hermes__fmu_common {
      * (inputs, tunable parameters) and read after it (outputs, locals). */
     uint32_t                       *in, *out;
     uint32_t                        nin, nout;
+    /* out[] grouped by kind (in out[]'s order within a kind), and room for
+     * nout values of any kind: a get call per kind, not per variable. */
+    struct hermes__fmu_batch       *outb;
+    uint32_t                        noutb;
+    void                           *scratch;
     /* The value last written to in[k] since initialisation; a step writes
      * only inputs that changed (the FMU keeps what it was given). */
     double                         *last_in;

@@ -188,7 +188,7 @@ int hermes__sched_do_frame(hermes_scheduler_t *s)
     if (sample)
         hermes__sched_update_health(s, t0, hermes__now_ns());
     if (s->pub_lazy)
-        publish_lazy(s, hermes__now_ns());
+        publish_lazy(s);
     else
         publish(s);
     return call_frame_hook(s, HERMES_FRAME_COMPUTED);

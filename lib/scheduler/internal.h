@@ -139,6 +139,9 @@ struct hermes_scheduler {
     bool             pub_lazy;        /* run.c: this frame may skip its publication */
     bool             pub_stale;       /* the publication is older than the live frame */
     uint64_t         pub_wall_ns;     /* wall time of the last lazy publication */
+    uint64_t         pub_check_ns;    /* wall time of the last clock read for it */
+    uint32_t         pub_every;       /* lazy frames between clock reads (1 .. HERMES__PUB_CHECK_MAX) */
+    uint32_t         pub_countdown;   /* lazy frames until the next clock read */
     _Atomic int      pending;         /* queue non-empty */
 
     pthread_mutex_t mu;
@@ -192,10 +195,30 @@ static inline void publish(hermes_scheduler_t *s)
  * hook (the recorder reads each recorded frame from the publication). */
 #define HERMES__PUB_PERIOD_NS 1000000u
 
-static inline void publish_lazy(hermes_scheduler_t *s, uint64_t now_ns)
+/* Reading the clock costs ~30 ns in this VM, more than an empty frame, so a
+ * lazy frame reads it only every pub_every frames: that interval doubles
+ * (up to HERMES__PUB_CHECK_MAX) while reads come less than a period/8
+ * apart and drops back to 1 when one comes more than a period/2 after the
+ * last. A fast run reads the clock once every 64 frames; after a run slows
+ * down, a publication is at most HERMES__PUB_CHECK_MAX frames late. */
+#define HERMES__PUB_CHECK_MAX 64u
+
+static inline void publish_lazy(hermes_scheduler_t *s)
 {
-    if (now_ns - s->pub_wall_ns >= HERMES__PUB_PERIOD_NS) {
-        s->pub_wall_ns = now_ns;
+    if (s->pub_countdown > 1) {
+        s->pub_countdown--;
+        s->pub_stale = true;
+        return;
+    }
+    uint64_t now = hermes__now_ns(), gap = now - s->pub_check_ns;
+    s->pub_check_ns = now;
+    if (gap > HERMES__PUB_PERIOD_NS / 2)
+        s->pub_every = 1;
+    else if (gap < HERMES__PUB_PERIOD_NS / 8 && s->pub_every < HERMES__PUB_CHECK_MAX)
+        s->pub_every = s->pub_every ? s->pub_every * 2 : 1;
+    s->pub_countdown = s->pub_every;
+    if (now - s->pub_wall_ns >= HERMES__PUB_PERIOD_NS) {
+        s->pub_wall_ns = now;
         publish(s);
     } else {
         s->pub_stale = true;
