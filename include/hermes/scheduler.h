@@ -12,9 +12,11 @@
  * frame or boundary hook is set; an afap run without hooks publishes at most
  * once per millisecond of wall time while running (readers sample at 1 kHz
  * at most), and always the current frame before any event is delivered and
- * whenever the run pauses, steps, stops, ends or fails, so a reader never
- * sees a frame older than 1 ms of wall time, nor a stale one once the run
- * waits. Modules and wires always see every frame (the live slots).
+ * whenever the run pauses, steps, stops, ends or fails. Such a run reads
+ * the clock only every 1 to 64 frames (adapted so that reads come 0.125 to
+ * 0.5 ms apart), so a reader sees a frame at most about 1.5 ms of wall time
+ * old, or, just after frames turn slow, at most 64 frames old; never a stale
+ * one once the run waits. Modules and wires always see every frame (the live slots).
  *
  * Realtime pacing sleeps until each frame's deadline on CLOCK_MONOTONIC
  * (absolute, with the thread's timer slack lowered to 1 ns while run() is
@@ -216,8 +218,8 @@ HERMES_API int hermes_scheduler_set(hermes_scheduler_t *s, hermes_signal_t sig, 
 /** Current state. Context: any thread. */
 HERMES_API hermes_state_t hermes_scheduler_state(const hermes_scheduler_t *s);
 /** Frame number of the last published frame (the backplane's): the frame
- *  completed, or during an afap run without hooks at most 1 ms of wall time
- *  behind it (see the file comment). */
+ *  completed, or during an afap run without hooks a little behind it (at
+ *  most about 1.5 ms of wall time or 64 frames: see the file comment). */
 HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s);
 /** Copy of the timing health, read from the last published frame.
  *  @return 0, HERMES_EINVAL (NULL) or HERMES_EAGAIN (see hermes_backplane_snapshot()).
