@@ -17,6 +17,7 @@
 #include "hermes/config.h"
 #include "hermes/inproc.h"
 #include "config/internal.h"
+#include "common/util.h"
 
 #ifndef HERMES_TEST_SRCDIR
 #error "HERMES_TEST_SRCDIR must be defined (the tests/ source directory)"
@@ -497,6 +498,48 @@ static void test_config_full_roundtrip(void **state)
 
     assert_hermes_ok(hermes_config_validate(cfg, &err));
     hermes_config_destroy(cfg);
+}
+
+/* hermes__read_file, which hermes_config_load (and every whole-file read in
+ * the library) uses: contents with a NUL after them, the size limit at its
+ * edge, files whose stat size is 0 (/proc), and the error codes. */
+static void test_read_file_whole_and_limits(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/hermes_readfile_XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f", dir);
+    unsigned char *b = NULL;
+    size_t n = 99;
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(hermes__read_file(path, 10, &b, &n), 0);   /* empty */
+    assert_int_equal(n, 0);
+    assert_int_equal(b[0], '\0');
+    free(b);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 20000; i++)   /* more than one 8 KiB buffer */
+        fputc('a' + i % 26, f);
+    fclose(f);
+    assert_int_equal(hermes__read_file(path, 20000, &b, &n), 0);   /* exactly the limit */
+    assert_int_equal(n, 20000);
+    assert_int_equal(b[19999], 'a' + 19999 % 26);
+    assert_int_equal(b[20000], '\0');
+    free(b);
+    assert_int_equal(hermes__read_file(path, 19999, &b, &n), HERMES_EFORMAT);   /* one byte over */
+    assert_null(b);
+    assert_int_equal(n, 0);
+    assert_int_equal(hermes__read_file("/proc/self/status", 1 << 20, &b, &n), 0);   /* stat size 0 */
+    assert_true(n > 0 && strstr((char *)b, "Name:") != NULL);
+    free(b);
+    assert_int_equal(hermes__read_file(dir, 100, &b, &n), HERMES_ESYS);
+    assert_null(b);
+    unlink(path);
+    assert_int_equal(hermes__read_file(path, 100, &b, &n), HERMES_ENOENT);
+    assert_null(b);
+    rmdir(dir);
 }
 
 static void test_config_defaults(void **state)
@@ -1314,6 +1357,7 @@ int main(void)
 {
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_config_full_roundtrip),
+        cmocka_unit_test(test_read_file_whole_and_limits),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_schedule_defaults_to_file_order),
         cmocka_unit_test(test_config_accepts_bool_spellings),

@@ -303,33 +303,14 @@ static int decode(struct rd *r, struct hermes__ckpt *c, const char *path)
 
 static int slurp(const char *path, unsigned char **out, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return hermes__fail(errno == ENOENT ? HERMES_ENOENT : HERMES_ESYS, "cannot open checkpoint '%s': %s", path,
-                            strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > HERMES__CKPT_MAX_BYTES) {
-        close(fd);
+    int rc = hermes__read_file(path, HERMES__CKPT_MAX_BYTES, out, len);
+    if (rc == HERMES_ENOENT || (rc == HERMES_ESYS && errno != EISDIR))
+        return hermes__fail(rc, "cannot open checkpoint '%s': %s", path, strerror(errno));
+    if (rc == HERMES_ENOMEM)
+        return hermes__fail(rc, "cannot read checkpoint '%s': out of memory", path);
+    if (rc)
         return hermes__fail(HERMES_EFORMAT, "checkpoint '%s': not a regular file of at most %llu bytes", path,
                             (unsigned long long)HERMES__CKPT_MAX_BYTES);
-    }
-    unsigned char *p = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (p && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, p + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (!p || got != (size_t)st.st_size) {
-        free(p);
-        return hermes__fail(p ? HERMES_ESYS : HERMES_ENOMEM, "cannot read checkpoint '%s'", path);
-    }
-    *out = p;
-    *len = got;
     return 0;
 }
 

@@ -1,12 +1,15 @@
 /* Private helpers shared by every component (see util.h). */
 #include "common/util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "hermes/version.h"
 
 static _Thread_local char last_error[1024];
@@ -232,3 +235,56 @@ HERMES_API const char *hermes_err_name(int code)
 
 HERMES_API int hermes_version(void) { return HERMES_VERSION_NUMBER; }
 HERMES_API const char *hermes_version_string(void) { return HERMES_VERSION_STRING; }
+
+int hermes__read_file(const char *path, size_t max, unsigned char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (max > SIZE_MAX / 4)
+        max = SIZE_MAX / 4;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? HERMES_ENOENT : HERMES_ESYS;
+    struct stat st;
+    size_t cap = 8192;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size <= (uint64_t)max)
+        cap = (size_t)st.st_size + 2;   /* one read to EOF, and the NUL (the size may have changed) */
+    if (cap > max + 2)
+        cap = max + 2;
+    unsigned char *buf = malloc(cap);
+    size_t n = 0;
+    int rc = buf ? 0 : HERMES_ENOMEM;
+    while (!rc && n <= max) {           /* reads max + 1 bytes at most: one more says too large */
+        if (n + 1 >= cap) {
+            size_t ncap = cap * 2 < max + 2 ? cap * 2 : max + 2;
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                rc = HERMES_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0) {
+            rc = got < 0 ? HERMES_ESYS : 0;
+            break;
+        }
+        n += (size_t)got;
+    }
+    if (!rc && n > max)
+        rc = HERMES_EFORMAT;
+    int e = errno;
+    close(fd);
+    if (rc) {
+        free(buf);
+        errno = e;
+        return rc;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}

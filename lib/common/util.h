@@ -45,6 +45,14 @@ void hermes__free_strv(char **v, size_t n);
  * of memory (then *out is untouched). */
 int hermes__copy_strv(char ***out, const char *const *v, uint32_t n);
 
+/* The whole of @p path (any readable file: regular, FIFO, /proc) into a
+ * malloc'd *out with a NUL after its *len bytes, so text can be used as a
+ * string. Sets no error message (callers name the file); returns 0, or
+ * HERMES_ENOENT (no such file), HERMES_ESYS (open or read failed: errno
+ * says why, EISDIR for a folder), HERMES_ENOMEM, or HERMES_EFORMAT (more
+ * than @p max bytes; nothing is read past max + 1). */
+int hermes__read_file(const char *path, size_t max, unsigned char **out, size_t *len);
+
 /* Grow the array *p of *cap elements of @p elem bytes to hold at least
  * @p need (doubling). 0, or -1 when out of memory (then *p is untouched). */
 int hermes__grow(void **p, uint32_t *cap, uint32_t need, size_t elem);

@@ -830,47 +830,21 @@ HERMES_API int hermes_config_load(hermes_config_t **out, const char *path, herme
         *out = NULL;
     if (!out || !path)
         return fill_err(err, hermes__fail(HERMES_EINVAL, "hermes_config_load: out or path is NULL"), path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    unsigned char *bytes = NULL;
+    size_t len = 0;
+    int frc = hermes__read_file(path, SIZE_MAX, &bytes, &len);
+    if (frc) {
         int e = errno;
+        if (frc == HERMES_ENOMEM)
+            return fill_err(err, hermes__config_nomem(), path);
         struct hermes_config tmp;
         memset(&tmp, 0, sizeof tmp);
         tmp.label = (char *)path;
         tmp.errfile = (char *)path;
-        return hermes__config_fail(&tmp, err, e == ENOENT ? HERMES_ENOENT : HERMES_ECONFIG, NULL, 0, 0,
-                                   "cannot open: %s",
-                                   strerror(e));
+        return hermes__config_fail(&tmp, err, frc == HERMES_ENOENT ? HERMES_ENOENT : HERMES_ECONFIG, NULL, 0, 0,
+                                   "cannot read: %s", strerror(e));
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *t = realloc(text, ncap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return fill_err(err, hermes__config_nomem(), path);
-            }
-            text = t;
-            cap = ncap;
-        }
-        size_t n = fread(text + len, 1, cap - len, f);
-        len += n;
-        if (n == 0)
-            break;
-    }
-    int rerr = ferror(f);
-    int e = errno;
-    fclose(f);
-    if (rerr) {
-        free(text);
-        struct hermes_config tmp;
-        memset(&tmp, 0, sizeof tmp);
-        tmp.label = (char *)path;
-        tmp.errfile = (char *)path;
-        return hermes__config_fail(&tmp, err, HERMES_ECONFIG, NULL, 0, 0, "cannot read: %s", strerror(e));
-    }
+    char *text = (char *)bytes;
     char *real = realpath(path, NULL);
     char *base = real ? hermes__strdup(real) : hermes__resolve_path(NULL, path);
     if (!base) {

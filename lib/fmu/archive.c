@@ -40,31 +40,11 @@ static int open_zip(const char *fmu, zip_t **out)
 
 static int read_file(const char *path, char **xml, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return hermes__fail(HERMES_ECONFIG, "%s: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 8192;
-            char *nb = cap > HERMES_FMU_MAX_XML ? NULL : realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return hermes__fail(HERMES_ECONFIG, "%s: too large", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, 4096, f);
-        n += r;
-        if (r < 4096)
-            break;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *xml = buf;
-    *len = n;
+    int rc = hermes__read_file(path, HERMES_FMU_MAX_XML, (unsigned char **)xml, len);
+    if (rc == HERMES_EFORMAT)
+        return hermes__fail(HERMES_ECONFIG, "%s: larger than %u MiB", path, HERMES_FMU_MAX_XML >> 20);
+    if (rc)
+        return hermes__fail(HERMES_ECONFIG, "%s: %s", path, rc == HERMES_ENOMEM ? "out of memory" : strerror(errno));
     return 0;
 }
 

@@ -106,31 +106,13 @@ static int state_load(hermes_module_t *m, char *msg, size_t cap)
     char path[PATH_MAX];
     if (state_file(m, path, sizeof path) != 0)
         return said(msg, cap, HERMES_EINVAL, "state file name too long");
-    FILE *f = fopen(path, "rbe");
-    if (!f)
-        return said(msg, cap, HERMES_ESYS, "cannot open its state file %s: %s", path, strerror(errno));
-    size_t cap_buf = 1 << 16, n = 0;
-    unsigned char *buf = malloc(cap_buf);
-    for (size_t got; buf && (got = fread(buf + n, 1, cap_buf - n, f)) > 0;) {
-        n += got;
-        if (n == cap_buf) {
-            unsigned char *nb = realloc(buf, cap_buf * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap_buf *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    int rc = 0;
-    if (!buf)
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int rc = hermes__read_file(path, SIZE_MAX, &buf, &n);
+    if (rc == HERMES_ENOMEM)
         rc = said(msg, cap, HERMES_ENOMEM, "out of memory reading its state");
-    else if (bad)
-        rc = said(msg, cap, HERMES_ESYS, "cannot read its state file %s", path);
+    else if (rc)
+        rc = said(msg, cap, HERMES_ESYS, "cannot read its state file %s: %s", path, strerror(errno));
     else if (m->state.load(m->state.ctx, buf, n) != 0)
         rc = said(msg, cap, HERMES_EMODULE, "its state load callback refused the checkpoint's state (%zu bytes)", n);
     free(buf);

@@ -93,31 +93,11 @@ void hermes__rec_utc_now(char *buf, size_t cap)
 
 char *hermes__rec_read_text(const char *path)
 {
-    if (!path)
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    if (!path || hermes__read_file(path, SIZE_MAX, &buf, &len) != 0)
         return NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    size_t k;
-    while (buf && (k = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-        len += k;
-        if (cap - len < 2) {
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf)
-        buf[len] = '\0';
-    return buf;
+    return (char *)buf;
 }
 
 static int create_fail(hermes_recorder_t *r, int code, const char *what)

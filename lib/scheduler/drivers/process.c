@@ -396,28 +396,16 @@ static int proc_state_save(struct hermes__module *m, void **buf, size_t *len)
     struct proc *p = m->impl;
     unlink(p->state_path);
     int rc = command(p, HERMES__CMD_SAVE, p->last_frame, p->dt);
-    FILE *f = rc == 0 ? fopen(p->state_path, "rbe") : NULL;
-    if (rc == 0 && !f) {
-        snprintf(m->errbuf, sizeof m->errbuf, "its state file %s is missing: %s", p->state_path, strerror(errno));
-        rc = -1;
-    }
-    size_t n = 0, cap = 1 << 16;
-    unsigned char *b = f ? malloc(cap) : NULL;
-    for (size_t got; b && (got = fread(b + n, 1, cap - n, f)) > 0;) {
-        n += got;
-        unsigned char *nb = n == cap ? realloc(b, cap *= 2) : b;
-        if (!nb)
-            free(b);
-        b = nb;
-    }
-    if (f && (!b || ferror(f))) {
-        snprintf(m->errbuf, sizeof m->errbuf, "cannot read its state file %s", p->state_path);
-        rc = -1;
-    }
-    if (f)
-        fclose(f);
+    unsigned char *b = NULL;
+    size_t n = 0;
+    int frc = rc == 0 ? hermes__read_file(p->state_path, SIZE_MAX, &b, &n) : 0;
+    if (frc == HERMES_ENOENT)
+        snprintf(m->errbuf, sizeof m->errbuf, "its state file %s is missing", p->state_path);
+    else if (frc)
+        snprintf(m->errbuf, sizeof m->errbuf, "cannot read its state file %s: %s", p->state_path,
+                 frc == HERMES_ENOMEM ? "out of memory" : strerror(errno));
     unlink(p->state_path);
-    if (rc) {
+    if (rc || frc) {
         free(b);
         return -1;
     }
