@@ -33,17 +33,13 @@ int cli_ckpt_option(struct cli_ckpt *c, const char *name, const char *arg)
 }
 
 /* The --set values again, over the restored state. */
-static int apply_sets(hermes_scheduler_t *s, const char *const *sets, int nsets, cli_log_fn log)
+static int apply_sets(hermes_scheduler_t *s, const struct cli_set *sets, int nsets, cli_log_fn log)
 {
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
     for (int i = 0; i < nsets; i++) {
-        const char *eq = strchr(sets[i], '=');
-        char name[HERMES_MAX_NAME + 2];
-        snprintf(name, sizeof name, "%.*s", (int)(eq - sets[i]), sets[i]);
-        double v = !strcmp(eq + 1, "true") ? 1 : !strcmp(eq + 1, "false") ? 0 : strtod(eq + 1, NULL);
         hermes_signal_t sig;
-        if (hermes_backplane_find(bp, name, &sig) != 0 || hermes_backplane_write(bp, sig, v) != 0) {
-            log(HERMES_LOG_ERROR, "event=restore_failed error=\"--set %s: %s\"", sets[i], hermes_last_error());
+        if (hermes_backplane_find(bp, sets[i].name, &sig) != 0 || hermes_backplane_write(bp, sig, sets[i].value) != 0) {
+            log(HERMES_LOG_ERROR, "event=restore_failed error=\"--set %s: %s\"", sets[i].arg, hermes_last_error());
             return 2;
         }
     }
@@ -125,7 +121,8 @@ static int schedule_all(const struct cli_ckpt *c, hermes_scheduler_t *s, const h
 }
 
 int cli_ckpt_attach(const struct cli_ckpt *c, hermes_scheduler_t *s, const hermes_config_t *cfg,
-                    const hermes_execution_t *ex, const char *const *sets, int nsets, bool rerun, cli_log_fn log)
+                    const hermes_execution_t *ex, const struct cli_set *sets, int nsets, bool rerun,
+                    cli_log_fn log)
 {
     if (c->restore && rerun) {
         log(HERMES_LOG_ERROR, "event=restore_failed error=\"--restore cannot be combined with --rerun: a rerun "

@@ -421,10 +421,33 @@ struct run_opts {
     long               port;          /* -1: the config's */
     const char        *host, *mode, *run_name, *path;
     double             end_time;
-    const char        *sets[256];     /* --set arguments, applied after loading */
+    struct cli_set     sets[256];     /* --set arguments, applied after loading */
     int                nsets;
     unsigned long long seed;
 };
+
+/* --set MODULE.SIGNAL=VALUE (a finite number, true or false) into @p out:
+ * 0, or the exit status (message printed). */
+static int parse_set(const char *arg, struct cli_set *out)
+{
+    const char *eq = strchr(arg, '=');
+    bool ok = eq && eq > arg && (size_t)(eq - arg) < sizeof out->name;
+    out->arg = arg;
+    out->value = 0;
+    if (ok) {
+        snprintf(out->name, sizeof out->name, "%.*s", (int)(eq - arg), arg);
+        if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false"))
+            out->value = !strcmp(eq + 1, "true");
+        else
+            ok = parse_double(eq + 1, &out->value) == 0;
+    }
+    if (!ok) {
+        fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
+                arg);
+        return EXIT_USAGE;
+    }
+    return 0;
+}
 
 /* One option of `hermes run` (@p name for the recording ones): 0, or the exit status (message printed). */
 static int run_option(struct run_opts *o, int c, const char *name)
@@ -466,8 +489,7 @@ static int run_option(struct run_opts *o, int c, const char *name)
             fprintf(stderr, "hermes run: at most %d --set options\n", o->nsets);
             return EXIT_USAGE;
         }
-        o->sets[o->nsets++] = optarg;
-        return 0;
+        return parse_set(optarg, &o->sets[o->nsets++]);
     case O_SEED:
         errno = 0;
         o->seed = strtoull(optarg, &end, 10);
@@ -521,28 +543,11 @@ static int run_args(struct run_opts *o, int argc, char **argv)
 /* The --set overrides: 0 or EXIT_USAGE (printed). */
 static int run_apply_sets(const struct run_opts *o, hermes_config_t *cfg)
 {
-    for (int i = 0; i < o->nsets; i++) {
-        const char *set = o->sets[i], *eq = strchr(set, '=');
-        char name[HERMES_MAX_NAME + 2];
-        double v = 0;
-        bool ok = eq && eq > set && (size_t)(eq - set) < sizeof name;
-        if (ok) {
-            snprintf(name, sizeof name, "%.*s", (int)(eq - set), set);
-            if (!strcmp(eq + 1, "true") || !strcmp(eq + 1, "false"))
-                v = !strcmp(eq + 1, "true");
-            else
-                ok = parse_double(eq + 1, &v) == 0;
-        }
-        if (!ok) {
-            fprintf(stderr, "hermes run: --set needs MODULE.SIGNAL=VALUE (a finite number, true or false), got '%s'\n",
-                    set);
+    for (int i = 0; i < o->nsets; i++)
+        if (hermes_config_set_initial(cfg, o->sets[i].name, o->sets[i].value) != 0) {
+            fprintf(stderr, "hermes run: --set %s: %s\n", o->sets[i].arg, hermes_last_error());
             return EXIT_USAGE;
         }
-        if (hermes_config_set_initial(cfg, name, v) != 0) {
-            fprintf(stderr, "hermes run: --set %s: %s\n", set, hermes_last_error());
-            return EXIT_USAGE;
-        }
-    }
     return 0;
 }
 
