@@ -67,23 +67,27 @@ static int bind(struct hermes__fmu_common *c)
     return rc || !c->md->can_state ? rc : hermes__fmu_bind_all(c, st, sizeof st / sizeof st[0]);
 }
 
+/* The numeric kinds: kind, the fmi3Get/Set name part, the C type. */
+#define NUMERIC_KINDS(X)                 \
+    X(FMU_FLOAT64, Float64, fmi3Float64) \
+    X(FMU_FLOAT32, Float32, fmi3Float32) \
+    X(FMU_INT8, Int8, fmi3Int8)          \
+    X(FMU_UINT8, UInt8, fmi3UInt8)       \
+    X(FMU_INT16, Int16, fmi3Int16)       \
+    X(FMU_UINT16, UInt16, fmi3UInt16)    \
+    X(FMU_INT32, Int32, fmi3Int32)       \
+    X(FMU_UINT32, UInt32, fmi3UInt32)    \
+    X(FMU_INT64, Int64, fmi3Int64)       \
+    X(FMU_ENUM, Int64, fmi3Int64)        \
+    X(FMU_UINT64, UInt64, fmi3UInt64)
+
 /* Set one variable from a Hermes value (already checked to fit its signal's type). */
 static fmi3Status set_one(struct fmi3 *f, const struct hermes__fmu_var *x, double d)
 {
     const fmi3ValueReference *vr = &x->vr;
     switch (x->kind) {
 #define SET(K, N, T) case K: { T v = (T)d; return f->set_##N(f->inst, vr, 1, &v, 1); }
-    SET(FMU_FLOAT64, Float64, fmi3Float64)
-    SET(FMU_FLOAT32, Float32, fmi3Float32)
-    SET(FMU_INT8, Int8, fmi3Int8)
-    SET(FMU_UINT8, UInt8, fmi3UInt8)
-    SET(FMU_INT16, Int16, fmi3Int16)
-    SET(FMU_UINT16, UInt16, fmi3UInt16)
-    SET(FMU_INT32, Int32, fmi3Int32)
-    SET(FMU_UINT32, UInt32, fmi3UInt32)
-    SET(FMU_INT64, Int64, fmi3Int64)
-    SET(FMU_ENUM, Int64, fmi3Int64)
-    SET(FMU_UINT64, UInt64, fmi3UInt64)
+    NUMERIC_KINDS(SET)
 #undef SET
     case FMU_BOOLEAN: { fmi3Boolean v = d != 0.0; return f->set_Boolean(f->inst, vr, 1, &v, 1); }
     case FMU_KIND_COUNT: break;
@@ -144,17 +148,7 @@ static fmi3Status get_batch(struct fmi3 *f, const struct hermes__fmu_batch *b, d
             *slots[b->var[j]] = (double)v[j];                          \
         break;                                                         \
     }
-    GET(FMU_FLOAT64, Float64, fmi3Float64)
-    GET(FMU_FLOAT32, Float32, fmi3Float32)
-    GET(FMU_INT8, Int8, fmi3Int8)
-    GET(FMU_UINT8, UInt8, fmi3UInt8)
-    GET(FMU_INT16, Int16, fmi3Int16)
-    GET(FMU_UINT16, UInt16, fmi3UInt16)
-    GET(FMU_INT32, Int32, fmi3Int32)
-    GET(FMU_UINT32, UInt32, fmi3UInt32)
-    GET(FMU_INT64, Int64, fmi3Int64)
-    GET(FMU_ENUM, Int64, fmi3Int64)
-    GET(FMU_UINT64, UInt64, fmi3UInt64)
+    NUMERIC_KINDS(GET)
 #undef GET
     case FMU_BOOLEAN: {
         fmi3Boolean *v = f->c.scratch;
