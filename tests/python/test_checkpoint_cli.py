@@ -76,6 +76,8 @@ import time  # noqa: E402
 
 import websockets  # noqa: E402
 
+from rig import wait_port  # noqa: E402
+
 
 async def take_checkpoint(port):
     async with websockets.connect(f"ws://127.0.0.1:{port}", subprotocols=["hermes"]) as ws:
@@ -101,12 +103,7 @@ with tempfile.TemporaryDirectory() as d:
         p = subprocess.Popen([HERMES, "run", CFG, "--port", "0", "--mode", "realtime", "--end-time", "15",
                               "--checkpoint-dir", d], stderr=lf, stdout=lf)
     try:
-        port, end = None, time.monotonic() + 20
-        while port is None and time.monotonic() < end:
-            m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.05)
-        assert port, open(log).read()
+        port = wait_port(log, p, what="hermes run")
         time.sleep(1.0)  # running, in realtime
         name = asyncio.run(take_checkpoint(port))
     finally:

@@ -20,23 +20,18 @@ import csv
 import json
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 import h5py
 import numpy as np
 import websockets
 
+from rig import cmd, fail, wait_port
+
 RATE = 100.0
-
-
-def fail(msg):
-    print("test_fmu_runs: FAIL: " + msg)
-    sys.exit(1)
 
 
 def analytic(x0, k, u, t):
@@ -105,31 +100,6 @@ def check_unattended(hermes, cfg, tmp):
     if f["signals"]["unit"][col["d3.x"]].decode() != "m":
         fail("d3.x has no unit m in the recording")
     print(f"ok: unattended run, {rows} rows: x matches the analytic solution; d3 stepped {n3} times, d2 {n2}")
-
-
-def wait_port(log, proc, seconds=20):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            fail(f"hermes exited early with {proc.returncode}: {open(log).read()[-2000:]}")
-        m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.02)
-    fail("no event=listening line")
-
-
-async def cmd(ws, action, **params):
-    await ws.send(json.dumps({"action": action, "params": params}))
-    while True:
-        msg = await asyncio.wait_for(ws.recv(), 10)
-        if isinstance(msg, bytes):
-            continue
-        reply = json.loads(msg)
-        if reply["type"] == "ack":
-            return reply
-        if reply["type"] == "error":
-            fail(f"{action} {params}: {reply['message']}")
 
 
 async def drive(port):

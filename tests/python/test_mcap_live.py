@@ -12,7 +12,6 @@ usage: test_mcap_live.py HERMES LAUNCH_YAML
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import struct
@@ -23,10 +22,7 @@ import time
 
 import websockets
 
-
-def fail(msg):
-    print("test_mcap_live: FAIL: " + msg)
-    sys.exit(1)
+from rig import fail, wait_port
 
 
 def records(buf, top=True):
@@ -112,16 +108,7 @@ def main():
             proc = subprocess.Popen([hermes, "run", launch, "--paused", "--port", "0", "--record", path,
                                      "--record-compression", "none"], stdout=lf, stderr=lf,
                                     env={**os.environ, "HERMES_AUTH_TOKEN": ""})
-        port = None
-        end = time.monotonic() + 20
-        while port is None and time.monotonic() < end:
-            if proc.poll() is not None:
-                fail(f"hermes run exited {proc.returncode}: {open(log).read()[-1500:]}")
-            m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.02)
-        if port is None:
-            fail("no event=listening line")
+        port = wait_port(log, proc, what="hermes run")
         chans, live = asyncio.run(asyncio.wait_for(watch(port), 60))
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(20)

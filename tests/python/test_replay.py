@@ -13,7 +13,6 @@ usage: test_replay.py HERMES LAUNCH_YAML [--mcap]
 import asyncio
 import json
 import os
-import re
 import shutil
 import signal
 import struct
@@ -26,12 +25,9 @@ import h5py
 import numpy as np
 import websockets
 
+from rig import fail, wait_port
+
 HEADER = struct.Struct("<IQdI")
-
-
-def fail(msg):
-    print("test_replay: FAIL: " + msg)
-    sys.exit(1)
 
 
 def decode(buf):
@@ -248,16 +244,7 @@ def main():
         log = os.path.join(tmp, "replay.log")
         with open(log, "w") as lf:
             proc = subprocess.Popen([hermes, "replay", served, "--port", "0", "--speed", "4"], stdout=lf, stderr=lf)
-        port = None
-        end = time.monotonic() + 20
-        while port is None and time.monotonic() < end:
-            if proc.poll() is not None:
-                fail(f"hermes replay exited {proc.returncode}: {open(log).read()[-1500:]}")
-            m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
-            port = int(m.group(1)) if m else None
-            time.sleep(0.02)
-        if port is None:
-            fail("no event=listening line")
+        port = wait_port(log, proc, what="hermes replay")
         asyncio.run(asyncio.wait_for(run(port, rec), 60))
         asyncio.run(asyncio.wait_for(foxglove(port, rec), 60))
         proc.send_signal(signal.SIGTERM)

@@ -16,7 +16,6 @@ usage: test_rerun.py HERMES LAUNCH_YAML [NODE CHECK_MCAP_JS H5_DUMP_PY]
 import asyncio
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -27,35 +26,7 @@ import h5py
 import numpy as np
 import websockets
 
-
-def fail(msg):
-    print("test_rerun: FAIL: " + msg)
-    sys.exit(1)
-
-
-def wait_port(log, proc, seconds=20):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            fail(f"hermes exited early with {proc.returncode}: {open(log).read()[-2000:]}")
-        m = re.search(r"event=listening .*?port=(\d+)", open(log).read())
-        if m:
-            return int(m.group(1))
-        time.sleep(0.02)
-    fail("no event=listening line")
-
-
-async def cmd(ws, action, **params):
-    await ws.send(json.dumps({"action": action, "params": params}))
-    while True:
-        msg = await asyncio.wait_for(ws.recv(), 10)
-        if isinstance(msg, bytes):
-            continue
-        reply = json.loads(msg)
-        if reply["type"] == "ack":
-            return reply
-        if reply["type"] == "error":
-            fail(f"{action} {params}: {reply['message']}")
+from rig import cmd, fail, wait_port
 
 
 async def drive(port):
