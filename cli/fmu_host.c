@@ -132,6 +132,8 @@ static int serve(struct host *h)
             break;
         case HERMES_CMD_STEP:
             rc = hermes__fmu_step(h->fi, (double)frame / h->base_hz, dt, h->slots, err, sizeof err);
+            if (rc > 0)  /* the FMU asked to terminate: this step succeeded, the run ends after it */
+                rc = hermes_module_finish(h->m, err) != 0;
             break;
         case HERMES_CMD_RESET:
             rc = hermes__fmu_reset(h->fi, h->starts, NULL, err, sizeof err);

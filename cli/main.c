@@ -21,7 +21,7 @@
 
 /* Exit statuses (documented in docs/cli.md and `hermes --help`). */
 enum {
-    EXIT_OK = 0,          /* finished: end_time reached, or stopped by a client/host */
+    EXIT_OK = 0,          /* finished: end_time reached, stopped by a client/host, or a module ended it */
     EXIT_RUN_ERROR = 1,   /* a module failed during the run */
     EXIT_USAGE = 2,       /* bad command line */
     EXIT_CONFIG = 3,      /* configuration invalid */
@@ -213,8 +213,8 @@ static const char usage_run[] =
     "Logs go to stderr. Ctrl+C (SIGINT) or SIGTERM stops the run cleanly; a second\n"
     "signal exits at once.\n"
     "\n"
-    "exit status: 0 finished (end_time reached or stopped by a client), 1 a module\n"
-    "failed, 2 bad command line, 3 invalid configuration (or not the config of\n"
+    "exit status: 0 finished (end_time reached, stopped by a client, or a module\n"
+    "such as an FMU asked to end the run), 1 a module failed, 2 bad command line, 3 invalid configuration (or not the config of\n"
     "the --rerun recording), 4 could not start, 5 the recording failed (write\n"
     "error, disk full), 130 interrupted by SIGINT, 143 stopped by SIGTERM.\n";
 
@@ -646,10 +646,14 @@ static int run_report(struct run_opts *o, hermes_scheduler_t *s, int rc, int sig
     } else if (sig) {
         status = sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
     }
+    const char *why = rc ? NULL : hermes_scheduler_stop_reason(s);
+    char wb[700] = "";
+    if (why)
+        snprintf(wb, sizeof wb, " reason=%s", q(why, qb, sizeof qb));
     logf_(HERMES_LOG_INFO,
-          "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d",
+          "event=summary status=%s frames=%llu sim_time=%.6f wall_time=%.3f rtf=%.2f overruns=%llu exit=%d%s",
           rc ? "error" : sig ? "interrupted" : "finished", (unsigned long long)frames, sim, wall,
-          wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status);
+          wall > 0 ? sim / wall : 0.0, (unsigned long long)t.overruns, status, wb);
     status = cli_record_finish(&o->rec, status, rc ? hermes_scheduler_error(s) : sig ? "interrupted" : "finished");
     hermes_lateness_t lat;
     if (hermes_scheduler_lateness(s, &lat) == 0 && lat.frames)

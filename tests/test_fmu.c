@@ -28,10 +28,12 @@
 
 static char yaml[2048];
 
-static const char *cfg_text(const char *variant, const char *extra)
+#define SINGLE_FRAME "{mode: single_frame, rate_hz: 10}"
+
+static const char *cfg_text_exec(const char *exec, const char *variant, const char *extra)
 {
     snprintf(yaml, sizeof yaml,
-             "execution: {mode: single_frame, rate_hz: 10}\n"
+             "execution: %s\n"
              "modules:\n"
              "  src:\n"
              "    type: injection\n"
@@ -42,17 +44,23 @@ static const char *cfg_text(const char *variant, const char *extra)
              "    fmu: decay_%s.fmu\n%s"
              "wiring:\n"
              "  - {src: src.uu, dst: decay.u}\n",
-             variant, extra ? extra : "");
+             exec, variant, extra ? extra : "");
     return yaml;
 }
 
-static int load(hermes_config_t **cfg, const char *variant, const char *extra, hermes_error_t *err)
+static int load_exec(hermes_config_t **cfg, const char *exec, const char *variant, const char *extra,
+                     hermes_error_t *err)
 {
-    const char *t = cfg_text(variant, extra);
+    const char *t = cfg_text_exec(exec, variant, extra);
     int rc = hermes_config_parse(cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, err);
     if (rc == 0)
         rc = hermes_config_validate(*cfg, err);
     return rc;
+}
+
+static int load(hermes_config_t **cfg, const char *variant, const char *extra, hermes_error_t *err)
+{
+    return load_exec(cfg, SINGLE_FRAME, variant, extra, err);
 }
 
 static double value(hermes_scheduler_t *s, const char *name)
@@ -326,15 +334,15 @@ static void test_fmu3_initial_overrides_start(void **state)
     hermes_config_destroy(cfg);
 }
 
-/* fmi3Error, terminateSimulation and an early return needing event mode
- * from fmi3DoStep each fail the module at that step with a message that
- * says which; an event the FMU handled inside a completed step does not. */
+/* fmi3Error and an early return needing event mode from fmi3DoStep each
+ * fail the module at that step with a message that says which; an event the
+ * FMU handled inside a completed step does not (terminateSimulation: the
+ * next test). */
 static void test_fmu3_step_outcomes_end_the_run(void **state)
 {
     (void)state;
     static const struct { const char *param, *text; } cases[] = {
         {"decay.fail_at", "fmi3DoStep at t=0.3 returned fmi3Error"},
-        {"decay.terminate_at", "the FMU asked to terminate the simulation"},
         {"decay.event_at", "stopped at t=0.29999999999999999: the FMU needs event handling"},
         {"decay.note_at", NULL},  /* an event handled inside the step: the run goes on */
     };
@@ -356,6 +364,79 @@ static void test_fmu3_step_outcomes_end_the_run(void **state)
         } else {
             assert_true(value(s, "decay.n") <= 4.0);
         }
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+}
+
+/* An FMU that asks to terminate (FMI 2: fmi2Discard with fmi2Terminated,
+ * as the Reference FMUs' Stair; FMI 3: terminateSimulation) ends the run
+ * normally once that frame is complete, in-process and isolated, through
+ * step() and run(): state STOPPED, run()/step() return 0, the step's outputs
+ * are kept, the reason names the module and the FMU's call; a reset clears
+ * it and the FMU runs again. */
+static void test_fmu_terminate_ends_run_normally(void **state)
+{
+    (void)state;
+    static const char *const variants[] = {"good", "good3"};
+    static const char *const isolate[] = {NULL, "    isolate: true\n"};
+    static const char *const call[] = {"fmi2DoStep at t=0.3 returned fmi2Discard with fmi2Terminated",
+                                       "fmi3DoStep at t=0.3 set terminateSimulation"};
+    for (int v = 0; v < 2; v++)
+        for (int i = 0; i < 2; i++)
+            for (int use_run = 0; use_run < 2; use_run++) {
+                hermes_config_t *cfg = NULL;
+                hermes_error_t err;
+                const char *exec = use_run ? "{mode: afap, rate_hz: 10, end_time: 5}" : SINGLE_FRAME;
+                assert_int_equal(load_exec(&cfg, exec, variants[v], isolate[i], &err), 0);
+                assert_int_equal(hermes_config_set_initial(cfg, "decay.terminate_at", 3), 0);
+                hermes_scheduler_t *s = NULL;
+                assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+                assert_int_equal(hermes_scheduler_stage(s), 0);
+                assert_null(hermes_scheduler_stop_reason(s));
+                for (int round = 0; round < 2; round++) {  /* again after a reset */
+                    int rc = use_run ? hermes_scheduler_run(s) : hermes_scheduler_step(s, 10, NULL);
+                    const char *why = hermes_scheduler_stop_reason(s);
+                    if (rc != 0 || !why || !strstr(why, "module 'decay': the FMU asked to terminate") ||
+                        !strstr(why, call[v]))
+                        fail_msg("%s%s %s: rc %d (%s), reason '%s'", variants[v], i ? " isolated" : "",
+                                 use_run ? "run" : "step", rc, hermes_last_error(), why ? why : "(none)");
+                    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_STOPPED);
+                    assert_int_equal(hermes_scheduler_frame(s), 4);   /* frames 0 .. 3, the last one kept */
+                    assert_true(value(s, "decay.n") == 4.0);
+                    assert_true(fabs(value(s, "decay.x") - analytic(2.0, 1.0, 0.5, 0.4)) < 1e-12);
+                    if (!use_run)
+                        assert_int_equal(hermes_scheduler_step(s, 1, NULL), HERMES_ESTATE);
+                    assert_int_equal(hermes_scheduler_reset(s), 0);
+                    assert_null(hermes_scheduler_stop_reason(s));
+                    assert_true(value(s, "decay.n") == 0.0);
+                }
+                hermes_scheduler_destroy(s);
+                hermes_config_destroy(cfg);
+            }
+}
+
+/* FMI 2: an fmi2Discard that does not ask to terminate (the FMU stopped
+ * half-way) fails the module with the status and the last successful time. */
+static void test_fmu2_discard_fails_the_module(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, "good", i ? "    isolate: true\n" : NULL, &err), 0);
+        assert_int_equal(hermes_config_set_initial(cfg, "decay.discard_at", 2), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        int rc = hermes_scheduler_step(s, 10, NULL);
+        const char *msg = hermes_last_error();
+        if (rc != HERMES_EMODULE || !strstr(msg, "module 'decay'") ||
+            !strstr(msg, "fmi2DoStep at t=0.2 (step 0.1) returned fmi2Discard, last successful time 0.25") ||
+            !strstr(msg, "did not ask to terminate"))
+            fail_msg("%s: rc %d, message '%s'", i ? "isolated" : "in-process", rc, msg);
+        assert_null(hermes_scheduler_stop_reason(s));
+        assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_ERROR);
         hermes_scheduler_destroy(s);
         hermes_config_destroy(cfg);
     }
@@ -663,6 +744,8 @@ int main(void)
         cmocka_unit_test(test_fmu3_decay_matches_analytic),
         cmocka_unit_test(test_fmu3_initial_overrides_start),
         cmocka_unit_test(test_fmu3_step_outcomes_end_the_run),
+        cmocka_unit_test(test_fmu_terminate_ends_run_normally),
+        cmocka_unit_test(test_fmu2_discard_fails_the_module),
         cmocka_unit_test(test_fmu3_every_type_round_trips),
         cmocka_unit_test(test_fmu_isolated_matches_analytic),
         cmocka_unit_test(test_fmu_isolated_crash_contained),

@@ -163,6 +163,20 @@ HERMES_API int hermes_module_wait(hermes_module_t *m, uint64_t *frame, double *d
  */
 HERMES_API int hermes_module_done(hermes_module_t *m, int status, const char *msg);
 
+/**
+ * Answer the current STEP with success and ask Hermes to end the run
+ * normally once this frame is complete: its outputs are wired, published and
+ * recorded, then the run stops (state STOPPED, `hermes run` exits 0) with
+ * "module 'NAME': @p msg" as the reason (hermes_scheduler_stop_reason(), the
+ * server's `stopped` event message). Use it when the model reaches its own
+ * end (an FMU asking to terminate, a vehicle that landed). The module then
+ * keeps answering commands, TERMINATE next unless a client resets the run.
+ * @p msg is copied, truncated to 255 bytes (NULL: none).
+ * @return 0, HERMES_EINVAL (NULL), HERMES_ESTATE (nothing to answer, or the
+ *         command is not a STEP). @since 0.5
+ */
+HERMES_API int hermes_module_finish(hermes_module_t *m, const char *msg);
+
 #ifdef __cplusplus
 }
 #endif

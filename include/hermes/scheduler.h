@@ -58,7 +58,8 @@ extern "C" {
 typedef struct hermes_scheduler hermes_scheduler_t;
 
 /** Run states: name, value, hermes_state_name() text.
- *  IDLE: created, not staged; STOPPED: end_time reached or stop();
+ *  IDLE: created, not staged; STOPPED: end_time reached, stop(), or a
+ *  module ended the run (an FMU asked to terminate: hermes_scheduler_stop_reason());
  *  ERROR: a module failed, see hermes_scheduler_error(). */
 #define HERMES_STATE_TABLE(X)      \
     X(IDLE,    0, "idle")          \
@@ -89,7 +90,9 @@ typedef enum hermes_event {
 } hermes_event_t;
 #undef HERMES_X_EVENT_
 
-/** @p detail: error text for HERMES_EVENT_ERROR, else NULL. Borrowed for the call. */
+/** @p detail: error text for HERMES_EVENT_ERROR; for HERMES_EVENT_STOPPED,
+ *  the reason when a module ended the run (hermes_scheduler_stop_reason());
+ *  else NULL. Borrowed for the call. */
 typedef void (*hermes_listener_fn)(void *ctx, hermes_event_t event, uint64_t frame, const char *detail);
 
 typedef struct hermes_scheduler_options {
@@ -233,6 +236,14 @@ HERMES_API int hermes_scheduler_timing(const hermes_scheduler_t *s, hermes_timin
 HERMES_API int hermes_scheduler_lateness(const hermes_scheduler_t *s, hermes_lateness_t *out);
 /** Error message of the failed run, or "" (borrowed; valid until destroy). */
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s);
+/** Why a module ended the run normally (STOPPED, run() returned 0), such as
+ *  "module 'ball': the FMU asked to terminate at t=9 (fmi2DoStep returned
+ *  fmi2Discard)"; NULL when end_time, stop() or nothing ended it. The frame
+ *  in which the module asked is complete (its outputs are published and
+ *  recorded); a reset clears it. Borrowed, valid until the next reset or
+ *  destroy. Context: after run() returned, or the scheduler thread (the
+ *  listener of that STOPPED event, whose detail is this text). @since 0.5 */
+HERMES_API const char *hermes_scheduler_stop_reason(const hermes_scheduler_t *s);
 
 /* ---- hooks: recording, command journal, exact reruns (recorder.h, replay.h) ---- */
 

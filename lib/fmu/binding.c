@@ -153,7 +153,7 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
 {
     int rc = fi->ops->step(fi->c, t, h, slots, err, cap);
-    fi->c->last_valid = rc == 0;  /* after a failed set the FMU's values are unknown */
+    fi->c->last_valid = rc >= 0;  /* after a failed set the FMU's values are unknown */
     return rc;
 }
 

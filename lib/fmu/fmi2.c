@@ -29,6 +29,8 @@ struct fmi2 {
     fmi2SerializedFMUstateSizeTYPE   state_size;
     fmi2SerializeFMUstateTYPE        serialize;
     fmi2DeSerializeFMUstateTYPE      deserialize;
+    fmi2GetRealStatusTYPE            get_real_status;  /* optional: NULL when not exported */
+    fmi2GetBooleanStatusTYPE         get_bool_status;
 };
 
 static void logger(fmi2ComponentEnvironment env, fmi2String instance, fmi2Status st, fmi2String cat,
@@ -65,6 +67,10 @@ static int bind(struct hermes__fmu_common *c)
         {"fmi2FreeFMUstate", (void **)&f->free_state},   {"fmi2SerializedFMUstateSize", (void **)&f->state_size},
         {"fmi2SerializeFMUstate", (void **)&f->serialize}, {"fmi2DeSerializeFMUstate", (void **)&f->deserialize},
     };
+    const struct hermes__fmu_sym opt[] = {
+        {"fmi2GetRealStatus", (void **)&f->get_real_status}, {"fmi2GetBooleanStatus", (void **)&f->get_bool_status},
+    };
+    hermes__fmu_bind_optional(c, opt, sizeof opt / sizeof opt[0]);
     int rc = hermes__fmu_bind_all(c, t, sizeof t / sizeof t[0]);
     return rc || !c->md->can_state ? rc : hermes__fmu_bind_all(c, st, sizeof st / sizeof st[0]);
 }
@@ -164,6 +170,36 @@ static int read_out(struct hermes__fmu_common *c, double *const *slots, char *er
     return 0;
 }
 
+/* fmi2DoStep returned fmi2Discard: the FMU asks to terminate (fmi2Terminated)
+ * or could not complete the step. Hermes steps at fixed communication points
+ * and never retries a shorter step, so either way the run ends: normally,
+ * with the outputs the FMU has at its last successful time, when it asked to
+ * terminate; as a module failure when it did not. */
+static int discarded(struct fmi2 *f, double t, double h, double *const *slots, char *err, size_t cap)
+{
+    fmi2Boolean term = fmi2False;
+    fmi2Real last = t;
+    if (f->get_bool_status && f->get_bool_status(f->comp, fmi2Terminated, &term) >= fmi2Discard)
+        term = fmi2False;
+    bool known = f->get_real_status && f->get_real_status(f->comp, fmi2LastSuccessfulTime, &last) < fmi2Discard;
+    char when[64] = "";
+    if (known)
+        snprintf(when, sizeof when, ", last successful time %.17g", last);
+    if (!term) {
+        snprintf(err, cap, "fmi2DoStep at t=%g (step %g) returned fmi2Discard%s: the FMU could not complete the step "
+                 "and did not ask to terminate (fmi2Terminated is false)", t, h, when);
+        return -1;
+    }
+    fmi2Status s = read_vars(f, slots);
+    if (s >= fmi2Discard) {
+        snprintf(err, cap, "reading outputs after the FMU asked to terminate (t=%g) returned %s", t, status_name(s));
+        return -1;
+    }
+    snprintf(err, cap, "the FMU asked to terminate the simulation (fmi2DoStep at t=%g returned fmi2Discard with "
+             "fmi2Terminated%s)", t, when);
+    return 1;
+}
+
 static int step(struct hermes__fmu_common *c, double t, double h, double *const *slots, char *err, size_t cap)
 {
     struct fmi2 *f = (struct fmi2 *)c;
@@ -179,6 +215,8 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     if (s < fmi2Discard) {
         what = "fmi2DoStep";
         s = f->do_step(f->comp, t, h, fmi2True);
+        if (s == fmi2Discard)
+            return discarded(f, t, h, slots, err, cap);
     }
     if (s < fmi2Discard) {
         what = "reading outputs";

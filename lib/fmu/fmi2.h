@@ -59,6 +59,12 @@ typedef fmi2Status (*fmi2SerializedFMUstateSizeTYPE)(fmi2Component c, fmi2FMUsta
 typedef fmi2Status (*fmi2SerializeFMUstateTYPE)(fmi2Component c, fmi2FMUstate state, fmi2Byte bytes[], size_t size);
 typedef fmi2Status (*fmi2DeSerializeFMUstateTYPE)(fmi2Component c, const fmi2Byte bytes[], size_t size,
                                                   fmi2FMUstate *state);
+/* Status of a co-simulation slave (section 4.2.3): after fmi2DoStep returned
+ * fmi2Discard, fmi2Terminated says whether it asks to end the simulation and
+ * fmi2LastSuccessfulTime where it stopped. Optional functions for Hermes. */
+typedef enum { fmi2DoStepStatus, fmi2PendingStatus, fmi2LastSuccessfulTime, fmi2Terminated } fmi2StatusKind;
+typedef fmi2Status (*fmi2GetRealStatusTYPE)(fmi2Component c, const fmi2StatusKind s, fmi2Real *value);
+typedef fmi2Status (*fmi2GetBooleanStatusTYPE)(fmi2Component c, const fmi2StatusKind s, fmi2Boolean *value);
 /* Booleans are fmi2Integer-sized, so GetBoolean/SetBoolean use the Integer types. */
 
 #endif

@@ -1,7 +1,8 @@
 /* FMI 3.0 co-simulation binding (the fmi3 ops of binding.c): dlsym every
  * function Hermes calls, fmi3InstantiateCoSimulation without event mode or
- * early return, initialise, fmi3DoStep (an FMU that needs event handling or
- * asks to terminate ends the run with a message), reset, terminate, free;
+ * early return, initialise, fmi3DoStep (an FMU that needs event handling
+ * fails the run with a message; one that sets terminateSimulation ends it
+ * normally, its last outputs kept), reset, terminate, free;
  * typed get/set for every numeric type and Boolean. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,8 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
         what = "fmi3DoStep";
         s = f->do_step(f->inst, t, h, true, &event, &terminate, &early, &last);
     }
+    if (s == fmi3Discard && terminate)
+        s = fmi3OK;  /* the FMU asks to end here: its outputs at lastSuccessfulTime are valid */
     if (s < fmi3Discard) {
         what = "reading outputs";
         s = read_vars(f, slots);
@@ -208,10 +211,10 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
         snprintf(err, cap, "%s at t=%g returned %s", what, t, status_name(s));
         return -1;
     }
-    if (terminate) {
-        snprintf(err, cap, "the FMU asked to terminate the simulation (fmi3DoStep at t=%g, last successful time %g)",
-                 t, last);
-        return -1;
+    if (terminate) {  /* the outputs of this step are read and kept: the run ends normally after this frame */
+        snprintf(err, cap, "the FMU asked to terminate the simulation (fmi3DoStep at t=%g set terminateSimulation, "
+                 "last successful time %.17g)", t, last);
+        return 1;
     }
     if (early) {  /* not allowed (earlyReturnAllowed = false): the FMU stopped inside the step */
         if (event)

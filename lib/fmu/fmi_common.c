@@ -19,6 +19,14 @@ int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_
     return 0;
 }
 
+void hermes__fmu_bind_optional(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *p = dlsym(c->dl, t[i].name);
+        memcpy(t[i].slot, &p, sizeof p);
+    }
+}
+
 void hermes__fmu_log(const struct hermes__fmu_common *c, int status, const char *instance, const char *category,
                      const char *text)
 {

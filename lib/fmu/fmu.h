@@ -88,7 +88,10 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
                      const char *log_name, double start, bool has_stop, double stop, const double *values,
                      double *const *slots);
 /* Write inputs and tunable parameters from @p slots, step [t, t+h], read
- * outputs (and locals) into @p slots. Error text in @p err. */
+ * outputs (and locals) into @p slots. 0; 1 when the FMU asked to end the
+ * simulation (FMI 2: fmi2Discard with fmi2Terminated; FMI 3:
+ * terminateSimulation), its outputs read all the same and the reason in
+ * @p err; -1 with the error text in @p err. */
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err,
                      size_t cap);
 /* Read outputs (and locals) into @p slots (frame 0 after staging). */
@@ -161,6 +164,7 @@ struct hermes__fmu_ops {
     int  (*instantiate)(struct hermes__fmu_common *c);
     int  (*init)(struct hermes__fmu_common *c, const double *values, char *err, size_t cap);
     int  (*step)(struct hermes__fmu_common *c, double t, double h, double *const *slots, char *err, size_t cap);
+                                            /* as hermes__fmu_step: 0, 1 (terminate) or -1 */
     int  (*read)(struct hermes__fmu_common *c, double *const *slots, char *err, size_t cap);
     int  (*reset)(struct hermes__fmu_common *c, char *err, size_t cap);  /* the FMI reset only */
     void (*close)(struct hermes__fmu_common *c);                         /* terminate and free the instance */
@@ -173,6 +177,8 @@ extern const struct hermes__fmu_ops hermes__fmu_fmi2_ops, hermes__fmu_fmi3_ops;
 /* dlsym each of @p n symbols into its slot; a missing one is named. */
 struct hermes__fmu_sym { const char *name; void **slot; };
 int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n);
+/* dlsym each of @p n optional symbols into its slot (NULL when missing). */
+void hermes__fmu_bind_optional(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n);
 /* A log line of the FMU's logger (component fmu) naming the module; @p level
  * from the FMI status (0 OK ... 3 Error and above). */
 void hermes__fmu_log(const struct hermes__fmu_common *c, int status, const char *instance, const char *category,

@@ -280,6 +280,17 @@ HERMES_API int hermes_module_wait(hermes_module_t *m, uint64_t *frame, double *d
     return (int)c->cmd;
 }
 
+HERMES_API int hermes_module_finish(hermes_module_t *m, const char *msg)
+{
+    if (!m)
+        return hermes__fail(HERMES_EINVAL, "hermes_module_finish: module is NULL");
+    if (!m->pending || m->ctrl->cmd != HERMES_CMD_STEP)
+        return hermes__fail(HERMES_ESTATE, "module '%s': hermes_module_finish answers a step, and no step is "
+                                           "waiting for an answer", m->name);
+    answer(m, HERMES__STATUS_FINISH, msg ? msg : "");
+    return 0;
+}
+
 HERMES_API int hermes_module_done(hermes_module_t *m, int status, const char *msg)
 {
     if (!m)

@@ -20,7 +20,7 @@ static const char schema_event[] =
     "\"event\":{\"type\":\"string\",\"description\":\"running, paused, reset, stopped or error\"},"
     "\"frame\":{\"type\":\"integer\",\"description\":\"frame the run showed\"},"
     "\"tick\":{\"type\":\"integer\",\"description\":\"frames computed since stage when it happened\"},"
-    "\"detail\":{\"type\":\"string\",\"description\":\"error text, else empty\"}},"
+    "\"detail\":{\"type\":\"string\",\"description\":\"error text, or why a module ended the run, else empty\"}},"
     "\"title\":\"hermes.event\"}";
 static const char schema_journal[] =
     "{\"type\":\"object\",\"properties\":{"

@@ -77,6 +77,10 @@ static hermes_event_t apply_ctl(hermes_scheduler_t *s, struct ctl_req *r)
             return HERMES_EVENT_ERROR;
         }
         hermes__sched_set_state(s, HERMES_STATE_PAUSED);
+        atomic_store_explicit(&s->stop_req, 0, memory_order_relaxed);
+        s->stop_taken = false;
+        s->stop_msg[0] = '\0';
+        atomic_store_explicit(&s->stop_claim, 0, memory_order_release);
         return HERMES_EVENT_RESET;
     case REQ_STOP:
         if (st == HERMES_STATE_STOPPED || st == HERMES_STATE_ERROR)
@@ -155,7 +159,8 @@ void hermes__sched_drain(hermes_scheduler_t *s)
     s->stop_self = false;
     atomic_store_explicit(&s->pending, 0, memory_order_relaxed);
     pthread_mutex_unlock(&s->mu);
-    if (stop_self && hermes__sched_get_state(s) != HERMES_STATE_STOPPED && hermes__sched_get_state(s) != HERMES_STATE_ERROR) {
+    if (!hermes__sched_take_stop(s) && stop_self && hermes__sched_get_state(s) != HERMES_STATE_STOPPED &&
+        hermes__sched_get_state(s) != HERMES_STATE_ERROR) {
         hermes__sched_set_state(s, HERMES_STATE_STOPPED);
         hermes__sched_emit(s, HERMES_EVENT_STOPPED, NULL);
     }
@@ -193,6 +198,10 @@ static int run_steps_sync(hermes_scheduler_t *s)
         s->steps_pending--;
         if (rc)
             return rc;
+        if (hermes__sched_take_stop(s)) {
+            s->steps_pending = 0;
+            break;
+        }
     }
     return 0;
 }
@@ -385,6 +394,31 @@ void hermes__sched_post_failure(void *ctx, const char *msg)
     }
     if (!held)
         pthread_mutex_unlock(&s->mu);
+}
+
+void hermes__sched_post_stop(void *ctx, const char *msg)
+{
+    hermes_scheduler_t *s = ctx;
+    int free_slot = 0;
+    if (!atomic_compare_exchange_strong(&s->stop_claim, &free_slot, 1))
+        return;  /* another module asked first: its message wins */
+    hermes__strlcpy(s->stop_msg, msg && *msg ? msg : "a module ended the run", sizeof s->stop_msg);
+    atomic_store_explicit(&s->stop_req, 1, memory_order_release);
+    atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
+}
+
+bool hermes__sched_take_stop(hermes_scheduler_t *s)
+{
+    if (!atomic_exchange_explicit(&s->stop_req, 0, memory_order_acquire))
+        return false;
+    hermes_state_t st = hermes__sched_get_state(s);
+    if (st == HERMES_STATE_STOPPED || st == HERMES_STATE_ERROR)
+        return false;
+    s->steps_pending = 0;
+    s->stop_taken = true;
+    hermes__sched_set_state(s, HERMES_STATE_STOPPED);
+    hermes__sched_emit(s, HERMES_EVENT_STOPPED, s->stop_msg);
+    return true;
 }
 
 HERMES_API int hermes_scheduler_apply(hermes_scheduler_t *s, const hermes_run_command_t *cmd)

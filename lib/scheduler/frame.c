@@ -50,7 +50,7 @@ void hermes__sched_emit(hermes_scheduler_t *s, hermes_event_t ev, const char *de
     publish_flush(s);  /* listeners read the frame the event is about */
     hermes__log(ev == HERMES_EVENT_ERROR ? HERMES_LOG_ERROR : HERMES_LOG_INFO, "scheduler",
                 "event=%s frame=%llu%s%s", hermes_event_name(ev), (unsigned long long)s->frame,
-                detail ? " error=" : "", detail ? detail : "");
+                !detail ? "" : ev == HERMES_EVENT_ERROR ? " error=" : " reason=", detail ? detail : "");
     if (s->listener)
         s->listener(s->listener_ctx, ev, s->frame, detail);
     if (s->event_hook)

@@ -152,6 +152,13 @@ struct hermes_scheduler {
     bool            in_run;
     pthread_t       run_thread;       /* valid while in_run */
     bool            stop_self;        /* stop() called on the scheduler thread itself */
+    /* A module's finish callback (drivers/driver.h): stop_claim is taken by
+     * the first caller, which writes stop_msg and then sets stop_req; the
+     * frame thread takes the stop at its next drain. Lock-free: group
+     * workers call it while the frame thread may hold mu. Cleared by reset. */
+    _Atomic int     stop_claim, stop_req;
+    char            stop_msg[512];
+    bool            stop_taken;       /* the run stopped for stop_msg (frame thread) */
     bool            staged;
     bool            async_failed;     /* async_msg taken: copied to error (frame thread only) */
     char            async_msg[768];   /* its message, under mu (error belongs to the frame thread) */
@@ -268,6 +275,11 @@ int hermes__sched_call_boundary_hook(hermes_scheduler_t *s);
 void hermes__sched_update_health(hermes_scheduler_t *s, uint64_t t0, uint64_t t1);
 void hermes__sched_note_lateness(hermes_scheduler_t *s, uint64_t ns);
 void hermes__sched_take_async_failure(hermes_scheduler_t *s);
+/* The modules' finish callback (drivers/driver.h); any thread. */
+void hermes__sched_post_stop(void *ctx, const char *msg);
+/* A module's finish request, if one is waiting: STOPPED with its reason
+ * (frame thread). Whether it stopped the run. */
+bool hermes__sched_take_stop(hermes_scheduler_t *s);
 void hermes__sched_drain(hermes_scheduler_t *s);
 void hermes__sched_post_failure(void *ctx, const char *msg);
 

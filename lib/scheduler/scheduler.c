@@ -223,6 +223,7 @@ HERMES_API int hermes_scheduler_create(hermes_scheduler_t **out, const hermes_co
         s->mods[i].config_index = i;
         s->mods[i].fail = hermes__sched_post_failure;
         s->mods[i].fail_ctx = s;
+        s->mods[i].finish = hermes__sched_post_stop;
         s->mods[i].signal_count = mi.signal_count;
     }
     for (uint32_t k = 0, prev = 0; k < s->nsched; k++) {
@@ -336,6 +337,11 @@ HERMES_API uint64_t hermes_scheduler_frame(const hermes_scheduler_t *s)
 }
 
 HERMES_API const char *hermes_scheduler_error(const hermes_scheduler_t *s) { return s ? s->error : ""; }
+
+HERMES_API const char *hermes_scheduler_stop_reason(const hermes_scheduler_t *s)
+{
+    return s && s->stop_taken ? s->stop_msg : NULL;
+}
 
 /* Hooks change only while no thread is inside run(); returns with `mu` held on success. */
 static int lock_idle(hermes_scheduler_t *s)

@@ -1,8 +1,11 @@
 /* Test FMU (FMI 2.0 co-simulation): x' = -k (x - u/k) stepped exactly,
  * x(t+h) = u/k + (x - u/k) e^{-k h}; k tunable, x0 fixed, u an input,
  * n (Integer) counts steps, below (Boolean) is x < 1. fail_at >= 0 makes
- * that step return fmi2Error; crash_at makes it dereference NULL. A doStep
- * whose communication point is not the end of the last step is an error. */
+ * that step return fmi2Error; terminate_at makes it complete and return
+ * fmi2Discard asking to terminate (fmi2Terminated, as the Reference FMUs'
+ * Stair does); discard_at makes it return fmi2Discard half-way without
+ * asking to terminate. A doStep whose communication point is not the end of
+ * the last step is an error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +14,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-enum { VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_FAIL_AT, VR_COUNT };
+enum { VR_X, VR_K, VR_X0, VR_U, VR_N, VR_BELOW, VR_FAIL_AT, VR_LABEL, VR_TERM_AT, VR_DISCARD_AT, VR_COUNT };
 
 struct inst {
     fmi2CallbackFunctions cb;
@@ -20,6 +23,7 @@ struct inst {
     int    i[VR_COUNT];
     double t;  /* the FMU's own time: doStep must start where the last one ended */
     double stop;
+    int    terminated;  /* fmi2Terminated after a discarded step */
 };
 
 static void defaults(struct inst *s)
@@ -27,9 +31,10 @@ static void defaults(struct inst *s)
     memset(s->r, 0, sizeof s->r);
     memset(s->i, 0, sizeof s->i);
     s->t = 0.0;
+    s->terminated = 0;
     s->r[VR_K] = 1.0;
     s->r[VR_X0] = 2.0;
-    s->i[VR_FAIL_AT] = -1;
+    s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_DISCARD_AT] = -1;
 }
 
 EXPORT fmi2Component fmi2Instantiate(fmi2String name, fmi2Type type, fmi2String guid, fmi2String res,
@@ -134,11 +139,35 @@ EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolea
                      s->i[VR_N]);
         return fmi2Error;
     }
+    int n = s->i[VR_N];
+    if (n == s->i[VR_DISCARD_AT])
+        h /= 2;  /* only half the step: the FMU stops at t + h/2 */
     double k = s->r[VR_K], u = s->r[VR_U], eq = u / k;
     s->r[VR_X] = eq + (s->r[VR_X] - eq) * exp(-k * h);
     s->i[VR_N]++;
     s->t = t + h;
     s->i[VR_BELOW] = s->r[VR_X] < 1.0;
+    if (n == s->i[VR_DISCARD_AT])
+        return fmi2Discard;
+    if (n == s->i[VR_TERM_AT]) {
+        s->terminated = 1;
+        return fmi2Discard;
+    }
+    return fmi2OK;
+}
+
+EXPORT fmi2Status fmi2GetBooleanStatus(fmi2Component c, const fmi2StatusKind k, fmi2Boolean *v)
+{
+    if (k != fmi2Terminated)
+        return fmi2Discard;
+    *v = ((struct inst *)c)->terminated;
+    return fmi2OK;
+}
+EXPORT fmi2Status fmi2GetRealStatus(fmi2Component c, const fmi2StatusKind k, fmi2Real *v)
+{
+    if (k != fmi2LastSuccessfulTime)
+        return fmi2Discard;
+    *v = ((struct inst *)c)->t;
     return fmi2OK;
 }
 

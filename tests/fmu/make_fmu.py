@@ -18,9 +18,11 @@ VARS = '''
   <ScalarVariable name="below" valueReference="5" causality="output" variability="discrete" initial="calculated"><Boolean/></ScalarVariable>
   <ScalarVariable name="fail_at" valueReference="6" causality="parameter" variability="fixed"><Integer start="-1"/></ScalarVariable>
   <ScalarVariable name="label" valueReference="7" causality="parameter" variability="fixed"><String start="a"/></ScalarVariable>
+  <ScalarVariable name="terminate_at" valueReference="8" causality="parameter" variability="fixed"><Integer start="-1"/></ScalarVariable>
+  <ScalarVariable name="discard_at" valueReference="9" causality="parameter" variability="fixed"><Integer start="-1"/></ScalarVariable>
 '''
-EXTRA = {'dup': '  <ScalarVariable name="x(" valueReference="8" causality="output"><Real/></ScalarVariable>\n'
-                '  <ScalarVariable name="x)" valueReference="9" causality="output"><Real/></ScalarVariable>\n'}
+EXTRA = {'dup': '  <ScalarVariable name="x(" valueReference="10" causality="output"><Real/></ScalarVariable>\n'
+                '  <ScalarVariable name="x)" valueReference="11" causality="output"><Real/></ScalarVariable>\n'}
 TYPES2 = '<TypeDefinitions><SimpleType name="Length"><Real unit="m"/></SimpleType></TypeDefinitions>'
 
 VARS3 = '''

@@ -12,6 +12,10 @@ input wired from an injection module.
    it into a second recording, bit-identical (hermes.* timing excepted).
 3. A campaign disperses a tunable and a fixed FMU parameter (`--set` in each
    run); each run's final x is the analytic solution with its values.
+4. An FMU that asks to terminate (FMI 3 in-process, FMI 2 isolated) ends a
+   recorded run normally: exit 0, the summary's reason names the module, the
+   recording ends with the row of the terminating step and has its stopped
+   event with the reason.
 
 usage: test_fmu_runs.py HERMES DECAY3_FMU DECAY2_FMU
 """
@@ -100,6 +104,35 @@ def check_unattended(hermes, cfg, tmp):
     if f["signals"]["unit"][col["d3.x"]].decode() != "m":
         fail("d3.x has no unit m in the recording")
     print(f"ok: unattended run, {rows} rows: x matches the analytic solution; d3 stepped {n3} times, d2 {n2}")
+
+
+def check_terminate(hermes, cfg, tmp):
+    # d3 steps on even frames (50 Hz of 100): its step n=5 is frame 10. d2
+    # steps on frames 1, 6, 11, ... (20 Hz, offset 1): its step n=2 is frame 11.
+    for mod, at, frame, h in (("d3", 5, 10, 1 / 50), ("d2", 2, 11, 1 / 20)):
+        rec = os.path.join(tmp, f"term-{mod}.h5")
+        r = subprocess.run([hermes, "run", cfg, "--no-server", "--record", rec, "--set", f"{mod}.terminate_at={at}"],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            fail(f"{mod} asking to terminate: exit {r.returncode}, expected 0: {r.stderr[-2000:]}")
+        summary = [ln for ln in r.stderr.splitlines() if "event=summary" in ln]
+        if not summary or "status=finished" not in summary[0] or \
+                f"reason=\"module '{mod}': the FMU asked to terminate the simulation" not in summary[0]:
+            fail(f"{mod}: summary line {summary!r}")
+        f, names, data, frames, _ = load(rec)
+        col = {n: k for k, n in enumerate(names)}
+        if int(frames[-1]) != frame + 1 or int(data[-1][col[mod + ".n"]]) != at + 1:
+            fail(f"{mod}: last row is frame {frames[-1]} with n={data[-1][col[mod + '.n']]}, expected frame "
+                 f"{frame + 1} with n={at + 1} (the terminating step's outputs)")
+        want = analytic(2.0, 1.0, 0.5, (at + 1) * h)
+        if abs(data[-1][col[mod + ".x"]] - want) > 1e-12:
+            fail(f"{mod}: last x {data[-1][col[mod + '.x']]!r}, expected {want!r}")
+        ev = [(e["event"].decode(), e["detail"].decode()) for e in f["events"][:]]
+        if not any(e == "stopped" and "asked to terminate" in d for e, d in ev):
+            fail(f"{mod}: no stopped event with the reason in the recording: {ev!r}")
+        f.close()
+        print(f"ok: {mod} asked to terminate at step {at}: exit 0, the run ended after frame {frame} with that "
+              f"step's outputs recorded")
 
 
 async def drive(port):
@@ -203,6 +236,7 @@ def main():
         check_unattended(hermes, cfg, tmp)
         check_rerun(hermes, cfg, tmp)
         check_campaign(hermes, cfg, tmp)
+        check_terminate(hermes, cfg, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -34,9 +34,15 @@ static int fmu_step(void *state, uint64_t frame, double dt)
     /* The frame's time from the base rate, not frame * dt: a module with its
      * own slower rate is told its own period as dt (communication points
      * t, t + h, ... stay contiguous since it steps every dt / base period). */
-    if (hermes__fmu_step(f->inst, (double)frame / f->base_hz, dt, f->slots, err, sizeof err) != 0) {
+    int rc = hermes__fmu_step(f->inst, (double)frame / f->base_hz, dt, f->slots, err, sizeof err);
+    if (rc < 0) {
         snprintf(f->m->errbuf, sizeof f->m->errbuf, "%s", err);
         return -1;
+    }
+    if (rc > 0) {  /* the FMU asked to terminate: this frame completes, then the run stops */
+        char msg[480];
+        snprintf(msg, sizeof msg, "module '%s': %s", f->m->name, err);
+        f->m->finish(f->m->fail_ctx, msg);
     }
     return 0;
 }

@@ -335,6 +335,13 @@ static int finish(struct proc *p, bool spin)
     enum wait_result r = await(p, p->seq, p->deadline, spin);
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
+        if (status == HERMES__STATUS_FINISH && cmd == HERMES_CMD_STEP) {
+            char why[sizeof p->ctrl->msg], msg[sizeof why + HERMES_MAX_MODULE_NAME + 16];
+            hermes__strlcpy(why, p->ctrl->msg, sizeof why);
+            snprintf(msg, sizeof msg, "module '%s': %s", m->name, why[0] ? why : "asked to end the run");
+            m->finish(m->fail_ctx, msg);
+            status = 0;
+        }
         if (status != 0) {
             if (p->ctrl->msg[0])
                 hermes__strlcpy(m->errbuf, p->ctrl->msg, sizeof m->errbuf);

@@ -44,6 +44,11 @@
 #define HERMES__CMD_SAVE  0x53u
 #define HERMES__CMD_LOAD  0x4Cu
 #define HERMES__MOD_STATE 1u        /* mod_flags: hermes_module_set_state() was called */
+/* ctrl->status of a STEP answered with hermes_module_finish(): the step
+ * succeeded and the module asks the run to end after this frame (msg: why).
+ * A value no error code takes (those are small); protocol 1 modules that
+ * never call it are unaffected. */
+#define HERMES__STATUS_FINISH 0x46494e48  /* "FINH" */
 
 /* The state file of @p module in run @p run: in /dev/shm (both sides see
  * it; the orchestrator removes it after each exchange). */
