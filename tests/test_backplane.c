@@ -89,7 +89,8 @@ static void test_backplane_type_checks(void **state)
     assert_hermes_rc(hermes_backplane_write(bp, i32, 2147483648.0), HERMES_ETYPE);
     assert_hermes_ok(hermes_backplane_write(bp, i32, -2147483648.0));
     assert_hermes_rc(hermes_backplane_write(bp, i64, INFINITY), HERMES_ETYPE);
-    assert_hermes_rc(hermes_backplane_write(bp, i64, 9223372036854775808.0), HERMES_ETYPE);
+    assert_hermes_ok(hermes_backplane_write(bp, i64, 9223372036854775808.0));  /* 2^63: INT64_MAX's double */
+    assert_hermes_rc(hermes_backplane_write(bp, i64, 9223372036854777856.0), HERMES_ETYPE);  /* the next one */
     assert_hermes_ok(hermes_backplane_write(bp, i64, -9223372036854775808.0));
     assert_hermes_rc(hermes_backplane_write(bp, b, 2), HERMES_ETYPE);
     assert_hermes_rc(hermes_backplane_write(bp, b, 0.5), HERMES_ETYPE);

@@ -328,7 +328,7 @@ static void test_encoder_every_type_and_edge_value(void **state)
     /* slot i has type (f64, f32, i64, i32, bool)[i % 5] */
     const double want[25] = {
         NAN, FLT_MAX, -9223372036854775808.0, -2147483648.0, 0,
-        INFINITY, -FLT_MAX, 9223372036854774784.0 /* largest double below 2^63 */, 2147483647.0, 1,
+        INFINITY, -FLT_MAX, 9223372036854775808.0 /* 2^63: INT64_MAX as a double */, 2147483647.0, 1,
         -INFINITY, FLT_MIN, 9007199254740993.0 /* 2^53 + 1 rounds to 2^53 */, -1, 0,
         -0.0, 1e-45 /* f32 subnormal range */, -9007199254740992.0, 0, 1,
         DBL_MIN / 4 /* subnormal */, -0.0, 0, -0.0, 0,

@@ -629,7 +629,10 @@ static void test_fmu_isolated_start_failures(void **state)
 
 /* Every FMI 3 type through its own fmi3Get/Set call (tests/fmu/feed3.c feeds
  * each input to an output of the same type), with each type's extreme values:
- * the Hermes signal types, and the values back unchanged. */
+ * the Hermes signal types, and the values back unchanged. The 64-bit
+ * extremes travel as their nearest doubles (INT64_MAX as 2^63, UINT64_MAX as
+ * 2^64: the starts in the file) and reach the FMU saturated, not wrapped.
+ * A value outside an input's FMI type range fails the step naming it. */
 static void test_fmu3_every_type_round_trips(void **state)
 {
     (void)state;
@@ -638,7 +641,7 @@ static void test_fmu3_every_type_round_trips(void **state)
         {"Int8", HERMES_TYPE_I32, -128},             {"UInt8", HERMES_TYPE_I32, 255},
         {"Int16", HERMES_TYPE_I32, -32768},          {"UInt16", HERMES_TYPE_I32, 65535},
         {"Int32", HERMES_TYPE_I32, -2147483648.0},   {"UInt32", HERMES_TYPE_I64, 4294967295.0},
-        {"Int64", HERMES_TYPE_I64, -9007199254740992.0}, {"UInt64", HERMES_TYPE_I64, 9007199254740992.0},
+        {"Int64", HERMES_TYPE_I64, 0x1p63},         {"UInt64", HERMES_TYPE_F64, 0x1p64},
         {"Boolean", HERMES_TYPE_BOOL, 1},            {"Enumeration", HERMES_TYPE_I64, 2},
     };
     const char *t = "execution: {mode: single_frame, rate_hz: 10}\n"
@@ -651,6 +654,8 @@ static void test_fmu3_every_type_round_trips(void **state)
     hermes_scheduler_t *s = NULL;
     assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
     assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_true(value(s, "f.Int64_input") == 0x1p63);   /* start 9223372036854775807 */
+    assert_true(value(s, "f.UInt64_input") == 0x1p64);  /* start 18446744073709551615 */
     char in[64], out[64];
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) {
         snprintf(in, sizeof in, "f.%s_input", k[i].name);
@@ -666,7 +671,24 @@ static void test_fmu3_every_type_round_trips(void **state)
         if (value(s, out) != k[i].value)
             fail_msg("%s: %.17g, expected %.17g", out, value(s, out), k[i].value);
     }
+    set_value(s, "f.Int64_input", -0x1p63);
+    assert_int_equal(hermes_scheduler_step(s, 1, NULL), 0);
+    assert_true(value(s, "f.Int64_output") == -0x1p63);
     hermes_scheduler_destroy(s);
+    static const struct { const char *name; double value; const char *text; } bad[] = {
+        {"f.UInt8_input", 256, "input 256 of 'UInt8_input' at t=0 (UInt8) is outside 0 .. 255"},
+        {"f.UInt32_input", -1, "input -1 of 'UInt32_input' at t=0 (UInt32) is outside 0 .. 2^32-1"},
+        {"f.UInt64_input", 1.5, "input 1.5 of 'UInt64_input' at t=0 (UInt64) is not an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        set_value(s, bad[i].name, bad[i].value);
+        int rc = hermes_scheduler_step(s, 1, NULL);
+        if (rc != HERMES_EMODULE || !strstr(hermes_last_error(), bad[i].text))
+            fail_msg("%s = %g: rc %d, message '%s'", bad[i].name, bad[i].value, rc, hermes_last_error());
+        hermes_scheduler_destroy(s);
+    }
     hermes_config_destroy(cfg);
 }
 

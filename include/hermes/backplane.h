@@ -34,7 +34,10 @@ extern "C" {
 
 typedef struct hermes_backplane hermes_backplane_t;
 
-/** Declared signal types; values are stored as f64. Values cross processes: fixed numbers. */
+/** Declared signal types; values are stored as f64. Values cross processes: fixed numbers.
+ *  i64 holds the doubles nearest to the int64 values: integers in
+ *  [-2^63, 2^63], exact up to 2^53 in magnitude, rounded to the nearest
+ *  double above (2^63 stands for INT64_MAX, which no double equals). */
 typedef enum hermes_type {
     HERMES_TYPE_NONE = 0,
     HERMES_TYPE_F64  = 1,

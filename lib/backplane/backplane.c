@@ -63,9 +63,10 @@ HERMES_API int hermes_type_check(hermes_type_t type, double v)
             return hermes__fail(HERMES_ETYPE, "value %.17g is not an i32 (integer in [-2^31, 2^31-1])", v);
         return 0;
     case HERMES_TYPE_I64:
-        /* 2^63 is exactly representable; the largest double below it is the top. */
-        if (!isfinite(v) || v != floor(v) || v < -9223372036854775808.0 || v >= 9223372036854775808.0)
-            return hermes__fail(HERMES_ETYPE, "value %.17g is not an i64 (finite integer in range)", v);
+        /* The doubles nearest to the int64 values: integers in [-2^63, 2^63];
+         * 2^63 stands for INT64_MAX (2^63 - 1 is not a double). */
+        if (!isfinite(v) || v != floor(v) || v < -0x1p63 || v > 0x1p63)
+            return hermes__fail(HERMES_ETYPE, "value %.17g is not an i64 (an integer in [-2^63, 2^63-1])", v);
         return 0;
     case HERMES_TYPE_BOOL:
         if (v != 0.0 && v != 1.0)

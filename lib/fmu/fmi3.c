@@ -4,6 +4,7 @@
  * fails the run with a message; one that sets terminateSimulation ends it
  * normally, its last outputs kept), reset, terminate, free;
  * typed get/set for every numeric type and Boolean. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,26 +69,34 @@ static int bind(struct hermes__fmu_common *c)
     return rc || !c->md->can_state ? rc : hermes__fmu_bind_all(c, st, sizeof st / sizeof st[0]);
 }
 
-/* The numeric kinds: kind, the fmi3Get/Set name part, the C type. */
-#define NUMERIC_KINDS(X)                 \
-    X(FMU_FLOAT64, Float64, fmi3Float64) \
-    X(FMU_FLOAT32, Float32, fmi3Float32) \
-    X(FMU_INT8, Int8, fmi3Int8)          \
-    X(FMU_UINT8, UInt8, fmi3UInt8)       \
-    X(FMU_INT16, Int16, fmi3Int16)       \
-    X(FMU_UINT16, UInt16, fmi3UInt16)    \
-    X(FMU_INT32, Int32, fmi3Int32)       \
-    X(FMU_UINT32, UInt32, fmi3UInt32)    \
-    X(FMU_INT64, Int64, fmi3Int64)       \
-    X(FMU_ENUM, Int64, fmi3Int64)        \
-    X(FMU_UINT64, UInt64, fmi3UInt64)
+/* The numeric kinds: kind, the fmi3Get/Set name part, the C type, its
+ * largest value (the 64-bit ones saturate: their largest value's nearest
+ * double, 2^63 or 2^64, stands for it). */
+#define NUMERIC_KINDS(X)                              \
+    X(FMU_FLOAT64, Float64, fmi3Float64, INFINITY)    \
+    X(FMU_FLOAT32, Float32, fmi3Float32, INFINITY)    \
+    X(FMU_INT8, Int8, fmi3Int8, INT8_MAX)             \
+    X(FMU_UINT8, UInt8, fmi3UInt8, UINT8_MAX)         \
+    X(FMU_INT16, Int16, fmi3Int16, INT16_MAX)         \
+    X(FMU_UINT16, UInt16, fmi3UInt16, UINT16_MAX)     \
+    X(FMU_INT32, Int32, fmi3Int32, INT32_MAX)         \
+    X(FMU_UINT32, UInt32, fmi3UInt32, UINT32_MAX)     \
+    X(FMU_INT64, Int64, fmi3Int64, INT64_MAX)         \
+    X(FMU_ENUM, Int64, fmi3Int64, INT64_MAX)          \
+    X(FMU_UINT64, UInt64, fmi3UInt64, UINT64_MAX)
 
-/* Set one variable from a Hermes value (already checked to fit its signal's type). */
+/* Set one variable from a Hermes value that hermes__fmu_value_problem()
+ * accepted: integral and within the kind's range, where 2^63 and 2^64 stand
+ * for INT64_MAX and UINT64_MAX (their nearest doubles). */
 static fmi3Status set_one(struct fmi3 *f, const struct hermes__fmu_var *x, double d)
 {
     const fmi3ValueReference *vr = &x->vr;
     switch (x->kind) {
-#define SET(K, N, T) case K: { T v = (T)d; return f->set_##N(f->inst, vr, 1, &v, 1); }
+#define SET(K, N, T, MAX)                                            \
+    case K: {                                                        \
+        T v = d >= (double)(MAX) ? (T)(MAX) : (T)d;                  \
+        return f->set_##N(f->inst, vr, 1, &v, 1);                    \
+    }
     NUMERIC_KINDS(SET)
 #undef SET
     case FMU_BOOLEAN: { fmi3Boolean v = d != 0.0; return f->set_Boolean(f->inst, vr, 1, &v, 1); }
@@ -116,6 +125,11 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     for (uint32_t i = 0; i < c->md->nvar && s < fmi3Discard; i++) {
         const struct hermes__fmu_var *x = &c->md->var[i];
         if (hermes__fmu_write_start(x, values[i])) {
+            char why[96];
+            if (hermes__fmu_value_problem(x->kind, values[i], why, sizeof why)) {
+                snprintf(err, cap, "module '%s': initial value %.17g of '%s' %s", c->name, values[i], x->fmi_name, why);
+                return HERMES_EMODULE;
+            }
             fmi3Status r = set_one(f, x, values[i]);
             s = r > s ? r : s;
         }
@@ -141,7 +155,7 @@ static fmi3Status get_batch(struct fmi3 *f, const struct hermes__fmu_batch *b, d
 {
     fmi3Status s = fmi3Error;
     switch (b->kind) {
-#define GET(K, N, T)                                                   \
+#define GET(K, N, T, MAX)                                              \
     case K: {                                                          \
         T *v = f->c.scratch;                                           \
         s = f->get_##N(f->inst, b->vr, b->n, v, b->n);                 \
@@ -189,9 +203,16 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     struct fmi3 *f = (struct fmi3 *)c;
     fmi3Status s = fmi3OK;
     for (uint32_t k = 0; k < c->nin && s < fmi3Discard; k++) {
-        if (!hermes__fmu_in_changed(c, k, *slots[c->in[k]]))
+        double v = *slots[c->in[k]];
+        if (!hermes__fmu_in_changed(c, k, v))
             continue;
-        fmi3Status r = set_one(f, &c->md->var[c->in[k]], *slots[c->in[k]]);
+        const struct hermes__fmu_var *x = &c->md->var[c->in[k]];
+        char why[96];
+        if (hermes__fmu_value_problem(x->kind, v, why, sizeof why)) {
+            snprintf(err, cap, "input %.17g of '%s' at t=%g %s", v, x->fmi_name, t, why);
+            return -1;
+        }
+        fmi3Status r = set_one(f, x, v);
         s = r > s ? r : s;
     }
     const char *what = "setting inputs";

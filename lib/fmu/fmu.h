@@ -174,6 +174,12 @@ struct hermes__fmu_ops {
 };
 extern const struct hermes__fmu_ops hermes__fmu_fmi2_ops, hermes__fmu_fmi3_ops;
 /* ---- fmi_common.c: shared by fmi2.c and fmi3.c ---- */
+/* NULL when @p d can be written to a variable of @p kind: any value for the
+ * float kinds and Boolean; for the integer kinds an integer within the
+ * kind's range, where the doubles 2^63 and 2^64 (the nearest to INT64_MAX
+ * and UINT64_MAX) stand for those. Else @p buf holds "(UInt8) is outside
+ * 0 .. 255" or "(Int32) is not an integer" and is returned. */
+const char *hermes__fmu_value_problem(enum hermes__fmu_kind kind, double d, char *buf, size_t cap);
 /* dlsym each of @p n symbols into its slot; a missing one is named. */
 struct hermes__fmu_sym { const char *name; void **slot; };
 int hermes__fmu_bind_all(struct hermes__fmu_common *c, const struct hermes__fmu_sym *t, size_t n);

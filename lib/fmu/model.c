@@ -164,7 +164,7 @@ static void typed(struct parse *ps, const char *el, const char **a)
         {"UInt8", FMU_UINT8, HERMES_TYPE_I32, 3},         {"Int16", FMU_INT16, HERMES_TYPE_I32, 3},
         {"UInt16", FMU_UINT16, HERMES_TYPE_I32, 3},       {"Int32", FMU_INT32, HERMES_TYPE_I32, 3},
         {"UInt32", FMU_UINT32, HERMES_TYPE_I64, 3},       {"Int64", FMU_INT64, HERMES_TYPE_I64, 3},
-        {"UInt64", FMU_UINT64, HERMES_TYPE_I64, 3},
+        {"UInt64", FMU_UINT64, HERMES_TYPE_F64, 3},  /* i64 stops at 2^63; the FMU edge checks the range */
     };
     struct hermes__fmu_var *c = &ps->cur;
     size_t i = 0;

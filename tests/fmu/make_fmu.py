@@ -57,7 +57,9 @@ if variant == 'feed3':  # tests/fmu/feed3.c: an input and an output of every typ
     v = ['  <Float64 name="time" valueReference="0" causality="independent" variability="continuous"/>']
     for k, t in enumerate(kinds):
         var = '' if t.startswith('Float') else ' variability="discrete"'
-        start = 'false' if t == 'Boolean' else '1' if t == 'Enumeration' else '0'
+        # the 64-bit extremes as starts: their nearest doubles, 2^63 and 2^64, must pass
+        start = {'Boolean': 'false', 'Enumeration': '1', 'Int64': '9223372036854775807',
+                 'UInt64': '18446744073709551615'}.get(t, '0')
         dt = ' declaredType="Option"' if t == 'Enumeration' else ''
         v.append(f'  <{t} name="{t}_input" valueReference="{2 * k + 1}" causality="input"{var}{dt} start="{start}"/>')
         v.append(f'  <{t} name="{t}_output" valueReference="{2 * k + 2}" causality="output"{var}{dt} '
