@@ -21,7 +21,7 @@ struct host {
     struct hermes__fmu_model  md;
     struct hermes__fmu_inst  *fi;
     double                  **slots;
-    double                   *starts;
+    double                   *values;   /* the signals' values at a stage */
     double                    base_hz;
     void                     *saved;      /* the FMU state serialized by size(), handed out by save() */
     size_t                    saved_len;
@@ -82,7 +82,7 @@ static int fail_start(struct host *h, const char *what)
     return 1;
 }
 
-/* Read the model, find the module's slots, open the FMU with their initial values. */
+/* Read the model, find the module's slots, open (instantiate) the FMU; it is initialised at STAGE. */
 static int open_fmu(struct host *h, const char *dir, bool locals, double start, bool has_stop, double stop)
 {
     char *xml = NULL;
@@ -95,8 +95,8 @@ static int open_fmu(struct host *h, const char *dir, bool locals, double start, 
     free(xml);
     uint32_t n = h->md.nvar;
     h->slots = calloc(n ? n : 1, sizeof *h->slots);
-    h->starts = calloc(n ? n : 1, sizeof *h->starts);
-    if (!h->slots || !h->starts)
+    h->values = calloc(n ? n : 1, sizeof *h->values);
+    if (!h->slots || !h->values)
         return fail_start(h, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         if (!(h->slots[i] = hermes_module_slot(h->m, h->md.var[i].name))) {
@@ -104,14 +104,12 @@ static int open_fmu(struct host *h, const char *dir, bool locals, double start, 
             snprintf(msg, sizeof msg, "the backplane has no signal '%s' for the FMU", h->md.var[i].name);
             return fail_start(h, msg);
         }
-        h->starts[i] = *h->slots[i];
     }
     const char *rate = getenv(HERMES_ENV_BASE_RATE);
     h->base_hz = rate ? strtod(rate, NULL) : 0.0;
     if (!(h->base_hz > 0))
         return fail_start(h, "HERMES_BASE_RATE_HZ is missing");
-    if (hermes__fmu_open(&h->fi, &h->md, dir, hermes_module_name(h->m), start, has_stop, stop, h->starts,
-                         NULL) != 0)
+    if (hermes__fmu_open(&h->fi, &h->md, dir, hermes_module_name(h->m), start, has_stop, stop) != 0)
         return fail_start(h, hermes_last_error());
     return 0;
 }
@@ -128,7 +126,9 @@ static int serve(struct host *h)
         err[0] = '\0';
         switch (cmd) {
         case HERMES_CMD_STAGE:
-            rc = hermes__fmu_read(h->fi, h->slots, err, sizeof err);
+            for (uint32_t i = 0; i < h->md.nvar; i++)  /* initial values, wired inputs applied */
+                h->values[i] = *h->slots[i];
+            rc = hermes__fmu_stage(h->fi, h->values, h->slots, err, sizeof err);
             break;
         case HERMES_CMD_STEP:
             rc = hermes__fmu_step(h->fi, (double)frame / h->base_hz, dt, h->slots, err, sizeof err);
@@ -136,7 +136,7 @@ static int serve(struct host *h)
                 rc = hermes_module_finish(h->m, err) != 0;
             break;
         case HERMES_CMD_RESET:
-            rc = hermes__fmu_reset(h->fi, h->starts, NULL, err, sizeof err);
+            rc = hermes__fmu_reset(h->fi, err, sizeof err);
             break;
         case HERMES_CMD_TERMINATE:
             hermes_module_done(h->m, 0, NULL);
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
     hermes__fmu_close(h.fi);
     hermes__fmu_model_free(&h.md);
     free(h.slots);
-    free(h.starts);
+    free(h.values);
     hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
     hermes_module_close(h.m);
     return rc;

@@ -284,9 +284,9 @@ static void test_fmu3_decay_matches_analytic(void **state)
     assert_false(has_signal(s, "decay.label"));
     assert_false(has_signal(s, "decay.blob"));
     assert_false(has_signal(s, "decay.vec"));
-    assert_true(value(s, "decay.x") == 2.0);  /* read after initialisation */
-    assert_true(value(s, "decay.y") == 2.0);
     assert_int_equal(hermes_scheduler_stage(s), 0);
+    assert_true(value(s, "decay.x") == 2.0);  /* read after initialisation, at the stage */
+    assert_true(value(s, "decay.y") == 2.0);
     assert_int_equal(hermes_scheduler_step(s, 25, NULL), 0);
     double x = value(s, "decay.x");
     assert_true(fabs(x - analytic(2.0, 1.0, 0.5, 2.5)) < 1e-12);
@@ -437,6 +437,41 @@ static void test_fmu2_discard_fails_the_module(void **state)
             fail_msg("%s: rc %d, message '%s'", i ? "isolated" : "in-process", rc, msg);
         assert_null(hermes_scheduler_stop_reason(s));
         assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_ERROR);
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+}
+
+/* The FMU is initialised with its wired inputs, not their starts: decay3's
+ * y = sel * x is computed in fmi3ExitInitializationMode, with sel wired from
+ * an injection module at 3 (its start is 1), in-process and isolated, at
+ * start-up and after a reset. */
+static void test_fmu_initialised_with_wired_inputs(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        char t[512];
+        snprintf(t, sizeof t,
+                 "execution: {mode: single_frame, rate_hz: 10}\n"
+                 "modules:\n"
+                 "  src: {type: injection, signals: [{name: ss, type: i32, writable: true, initial: 3}]}\n"
+                 "  decay: {type: fmu, fmu: decay_good3.fmu, isolate: %s}\n"
+                 "wiring:\n"
+                 "  - {src: src.ss, dst: decay.sel}\n", i ? "true" : "false");
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
+        assert_int_equal(hermes_config_validate(cfg, &err), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        assert_int_equal(hermes_scheduler_stage(s), 0);
+        if (value(s, "decay.y") != 6.0)
+            fail_msg("%s: y after initialisation is %g, expected 3 * 2 (sel wired to 3)", i ? "isolated" : "in-process",
+                     value(s, "decay.y"));
+        assert_int_equal(hermes_scheduler_step(s, 3, NULL), 0);
+        assert_int_equal(hermes_scheduler_reset(s), 0);
+        assert_true(value(s, "decay.y") == 6.0);
+        assert_true(value(s, "decay.x") == 2.0);
         hermes_scheduler_destroy(s);
         hermes_config_destroy(cfg);
     }
@@ -767,6 +802,7 @@ int main(void)
         cmocka_unit_test(test_fmu3_initial_overrides_start),
         cmocka_unit_test(test_fmu3_step_outcomes_end_the_run),
         cmocka_unit_test(test_fmu_terminate_ends_run_normally),
+        cmocka_unit_test(test_fmu_initialised_with_wired_inputs),
         cmocka_unit_test(test_fmu2_discard_fails_the_module),
         cmocka_unit_test(test_fmu3_every_type_round_trips),
         cmocka_unit_test(test_fmu_isolated_matches_analytic),

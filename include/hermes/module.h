@@ -61,7 +61,8 @@ typedef struct hermes_module hermes_module_t;
 /** Commands a module receives. Values cross processes: fixed numbers. */
 typedef enum hermes_command {
     HERMES_CMD_NONE      = 0,
-    HERMES_CMD_STAGE     = 1,  /**< before frame 0 and after every reset: signals hold their initial values */
+    HERMES_CMD_STAGE     = 1,  /**< before frame 0 and after every reset: signals hold their initial
+                                    values, wired inputs their sources' initial values */
     HERMES_CMD_STEP      = 2,  /**< compute frame @p frame of @p dt seconds (a module with its own
                                     rate_hz gets it only on its frames, dt = its period: docs/modules.md) */
     HERMES_CMD_RESET     = 3,  /**< return to initial conditions (a stage follows) */

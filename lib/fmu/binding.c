@@ -16,6 +16,7 @@
 struct hermes__fmu_inst {
     const struct hermes__fmu_ops *ops;
     struct hermes__fmu_common    *c;  /* the binding's instance (ops->size bytes) */
+    bool                          initialised;  /* since instantiation or the last reset */
 };
 
 /* The error for a missing platform binary, listing the platforms there are. */
@@ -115,8 +116,7 @@ static void initialised(struct hermes__fmu_common *c, const double *values)
 }
 
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, double start, bool has_stop, double stop, const double *values,
-                     double *const *slots)
+                     const char *log_name, double start, bool has_stop, double stop)
 {
     *out = NULL;
     struct hermes__fmu_inst *fi = calloc(1, sizeof *fi);
@@ -133,15 +133,8 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     fi->c->start = start;
     fi->c->has_stop = has_stop;
     fi->c->stop = stop;
-    int rc = load(fi, dir);
-    char err[600];
     fi->c->last_valid = false;
-    if (!rc && (rc = fi->ops->init(fi->c, values, err, sizeof err)) != 0)
-        rc = hermes__fail(rc, "%s", err);
-    if (!rc)
-        initialised(fi->c, values);
-    if (!rc && slots && (rc = fi->ops->read(fi->c, slots, err, sizeof err)) != 0)
-        rc = hermes__fail(rc, "module '%s': after initialisation, %s", log_name, err);
+    int rc = load(fi, dir);
     if (rc) {
         hermes__fmu_close(fi);
         return rc;
@@ -150,35 +143,41 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     return 0;
 }
 
+int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
+                      size_t cap)
+{
+    if (!fi->initialised) {
+        int rc = fi->ops->init(fi->c, values, err, cap);
+        if (rc)
+            return rc;
+        initialised(fi->c, values);
+        fi->initialised = true;
+    }
+    int rc = fi->ops->read(fi->c, slots, err, cap);
+    if (rc) {
+        char tmp[600];
+        hermes__strlcpy(tmp, err, sizeof tmp);
+        snprintf(err, cap, "module '%s': after initialisation, %s", fi->c->name, tmp);
+    }
+    return rc;
+}
+
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
 {
+    if (!fi->initialised) {
+        snprintf(err, cap, "a step before the FMU was initialised (staged)");
+        return -1;
+    }
     int rc = fi->ops->step(fi->c, t, h, slots, err, cap);
     fi->c->last_valid = rc >= 0;  /* after a failed set the FMU's values are unknown */
     return rc;
 }
 
-int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap)
-{
-    int rc = fi->ops->read(fi->c, slots, err, cap);
-    if (rc) {
-        char tmp[600];
-        hermes__strlcpy(tmp, err, sizeof tmp);
-        snprintf(err, cap, "module '%s': %s", fi->c->name, tmp);
-    }
-    return rc;
-}
-
-int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err, size_t cap)
+int hermes__fmu_reset(struct hermes__fmu_inst *fi, char *err, size_t cap)
 {
     fi->c->last_valid = false;  /* the FMU is back to its starts */
-    int rc = fi->ops->reset(fi->c, err, cap);
-    if (!rc)
-        rc = fi->ops->init(fi->c, values, err, cap);
-    if (!rc)
-        initialised(fi->c, values);
-    if (!rc && slots)
-        rc = fi->ops->read(fi->c, slots, err, cap);
-    return rc;
+    fi->initialised = false;    /* the stage that follows initialises it */
+    return fi->ops->reset(fi->c, err, cap);
 }
 
 /* The blob: u32 input count, u32 last_valid, the inputs last written (f64

@@ -78,15 +78,19 @@ char *hermes__fmu_map_name(const char *fmi_name);
 /* ---- binding.c: one interface over fmi2.c and fmi3.c ---- */
 struct hermes__fmu_inst;
 /* Load the binary under @p dir (binaries/linux64 for FMI 2,
- * binaries/x86_64-linux for FMI 3), instantiate (co-simulation), apply
- * @p values (one per variable, in the model's order) to inputs and
- * parameters, initialise (start time @p start: the time of the module's
- * first step, 0 unless it has an offset; stop @p stop when @p has_stop), and read
- * the outputs (and locals) into @p slots (NULL: not read). @p log_name names
- * the module in log lines and messages. */
+ * binaries/x86_64-linux for FMI 3) and instantiate it (co-simulation), with
+ * start time @p start (the time of the module's first step, 0 unless it has
+ * an offset) and stop time @p stop when @p has_stop for its initialisation.
+ * @p log_name names the module in log lines and messages. */
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
-                     const char *log_name, double start, bool has_stop, double stop, const double *values,
-                     double *const *slots);
+                     const char *log_name, double start, bool has_stop, double stop);
+/* At each stage (start-up, after a reset): initialise the FMU unless it is,
+ * with @p values (one per variable, in the model's order: the signals' values
+ * now, that is their initial values with the wired inputs applied) written to
+ * its inputs and parameters, then read its outputs (and locals) into
+ * @p slots. 0, or a code with the text in @p err. */
+int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
+                      size_t cap);
 /* Write inputs and tunable parameters from @p slots, step [t, t+h], read
  * outputs (and locals) into @p slots. 0; 1 when the FMU asked to end the
  * simulation (FMI 2: fmi2Discard with fmi2Terminated; FMI 3:
@@ -94,11 +98,8 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
  * @p err; -1 with the error text in @p err. */
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err,
                      size_t cap);
-/* Read outputs (and locals) into @p slots (frame 0 after staging). */
-int hermes__fmu_read(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap);
-/* FMI reset then initialisation again with @p values; outputs into @p slots. */
-int hermes__fmu_reset(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
-                      size_t cap);
+/* The FMI reset: the next hermes__fmu_stage() initialises the FMU again. */
+int hermes__fmu_reset(struct hermes__fmu_inst *fi, char *err, size_t cap);
 void hermes__fmu_close(struct hermes__fmu_inst *fi);
 /* The FMU's state as a serialized blob (malloc'd into *buf, *len bytes), and
  * back: get + serialize, deserialize + set (the model declares can_state),

@@ -220,7 +220,12 @@ static int call_modules(hermes_scheduler_t *s, bool reset)
 int hermes__sched_stage_all(hermes_scheduler_t *s)
 {
     hermes__rates_rewind(s->mods, s->nmods);  /* frame 0 again */
-    int rc = call_modules(s, false);
+    /* Wires first, from the initial values, so a module's stage (an FMU's
+     * initialisation) sees its wired inputs; again after the stages, which
+     * may change their outputs. */
+    int rc = apply_wires(s);
+    if (rc == 0)
+        rc = call_modules(s, false);
     if (rc == 0)
         rc = apply_wires(s);
     if (rc)

@@ -23,7 +23,7 @@ struct fmu_mod {
     struct hermes__fmu_model md;
     struct hermes__fmu_inst *inst;
     double                 **slots;
-    double                  *starts;  /* the signals' initial values, for reset */
+    double                  *values;  /* the signals' values at a stage, for the FMU's initialisation */
     double                   base_hz; /* the run's base rate: frame f starts at f / base_hz */
 };
 
@@ -50,16 +50,19 @@ static int fmu_step(void *state, uint64_t frame, double dt)
 static int fmu_reset(struct hermes__module *m)
 {
     struct fmu_mod *f = m->impl;
-    int rc = hermes__fmu_reset(f->inst, f->starts, f->slots, m->errbuf, sizeof m->errbuf);
+    int rc = hermes__fmu_reset(f->inst, m->errbuf, sizeof m->errbuf);
     return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
 }
 
-/* After the scheduler restored the initial values (start-up, reset): the
- * outputs the FMU computed in its initialisation. */
+/* After the scheduler restored the initial values and applied the wires
+ * (start-up, reset): initialise the FMU with them (its wired inputs, not
+ * just their starts) and read the outputs it computed. */
 static int fmu_stage(struct hermes__module *m)
 {
     struct fmu_mod *f = m->impl;
-    int rc = hermes__fmu_read(f->inst, f->slots, m->errbuf, sizeof m->errbuf);
+    for (uint32_t j = 0; j < m->signal_count; j++)
+        f->values[j] = *f->slots[j];
+    int rc = hermes__fmu_stage(f->inst, f->values, f->slots, m->errbuf, sizeof m->errbuf);
     return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
 }
 
@@ -87,7 +90,7 @@ static void fmu_close(struct hermes__module *m)
     free(f->dir);
     hermes__fmu_model_free(&f->md);
     free(f->slots);
-    free(f->starts);
+    free(f->values);
     free(f);
     m->impl = NULL;
     m->state = NULL;
@@ -224,18 +227,17 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
         return open_isolated(m, cfg, bp, &info, dir, owned, &ex);
     }
     f->slots = calloc(n ? n : 1, sizeof *f->slots);
-    f->starts = calloc(n ? n : 1, sizeof *f->starts);
-    if (!f->slots || !f->starts)
+    f->values = calloc(n ? n : 1, sizeof *f->values);
+    if (!f->slots || !f->values)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     for (uint32_t j = 0; j < n; j++) {
         hermes_signal_info_t si;
         if ((rc = hermes_backplane_info(bp, m->first_signal + j, &si)) != 0)
             return rc;
         f->slots[j] = hermes_backplane_slot(bp, si.id);
-        f->starts[j] = *f->slots[j];
     }
     if ((rc = hermes__fmu_open(&f->inst, &f->md, f->dir, m->name, start_time(cfg, m, &ex), ex.has_end_time,
-                               ex.has_end_time ? stop_time(cfg, m, &ex) : 0.0, f->starts, f->slots)) != 0)
+                               ex.has_end_time ? stop_time(cfg, m, &ex) : 0.0)) != 0)
         return rc;
     m->state = f;
     m->step = fmu_step;
