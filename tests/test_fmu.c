@@ -63,6 +63,19 @@ static int load(hermes_config_t **cfg, const char *variant, const char *extra, h
     return load_exec(cfg, SINGLE_FRAME, variant, extra, err);
 }
 
+/* A staged scheduler of the config text @p t (its config in *cfg). */
+static hermes_scheduler_t *staged(const char *t, hermes_config_t **cfg)
+{
+    hermes_error_t err;
+    if (hermes_config_parse(cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err) != 0 ||
+        hermes_config_validate(*cfg, &err) != 0)
+        fail_msg("config line %d: %s", err.line, err.message);
+    hermes_scheduler_t *s = NULL;
+    assert_int_equal(hermes_scheduler_create(&s, *cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), 0);
+    return s;
+}
+
 static double value(hermes_scheduler_t *s, const char *name)
 {
     hermes_backplane_t *bp = hermes_scheduler_backplane(s);
@@ -459,12 +472,7 @@ static void test_fmu_initialised_with_wired_inputs(void **state)
                  "wiring:\n"
                  "  - {src: src.ss, dst: decay.sel}\n", i ? "true" : "false");
         hermes_config_t *cfg = NULL;
-        hermes_error_t err;
-        assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
-        assert_int_equal(hermes_config_validate(cfg, &err), 0);
-        hermes_scheduler_t *s = NULL;
-        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
-        assert_int_equal(hermes_scheduler_stage(s), 0);
+        hermes_scheduler_t *s = staged(t, &cfg);
         if (value(s, "decay.y") != 6.0)
             fail_msg("%s: y after initialisation is %g, expected 3 * 2 (sel wired to 3)", i ? "isolated" : "in-process",
                      value(s, "decay.y"));
@@ -683,12 +691,7 @@ static void test_fmu3_every_type_round_trips(void **state)
                     "modules:\n"
                     "  f: {type: fmu, fmu: decay_feed3.fmu}\n";
     hermes_config_t *cfg = NULL;
-    hermes_error_t err;
-    assert_int_equal(hermes_config_parse(&cfg, t, strlen(t), "fmu.yaml", HERMES_TEST_BUILDDIR, &err), 0);
-    assert_int_equal(hermes_config_validate(cfg, &err), 0);
-    hermes_scheduler_t *s = NULL;
-    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
-    assert_int_equal(hermes_scheduler_stage(s), 0);
+    hermes_scheduler_t *s = staged(t, &cfg);
     assert_true(value(s, "f.Int64_input") == 0x1p63);   /* start 9223372036854775807 */
     assert_true(value(s, "f.UInt64_input") == 0x1p64);  /* start 18446744073709551615 */
     char in[64], out[64];
