@@ -47,25 +47,6 @@ uint64_t hermes__mcap_frame_ns(uint64_t frame, double rate_hz)
     return rate_hz > 0 ? (uint64_t)llround((double)frame * (1e9 / rate_hz)) : 0;
 }
 
-/* A JSON string of text that may not be UTF-8 (bytes >= 0x80 become '?', as the live server does). */
-static void text_json(struct hermes__text *b, const char *s)
-{
-    if (hermes__text_utf8_ok(s)) {
-        hermes__text_json(b, s);
-        return;
-    }
-    char *c = hermes__strdup(s);
-    if (!c) {
-        b->oom = true;
-        return;
-    }
-    for (char *q = c; *q; q++)
-        if ((unsigned char)*q >= 0x80)
-            *q = '?';
-    hermes__text_json(b, c);
-    free(c);
-}
-
 static void text_u64(struct hermes__text *b, uint64_t v)
 {
     char num[24];
@@ -241,13 +222,13 @@ int hermes__mcap_run_event(hermes__mcap_run_t *r, const struct rec_event_row *e)
     hermes__strlcpy(r->state, strcmp(ev, "reset") ? ev : "paused", sizeof r->state);
     struct hermes__text *b = &r->t;
     hermes__text_str(b, "{\"event\":");
-    text_json(b, ev);
+    hermes__text_json_lossy(b, ev);
     hermes__text_str(b, ",\"frame\":");
     text_u64(b, e->frame);
     hermes__text_str(b, ",\"tick\":");
     text_u64(b, e->tick);
     hermes__text_str(b, ",\"detail\":");
-    text_json(b, detail);
+    hermes__text_json_lossy(b, detail);
     hermes__text_put(b, "}", 1);
     return put_text(r, (uint16_t)(r->nch + 1), e->frame);
 }
@@ -261,13 +242,13 @@ int hermes__mcap_run_journal(hermes__mcap_run_t *r, const struct rec_journal_row
     sig[REC_NAME_LEN] = '\0';
     struct hermes__text *b = &r->t;
     hermes__text_str(b, "{\"action\":");
-    text_json(b, action);
+    hermes__text_json_lossy(b, action);
     hermes__text_str(b, ",\"frame\":");
     text_u64(b, j->frame);
     hermes__text_str(b, ",\"tick\":");
     text_u64(b, j->tick);
     hermes__text_str(b, ",\"signal\":");
-    text_json(b, sig);
+    hermes__text_json_lossy(b, sig);
     hermes__text_str(b, ",\"value\":");
     hermes__text_put(b, num, hermes__fg_format_double(j->value, num));
     hermes__text_str(b, ",\"count\":");

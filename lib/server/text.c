@@ -1,5 +1,6 @@
 /* Growable text for messages written without a jansson tree (server/text.h). */
 #include "server/text.h"
+#include "common/util.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -47,6 +48,25 @@ void hermes__text_json(struct hermes__text *b, const char *s)
     }
     hermes__text_put(b, (const char *)run, (size_t)(p - run));
     hermes__text_put(b, "\"", 1);
+}
+
+void hermes__text_json_lossy(struct hermes__text *b, const char *s)
+{
+    s = s ? s : "";
+    if (hermes__text_utf8_ok(s)) {
+        hermes__text_json(b, s);
+        return;
+    }
+    char *c = hermes__strdup(s);
+    if (!c) {
+        b->oom = true;
+        return;
+    }
+    for (char *q = c; *q; q++)
+        if ((unsigned char)*q >= 0x80)
+            *q = '?';
+    hermes__text_json(b, c);
+    free(c);
 }
 
 bool hermes__text_utf8_ok(const char *s)

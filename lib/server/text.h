@@ -28,4 +28,9 @@ void hermes__text_json(struct hermes__text *b, const char *s);
 /* Whether json_string() takes @p s (checked only past its ASCII prefix). */
 bool hermes__text_utf8_ok(const char *s);
 
+/* @p s (NULL: "") as a JSON string literal, for text not known to be UTF-8:
+ * when json_string() would refuse it, its bytes of 0x80 and above become
+ * '?' (as the live servers' messages do). */
+void hermes__text_json_lossy(struct hermes__text *b, const char *s);
+
 #endif

@@ -57,27 +57,6 @@ struct hermes__fg_catalog {
     size_t          advertise_len;
 };
 
-/* A JSON string literal of text not known to be UTF-8: what json_string()
- * refuses keeps its ASCII and marks the rest '?' (as jstr() below). */
-static void sb_text(struct hermes__text *b, const char *s)
-{
-    s = s ? s : "";
-    if (hermes__text_utf8_ok(s)) {
-        hermes__text_json(b, s);
-        return;
-    }
-    char *c = hermes__strdup(s);
-    if (!c) {
-        b->oom = true;
-        return;
-    }
-    for (char *q = c; *q; q++)
-        if ((unsigned char)*q >= 0x80)
-            *q = '?';
-    hermes__text_json(b, c);
-    free(c);
-}
-
 static char *sb_take(struct hermes__text *b, size_t *len)
 {
     if (b->oom || !b->p) {
@@ -147,9 +126,9 @@ static void leaf_schema(struct hermes__text *b, const struct hermes__fg_node *n)
     hermes__text_str(b, "{\"type\":\"");
     hermes__text_str(b, type);
     hermes__text_str(b, "\",\"title\":");
-    sb_text(b, n->title);
+    hermes__text_json_lossy(b, n->title);
     hermes__text_str(b, ",\"description\":");
-    sb_text(b, desc);
+    hermes__text_json_lossy(b, desc);
     hermes__text_put(b, "}", 1);
 }
 
@@ -311,7 +290,7 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         struct hermes__text sch = {0};
         tree_schema(&sch, &tree.root);
         hermes__text_str(&sch, ",\"title\":");
-        sb_text(&sch, c->schema_name ? c->schema_name : "");
+        hermes__text_json_lossy(&sch, c->schema_name ? c->schema_name : "");
         hermes__text_put(&sch, "}", 1);
         size_t len = 0;
         c->schema = sb_take(&sch, &len);
@@ -347,9 +326,9 @@ static char *build_advertise(const hermes__fg_catalog_t *cat, size_t *len)
         char id[32];
         snprintf(id, sizeof id, "%s{\"id\":%u,\"topic\":", i ? "," : "", i + 1);
         hermes__text_str(&b, id);
-        sb_text(&b, c->topic);
+        hermes__text_json_lossy(&b, c->topic);
         hermes__text_str(&b, ",\"encoding\":\"json\",\"schemaName\":");
-        sb_text(&b, c->schema_name);
+        hermes__text_json_lossy(&b, c->schema_name);
         hermes__text_str(&b, ",\"schema\":");
         hermes__text_json(&b, c->schema);
         hermes__text_str(&b, ",\"schemaEncoding\":\"jsonschema\"}");
