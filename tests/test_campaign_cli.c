@@ -40,55 +40,9 @@
 static char tmpdir[256];   /* per test binary: campaign files and directories */
 static char dir[300];      /* the planned 40-run campaign */
 
-/* Run ARGV (NULL-terminated) with stdout+stderr in @p out (may be NULL: /dev/null),
- * bounded by @p seconds (then SIGKILL). Returns the exit status, or -1. */
-static int run_cmd(const char *out, double seconds, const char *const *argv)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out ? out : "/dev/null", O_CREAT | O_TRUNC | O_WRONLY, 0644);
-        if (fd < 0)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setpgid(0, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    double end = test_now() + seconds;
-    int st;
-    for (;;) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-        if (r == pid)
-            break;
-        if (test_now() > end) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            fprintf(stderr, "%s: timed out after %.0f s\n", argv[0], seconds);
-            return -1;
-        }
-        usleep(10000);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    (void)n;
-    fclose(f);
-    return buf;
-}
-
 static int count_lines(const char *path)
 {
-    char *t = slurp(path);
+    char *t = test_slurp(path);
     int n = 0;
     for (char *p = t; p && *p; p++)
         n += *p == '\n';
@@ -113,7 +67,7 @@ static void check_results_h5(const char *d, const char *collect_out)
     char h5[500], csvp[500], out[500];
     snprintf(h5, sizeof h5, "%s/results.h5", d);
     snprintf(csvp, sizeof csvp, "%s/results.csv", d);
-    char *col = slurp(collect_out);
+    char *col = test_slurp(collect_out);
     assert_non_null(col);
     if (!hermes_recording_supported()) {
         assert_int_equal(access(h5, F_OK), -1);
@@ -125,8 +79,8 @@ static void check_results_h5(const char *d, const char *collect_out)
     free(col);
 #ifdef HERMES_PYTHON
     snprintf(out, sizeof out, "%s/check_h5.out", tmpdir);
-    int rc = run_cmd(out, 60, (const char *[]){HERMES_PYTHON, CHECK_H5_PY, h5, csvp, NULL});
-    char *o = slurp(out);
+    int rc = test_run_cmd(NULL, out, 60, (const char *[]){HERMES_PYTHON, CHECK_H5_PY, h5, csvp, NULL});
+    char *o = test_slurp(out);
     if (rc != 0)
         fail_msg("check_campaign_h5.py (exit %d): %s", rc, o ? o : "");
     assert_non_null(strstr(o, " columns: ok"));
@@ -223,15 +177,15 @@ static void test_campaign_parallel_collect(void **state)
     char cpath[400], out[400], path[500];
     snprintf(cpath, sizeof cpath, "%s/campaign.yaml", tmpdir);
     snprintf(out, sizeof out, "%s/plan.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, dir, NULL}), 0);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, dir, NULL}), 0);
     snprintf(path, sizeof path, "%s/runs.csv", dir);
     assert_int_equal(count_lines(path), RUNS + 1);
     /* A second plan into the same directory needs --force. */
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, dir, NULL}), 2);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, dir, NULL}), 2);
 
     /* The Slurm script: an array of 40 tasks, 8 at once, each its own index. */
     snprintf(path, sizeof path, "%s/campaign.sbatch", dir);
-    char *sb = slurp(path);
+    char *sb = test_slurp(path);
     assert_non_null(sb);
     assert_non_null(strstr(sb, "#SBATCH --array=0-39%8\n"));
     assert_non_null(strstr(sb, "campaign run \"$DIR\" \"$SLURM_ARRAY_TASK_ID\""));
@@ -242,7 +196,7 @@ static void test_campaign_parallel_collect(void **state)
     char script[400];
     snprintf(script, sizeof script, "%s/run-local.sh", dir);
     snprintf(out, sizeof out, "%s/parallel.out", tmpdir);
-    int rc = run_cmd(out, 120, (const char *[]){script, "-j", "2", NULL});
+    int rc = test_run_cmd(NULL, out, 120, (const char *[]){script, "-j", "2", NULL});
     assert_true(rc > 0 && rc < 100);   /* parallel: number of failed jobs */
     snprintf(path, sizeof path, "%s/joblog", dir);
     assert_int_equal(count_lines(path), RUNS + 1);
@@ -304,10 +258,10 @@ static void test_campaign_parallel_collect(void **state)
 
     /* collect: 40 rows, failures listed with their error and a rerun command. */
     snprintf(out, sizeof out, "%s/collect.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", dir, NULL}), 1);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", dir, NULL}), 1);
     snprintf(path, sizeof path, "%s/results.csv", dir);
     assert_int_equal(count_lines(path), RUNS + 1);
-    char *res = slurp(path), *col = slurp(out);
+    char *res = test_slurp(path), *col = test_slurp(out);
     assert_non_null(res);
     assert_non_null(col);
     assert_non_null(strstr(res, "index,seed,status,end_reason,frames,sim_time,wall_time,vehicle.mass,"
@@ -331,13 +285,13 @@ static void test_campaign_parallel_collect(void **state)
     free(col);
     check_results_h5(dir, out);
     /* A second collect replaces the table (atomically) with the same content. */
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", dir, NULL}), 1);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", dir, NULL}), 1);
     check_results_h5(dir, out);
 
     /* status: counts. */
     snprintf(out, sizeof out, "%s/status.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "status", dir, NULL}), 0);
-    char *stt = slurp(out);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "status", dir, NULL}), 0);
+    char *stt = test_slurp(out);
     char want[128];
     snprintf(want, sizeof want, "40 runs: %d done, %d failed, 0 missing", RUNS - expect_failed, expect_failed);
     assert_non_null(strstr(stt, want));
@@ -347,7 +301,7 @@ static void test_campaign_parallel_collect(void **state)
      * log names its backplane. */
     for (uint64_t i = 0; i < RUNS; i++) {
         snprintf(path, sizeof path, "%s/runs/%" PRIu64 "/log", dir, i);
-        char *log = slurp(path);
+        char *log = test_slurp(path);
         assert_non_null(log);
         char *b = strstr(log, "backplane=");
         assert_non_null(b);
@@ -368,11 +322,11 @@ static void test_campaign_rerun_bit_identical(void **state)
     assert_string_equal(json_string_value(json_object_get(before, "status")), "ok");
     char out[400];
     snprintf(out, sizeof out, "%s/rerun.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "7", NULL}), 0);
-    char *o = slurp(out);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "7", NULL}), 0);
+    char *o = test_slurp(out);
     assert_non_null(strstr(o, "already done"));
     free(o);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "7", "--force", NULL}), 0);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "7", "--force", NULL}), 0);
     json_t *after = summary(7);
     assert_non_null(after);
     assert_true(json_is_real(json_object_get(after, "wall_time")));
@@ -386,8 +340,8 @@ static void test_campaign_rerun_bit_identical(void **state)
     json_decref(before);
     json_decref(after);
     /* Out of range and not a number: usage errors. */
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "40", NULL}), 2);
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "x", NULL}), 2);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "40", NULL}), 2);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "campaign", "run", dir, "x", NULL}), 2);
 }
 
 /* A run killed mid-way leaves no summary, only its private temporary
@@ -400,7 +354,7 @@ static void test_campaign_killed_run(void **state)
     snprintf(cpath, sizeof cpath, "%s/long.yaml", tmpdir);
     snprintf(kdir, sizeof kdir, "%s/long", tmpdir);
     write_text(cpath, "base: " BASE "\nruns: 2\nseed: 1\nend_time: 100000\n");
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, kdir, NULL}), 0);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, kdir, NULL}), 0);
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open("/dev/null", O_WRONLY);
@@ -417,7 +371,7 @@ static void test_campaign_killed_run(void **state)
     snprintf(path, sizeof path, "%s/log", tmp);
     double end = test_now() + 20;
     while (!name[0] && test_now() < end) {
-        char *log = slurp(path);
+        char *log = test_slurp(path);
         char *b = log ? strstr(log, "backplane=") : NULL;
         if (b)
             sscanf(b + 10, "%99[^ \n]", name);
@@ -434,14 +388,14 @@ static void test_campaign_killed_run(void **state)
     snprintf(path, sizeof path, "%s/summary.json", tmp);
     assert_int_equal(access(path, F_OK), -1);
     snprintf(out, sizeof out, "%s/kstatus.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "status", kdir, NULL}), 0);
-    char *s = slurp(out);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "status", kdir, NULL}), 0);
+    char *s = test_slurp(out);
     assert_non_null(strstr(s, "2 runs: 0 done, 0 failed, 2 missing (0 running)"));
     free(s);
     /* The segment of the killed run: hermes clean removes it (its owner is
      * dead; on this shared machine another test's `hermes clean` may already
      * have). The vehicle process died with its parent (PR_SET_PDEATHSIG). */
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "clean", NULL}), 0);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "clean", NULL}), 0);
     assert_false(shm_exists(name));
     /* SIGTERM (scancel, a time limit) stops a run at a frame boundary: a
      * failed summary saying so, modules terminated, no segment left. */
@@ -458,7 +412,7 @@ static void test_campaign_killed_run(void **state)
     name[0] = '\0';
     end = test_now() + 20;
     while (!name[0] && test_now() < end) {
-        char *log = slurp(path);
+        char *log = test_slurp(path);
         char *b = log ? strstr(log, "backplane=") : NULL;
         if (b)
             sscanf(b + 10, "%99[^ \n]", name);
@@ -481,7 +435,7 @@ static void test_campaign_killed_run(void **state)
     /* collect with a missing run (0) and an interrupted one (1): empty CSV
      * fields are NaN in results.h5, text fields empty strings. */
     snprintf(out, sizeof out, "%s/kcollect.out", tmpdir);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", kdir, NULL}), 1);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", kdir, NULL}), 1);
     check_results_h5(kdir, out);
 
     /* A later run of an index sweeps that index's temporary directories of
@@ -491,7 +445,7 @@ static void test_campaign_killed_run(void **state)
     assert_int_equal(mkdir(stale, 0755), 0);
     snprintf(path, sizeof path, "%s/summary.json", stale);
     write_text(path, "{\"status\": ");   /* half written */
-    rc = run_cmd(NULL, 60, (const char *[]){HERMES_CLI, "campaign", "run", dir, "5", "--force", NULL});
+    rc = test_run_cmd(NULL, NULL, 60, (const char *[]){HERMES_CLI, "campaign", "run", dir, "5", "--force", NULL});
     assert_true(rc == 0 || rc == 1);
     struct stat sb;
     assert_int_equal(stat(stale, &sb), -1);
@@ -510,16 +464,16 @@ static void test_campaign_record(void **state)
     snprintf(rdir, sizeof rdir, "%s/rec", tmpdir);
     snprintf(out, sizeof out, "%s/rec.out", tmpdir);
     write_text(cpath, "base: " BASE "\nruns: 2\nseed: 5\nend_time: 2\nrecord: true\n");
-    int rc = run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, rdir, NULL});
+    int rc = test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, rdir, NULL});
     if (!hermes_recording_supported()) {
         assert_int_equal(rc, 3);
-        char *o = slurp(out);
+        char *o = test_slurp(out);
         assert_non_null(strstr(o, "built without recording"));
         free(o);
         return;
     }
     assert_int_equal(rc, 0);
-    assert_int_equal(run_cmd(out, 60, (const char *[]){HERMES_CLI, "campaign", "run", rdir, "1", NULL}), 0);
+    assert_int_equal(test_run_cmd(NULL, out, 60, (const char *[]){HERMES_CLI, "campaign", "run", rdir, "1", NULL}), 0);
     snprintf(path, sizeof path, "%s/runs/1/recording.h5", rdir);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
@@ -536,14 +490,14 @@ static void test_campaign_run_set_seed(void **state)
     char out[400];
     snprintf(out, sizeof out, "%s/set.out", tmpdir);
     /* Overriding a read-only initial value reaches the module: the tripwire aborts. */
-    assert_int_equal(run_cmd(out, 60, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--end-time", "1",
+    assert_int_equal(test_run_cmd(NULL, out, 60, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--end-time", "1",
                                                         "--set", "trip.level=5", "--seed", "99", NULL}),
                      1);
-    char *o = slurp(out);
+    char *o = test_slurp(out);
     assert_non_null(strstr(o, "SIGABRT"));
     assert_non_null(strstr(o, "seed=99"));
     free(o);
-    assert_int_equal(run_cmd(out, 60, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--end-time", "1",
+    assert_int_equal(test_run_cmd(NULL, out, 60, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--end-time", "1",
                                                         "--set", "trip.level=1", "--set", "vehicle.mass=31000",
                                                         NULL}),
                      0);
@@ -554,15 +508,15 @@ static void test_campaign_run_set_seed(void **state)
         {"throttle=1", "not a qualified signal name"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--set", bad[i].arg,
+        assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "run", BASE, "--no-server", "--set", bad[i].arg,
                                                             NULL}),
                          2);
-        o = slurp(out);
+        o = test_slurp(out);
         if (!strstr(o, bad[i].msg))
             fail_msg("--set %s: expected '%s' in: %s", bad[i].arg, bad[i].msg, o);
         free(o);
     }
-    assert_int_equal(run_cmd(NULL, 30, (const char *[]){HERMES_CLI, "run", BASE, "--seed", "-1", NULL}), 2);
+    assert_int_equal(test_run_cmd(NULL, NULL, 30, (const char *[]){HERMES_CLI, "run", BASE, "--seed", "-1", NULL}), 2);
 }
 
 /* Campaign file errors name the file, the line and the problem. */
@@ -589,14 +543,14 @@ static void test_campaign_file_errors(void **state)
     snprintf(d, sizeof d, "%s/bad", tmpdir);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         write_text(cpath, cases[i].text);
-        assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, d, NULL}), 3);
-        char *o = slurp(out);
+        assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "plan", cpath, d, NULL}), 3);
+        char *o = test_slurp(out);
         if (!strstr(o, cases[i].msg) || !strstr(o, "bad.yaml"))
             fail_msg("case %zu: expected '%s' in: %s", i, cases[i].msg, o);
         free(o);
     }
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", d, NULL}), 4);
-    assert_int_equal(run_cmd(out, 30, (const char *[]){HERMES_CLI, "campaign", "frobnicate", NULL}), 2);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "collect", d, NULL}), 4);
+    assert_int_equal(test_run_cmd(NULL, out, 30, (const char *[]){HERMES_CLI, "campaign", "frobnicate", NULL}), 2);
 }
 
 int main(void)

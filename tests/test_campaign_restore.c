@@ -58,49 +58,6 @@ static int teardown(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* Run ARGV in @p cwd (NULL: here) with stdout+stderr in @p out, bounded by
- * @p seconds (then SIGKILL to its process group). The exit status, or -1. */
-static int run_cmd(const char *cwd, const char *out, double seconds, const char *const *argv)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(out ? out : "/dev/null", O_CREAT | O_TRUNC | O_WRONLY, 0644);
-        if (fd < 0 || (cwd && chdir(cwd) != 0))
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setpgid(0, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    double end = test_now() + seconds;
-    int st;
-    while (waitpid(pid, &st, WNOHANG) != pid) {
-        if (test_now() > end) {
-            kill(-pid, SIGKILL);
-            waitpid(pid, &st, 0);
-            fprintf(stderr, "%s: timed out after %.0f s\n", argv[0], seconds);
-            return -1;
-        }
-        usleep(10000);
-    }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = calloc(1, 1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
-    (void)n;
-    fclose(f);
-    return buf;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -211,9 +168,9 @@ static void take_ascent(const char *config, const char *ckpt)
     snprintf(log, sizeof log, "%s/ascent.log", tmpdir);
     const char *argv[] = {HERMES_CLI, "run", config, "--no-server", "--mode", "afap", "--end-time", end,
                           "--checkpoint", ckpt, "--checkpoint-at", at, NULL};
-    int rc = run_cmd(NULL, log, 60, argv);
+    int rc = test_run_cmd(NULL, log, 60, argv);
     if (rc != 0)
-        fail_msg("hermes run --checkpoint exited %d:\n%s", rc, slurp(log));
+        fail_msg("hermes run --checkpoint exited %d:\n%s", rc, test_slurp(log));
 }
 
 static void test_campaign_restore_matches_full_runs(void **state)
@@ -229,38 +186,38 @@ static void test_campaign_restore_matches_full_runs(void **state)
     snprintf(text, sizeof text, campaign_fmt, config, RUNS, END_S);
     write_text(cfile, text);
     const char *plan[] = {HERMES_CLI, "campaign", "plan", "branch.yaml", "branch", NULL};
-    if (run_cmd(tmpdir, out, 30, plan) != 0)
-        fail_msg("plan failed:\n%s", slurp(out));
+    if (test_run_cmd(tmpdir, out, 30, plan) != 0)
+        fail_msg("plan failed:\n%s", test_slurp(out));
     /* The runs read the copy in DIR by DIR's absolute path: the original may
      * go, and the scripts work from any directory. */
     assert_int_equal(unlink(ckpt), 0);
     char path[400];
     snprintf(path, sizeof path, "%s/plan.json", dir);
-    char *pj = slurp(path);
+    char *pj = test_slurp(path);
     snprintf(text, sizeof text, "\"restore\": \"%s\"", ckpt);
     assert_contains(pj, text);
     free(pj);
     snprintf(path, sizeof path, "%s/campaign.sbatch", dir);
-    char *sb = slurp(path);
+    char *sb = test_slurp(path);
     snprintf(text, sizeof text, "DIR='%s'", dir);
     assert_contains(sb, text);
     free(sb);
     snprintf(path, sizeof path, "%s/run-local.sh", dir);
     const char *local[] = {"/bin/sh", path, "-j", "2", NULL};
-    int rc = run_cmd("/", out, 150, local);
+    int rc = test_run_cmd("/", out, 150, local);
     if (rc != 0)
-        fail_msg("run-local.sh exited %d:\n%s", rc, slurp(out));
+        fail_msg("run-local.sh exited %d:\n%s", rc, test_slurp(out));
     const char *collect[] = {HERMES_CLI, "campaign", "collect", dir, NULL};
-    if (run_cmd(NULL, out, 30, collect) != 0)
-        fail_msg("collect failed:\n%s", slurp(out));
+    if (test_run_cmd(NULL, out, 30, collect) != 0)
+        fail_msg("collect failed:\n%s", test_slurp(out));
     snprintf(path, sizeof path, "%s/runs/3/log", dir);
-    char *log3 = slurp(path);
+    char *log3 = test_slurp(path);
     assert_contains(log3, "event=restored run=3");
     assert_contains(log3, "frame=3000 dispersions=2");
     free(log3);
 
     snprintf(path, sizeof path, "%s/results.csv", dir);
-    char *csv = slurp(path);
+    char *csv = test_slurp(path);
     assert_non_null(csv);
     char *line = csv, *names[64], *fields[64];
     char *nl = strchr(line, '\n');
@@ -314,16 +271,16 @@ static void test_campaign_restore_errors(void **state)
     snprintf(text, sizeof text, "base: %s\nruns: 2\nseed: 1\nend_time: 5\nrestore: nowhere.hckpt\n", config);
     write_text(cfile, text);
     const char *plan[] = {HERMES_CLI, "campaign", "plan", cfile, dir, NULL};
-    assert_int_equal(run_cmd(NULL, out, 30, plan), 3);
-    char *msg = slurp(out);
+    assert_int_equal(test_run_cmd(NULL, out, 30, plan), 3);
+    char *msg = test_slurp(out);
     snprintf(text, sizeof text, "%s:5:10: restore: cannot read checkpoint %s/nowhere.hckpt", cfile, tmpdir);
     assert_contains(msg, text);
     free(msg);
 
     snprintf(text, sizeof text, "base: %s\nruns: 2\nseed: 1\nrecord: true\nrestore: x.hckpt\n", config);
     write_text(cfile, text);
-    assert_int_equal(run_cmd(NULL, out, 30, plan), 3);
-    msg = slurp(out);
+    assert_int_equal(test_run_cmd(NULL, out, 30, plan), 3);
+    msg = test_slurp(out);
     assert_contains(msg, hermes_recording_supported() ? ":5:10: restore: cannot be combined with record: true"
                                                       : ":4:9: record: this hermes was built without recording");
     free(msg);
@@ -335,13 +292,13 @@ static void test_campaign_restore_errors(void **state)
     snprintf(text, sizeof text, "base: %s\nruns: 1\nseed: 1\nend_time: %d\nrestore: other.hckpt\n",
              HERMES_TEST_BUILDDIR "/campaign_launch_trip.yaml", END_S);
     write_text(cfile, text);
-    if (run_cmd(NULL, out, 30, plan) != 0)
-        fail_msg("plan failed:\n%s", slurp(out));
+    if (test_run_cmd(NULL, out, 30, plan) != 0)
+        fail_msg("plan failed:\n%s", test_slurp(out));
     const char *run0[] = {HERMES_CLI, "campaign", "run", dir, "0", NULL};
-    assert_int_equal(run_cmd(NULL, out, 30, run0), 1);
+    assert_int_equal(test_run_cmd(NULL, out, 30, run0), 1);
     char path[400];
     snprintf(path, sizeof path, "%s/runs/0/summary.json", dir);
-    msg = slurp(path);
+    msg = test_slurp(path);
     assert_contains(msg, "\"end_reason\": \"startup\"");
     assert_contains(msg, "restore: checkpoint '");
     assert_contains(msg, "is of another config: it has 3 modules, this run 4");

@@ -8,9 +8,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +47,52 @@ static inline double test_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Run ARGV (NULL-terminated) in @p cwd (NULL: here) with stdout+stderr in
+ * @p out (NULL: /dev/null), bounded by @p seconds (then SIGKILL to its
+ * process group). The exit status, or -1. */
+static inline int test_run_cmd(const char *cwd, const char *out, double seconds, const char *const *argv)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out ? out : "/dev/null", O_CREAT | O_TRUNC | O_WRONLY, 0644);
+        if (fd < 0 || (cwd && chdir(cwd) != 0))
+            _exit(127);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        setpgid(0, 0);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    double end = test_now() + seconds;
+    int st;
+    while (waitpid(pid, &st, WNOHANG) != pid) {
+        if (test_now() > end) {
+            kill(-pid, SIGKILL);
+            waitpid(pid, &st, 0);
+            fprintf(stderr, "%s: timed out after %.0f s\n", argv[0], seconds);
+            return -1;
+        }
+        usleep(10000);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The first MiB of the file @p path, NUL-terminated and malloc'd; NULL when
+ * it cannot be opened. */
+static inline char *test_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = calloc(1, 1 << 20);
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    (void)n;
+    fclose(f);
+    return buf;
 }
 
 /* A run name unique to this process and call. */
