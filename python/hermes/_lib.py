@@ -53,6 +53,7 @@ def _declare(lib: ctypes.CDLL) -> None:
          ("hermes_module_slot", [h, ctypes.c_char_p], p(ctypes.c_double)),
          ("hermes_module_wait", [h, p(ctypes.c_uint64), p(ctypes.c_double)], c),
          ("hermes_module_done", [h, c, ctypes.c_char_p], c),
+         ("hermes_module_finish", [h, ctypes.c_char_p], c),
          ("hermes_module_close", [h], None),
          ("hermes_module_name", [h], ctypes.c_char_p),
          ("hermes_module_config_path", [h], ctypes.c_char_p),

@@ -200,6 +200,15 @@ class Module:
                 if self.on_reset:
                     self.on_reset(self)
 
+    def finish(self, message: str = "") -> None:
+        """Answer the current step with success and end the run normally once this
+        frame is complete (its outputs are wired, published and recorded): the run
+        stops with exit status 0 and the reason "module 'NAME': message". Call it
+        inside the loop over steps(); the loop then ends with the run (terminate)."""
+        rc = self._lib.hermes_module_finish(self._h, message.encode()[:255])
+        if rc != 0:
+            raise _lib.HermesError(rc, _lib.last_error())
+
     def fail(self, message: str) -> None:
         """Answer the current command with a failure: the run stops in error naming this module."""
         self._lib.hermes_module_done(self._h, 1, message.encode()[:255])

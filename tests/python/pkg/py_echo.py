@@ -2,6 +2,7 @@
 (out = in * 2 + frame, counters of the commands it got), plus modes:
   raise N   raise ValueError at frame N (a module failure naming the traceback's last line)
   seed      write the run's seed (or -1) to `seed` and the config path's length to `cfg`
+  finish N  end the run normally after its step of frame N (Module.finish)
 """
 import os
 import sys
@@ -38,3 +39,5 @@ with hermes.Module() as m:
         last_dt.value = step.dt
         if last_time is not None:
             last_time.value = step.time
+        if mode == "finish" and step.frame == int(sys.argv[2]):
+            m.finish(f"done at frame {step.frame}")

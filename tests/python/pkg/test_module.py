@@ -64,6 +64,26 @@ def test_exception_is_module_failure(tmp_path, hermes_exe):
     assert "ValueError: bad value at frame 3" in r.stderr
 
 
+def test_finish_ends_the_run_normally(tmp_path, hermes_exe):
+    # The module ends the run after its step of frame 4: exit 0, the reason in the
+    # summary line and the recording's stopped event, that frame's outputs recorded.
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text(echo_config(py_args=("finish", "4"), end_time=1.0))
+    rec = tmp_path / "run.h5"
+    r = run(hermes_exe, cfg, "--no-server", "--record", str(rec))
+    assert r.returncode == 0, r.stderr
+    summary = [ln for ln in r.stderr.splitlines() if "event=summary" in ln]
+    assert summary and "status=finished frames=5 " in summary[0], r.stderr
+    assert "reason=\"module 'py': done at frame 4\"" in summary[0]
+    with hermes.Recording(str(rec)) as h:
+        assert int(h.frame[-1]) == 5
+        assert h["py.last_frame"][-1] == 4 and h["py.steps"][-1] == 5
+        assert h["c.steps"][-1] == 5  # the C module after it in the schedule finished the frame too
+        assert h.meta["end_reason"] == "finished"
+        stopped = [e for e in h.events if e["event"] == "stopped"]
+        assert stopped and stopped[-1]["detail"] == "module 'py': done at frame 4", h.events
+
+
 def test_seed_and_config_path(tmp_path, hermes_exe):
     conf = tmp_path / "py.conf"
     conf.write_text("x\n")
