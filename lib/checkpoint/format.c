@@ -13,28 +13,20 @@
 #include "common/util.h"
 #include "hermes/error.h"
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    while (n--)
-        h = (h ^ *b++) * 0x100000001b3ull;
-    return h;
-}
-
 uint64_t hermes__ckpt_identity_hash(const struct hermes__ckpt *c)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    uint64_t h = HERMES__FNV64_INIT;
     for (uint32_t i = 0; i < c->nmods; i++) {
         const struct hermes__ckpt_module *m = &c->mods[i];
-        h = fnv(h, m->name, strlen(m->name) + 1);
+        h = hermes__fnv64(h, m->name, strlen(m->name) + 1);
         uint32_t v[3] = {m->type, m->rate_div, m->rate_offset};
-        h = fnv(h, v, sizeof v);
+        h = hermes__fnv64(h, v, sizeof v);
     }
     for (uint32_t i = 0; i < c->nsigs; i++) {
-        h = fnv(h, c->sigs[i].name, strlen(c->sigs[i].name) + 1);
-        h = fnv(h, &c->sigs[i].type, sizeof c->sigs[i].type);
+        h = hermes__fnv64(h, c->sigs[i].name, strlen(c->sigs[i].name) + 1);
+        h = hermes__fnv64(h, &c->sigs[i].type, sizeof c->sigs[i].type);
     }
-    return fnv(h, &c->rate_hz, sizeof c->rate_hz);
+    return hermes__fnv64(h, &c->rate_hz, sizeof c->rate_hz);
 }
 
 /* ---- a growing little-endian buffer --------------------------------------------- */

@@ -112,6 +112,17 @@ static inline double hermes__get_lef64(const unsigned char *p)
     return d;
 }
 
+/* 64-bit FNV-1a of the @p n bytes at @p p, continuing from @p h (start
+ * from HERMES__FNV64_INIT). Not cryptographic: identities and tables. */
+#define HERMES__FNV64_INIT 0xcbf29ce484222325ull
+static inline uint64_t hermes__fnv64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n--)
+        h = (h ^ *b++) * 0x100000001b3ull;
+    return h;
+}
+
 static inline uint64_t hermes__now_ns(void)
 {
     struct timespec ts;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "recording/layout.h"
+#include "common/util.h"
 
 static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *ctx)
 {
@@ -155,12 +156,11 @@ uint64_t hermes__file_hash(const char *path)
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
-    uint64_t h = 1469598103934665603ull;
-    int c;
-    while ((c = fgetc(f)) != EOF) {
-        h ^= (uint64_t)(unsigned char)c;
-        h *= 1099511628211ull;
-    }
+    uint64_t h = HERMES__FNV64_INIT;
+    unsigned char buf[8192];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        h = hermes__fnv64(h, buf, n);
     fclose(f);
     return h;
 }

@@ -53,14 +53,6 @@ static void text_u64(struct hermes__text *b, uint64_t v)
     hermes__text_put(b, num, hermes__fg_format_u64(v, num));
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
 static uint64_t wall_ns(void)
 {
     struct timespec ts;
@@ -74,7 +66,8 @@ static int write_metadata(hermes__mcap_run_t *r, const hermes__mcap_run_meta_t *
     snprintf(rate, sizeof rate, "%.17g", meta->rate_hz);
     snprintf(every, sizeof every, "%u", meta->every ? meta->every : 1);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)meta->seed);
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)fnv1a(meta->config_text));
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hermes__fnv64(HERMES__FNV64_INIT, meta->config_text ? meta->config_text : "",
+                                                      meta->config_text ? strlen(meta->config_text) : 0));
     const hermes__mcap_kv_t kv[] = {
         {"format", "hermes-mcap"},
         {"format_version", "1"},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "server/assets.h"
+#include "common/util.h"
 #include "server/priv.h"
 
 #define CHUNK 4096u
@@ -19,9 +20,7 @@ int hermes__http_init(hermes_server_t *s)
     if (!s->etags)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        uint64_t h = 1469598103934665603ull;  /* FNV-1a: a new build gives a new ETag */
-        for (size_t k = 0; k < a[i].len; k++)
-            h = (h ^ a[i].data[k]) * 1099511628211ull;
+        uint64_t h = hermes__fnv64(HERMES__FNV64_INIT, a[i].data, a[i].len);  /* a new build, a new ETag */
         snprintf(s->etags[i], sizeof s->etags[i], "\"%016llx\"", (unsigned long long)h);
     }
     return 0;

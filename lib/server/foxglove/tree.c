@@ -6,12 +6,11 @@
 
 #include "hermes/error.h"
 #include "server/foxglove/tree.h"
+#include "common/util.h"
 
 static size_t hash(const struct hermes__fg_node *parent, const char *key)
 {
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)parent;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = hermes__fnv64(HERMES__FNV64_INIT ^ (uint64_t)(uintptr_t)parent, key, strlen(key));
     return (size_t)(h ^ (h >> 29));
 }
 
