@@ -482,8 +482,11 @@ const char *campaign_stat_name(enum cmp_stat s)
 }
 
 /* Type of a declared signal, or NONE when the config has no such signal. */
-static hermes_type_t signal_type(const hermes_config_t *cfg, const char *qname)
+/* The type of signal @p qname (NONE: no such signal); *computed says why it
+ * takes no initial value (an FMU output), else NULL. */
+static hermes_type_t signal_type(const hermes_config_t *cfg, const char *qname, const char **computed)
 {
+    *computed = NULL;
     uint32_t n = hermes_config_module_count(cfg);
     for (uint32_t i = 0; i < n; i++) {
         hermes_module_info_t mi;
@@ -494,8 +497,10 @@ static hermes_type_t signal_type(const hermes_config_t *cfg, const char *qname)
             continue;
         for (uint32_t j = 0; j < mi.signal_count; j++) {
             hermes_signal_spec_t sp;
-            if (hermes_config_signal(cfg, i, j, &sp) == 0 && !strcmp(sp.name, qname + ml + 1))
+            if (hermes_config_signal(cfg, i, j, &sp) == 0 && !strcmp(sp.name, qname + ml + 1)) {
+                *computed = hermes_fmu_signal_computed(cfg, i, j);
                 return sp.type ? sp.type : HERMES_TYPE_F64;
+            }
         }
     }
     return HERMES_TYPE_NONE;
@@ -505,10 +510,17 @@ int campaign_check_config(const struct campaign *c, const hermes_config_t *cfg, 
 {
     for (uint32_t i = 0; i < c->ndisp; i++) {
         const struct cmp_dispersion *d = &c->disp[i];
-        hermes_type_t t = signal_type(cfg, d->signal);
+        const char *computed;
+        hermes_type_t t = signal_type(cfg, d->signal, &computed);
         if (t == HERMES_TYPE_NONE) {
             snprintf(err, errcap, "%s:%d:%d: dispersions[%u]: the base config %s declares no signal '%s'", c->path,
                      d->line, d->col, i, c->base, d->signal);
+            return -1;
+        }
+        if (computed) {
+            snprintf(err, errcap, "%s:%d:%d: dispersions[%u]: signal '%s' is %s: the FMU computes it, so every run "
+                     "would be the same (disperse an input or a parameter)", c->path, d->line, d->col, i, d->signal,
+                     computed);
             return -1;
         }
         bool integral = t == HERMES_TYPE_I32 || t == HERMES_TYPE_I64 || t == HERMES_TYPE_BOOL;
@@ -529,7 +541,8 @@ int campaign_check_config(const struct campaign *c, const hermes_config_t *cfg, 
         const struct cmp_output *o = &c->out[i];
         if (!strncmp(o->signal, HERMES_HEALTH_MODULE ".", strlen(HERMES_HEALTH_MODULE) + 1))
             continue;   /* timing signals: created by the scheduler, checked at run time */
-        if (signal_type(cfg, o->signal) == HERMES_TYPE_NONE) {
+        const char *computed;
+        if (signal_type(cfg, o->signal, &computed) == HERMES_TYPE_NONE) {
             snprintf(err, errcap, "%s:%d:%d: outputs.%s: the base config %s declares no signal '%s'", c->path,
                      o->line, o->col, campaign_stat_name(o->stat), c->base, o->signal);
             return -1;
@@ -549,7 +562,8 @@ int campaign_values(const struct campaign *c, const hermes_config_t *cfg, uint64
                      d->signal, (unsigned long long)index, hermes_last_error());
             return -1;
         }
-        hermes_type_t t = signal_type(cfg, d->signal);
+        const char *computed;
+        hermes_type_t t = signal_type(cfg, d->signal, &computed);
         if (t == HERMES_TYPE_F32 && hermes_type_check(t, values[i]) != 0) {
             snprintf(err, errcap, "%s:%d:%d: dispersions[%u] (%s), run %llu: %.17g does not fit f32", c->path,
                      d->line, d->col, i, d->signal, (unsigned long long)index, values[i]);

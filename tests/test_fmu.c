@@ -333,6 +333,25 @@ static void test_fmu3_initial_overrides_start(void **state)
     assert_int_equal(hermes_config_set_initial(cfg, "decay.x0", 3.0), 0);
     assert_int_equal(hermes_config_set_initial(cfg, "decay.k", 0.5), 0);
     assert_int_equal(hermes_config_set_initial(cfg, "decay.sel", 2), 0);
+    /* Outputs take no initial value: the FMU computes them in its initialisation. */
+    assert_int_equal(hermes_config_set_initial(cfg, "decay.x", 5.0), HERMES_EREADONLY);
+    assert_non_null(strstr(hermes_last_error(), "decay.x is an FMU output"));
+    uint32_t mi = 0, xi = 0, ki = 0;
+    for (uint32_t j = 0; j < hermes_config_module_count(cfg); j++) {
+        hermes_module_info_t m;
+        if (hermes_config_module(cfg, j, &m) == 0 && strcmp(m.name, "decay") == 0)
+            mi = j;
+    }
+    hermes_module_info_t m;
+    assert_int_equal(hermes_config_module(cfg, mi, &m), 0);
+    for (uint32_t j = 0; j < m.signal_count; j++) {
+        hermes_signal_spec_t sp;
+        assert_int_equal(hermes_config_signal(cfg, mi, j, &sp), 0);
+        xi = strcmp(sp.name, "x") == 0 ? j : xi;
+        ki = strcmp(sp.name, "k") == 0 ? j : ki;
+    }
+    assert_string_equal(hermes_fmu_signal_computed(cfg, mi, xi), "an FMU output");
+    assert_null(hermes_fmu_signal_computed(cfg, mi, ki));
     hermes_scheduler_t *s = NULL;
     assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
     hermes_signal_t x0;

@@ -212,9 +212,12 @@ HERMES_API int hermes_config_add_signal(hermes_config_t *cfg, const char *module
  * (a vehicle's lift-off mass), not a write from outside the module during the
  * run. The value must fit the signal's type (finite; integral and in range
  * for i32/i64; 0 or 1 for bool; in range for f32), the same rule as
- * `initial:` in YAML.
+ * `initial:` in YAML. The outputs and locals of an FMU module are refused:
+ * the FMU computes them in its initialisation, which would overwrite the
+ * value (a campaign dispersing one would run the same case every time).
  * @return 0, HERMES_EINVAL (NULL, or not a qualified name), HERMES_ENOENT (no
- *         such signal), HERMES_ETYPE (value does not fit; message says why).
+ *         such signal), HERMES_ETYPE (value does not fit; message says why),
+ *         HERMES_EREADONLY (an FMU output or local; since 0.5).
  * @since 0.2 (campaigns)
  */
 HERMES_API int hermes_config_set_initial(hermes_config_t *cfg, const char *signal, double value);

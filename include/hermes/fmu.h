@@ -53,6 +53,16 @@ HERMES_API int hermes_fmu_skipped(const hermes_config_t *cfg, uint32_t module_in
 HERMES_API const char *hermes_fmu_signal_initial_only(const hermes_config_t *cfg, uint32_t module_index,
                                                       uint32_t signal_index);
 
+/**
+ * Why signal @p signal_index of module @p module_index takes no initial value
+ * at all (hermes_config_set_initial() refuses it): "an FMU output" or "an FMU
+ * local", whose value the FMU computes in its initialisation; NULL for every
+ * other signal and for indices out of range. The text is static.
+ * @since 0.5
+ */
+HERMES_API const char *hermes_fmu_signal_computed(const hermes_config_t *cfg, uint32_t module_index,
+                                                  uint32_t signal_index);
+
 /** Name prefix of every unpack folder ("hermes-fmu-"). */
 #define HERMES_FMU_DIR_PREFIX "hermes-fmu-"
 

@@ -60,6 +60,7 @@ int hermes__config_add_signal(struct cfg_module *m, char *name, hermes_type_t ty
     s->writable = writable;
     s->initial = initial;
     s->initial_only = NULL;
+    s->computed = NULL;
     m->nsig++;
     return 0;
 }
@@ -177,6 +178,10 @@ HERMES_API int hermes_config_set_initial(hermes_config_t *cfg, const char *signa
     if (j < 0)
         return hermes__fail(HERMES_ENOENT, "no signal '%s' in the configuration", signal);
     struct cfg_signal *s = &cfg->mod[i].sig[j];
+    if (s->computed)
+        return hermes__fail(HERMES_EREADONLY, "%s is %s: the FMU computes its value in its initialisation, so an "
+                            "initial value would be overwritten (give one to an input or a parameter)", signal,
+                            s->computed);
     char buf[160];
     const char *why = hermes__config_initial_problem(s->type, value, buf, sizeof buf);
     if (why)

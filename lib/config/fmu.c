@@ -50,6 +50,8 @@ static int add_signals(hermes_config_t *cfg, hermes_error_t *err, struct cfg_mod
         v->unit = NULL;
         if (!rc && v->causality == FMU_PARAMETER && v->fixed)  /* the FMU reads it only in initialisation */
             m->sig[m->nsig - 1].initial_only = "a fixed FMU parameter";
+        if (!rc && (v->causality == FMU_OUTPUT || v->causality == FMU_LOCAL))
+            m->sig[m->nsig - 1].computed = v->causality == FMU_OUTPUT ? "an FMU output" : "an FMU local";
     }
     if (!rc && md.nskipped) {
         m->fmu_skipped = calloc(md.nskipped, sizeof *m->fmu_skipped);
@@ -72,6 +74,14 @@ HERMES_API const char *hermes_fmu_signal_initial_only(const hermes_config_t *cfg
                                                       uint32_t signal_index)
 {
     return hermes__config_signal_initial_only(cfg, module_index, signal_index);
+}
+
+HERMES_API const char *hermes_fmu_signal_computed(const hermes_config_t *cfg, uint32_t module_index,
+                                                  uint32_t signal_index)
+{
+    if (!cfg || module_index >= cfg->nmod || signal_index >= cfg->mod[module_index].nsig)
+        return NULL;
+    return cfg->mod[module_index].sig[signal_index].computed;
 }
 
 HERMES_API uint32_t hermes_fmu_skipped_count(const hermes_config_t *cfg, uint32_t module_index)

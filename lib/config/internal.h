@@ -59,6 +59,9 @@ struct cfg_signal {
     /* Not settable while running, only as an initial value (initial:, --set):
      * why, e.g. "a fixed FMU parameter" (static text); NULL: no such rule. */
     const char   *initial_only;
+    /* Takes no initial value either: why, e.g. "an FMU output" (static
+     * text: the FMU computes it); NULL: it takes one. */
+    const char   *computed;
 };
 
 struct cfg_module {

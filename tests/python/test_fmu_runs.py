@@ -225,6 +225,20 @@ outputs:
     if len(ks) != 4:
         fail("the runs did not get different k")
     print(f"ok: campaign of 4 runs dispersing d3.k (tunable) and d3.x0 (fixed): final x analytic in each")
+    # An FMU output takes no initial value: the plan refuses to disperse it,
+    # naming the line (it would run the same case every time), and so does --set.
+    bad = os.path.join(tmp, "bad_campaign.yaml")
+    open(bad, "w").write(f"base: {cfg}\nruns: 2\nseed: 1\nend_time: 1\ndispersions:\n"
+                         f"  - signal: d3.x\n    uniform: {{low: 1, high: 2}}\n")
+    r = subprocess.run([hermes, "campaign", "plan", bad, os.path.join(tmp, "bad")], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode == 0 or f"{bad}:6:13: dispersions[0]: signal 'd3.x' is an FMU output" not in r.stderr:
+        fail(f"dispersing an FMU output: exit {r.returncode}, {r.stderr[-1000:]}")
+    r = subprocess.run([hermes, "run", cfg, "--no-server", "--set", "d2.x=5"], capture_output=True, text=True,
+                       timeout=60)
+    if r.returncode == 0 or "d2.x is an FMU output" not in r.stderr:
+        fail(f"--set of an FMU output: exit {r.returncode}, {r.stderr[-1000:]}")
+    print("ok: an FMU output is refused as a dispersion (FILE:LINE:COL) and by --set")
 
 
 def main():
