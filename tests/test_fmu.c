@@ -102,6 +102,7 @@ static int count_unpacked(void)
 }
 
 static int fmu_lines;  /* FMU logger lines naming the module */
+static int illegal_lines, terminated_lines;  /* decay.c's fmi2Terminate: refused, done */
 
 static void on_log(void *ctx, hermes_log_level_t level, const char *component, const char *msg)
 {
@@ -109,6 +110,10 @@ static void on_log(void *ctx, hermes_log_level_t level, const char *component, c
     (void)level;
     if (strcmp(component, "fmu") == 0 && strstr(msg, "module 'decay'") && strstr(msg, "instantiated with k=1"))
         fmu_lines++;
+    if (strcmp(component, "fmu") == 0 && strstr(msg, "illegal call sequence"))
+        illegal_lines++;
+    if (strcmp(component, "fmu") == 0 && strstr(msg, "]: terminated"))
+        terminated_lines++;
 }
 
 static double analytic(double x0, double k, double u, double t) { return u / k + (x0 - u / k) * exp(-k * t); }
@@ -448,6 +453,42 @@ static void test_fmu_terminate_ends_run_normally(void **state)
             }
 }
 
+/* Closing an FMU calls fmi2Terminate only where the standard allows it, once
+ * initialised and not failed: after a failed initialisation, after a step's
+ * fmi2Error and when it was never staged the instance is only freed (decay.c
+ * logs "illegal call sequence" otherwise); after a normal run it is
+ * terminated, once. */
+static void test_fmu_terminate_only_when_allowed(void **state)
+{
+    (void)state;
+    hermes_log_set(on_log, NULL, HERMES_LOG_INFO);
+    illegal_lines = terminated_lines = 0;
+    enum { BAD_INIT, STEP_ERROR, NEVER_STAGED, NORMAL };
+    for (int c = BAD_INIT; c <= NORMAL; c++) {
+        hermes_config_t *cfg = NULL;
+        hermes_error_t err;
+        assert_int_equal(load(&cfg, "good", NULL, &err), 0);
+        if (c == BAD_INIT)
+            assert_int_equal(hermes_config_set_initial(cfg, "decay.x0", -1.0), 0);
+        if (c == STEP_ERROR)
+            assert_int_equal(hermes_config_set_initial(cfg, "decay.fail_at", 2), 0);
+        hermes_scheduler_t *s = NULL;
+        assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+        if (c == BAD_INIT) {
+            assert_int_equal(hermes_scheduler_stage(s), HERMES_EMODULE);
+            assert_non_null(strstr(hermes_last_error(), "fmi2ExitInitializationMode returned fmi2Error"));
+        } else if (c != NEVER_STAGED) {
+            assert_int_equal(hermes_scheduler_stage(s), 0);
+            assert_int_equal(hermes_scheduler_step(s, 5, NULL), c == STEP_ERROR ? HERMES_EMODULE : 0);
+        }
+        hermes_scheduler_destroy(s);
+        hermes_config_destroy(cfg);
+    }
+    hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
+    assert_int_equal(illegal_lines, 0);
+    assert_int_equal(terminated_lines, 1);
+}
+
 /* FMI 2: an fmi2Discard that does not ask to terminate (the FMU stopped
  * half-way) fails the module with the status and the last successful time. */
 static void test_fmu2_discard_fails_the_module(void **state)
@@ -746,6 +787,14 @@ static void test_fmu3_every_type_round_trips(void **state)
             fail_msg("%s = %g: rc %d, message '%s'", bad[i].name, bad[i].value, rc, hermes_last_error());
         hermes_scheduler_destroy(s);
     }
+    /* A start the FMU refuses (feed3 takes only the enumeration's items 1 and
+     * 2) fails the stage naming the variable. */
+    assert_int_equal(hermes_config_set_initial(cfg, "f.Enumeration_input", 3), 0);
+    assert_int_equal(hermes_scheduler_create(&s, cfg, NULL), 0);
+    assert_int_equal(hermes_scheduler_stage(s), HERMES_EMODULE);
+    if (!strstr(hermes_last_error(), "setting 'Enumeration_input' to 3 before initialisation returned fmi3Error"))
+        fail_msg("message: %s", hermes_last_error());
+    hermes_scheduler_destroy(s);
     hermes_config_destroy(cfg);
 }
 
@@ -826,6 +875,7 @@ int main(void)
         cmocka_unit_test(test_fmu_terminate_ends_run_normally),
         cmocka_unit_test(test_fmu_initialised_with_wired_inputs),
         cmocka_unit_test(test_fmu2_discard_fails_the_module),
+        cmocka_unit_test(test_fmu_terminate_only_when_allowed),
         cmocka_unit_test(test_fmu3_every_type_round_trips),
         cmocka_unit_test(test_fmu_isolated_matches_analytic),
         cmocka_unit_test(test_fmu_isolated_crash_contained),

@@ -83,8 +83,9 @@ static fmi2Status set_one(struct fmi2 *f, const struct hermes__fmu_var *x, doubl
     return (x->kind == FMU_BOOLEAN ? f->set_bool : f->set_int)(f->comp, &x->vr, 1, &n);
 }
 
-/* Before initialisation: every input and non-constant parameter. */
-static fmi2Status write_starts(struct fmi2 *f, const double *v)
+/* Before initialisation: every input and non-constant parameter, up to the
+ * first write the FMU refuses (*bad: its index). */
+static fmi2Status write_starts(struct fmi2 *f, const double *v, uint32_t *bad)
 {
     fmi2Status worst = fmi2OK;
     for (uint32_t i = 0; i < f->c.md->nvar; i++) {
@@ -94,6 +95,10 @@ static fmi2Status write_starts(struct fmi2 *f, const double *v)
         fmi2Status s = set_one(f, x, v[i]);
         if (s > worst)
             worst = s;
+        if (s >= fmi2Discard) {
+            *bad = i;
+            break;
+        }
     }
     return worst;
 }
@@ -142,8 +147,14 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     fmi2Status s = f->setup(f->comp, fmi2False, 0.0, c->start, c->has_stop, c->stop);
     const char *what = "fmi2SetupExperiment";
     if (s < fmi2Discard) {
-        what = "setting start values";
-        s = write_starts(f, values);
+        uint32_t bad = 0;
+        if ((s = write_starts(f, values, &bad)) >= fmi2Discard) {  /* name the variable the FMU refused */
+            const struct hermes__fmu_var *x = &c->md->var[bad];
+            snprintf(err, cap, "module '%s': setting '%s' to %.17g before initialisation returned %s", c->name,
+                     x->fmi_name, values[bad], status_name(s));
+            hermes__fmu_note(c, (int)s);
+            return HERMES_EMODULE;
+        }
     }
     if (s < fmi2Discard) {
         what = "fmi2EnterInitializationMode";
@@ -155,8 +166,10 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     }
     if (s >= fmi2Discard) {
         snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
+    c->phase = FMU_INITIALISED;
     return 0;
 }
 
@@ -165,6 +178,7 @@ static int read_out(struct hermes__fmu_common *c, double *const *slots, char *er
     fmi2Status s = read_vars((struct fmi2 *)c, slots);
     if (s >= fmi2Discard) {
         snprintf(err, cap, "reading outputs returned %s", status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
     return 0;
@@ -193,6 +207,7 @@ static int discarded(struct fmi2 *f, double t, double h, double *const *slots, c
     fmi2Status s = read_vars(f, slots);
     if (s >= fmi2Discard) {
         snprintf(err, cap, "reading outputs after the FMU asked to terminate (t=%g) returned %s", t, status_name(s));
+        hermes__fmu_note(&f->c, (int)s);
         return -1;
     }
     snprintf(err, cap, "the FMU asked to terminate the simulation (fmi2DoStep at t=%g returned fmi2Discard with "
@@ -224,6 +239,7 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     }
     if (s >= fmi2Discard) {
         snprintf(err, cap, "%s at t=%g returned %s", what, t, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return -1;
     }
     return 0;
@@ -235,8 +251,10 @@ static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
     fmi2Status s = f->reset(f->comp);
     if (s >= fmi2Discard) {
         snprintf(err, cap, "module '%s': fmi2Reset returned %s", c->name, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
+    c->phase = FMU_INSTANTIATED;
     return 0;
 }
 
@@ -244,8 +262,10 @@ static void close_instance(struct hermes__fmu_common *c)
 {
     struct fmi2 *f = (struct fmi2 *)c;
     if (f->comp) {
-        f->terminate(f->comp);
-        f->free_instance(f->comp);
+        if (c->phase == FMU_INITIALISED)
+            f->terminate(f->comp);
+        if (c->phase != FMU_FATAL)  /* after fmi2Fatal no call is allowed: the instance is left */
+            f->free_instance(f->comp);
         f->comp = NULL;
     }
 }

@@ -132,6 +132,12 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
             }
             fmi3Status r = set_one(f, x, values[i]);
             s = r > s ? r : s;
+            if (r >= fmi3Discard) {  /* name the variable the FMU refused */
+                snprintf(err, cap, "module '%s': setting '%s' to %.17g before initialisation returned %s", c->name,
+                         x->fmi_name, values[i], status_name(r));
+                hermes__fmu_note(c, (int)r);
+                return HERMES_EMODULE;
+            }
         }
     }
     const char *what = "setting start values";
@@ -145,8 +151,10 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
     }
     if (s >= fmi3Discard) {
         snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
+    c->phase = FMU_INITIALISED;
     return 0;
 }
 
@@ -193,6 +201,7 @@ static int read_out(struct hermes__fmu_common *c, double *const *slots, char *er
     fmi3Status s = read_vars((struct fmi3 *)c, slots);
     if (s >= fmi3Discard) {
         snprintf(err, cap, "reading outputs returned %s", status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
     return 0;
@@ -230,6 +239,7 @@ static int step(struct hermes__fmu_common *c, double t, double h, double *const 
     }
     if (s >= fmi3Discard) {
         snprintf(err, cap, "%s at t=%g returned %s", what, t, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return -1;
     }
     if (terminate) {  /* the outputs of this step are read and kept: the run ends normally after this frame */
@@ -259,8 +269,10 @@ static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
     fmi3Status s = f->reset(f->inst);
     if (s >= fmi3Discard) {
         snprintf(err, cap, "module '%s': fmi3Reset returned %s", c->name, status_name(s));
+        hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
+    c->phase = FMU_INSTANTIATED;
     return 0;
 }
 
@@ -268,8 +280,10 @@ static void close_instance(struct hermes__fmu_common *c)
 {
     struct fmi3 *f = (struct fmi3 *)c;
     if (f->inst) {
-        f->terminate(f->inst);
-        f->free_instance(f->inst);
+        if (c->phase == FMU_INITIALISED)
+            f->terminate(f->inst);
+        if (c->phase != FMU_FATAL)  /* after fmi3Fatal no call is allowed: the instance is left */
+            f->free_instance(f->inst);
         f->inst = NULL;
     }
 }

@@ -116,6 +116,11 @@ struct hermes__fmu_batch {
     uint32_t             *vr, *var;
 };
 
+/* Where the instance is in the FMI state machine, for what closing it may
+ * call: fmiTerminate only once initialised and not after an Error (the
+ * standard allows it nowhere else), fmiFreeInstance unless it was Fatal. */
+enum hermes__fmu_phase { FMU_INSTANTIATED, FMU_INITIALISED, FMU_FAILED, FMU_FATAL };
+
 /* What a binding (fmi2.c, fmi3.c) implements; binding.c holds the instance. */
 struct hermes__fmu_common {
     void                           *dl;
@@ -139,7 +144,16 @@ struct hermes__fmu_common {
      * only inputs that changed (the FMU keeps what it was given). */
     double                         *last_in;
     bool                            last_valid;
+    enum hermes__fmu_phase          phase;
 };
+/* Record a failed call's FMI status (3 Error, 4 Fatal in FMI 2 and 3 alike). */
+static inline void hermes__fmu_note(struct hermes__fmu_common *c, int status)
+{
+    if (status >= 4)
+        c->phase = FMU_FATAL;
+    else if (status == 3 && c->phase != FMU_FATAL)
+        c->phase = FMU_FAILED;
+}
 /* Whether input or parameter @p x gets @p value written before
  * initialisation: not a constant, and it has a start or the config gave it a
  * value other than the 0 that stands for "none" (an FMU may refuse values it

@@ -5,7 +5,9 @@
  * fmi2Discard asking to terminate (fmi2Terminated, as the Reference FMUs'
  * Stair does); discard_at makes it return fmi2Discard half-way without
  * asking to terminate. A doStep whose communication point is not the end of
- * the last step is an error. */
+ * the last step is an error; so is x0 < 0 at initialisation. As strict FMUs
+ * do, fmi2Terminate outside the initialised state (before initialisation,
+ * after an error) logs "illegal call sequence" and returns fmi2Error. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@ struct inst {
     double t;  /* the FMU's own time: doStep must start where the last one ended */
     double stop;
     int    terminated;  /* fmi2Terminated after a discarded step */
+    int    phase;       /* 0 instantiated, 1 initialised, 2 failed (after an fmi2Error) */
 };
 
 static void defaults(struct inst *s)
@@ -32,6 +35,7 @@ static void defaults(struct inst *s)
     memset(s->i, 0, sizeof s->i);
     s->t = 0.0;
     s->terminated = 0;
+    s->phase = 0;
     s->r[VR_K] = 1.0;
     s->r[VR_X0] = 2.0;
     s->i[VR_FAIL_AT] = s->i[VR_TERM_AT] = s->i[VR_DISCARD_AT] = -1;
@@ -65,11 +69,27 @@ EXPORT fmi2Status fmi2EnterInitializationMode(fmi2Component c) { (void)c; return
 EXPORT fmi2Status fmi2ExitInitializationMode(fmi2Component c)
 {
     struct inst *s = c;
+    if (s->r[VR_X0] < 0) {
+        s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError", "x0 must be >= 0");
+        s->phase = 2;
+        return fmi2Error;
+    }
     s->r[VR_X] = s->r[VR_X0];
     s->i[VR_BELOW] = s->r[VR_X] < 1.0;
+    s->phase = 1;
     return fmi2OK;
 }
-EXPORT fmi2Status fmi2Terminate(fmi2Component c) { (void)c; return fmi2OK; }
+EXPORT fmi2Status fmi2Terminate(fmi2Component c)
+{
+    struct inst *s = c;
+    if (s->phase != 1) {
+        s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError",
+                     "fmi2Terminate: illegal call sequence");
+        return fmi2Error;
+    }
+    s->cb.logger(s->cb.componentEnvironment, s->name, fmi2OK, "logStatusInfo", "terminated");
+    return fmi2OK;
+}
 EXPORT fmi2Status fmi2Reset(fmi2Component c) { defaults(c); return fmi2OK; }
 
 EXPORT fmi2Status fmi2GetReal(fmi2Component c, const fmi2ValueReference vr[], size_t n, fmi2Real v[])
@@ -137,6 +157,7 @@ EXPORT fmi2Status fmi2DoStep(fmi2Component c, fmi2Real t, fmi2Real h, fmi2Boolea
     if (s->i[VR_N] == s->i[VR_FAIL_AT]) {
         s->cb.logger(s->cb.componentEnvironment, s->name, fmi2Error, "logStatusError", "asked to fail at step %d",
                      s->i[VR_N]);
+        s->phase = 2;
         return fmi2Error;
     }
     int n = s->i[VR_N];
