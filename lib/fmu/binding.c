@@ -157,7 +157,7 @@ int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double 
     if (rc) {
         char tmp[600];
         hermes__strlcpy(tmp, err, sizeof tmp);
-        snprintf(err, cap, "module '%s': after initialisation, %s", fi->c->name, tmp);
+        snprintf(err, cap, "after initialisation, %s", tmp);
     }
     return rc;
 }

@@ -150,7 +150,7 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
         uint32_t bad = 0;
         if ((s = write_starts(f, values, &bad)) >= fmi2Discard) {  /* name the variable the FMU refused */
             const struct hermes__fmu_var *x = &c->md->var[bad];
-            snprintf(err, cap, "module '%s': setting '%s' to %.17g before initialisation returned %s", c->name,
+            snprintf(err, cap, "setting '%s' to %.17g before initialisation returned %s",
                      x->fmi_name, values[bad], status_name(s));
             hermes__fmu_note(c, (int)s);
             return HERMES_EMODULE;
@@ -165,7 +165,7 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
         s = f->exit_init(f->comp);
     }
     if (s >= fmi2Discard) {
-        snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
         hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
@@ -250,7 +250,7 @@ static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
     struct fmi2 *f = (struct fmi2 *)c;
     fmi2Status s = f->reset(f->comp);
     if (s >= fmi2Discard) {
-        snprintf(err, cap, "module '%s': fmi2Reset returned %s", c->name, status_name(s));
+        snprintf(err, cap, "fmi2Reset returned %s", status_name(s));
         hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }

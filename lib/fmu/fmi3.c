@@ -127,13 +127,13 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
         if (hermes__fmu_write_start(x, values[i])) {
             char why[96];
             if (hermes__fmu_value_problem(x->kind, values[i], why, sizeof why)) {
-                snprintf(err, cap, "module '%s': initial value %.17g of '%s' %s", c->name, values[i], x->fmi_name, why);
+                snprintf(err, cap, "initial value %.17g of '%s' %s", values[i], x->fmi_name, why);
                 return HERMES_EMODULE;
             }
             fmi3Status r = set_one(f, x, values[i]);
             s = r > s ? r : s;
             if (r >= fmi3Discard) {  /* name the variable the FMU refused */
-                snprintf(err, cap, "module '%s': setting '%s' to %.17g before initialisation returned %s", c->name,
+                snprintf(err, cap, "setting '%s' to %.17g before initialisation returned %s",
                          x->fmi_name, values[i], status_name(r));
                 hermes__fmu_note(c, (int)r);
                 return HERMES_EMODULE;
@@ -150,7 +150,7 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
         s = f->exit_init(f->inst);
     }
     if (s >= fmi3Discard) {
-        snprintf(err, cap, "module '%s': %s returned %s", c->name, what, status_name(s));
+        snprintf(err, cap, "%s returned %s", what, status_name(s));
         hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
@@ -268,7 +268,7 @@ static int reset(struct hermes__fmu_common *c, char *err, size_t cap)
     struct fmi3 *f = (struct fmi3 *)c;
     fmi3Status s = f->reset(f->inst);
     if (s >= fmi3Discard) {
-        snprintf(err, cap, "module '%s': fmi3Reset returned %s", c->name, status_name(s));
+        snprintf(err, cap, "fmi3Reset returned %s", status_name(s));
         hermes__fmu_note(c, (int)s);
         return HERMES_EMODULE;
     }
