@@ -418,6 +418,30 @@ static void test_process_step_error_message(void **state)
     destroy_checked(s, cfg, run, &pid, 1, 2.0);  /* still answers terminate */
 }
 
+/* A module's hermes_module_finish ends the run normally after its frame:
+ * step() returns 0, the run is STOPPED at that frame + 1 with the module's
+ * reason, and the module still answers terminate. Outside a step (at the
+ * stage) the call is refused (proc_module checks it). */
+static void test_process_finish_ends_run(void **state)
+{
+    (void)state;
+    char run[64];
+    hermes_config_t *cfg = new_cfg(5.0);
+    const char *args[] = {"finish", "2"};
+    add_proc(cfg, "f", PROC_MODULE, 2, args);
+    hermes_scheduler_t *s = create(cfg, run, sizeof run, "finish");
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    pid_t pid = (pid_t)get(s, "f.pid");
+    assert_hermes_ok(hermes_scheduler_step(s, 10, NULL));
+    assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_STOPPED);
+    assert_int_equal(hermes_scheduler_frame(s), 3);
+    const char *why = hermes_scheduler_stop_reason(s);
+    assert_non_null(why);
+    assert_string_equal(why, "module 'f': landed at frame 2");
+    assert_string_equal(hermes_scheduler_error(s), "");
+    destroy_checked(s, cfg, run, &pid, 1, 2.0);  /* still answers terminate */
+}
+
 /* ---- hang ------------------------------------------------------------------------------ */
 
 static void test_process_hang_timeout(void **state)
@@ -697,6 +721,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_process_death_while_paused),
         cmocka_unit_test(test_process_exit_between_frames),
         cmocka_unit_test(test_process_step_error_message),
+        cmocka_unit_test(test_process_finish_ends_run),
         cmocka_unit_test(test_process_hang_timeout),
         cmocka_unit_test(test_process_start_exits_early),
         cmocka_unit_test(test_process_start_refused),

@@ -8,6 +8,9 @@
  *   segv N          die of SIGSEGV while stepping frame N
  *   exit N          exit(0) right after answering step N (dies between frames)
  *   fail N          answer step N with error 5 and a message
+ *   finish N        answer step N with hermes_module_finish ("landed at frame N"): the run
+ *                   ends normally after that frame; at each stage, check that finish
+ *                   outside a step is refused (HERMES_ESTATE), else fail the stage
  *   hang N          never answer step N (sleeps), SIGTERM ignored with --ignore-term
  *   busy N          like hang, but publishes its pid in signal 'busy' first
  *   early-exit      exit(3) before opening the handle
@@ -113,8 +116,13 @@ int main(int argc, char **argv)
             }
             break;
         }
-        if (cmd == HERMES_CMD_STAGE)
+        if (cmd == HERMES_CMD_STAGE) {
             nst++;
+            if (!strcmp(mode, "finish") && hermes_module_finish(m, "too early") != HERMES_ESTATE) {
+                hermes_module_done(m, 9, "hermes_module_finish outside a step was accepted");
+                continue;
+            }
+        }
         else if (cmd == HERMES_CMD_RESET)
             nre++;
         else if (cmd == HERMES_CMD_STEP) {
@@ -138,6 +146,13 @@ int main(int argc, char **argv)
                     char msg[64];
                     snprintf(msg, sizeof msg, "boom at frame %llu", (unsigned long long)frame);
                     hermes_module_done(m, 5, msg);
+                    continue;
+                }
+                if (!strcmp(mode, "finish")) {
+                    char msg[64];
+                    snprintf(msg, sizeof msg, "landed at frame %llu", (unsigned long long)frame);
+                    if (hermes_module_finish(m, msg) != 0)
+                        hermes_module_done(m, 9, hermes_last_error());
                     continue;
                 }
                 if (!strcmp(mode, "exit")) {
