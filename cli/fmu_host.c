@@ -21,7 +21,6 @@ struct host {
     struct hermes__fmu_model  md;
     struct hermes__fmu_inst  *fi;
     double                  **slots;
-    double                   *values;   /* the signals' values at a stage */
     double                    base_hz;
     void                     *saved;      /* the FMU state serialized by size(), handed out by save() */
     size_t                    saved_len;
@@ -95,8 +94,7 @@ static int open_fmu(struct host *h, const char *dir, bool locals, double start, 
     free(xml);
     uint32_t n = h->md.nvar;
     h->slots = calloc(n ? n : 1, sizeof *h->slots);
-    h->values = calloc(n ? n : 1, sizeof *h->values);
-    if (!h->slots || !h->values)
+    if (!h->slots)
         return fail_start(h, "out of memory");
     for (uint32_t i = 0; i < n; i++) {
         if (!(h->slots[i] = hermes_module_slot(h->m, h->md.var[i].name))) {
@@ -126,9 +124,7 @@ static int serve(struct host *h)
         err[0] = '\0';
         switch (cmd) {
         case HERMES_CMD_STAGE:
-            for (uint32_t i = 0; i < h->md.nvar; i++)  /* initial values, wired inputs applied */
-                h->values[i] = *h->slots[i];
-            rc = hermes__fmu_stage(h->fi, h->values, h->slots, err, sizeof err);
+            rc = hermes__fmu_stage(h->fi, h->slots, err, sizeof err);  /* initial values, wired inputs applied */
             break;
         case HERMES_CMD_STEP:
             rc = hermes__fmu_step(h->fi, (double)frame / h->base_hz, dt, h->slots, err, sizeof err);
@@ -188,7 +184,6 @@ int main(int argc, char **argv)
     hermes__fmu_close(h.fi);
     hermes__fmu_model_free(&h.md);
     free(h.slots);
-    free(h.values);
     hermes_log_set(NULL, NULL, HERMES_LOG_INFO);
     hermes_module_close(h.m);
     return rc;

@@ -16,7 +16,6 @@
 struct hermes__fmu_inst {
     const struct hermes__fmu_ops *ops;
     struct hermes__fmu_common    *c;  /* the binding's instance (ops->size bytes) */
-    bool                          initialised;  /* since instantiation or the last reset */
 };
 
 /* The error for a missing platform binary, listing the platforms there are. */
@@ -49,7 +48,8 @@ static int plan(struct hermes__fmu_common *c)
     c->in = calloc(md->nvar ? md->nvar : 1, sizeof *c->in);
     c->out = calloc(md->nvar ? md->nvar : 1, sizeof *c->out);
     c->last_in = calloc(md->nvar ? md->nvar : 1, sizeof *c->last_in);
-    if (!c->in || !c->out || !c->last_in)
+    c->values = calloc(md->nvar ? md->nvar : 1, sizeof *c->values);
+    if (!c->in || !c->out || !c->last_in || !c->values)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     for (uint32_t i = 0; i < md->nvar; i++) {
         const struct hermes__fmu_var *x = &md->var[i];
@@ -143,15 +143,16 @@ int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_mod
     return 0;
 }
 
-int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
-                      size_t cap)
+int hermes__fmu_stage(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap)
 {
-    if (!fi->initialised) {
-        int rc = fi->ops->init(fi->c, values, err, cap);
+    struct hermes__fmu_common *c = fi->c;
+    if (c->phase == FMU_INSTANTIATED) {  /* since instantiation or the last reset */
+        for (uint32_t i = 0; i < c->md->nvar; i++)
+            c->values[i] = *slots[i];
+        int rc = fi->ops->init(c, c->values, err, cap);
         if (rc)
             return rc;
-        initialised(fi->c, values);
-        fi->initialised = true;
+        initialised(c, c->values);
     }
     int rc = fi->ops->read(fi->c, slots, err, cap);
     if (rc) {
@@ -164,7 +165,7 @@ int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double 
 
 int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *const *slots, char *err, size_t cap)
 {
-    if (!fi->initialised) {
+    if (fi->c->phase == FMU_INSTANTIATED) {
         snprintf(err, cap, "a step before the FMU was initialised (staged)");
         return -1;
     }
@@ -175,8 +176,7 @@ int hermes__fmu_step(struct hermes__fmu_inst *fi, double t, double h, double *co
 
 int hermes__fmu_reset(struct hermes__fmu_inst *fi, char *err, size_t cap)
 {
-    fi->c->last_valid = false;  /* the FMU is back to its starts */
-    fi->initialised = false;    /* the stage that follows initialises it */
+    fi->c->last_valid = false;  /* the FMU is back to its starts; the stage that follows initialises it */
     return fi->ops->reset(fi->c, err, cap);
 }
 
@@ -265,6 +265,7 @@ void hermes__fmu_close(struct hermes__fmu_inst *fi)
     free(c->outb);
     free(c->scratch);
     free(c->last_in);
+    free(c->values);
     free(c);
     free(fi);
 }

@@ -85,12 +85,11 @@ struct hermes__fmu_inst;
 int hermes__fmu_open(struct hermes__fmu_inst **out, const struct hermes__fmu_model *md, const char *dir,
                      const char *log_name, double start, bool has_stop, double stop);
 /* At each stage (start-up, after a reset): initialise the FMU unless it is,
- * with @p values (one per variable, in the model's order: the signals' values
- * now, that is their initial values with the wired inputs applied) written to
- * its inputs and parameters, then read its outputs (and locals) into
- * @p slots. 0, or a code with the text in @p err. */
-int hermes__fmu_stage(struct hermes__fmu_inst *fi, const double *values, double *const *slots, char *err,
-                      size_t cap);
+ * with the values in @p slots (one per variable, in the model's order: the
+ * signals' initial values with the wired inputs applied) written to its
+ * inputs and parameters, then read its outputs (and locals) into @p slots.
+ * 0, or a code with the text in @p err. */
+int hermes__fmu_stage(struct hermes__fmu_inst *fi, double *const *slots, char *err, size_t cap);
 /* Write inputs and tunable parameters from @p slots, step [t, t+h], read
  * outputs (and locals) into @p slots. 0; 1 when the FMU asked to end the
  * simulation (FMI 2: fmi2Discard with fmi2Terminated; FMI 3:
@@ -145,6 +144,7 @@ struct hermes__fmu_common {
     double                         *last_in;
     bool                            last_valid;
     enum hermes__fmu_phase          phase;
+    double                         *values;     /* nvar: the slots' values at initialisation */
 };
 /* Record a failed call's FMI status (3 Error, 4 Fatal in FMI 2 and 3 alike). */
 static inline void hermes__fmu_note(struct hermes__fmu_common *c, int status)

@@ -23,7 +23,6 @@ struct fmu_mod {
     struct hermes__fmu_model md;
     struct hermes__fmu_inst *inst;
     double                 **slots;
-    double                  *values;  /* the signals' values at a stage, for the FMU's initialisation */
     double                   base_hz; /* the run's base rate: frame f starts at f / base_hz */
 };
 
@@ -60,9 +59,7 @@ static int fmu_reset(struct hermes__module *m)
 static int fmu_stage(struct hermes__module *m)
 {
     struct fmu_mod *f = m->impl;
-    for (uint32_t j = 0; j < m->signal_count; j++)
-        f->values[j] = *f->slots[j];
-    int rc = hermes__fmu_stage(f->inst, f->values, f->slots, m->errbuf, sizeof m->errbuf);
+    int rc = hermes__fmu_stage(f->inst, f->slots, m->errbuf, sizeof m->errbuf);
     return rc ? hermes__fail(rc, "%s", m->errbuf) : 0;
 }
 
@@ -90,7 +87,6 @@ static void fmu_close(struct hermes__module *m)
     free(f->dir);
     hermes__fmu_model_free(&f->md);
     free(f->slots);
-    free(f->values);
     free(f);
     m->impl = NULL;
     m->state = NULL;
@@ -227,8 +223,7 @@ int hermes__fmu_module_open(struct hermes__module *m, const hermes_config_t *cfg
         return open_isolated(m, cfg, bp, &info, dir, owned, &ex);
     }
     f->slots = calloc(n ? n : 1, sizeof *f->slots);
-    f->values = calloc(n ? n : 1, sizeof *f->values);
-    if (!f->slots || !f->values)
+    if (!f->slots)
         return hermes__fail(HERMES_ENOMEM, "out of memory");
     for (uint32_t j = 0; j < n; j++) {
         hermes_signal_info_t si;
