@@ -396,13 +396,14 @@ void hermes__sched_post_failure(void *ctx, const char *msg)
         pthread_mutex_unlock(&s->mu);
 }
 
-void hermes__sched_post_stop(void *ctx, const char *msg)
+void hermes__sched_post_stop(void *ctx, const struct hermes__module *m, const char *msg)
 {
     hermes_scheduler_t *s = ctx;
     int free_slot = 0;
     if (!atomic_compare_exchange_strong(&s->stop_claim, &free_slot, 1))
         return;  /* another module asked first: its message wins */
-    hermes__strlcpy(s->stop_msg, msg && *msg ? msg : "a module ended the run", sizeof s->stop_msg);
+    snprintf(s->stop_msg, sizeof s->stop_msg, "module '%s': %s", m->name,
+             msg && *msg ? msg : "asked to end the run");
     atomic_store_explicit(&s->stop_req, 1, memory_order_release);
     atomic_store_explicit(&s->pending, 1, memory_order_relaxed);
 }

@@ -276,7 +276,7 @@ void hermes__sched_update_health(hermes_scheduler_t *s, uint64_t t0, uint64_t t1
 void hermes__sched_note_lateness(hermes_scheduler_t *s, uint64_t ns);
 void hermes__sched_take_async_failure(hermes_scheduler_t *s);
 /* The modules' finish callback (drivers/driver.h); any thread. */
-void hermes__sched_post_stop(void *ctx, const char *msg);
+void hermes__sched_post_stop(void *ctx, const struct hermes__module *m, const char *msg);
 /* A module's finish request, if one is waiting: STOPPED with its reason
  * (frame thread). Whether it stopped the run. */
 bool hermes__sched_take_stop(hermes_scheduler_t *s);

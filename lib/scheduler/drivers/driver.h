@@ -60,11 +60,11 @@ struct hermes__module {
     void *fail_ctx;
     /* Set by the owner before open. Ends the run normally once the current
      * frame is complete (wires, publication, recording: this step's outputs
-     * are kept), with @p msg as the reason (an FMU asked to terminate). The
-     * step that calls it returns 0. Called on the thread stepping the module
-     * (also a group worker); lock-free; the first message wins. Same context
-     * as `fail`. */
-    void (*finish)(void *fail_ctx, const char *msg);
+     * are kept), with "module 'NAME': @p msg" as the reason (an FMU asked to
+     * terminate; NULL or "": a default text). The step that calls it returns
+     * 0. Called on the thread stepping the module (also a group worker);
+     * lock-free; the first call wins. Same context as `fail`. */
+    void (*finish)(void *fail_ctx, const struct hermes__module *m, const char *msg);
     char errbuf[HERMES_MODULE_ERRBUF];
 
     /* Set by the owner (scheduler/rates.h): steps on frames f with

@@ -38,11 +38,8 @@ static int fmu_step(void *state, uint64_t frame, double dt)
         snprintf(f->m->errbuf, sizeof f->m->errbuf, "%s", err);
         return -1;
     }
-    if (rc > 0) {  /* the FMU asked to terminate: this frame completes, then the run stops */
-        char msg[480];
-        snprintf(msg, sizeof msg, "module '%s': %s", f->m->name, err);
-        f->m->finish(f->m->fail_ctx, msg);
-    }
+    if (rc > 0)  /* the FMU asked to terminate: this frame completes, then the run stops */
+        f->m->finish(f->m->fail_ctx, f->m, err);
     return 0;
 }
 

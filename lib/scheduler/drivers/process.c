@@ -336,10 +336,9 @@ static int finish(struct proc *p, bool spin)
     if (r == W_ANSWERED) {
         int status = p->ctrl->status;
         if (status == HERMES__STATUS_FINISH && cmd == HERMES_CMD_STEP) {
-            char why[sizeof p->ctrl->msg], msg[sizeof why + HERMES_MAX_MODULE_NAME + 16];
+            char why[sizeof p->ctrl->msg];  /* a copy: the child may write its shared memory */
             hermes__strlcpy(why, p->ctrl->msg, sizeof why);
-            snprintf(msg, sizeof msg, "module '%s': %s", m->name, why[0] ? why : "asked to end the run");
-            m->finish(m->fail_ctx, msg);
+            m->finish(m->fail_ctx, m, why);
             status = 0;
         }
         if (status != 0) {
