@@ -121,8 +121,7 @@ static int instantiate(struct hermes__fmu_common *c)
 static int init(struct hermes__fmu_common *c, const double *values, char *err, size_t cap)
 {
     struct fmi3 *f = (struct fmi3 *)c;
-    fmi3Status s = fmi3OK;
-    for (uint32_t i = 0; i < c->md->nvar && s < fmi3Discard; i++) {
+    for (uint32_t i = 0; i < c->md->nvar; i++) {
         const struct hermes__fmu_var *x = &c->md->var[i];
         if (hermes__fmu_write_start(x, values[i])) {
             char why[96];
@@ -131,7 +130,6 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
                 return HERMES_EMODULE;
             }
             fmi3Status r = set_one(f, x, values[i]);
-            s = r > s ? r : s;
             if (r >= fmi3Discard) {  /* name the variable the FMU refused */
                 snprintf(err, cap, "setting '%s' to %.17g before initialisation returned %s",
                          x->fmi_name, values[i], status_name(r));
@@ -140,11 +138,8 @@ static int init(struct hermes__fmu_common *c, const double *values, char *err, s
             }
         }
     }
-    const char *what = "setting start values";
-    if (s < fmi3Discard) {
-        what = "fmi3EnterInitializationMode";
-        s = f->enter_init(f->inst, false, 0.0, c->start, c->has_stop, c->stop);
-    }
+    const char *what = "fmi3EnterInitializationMode";
+    fmi3Status s = f->enter_init(f->inst, false, 0.0, c->start, c->has_stop, c->stop);
     if (s < fmi3Discard) {
         what = "fmi3ExitInitializationMode";
         s = f->exit_init(f->inst);
