@@ -482,11 +482,12 @@ const char *campaign_stat_name(enum cmp_stat s)
 }
 
 /* Type of a declared signal, or NONE when the config has no such signal. */
-/* The type of signal @p qname (NONE: no such signal); *computed says why it
- * takes no initial value (an FMU output), else NULL. */
+/* The type of signal @p qname (NONE: no such signal); *computed (when not
+ * NULL) says why it takes no initial value (an FMU output), else NULL. */
 static hermes_type_t signal_type(const hermes_config_t *cfg, const char *qname, const char **computed)
 {
-    *computed = NULL;
+    if (computed)
+        *computed = NULL;
     uint32_t n = hermes_config_module_count(cfg);
     for (uint32_t i = 0; i < n; i++) {
         hermes_module_info_t mi;
@@ -498,7 +499,8 @@ static hermes_type_t signal_type(const hermes_config_t *cfg, const char *qname, 
         for (uint32_t j = 0; j < mi.signal_count; j++) {
             hermes_signal_spec_t sp;
             if (hermes_config_signal(cfg, i, j, &sp) == 0 && !strcmp(sp.name, qname + ml + 1)) {
-                *computed = hermes_fmu_signal_computed(cfg, i, j);
+                if (computed)
+                    *computed = hermes_fmu_signal_computed(cfg, i, j);
                 return sp.type ? sp.type : HERMES_TYPE_F64;
             }
         }
@@ -541,8 +543,7 @@ int campaign_check_config(const struct campaign *c, const hermes_config_t *cfg, 
         const struct cmp_output *o = &c->out[i];
         if (!strncmp(o->signal, HERMES_HEALTH_MODULE ".", strlen(HERMES_HEALTH_MODULE) + 1))
             continue;   /* timing signals: created by the scheduler, checked at run time */
-        const char *computed;
-        if (signal_type(cfg, o->signal, &computed) == HERMES_TYPE_NONE) {
+        if (signal_type(cfg, o->signal, NULL) == HERMES_TYPE_NONE) {
             snprintf(err, errcap, "%s:%d:%d: outputs.%s: the base config %s declares no signal '%s'", c->path,
                      o->line, o->col, campaign_stat_name(o->stat), c->base, o->signal);
             return -1;
@@ -562,8 +563,7 @@ int campaign_values(const struct campaign *c, const hermes_config_t *cfg, uint64
                      d->signal, (unsigned long long)index, hermes_last_error());
             return -1;
         }
-        const char *computed;
-        hermes_type_t t = signal_type(cfg, d->signal, &computed);
+        hermes_type_t t = signal_type(cfg, d->signal, NULL);
         if (t == HERMES_TYPE_F32 && hermes_type_check(t, values[i]) != 0) {
             snprintf(err, errcap, "%s:%d:%d: dispersions[%u] (%s), run %llu: %.17g does not fit f32", c->path,
                      d->line, d->col, i, d->signal, (unsigned long long)index, values[i]);

@@ -66,8 +66,8 @@ static int write_metadata(hermes__mcap_run_t *r, const hermes__mcap_run_meta_t *
     snprintf(rate, sizeof rate, "%.17g", meta->rate_hz);
     snprintf(every, sizeof every, "%u", meta->every ? meta->every : 1);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)meta->seed);
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hermes__fnv64(HERMES__FNV64_INIT, meta->config_text ? meta->config_text : "",
-                                                      meta->config_text ? strlen(meta->config_text) : 0));
+    const char *text = meta->config_text ? meta->config_text : "";
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hermes__fnv64(HERMES__FNV64_INIT, text, strlen(text)));
     const hermes__mcap_kv_t kv[] = {
         {"format", "hermes-mcap"},
         {"format_version", "1"},

@@ -290,7 +290,7 @@ static int build_channel(struct channel *c, uint32_t id, const char *module, con
         struct hermes__text sch = {0};
         tree_schema(&sch, &tree.root);
         hermes__text_str(&sch, ",\"title\":");
-        hermes__text_json_lossy(&sch, c->schema_name ? c->schema_name : "");
+        hermes__text_json_lossy(&sch, c->schema_name);
         hermes__text_put(&sch, "}", 1);
         size_t len = 0;
         c->schema = sb_take(&sch, &len);
