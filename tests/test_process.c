@@ -71,6 +71,22 @@ static hermes_scheduler_t *create(hermes_config_t *cfg, char *run, size_t cap, c
     return test_scheduler_create(cfg, run, cap, what);
 }
 
+/* One process module @p name (proc_module with @p args) in a config with
+ * step_timeout @p step_timeout, staged; its config in *cfg, its pid in *pid. */
+static hermes_scheduler_t *staged_one(hermes_config_t **cfg, char *run, size_t cap, double step_timeout,
+                                      const char *name, int argc, const char *const *args, const char *what,
+                                      pid_t *pid)
+{
+    char q[96];
+    *cfg = new_cfg(step_timeout);
+    add_proc(*cfg, name, PROC_MODULE, argc, args);
+    hermes_scheduler_t *s = create(*cfg, run, cap, what);
+    assert_hermes_ok(hermes_scheduler_stage(s));
+    snprintf(q, sizeof q, "%s.pid", name);
+    *pid = (pid_t)get(s, q);
+    return s;
+}
+
 static bool pid_gone(pid_t pid)
 {
     return pid > 0 && kill(pid, 0) != 0 && errno == ESRCH;
@@ -386,12 +402,10 @@ static void test_process_exit_between_frames(void **state)
 {
     (void)state;
     char run[64];
-    hermes_config_t *cfg = new_cfg(30.0);
+    hermes_config_t *cfg;
+    pid_t pid;
     const char *args[] = {"exit", "2"};
-    add_proc(cfg, "quitter", PROC_MODULE, 2, args);
-    hermes_scheduler_t *s = create(cfg, run, sizeof run, "exit");
-    assert_hermes_ok(hermes_scheduler_stage(s));
-    pid_t pid = (pid_t)get(s, "quitter.pid");
+    hermes_scheduler_t *s = staged_one(&cfg, run, sizeof run, 30.0, "quitter", 2, args, "exit", &pid);
     assert_hermes_ok(hermes_scheduler_step(s, 3, NULL));  /* frames 0..2 answered */
     usleep(200000);                                        /* it exits meanwhile */
     double t0 = test_now();
@@ -407,12 +421,10 @@ static void test_process_step_error_message(void **state)
 {
     (void)state;
     char run[64];
-    hermes_config_t *cfg = new_cfg(5.0);
+    hermes_config_t *cfg;
+    pid_t pid;
     const char *args[] = {"fail", "1"};
-    add_proc(cfg, "f", PROC_MODULE, 2, args);
-    hermes_scheduler_t *s = create(cfg, run, sizeof run, "fail");
-    assert_hermes_ok(hermes_scheduler_stage(s));
-    pid_t pid = (pid_t)get(s, "f.pid");
+    hermes_scheduler_t *s = staged_one(&cfg, run, sizeof run, 5.0, "f", 2, args, "fail", &pid);
     assert_hermes_rc(hermes_scheduler_step(s, 5, NULL), HERMES_EMODULE);
     assert_contains(hermes_scheduler_error(s), "module 'f' step failed at frame 1: boom at frame 1");
     destroy_checked(s, cfg, run, &pid, 1, 2.0);  /* still answers terminate */
@@ -426,12 +438,10 @@ static void test_process_finish_ends_run(void **state)
 {
     (void)state;
     char run[64];
-    hermes_config_t *cfg = new_cfg(5.0);
+    hermes_config_t *cfg;
+    pid_t pid;
     const char *args[] = {"finish", "2"};
-    add_proc(cfg, "f", PROC_MODULE, 2, args);
-    hermes_scheduler_t *s = create(cfg, run, sizeof run, "finish");
-    assert_hermes_ok(hermes_scheduler_stage(s));
-    pid_t pid = (pid_t)get(s, "f.pid");
+    hermes_scheduler_t *s = staged_one(&cfg, run, sizeof run, 5.0, "f", 2, args, "finish", &pid);
     assert_hermes_ok(hermes_scheduler_step(s, 10, NULL));
     assert_int_equal(hermes_scheduler_state(s), HERMES_STATE_STOPPED);
     assert_int_equal(hermes_scheduler_frame(s), 3);
@@ -448,12 +458,10 @@ static void test_process_hang_timeout(void **state)
 {
     (void)state;
     char run[64];
-    hermes_config_t *cfg = new_cfg(0.3);
+    hermes_config_t *cfg;
+    pid_t pid;
     const char *args[] = {"hang", "2", "--ignore-term"};
-    add_proc(cfg, "sloth", PROC_MODULE, 3, args);
-    hermes_scheduler_t *s = create(cfg, run, sizeof run, "hang");
-    assert_hermes_ok(hermes_scheduler_stage(s));
-    pid_t pid = (pid_t)get(s, "sloth.pid");
+    hermes_scheduler_t *s = staged_one(&cfg, run, sizeof run, 0.3, "sloth", 3, args, "hang", &pid);
     double t0 = test_now();
     assert_hermes_rc(hermes_scheduler_step(s, 10, NULL), HERMES_EMODULE);
     double took = test_now() - t0;
